@@ -1,0 +1,32 @@
+"""SAM Audio's separation model, hookable (TransformerLens), with its sampler and checkpoints."""
+
+from __future__ import annotations
+
+from .blocks import AttentionCall, PatternOverride
+from .checkpoint import CheckpointError, LoadReport, infer_config, load_model, read_tensors, save_model
+from .conditioning import Conditioning
+from .config import SamAudioConfig, preset, preset_names
+from .dit import SamAudioModel, SamplingState, build_model, hook_alias
+from .sampler import SampleOutput, initial_noise, sample
+
+__all__ = [
+    "AttentionCall",
+    "CheckpointError",
+    "Conditioning",
+    "LoadReport",
+    "PatternOverride",
+    "SamAudioConfig",
+    "SamAudioModel",
+    "SampleOutput",
+    "SamplingState",
+    "build_model",
+    "hook_alias",
+    "infer_config",
+    "initial_noise",
+    "load_model",
+    "preset",
+    "preset_names",
+    "read_tensors",
+    "sample",
+    "save_model",
+]

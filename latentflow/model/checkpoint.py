@@ -1,0 +1,231 @@
+"""Loading and saving weights under SAM Audio's official parameter names.
+
+Safetensors is read directly; PyTorch files only with ``weights_only=True`` (no pickled code).
+A full SAM Audio checkpoint also holds submodules latentflow does not model (the DAC-VAE codec,
+the T5 text encoder, the vision encoder, rankers, the span predictor): they are reported and
+skipped. Within the modelled modules every key must match exactly, with its shape.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Mapping, Optional
+
+import torch
+from torch import Tensor
+
+from .config import SamAudioConfig
+from .dit import SamAudioModel
+
+# Top-level modules of the wrapper that latentflow implements; everything else is skipped.
+MODELLED_PREFIXES = ("proj.", "align_masked_video.", "embed_anchors.", "memory_proj.", "transformer.")
+SAFETENSORS_SUFFIXES = (".safetensors",)
+TORCH_SUFFIXES = (".pt", ".pth", ".bin", ".ckpt")
+
+
+class CheckpointError(ValueError):
+    """A checkpoint cannot be used; the message names the file and the offending keys."""
+
+
+@dataclass(frozen=True)
+class LoadReport:
+    """What a load did: the keys it used and the unmodelled submodules it skipped."""
+
+    source: str
+    loaded: int
+    skipped_submodules: dict[str, int] = field(default_factory=dict)  # prefix -> number of keys
+
+    def __str__(self) -> str:
+        skipped = ", ".join(f"{p} ({n} keys)" for p, n in sorted(self.skipped_submodules.items()))
+        return f"{self.source}: loaded {self.loaded} tensors" + (f"; skipped unmodelled {skipped}" if skipped else "")
+
+
+def read_tensors(path: str | Path) -> tuple[dict[str, Tensor], dict[str, str]]:
+    """All tensors of a safetensors or PyTorch file, with its metadata (empty for torch files)."""
+    path = Path(path)
+    if not path.exists():
+        raise CheckpointError(f"{path}: no such file")
+    if not path.is_file():
+        raise CheckpointError(f"{path}: not a file")
+    suffix = path.suffix.lower()
+    if suffix in SAFETENSORS_SUFFIXES:
+        return _read_safetensors(path)
+    if suffix in TORCH_SUFFIXES:
+        return _read_torch(path), {}
+    raise CheckpointError(
+        f"{path}: unknown checkpoint type {suffix or '(no suffix)'!r}; allowed: "
+        f"{list(SAFETENSORS_SUFFIXES + TORCH_SUFFIXES)}"
+    )
+
+
+def _read_safetensors(path: Path) -> tuple[dict[str, Tensor], dict[str, str]]:
+    from safetensors import SafetensorError, safe_open
+
+    size = path.stat().st_size
+    if size < 8:
+        raise CheckpointError(f"{path}: truncated safetensors file ({size} bytes; the header alone needs 8)")
+    try:
+        with safe_open(str(path), framework="pt") as handle:
+            metadata = dict(handle.metadata() or {})
+            tensors = {name: handle.get_tensor(name) for name in handle.keys()}
+    except (SafetensorError, OSError, RuntimeError, ValueError) as err:
+        raise CheckpointError(f"{path}: not a readable safetensors file (corrupt or truncated?): {err}") from None
+    return tensors, metadata
+
+
+def _read_torch(path: Path) -> dict[str, Tensor]:
+    import pickle
+    import zipfile
+
+    try:
+        obj = torch.load(path, map_location="cpu", weights_only=True)
+    except (pickle.UnpicklingError, zipfile.BadZipFile, EOFError, RuntimeError, OSError) as err:
+        first_line = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise CheckpointError(
+            f"{path}: cannot be read as a PyTorch weights file with weights_only=True "
+            f"(corrupt, truncated, or it holds pickled objects other than tensors): {first_line}"
+        ) from None
+    if isinstance(obj, Mapping) and "state_dict" in obj and isinstance(obj["state_dict"], Mapping):
+        obj = obj["state_dict"]
+    if not isinstance(obj, Mapping) or not all(isinstance(v, Tensor) for v in obj.values()):
+        raise CheckpointError(f"{path}: expected a mapping of parameter names to tensors, got {type(obj).__name__}")
+    return dict(obj)
+
+
+def load_state_dict_into(
+    model: SamAudioModel,
+    tensors: Mapping[str, Tensor],
+    *,
+    prefix: str = "",
+    source: str = "<tensors>",
+) -> LoadReport:
+    """Copy ``tensors`` (names optionally behind ``prefix``) into the model, strictly.
+
+    Raises CheckpointError listing every missing key, unexpected key and shape mismatch.
+    """
+    own = {k.removeprefix(prefix): v for k, v in tensors.items() if k.startswith(prefix)}
+    # Tolerate the common wrappers around a state dict ("model.", "module.") when they wrap all keys.
+    for wrapper in ("module.", "model."):
+        if own and all(k.startswith(wrapper) for k in own):
+            own = {k.removeprefix(wrapper): v for k, v in own.items()}
+    modelled = {k: v for k, v in own.items() if k.startswith(MODELLED_PREFIXES)}
+    skipped: dict[str, int] = {}
+    for key in own.keys() - modelled.keys():
+        top = key.split(".", 1)[0]
+        skipped[top] = skipped.get(top, 0) + 1
+
+    expected = model.state_dict()
+    missing = sorted(expected.keys() - modelled.keys())
+    unexpected = sorted(modelled.keys() - expected.keys())
+    mismatched = sorted(
+        f"{k}: checkpoint {tuple(modelled[k].shape)} vs model {tuple(expected[k].shape)}"
+        for k in expected.keys() & modelled.keys()
+        if modelled[k].shape != expected[k].shape
+    )
+    problems = []
+    if missing:
+        problems.append(_listing("missing keys (in the model, not in the checkpoint)", missing))
+    if unexpected:
+        problems.append(_listing("unexpected keys (in the checkpoint, not in the model)", unexpected))
+    if mismatched:
+        problems.append(_listing("shape mismatches", mismatched))
+    if problems:
+        raise CheckpointError(f"{source}: weights do not fit the model config {model.cfg.name!r}:\n" + "\n".join(problems))
+    model.load_state_dict(modelled, strict=True)
+    return LoadReport(source=source, loaded=len(modelled), skipped_submodules=skipped)
+
+
+def _listing(title: str, items: list[str], limit: int = 12) -> str:
+    shown = "\n".join(f"  - {item}" for item in items[:limit])
+    more = f"\n  ... and {len(items) - limit} more" if len(items) > limit else ""
+    return f"{title}: {len(items)}\n{shown}{more}"
+
+
+def infer_config(tensors: Mapping[str, Tensor], metadata: Mapping[str, str] | None = None, *, prefix: str = "") -> SamAudioConfig:
+    """The config of a checkpoint: from its metadata when present, else from its tensor shapes."""
+    metadata = metadata or {}
+    if "latentflow_config" in metadata:
+        return SamAudioConfig.from_dict(json.loads(metadata["latentflow_config"]))
+    if "transformer_config" in metadata:
+        return SamAudioConfig.from_metadata(metadata, name=metadata.get("name", "checkpoint"))
+
+    def shape(name: str) -> Optional[torch.Size]:
+        t = tensors.get(prefix + name)
+        return None if t is None else t.shape
+
+    proj = shape("proj.weight")
+    if proj is None:
+        raise CheckpointError(
+            "cannot infer the model config: no 'proj.weight' and no 'transformer_config' metadata "
+            f"(first keys: {sorted(tensors)[:5]})"
+        )
+    dim, in_features = int(proj[0]), int(proj[1])
+    n_layers = 1 + max(
+        (int(k[len(prefix) :].split(".")[2]) for k in tensors if k.startswith(prefix + "transformer.layers.")),
+        default=-1,
+    )
+    q_norm = shape("transformer.layers.0.attention.q_norm.weight")
+    if q_norm is None:
+        raise CheckpointError("cannot infer the number of heads without qk-norm weights; give a transformer_config")
+    hidden = shape("transformer.layers.0.feed_forward.w1.weight")
+    cfg = SamAudioConfig(
+        dim=dim,
+        n_heads=dim // int(q_norm[0]),
+        n_layers=n_layers,
+        latent_channels=in_features // 6,
+        text_dim=int(shape("memory_proj.weight")[1]),
+        vision_dim=int(shape("align_masked_video.conv.weight")[1]),
+        num_anchors=int(shape("embed_anchors.embed.weight")[0]) - 1,
+        anchor_embedding_dim=int(shape("embed_anchors.embed.weight")[1]),
+        name="checkpoint",
+    )
+    if hidden is not None and int(hidden[0]) != cfg.ffn_hidden:
+        # Recover the multiplier that gives the stored width (the configs round to multiple_of).
+        cfg = cfg.replace(ffn_dim_multiplier=int(hidden[0]) / int(2 * cfg.ffn_exp * dim / 3))
+        if cfg.ffn_hidden != int(hidden[0]):
+            raise CheckpointError(f"cannot infer ffn_dim_multiplier for feed-forward width {int(hidden[0])}")
+    if not math.isclose(cfg.head_dim * cfg.n_heads, dim):
+        raise CheckpointError(f"inconsistent head width {cfg.head_dim} for dim {dim}")
+    return cfg
+
+
+def load_model(
+    path: str | Path,
+    *,
+    device: torch.device | str | None = None,
+    dtype: torch.dtype = torch.float32,
+    prefix: str = "",
+) -> SamAudioModel:
+    """Build a model from a checkpoint file (config from its metadata or shapes), in eval mode."""
+    tensors, metadata = read_tensors(path)
+    cfg = infer_config(tensors, metadata, prefix=prefix)
+    with torch.device("meta"):
+        model = SamAudioModel(cfg)
+    model = model.to_empty(device="cpu")
+    model.transformer.layers.apply(_reset_rope_buffers)
+    load_state_dict_into(model, tensors, prefix=prefix, source=str(path))
+    return model.to(device=device, dtype=dtype).eval()
+
+
+def _reset_rope_buffers(module: torch.nn.Module) -> None:
+    # Non-persistent buffers are not in the state dict: rebuild them after to_empty().
+    from .blocks import RotaryEmbedding
+
+    if isinstance(module, RotaryEmbedding):
+        head_dim = module.inv_freq.numel() * 2
+        theta = module.theta
+        module.inv_freq = 1.0 / (theta ** (torch.arange(0, head_dim, 2, dtype=torch.float32) / head_dim))
+        module._table = None
+
+
+def save_model(model: SamAudioModel, path: str | Path, metadata: Mapping[str, str] | None = None) -> None:
+    """Save the modelled weights as safetensors, with the config in the metadata."""
+    from safetensors.torch import save_file
+
+    meta = {"latentflow_config": json.dumps(model.cfg.to_dict()), "format": "pt"}
+    meta.update(metadata or {})
+    state = {k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}
+    save_file(state, str(path), metadata=meta)
