@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 import re
 from dataclasses import dataclass
-from typing import Iterator, Optional
+from typing import Callable, Iterator, Optional
 
 import torch
 import torch.nn.functional as F
@@ -35,6 +35,12 @@ class SamplingState:
     method: str
 
 
+# ``runner(index, run, x) -> x``: decides how block ``index`` turns its input stream ``x`` into
+# its output; ``run(x)`` is the block itself (with this evaluation's time, context and masks).
+# Acceleration methods that skip blocks (DeepCache-style caching) plug in here.
+BlockRunner = Callable[[int, Callable[[Tensor], Tensor], Tensor], Tensor]
+
+
 class DiT(nn.Module):
     """``transformer.*``: patch embedder, time and context embedders, blocks, adaLN output head."""
 
@@ -52,6 +58,7 @@ class DiT(nn.Module):
         self.hook_embed = HookPoint()  # after the patch embedder
         self.hook_context = HookPoint()  # y, shared by every block's cross-attention
         self.hook_final = HookPoint()  # the modulated, normalised stream before the output head
+        self.block_runner: Optional[BlockRunner] = None
 
     def forward(
         self,
@@ -65,10 +72,26 @@ class DiT(nn.Module):
         tvec = self.t_embedder(t).to(x.dtype)
         t6 = self.t_block(F.silu(tvec))
         y = self.hook_context(self.y_embedder(memory))
-        for block in self.layers:
-            x = block(x, t6, y, memory_mask, audio_mask)
+        for index, block in enumerate(self.layers):
+            if self.block_runner is None:
+                x = block(x, t6, y, memory_mask, audio_mask)
+            else:
+                x = self.block_runner(index, lambda h, block=block: block(h, t6, y, memory_mask, audio_mask), x)
         shift, scale = (self.final_layer_scale_shift_table + tvec[:, None, :]).unsqueeze(2).unbind(1)
         return self.output(self.hook_final(modulate(self.norm(x), shift, scale)))
+
+    @contextlib.contextmanager
+    def running_blocks(self, runner: BlockRunner) -> Iterator[None]:
+        """Let ``runner`` run the blocks inside the ``with`` block; restored on exit or error.
+
+        A block the runner does not call fires none of its hooks for that evaluation.
+        """
+        previous = self.block_runner
+        self.block_runner = runner
+        try:
+            yield
+        finally:
+            self.block_runner = previous
 
 
 class SamAudioModel(HookedRootModule):
