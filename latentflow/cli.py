@@ -35,6 +35,8 @@ class Subcommand:
 
 SUBCOMMANDS: tuple[Subcommand, ...] = (
     Subcommand("version", "latentflow.cli:version_main", "print the latentflow version"),
+    Subcommand("check-parity", "latentflow.model.parity:main", "compare the model with an official parity vector"),
+    Subcommand("bench", "latentflow.bench:main", "run a benchmark (forward, lsac): table + JSON"),
 )
 
 _BY_NAME = {command.name: command for command in SUBCOMMANDS}

@@ -181,7 +181,7 @@ class Attention(nn.Module):
     def _explicit(self, x: Tensor, context: Tensor, v: Tensor, key_mask: Optional[Tensor]) -> Tensor:
         def compute() -> Tensor:
             q, k = self._queries_keys(x, context)
-            scores = torch.einsum("bqhd,bkhd->bhqk", q.float(), k.float()) / math.sqrt(self.head_dim)
+            scores = (q.transpose(1, 2).float() @ k.permute(0, 2, 3, 1).float()) / math.sqrt(self.head_dim)
             if key_mask is not None:
                 scores = scores.masked_fill(~key_mask[:, None, None, :], float("-inf"))
             return scores.softmax(-1).to(v.dtype)
@@ -200,7 +200,7 @@ class Attention(nn.Module):
             )
             pattern = self.pattern_override(compute, call)
         pattern = self.hook_pattern(pattern)
-        return torch.einsum("bhqk,bkhd->bqhd", pattern, v)
+        return (pattern @ v.transpose(1, 2)).transpose(1, 2)
 
     @contextlib.contextmanager
     def overriding_pattern(self, override: PatternOverride) -> Iterator[None]:

@@ -92,3 +92,28 @@ def check_parity(path: str | Path, tolerance: float = DEFAULT_TOLERANCE) -> Pari
                 )
             errors.append(OutputError(name, float((got - expected).abs().max())))
     return ParityResult(path=str(path), errors=tuple(errors), tolerance=tolerance)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``latentflow check-parity FILE``: exit 0 only if every output is within tolerance."""
+    import argparse
+
+    parser = argparse.ArgumentParser(
+        prog="latentflow check-parity",
+        description="Compare this implementation with a parity vector from the official SAM Audio code.",
+    )
+    parser.add_argument("file", help="a parity vector (.safetensors) with param.*, input.* and output.* tensors")
+    parser.add_argument("--tolerance", type=float, default=DEFAULT_TOLERANCE, help="max abs error allowed (default 1e-4)")
+    args = parser.parse_args(argv)
+    try:
+        result = check_parity(args.file, tolerance=args.tolerance)
+    except (CheckpointError, ValueError) as err:
+        print(f"check-parity: {err}")
+        return 2
+    width = max(len(e.name) for e in result.errors)
+    for e in result.errors:
+        verdict = "ok" if e.max_abs_err <= result.tolerance else "FAIL"
+        print(f"{e.name:<{width}}  max_abs_err={e.max_abs_err:.3e}  {verdict}")
+    print(f"tolerance={result.tolerance:g}  {'PASS' if result.passed else 'FAIL'}")
+    print(f"max_abs_err={result.max_abs_err:.3e}")
+    return 0 if result.passed else 1

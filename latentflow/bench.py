@@ -1,0 +1,26 @@
+"""``latentflow bench NAME``: benchmarks print a table and can write JSON (``--json OUT``)."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+
+BENCHMARKS = {
+    "forward": ("latentflow.model.benchmark:main", "one velocity evaluation: hook and pattern overheads"),
+    "lsac": ("latentflow.acceleration.bench:main", "LSAC and its baselines: FLOPs, speed, quality"),
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    listing = "\n".join(f"  {name:<10}{help_}" for name, (_, help_) in BENCHMARKS.items())
+    parser = argparse.ArgumentParser(
+        prog="latentflow bench",
+        usage="latentflow bench [-h] NAME [ARGS ...]",
+        epilog=f"benchmarks:\n{listing}",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("name", metavar="NAME", choices=sorted(BENCHMARKS), help="one of: " + ", ".join(BENCHMARKS))
+    argv = list(argv or [])
+    args = parser.parse_args(argv[:1])
+    module, _, function = BENCHMARKS[args.name][0].partition(":")
+    return int(getattr(importlib.import_module(module), function)(argv[1:]) or 0)
