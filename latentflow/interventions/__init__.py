@@ -1,0 +1,20 @@
+"""Deterministic, inference-time interventions at named hook sites (data, not code)."""
+
+from __future__ import annotations
+
+from .apply import Intervention, applied
+from .operations import OPERATIONS, InterventionContext, Operation, register_operation
+from .sites import UnknownSiteError, layer_of, resolve_sites, site_exists
+
+__all__ = [
+    "OPERATIONS",
+    "Intervention",
+    "InterventionContext",
+    "Operation",
+    "UnknownSiteError",
+    "applied",
+    "layer_of",
+    "register_operation",
+    "resolve_sites",
+    "site_exists",
+]

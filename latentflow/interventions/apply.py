@@ -1,0 +1,106 @@
+"""Applying interventions to a model inside a context that always removes them."""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass, field
+from typing import Any, Iterator, Mapping, Optional, Protocol, Sequence
+
+from .operations import OPERATIONS, InterventionContext, Operation
+from .sites import resolve_sites
+
+
+class Selection(Protocol):
+    def contains(self, index: int) -> bool: ...
+
+
+@dataclass(frozen=True)
+class Intervention:
+    """An operation at the hook sites a pattern names, on some layers and sampler steps.
+
+    ``layers``/``steps`` are None for all, or anything with ``contains(i)`` (the spec's
+    IndexSelection) or a sequence of ints. The spec's Intervention has the same attributes.
+    """
+
+    site: str
+    op: str
+    args: Mapping[str, Any] = field(default_factory=dict)
+    layers: Any = None
+    steps: Any = None
+
+
+def _contains(selection: Any, index: Optional[int]) -> bool:
+    if selection is None:
+        return True
+    if index is None:
+        return bool(getattr(selection, "is_all", False))
+    if hasattr(selection, "contains"):
+        return selection.contains(index)
+    return index in set(selection)
+
+
+def _layers(selection: Any, n_layers: int) -> Optional[list[int]]:
+    if selection is None:
+        return None
+    return [i for i in range(n_layers) if _contains(selection, i)]
+
+
+def _attention_for(model: Any, site: str):
+    parts = site.split(".")
+    if len(parts) != 4 or parts[0] != "blocks" or parts[3] != "hook_pattern" or parts[2] not in ("attn", "cross_attn"):
+        raise ValueError(
+            f"pattern operations act on attention patterns: site {site!r} must be "
+            "blocks.<i>.attn.hook_pattern or blocks.<i>.cross_attn.hook_pattern"
+        )
+    block = model.blocks[int(parts[1])]
+    return block.attention if parts[2] == "attn" else block.cross_attention
+
+
+@contextlib.contextmanager
+def applied(model: Any, interventions: Sequence[Any], ctx: Optional[InterventionContext] = None) -> Iterator[InterventionContext]:
+    """Run the model with ``interventions`` inside the block; everything is removed on exit or error.
+
+    Weights are never touched: activation operations are forward hooks returning new tensors,
+    pattern operations are attention overrides (see ``Attention.overriding_pattern``).
+    """
+    ctx = ctx or InterventionContext(model=model)
+    hooks = []
+    overridden: dict[int, str] = {}
+    with contextlib.ExitStack() as stack:
+        for iv in interventions:
+            op: Operation = OPERATIONS.get(iv.op)
+            args = op.bind(getattr(iv, "args", None))
+            names = resolve_sites(iv.site, model.hook_dict, _layers(getattr(iv, "layers", None), model.cfg.n_layers))
+            steps = getattr(iv, "steps", None)
+            for name in names:
+                if op.kind == "pattern":
+                    attention = _attention_for(model, name)
+                    if id(attention) in overridden:
+                        raise ValueError(f"two pattern operations on {name!r} ({overridden[id(attention)]!r} and {op.name!r})")
+                    overridden[id(attention)] = op.name
+                    stack.enter_context(attention.overriding_pattern(_pattern_override(op.build(args), steps, ctx)))
+                else:
+                    hooks.append((name, _activation_hook(op.build(args), name, steps, ctx)))
+        stack.enter_context(model.hooks(fwd_hooks=hooks))
+        yield ctx
+
+
+def _step(ctx: InterventionContext) -> Optional[int]:
+    state = getattr(ctx.model, "sampling", None)
+    return None if state is None else state.step
+
+
+def _activation_hook(fn, name: str, steps: Any, ctx: InterventionContext):
+    def hook(tensor, hook):
+        if not _contains(steps, _step(ctx)):
+            return None
+        return fn(tensor, name, ctx)
+
+    return hook
+
+
+def _pattern_override(fn, steps: Any, ctx: InterventionContext):
+    def override(compute, call):
+        return fn(compute, call, _contains(steps, _step(ctx)), ctx)
+
+    return override

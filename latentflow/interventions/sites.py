@@ -1,0 +1,50 @@
+"""Hook-site patterns: ``blocks.*.hook_cross_out`` -> the concrete hook names of a model."""
+
+from __future__ import annotations
+
+import re
+from typing import Iterable, Sequence
+
+from ..registry import nearest_names
+
+
+class UnknownSiteError(LookupError):
+    """A site pattern that names no hook point; the message lists the nearest real names."""
+
+    def __init__(self, pattern: str, names: Sequence[str]):
+        probe = pattern.replace("*", "0").replace("{layer}", "0")
+        near = nearest_names(probe, list(names), n=5)
+        hint = f"; nearest: {', '.join(near)}" if near else ""
+        super().__init__(f"unknown hook site {pattern!r}{hint} (see README 'Hook points' for all names)")
+
+    def __str__(self) -> str:
+        return self.args[0]
+
+
+def layer_of(name: str) -> int | None:
+    match = re.match(r"^blocks\.(\d+)\.", name)
+    return int(match.group(1)) if match else None
+
+
+def resolve_sites(pattern: str, names: Iterable[str], layers: Iterable[int] | None = None) -> list[str]:
+    """Hook names matching ``pattern`` (``*`` matches one dotted segment), in layer order.
+
+    ``layers`` keeps only block sites of those layers. Raises UnknownSiteError when nothing matches.
+    """
+    names = list(names)
+    regex = re.compile(r"\.".join("[^.]+" if seg == "*" else re.escape(seg) for seg in pattern.split(".")))
+    found = [n for n in names if regex.fullmatch(n)]
+    if not found:
+        raise UnknownSiteError(pattern, names)
+    if layers is not None:
+        wanted = set(layers)
+        found = [n for n in found if layer_of(n) in wanted]
+    return sorted(found, key=lambda n: (layer_of(n) if layer_of(n) is not None else -1, n))
+
+
+def site_exists(pattern: str, names: Iterable[str]) -> bool:
+    try:
+        resolve_sites(pattern, names)
+    except UnknownSiteError:
+        return False
+    return True
