@@ -1,0 +1,56 @@
+"""Audio for latentflow: file I/O, the espeak-ng speech pool, procedural environmental
+sounds, and the three-tier separation bench (Clean / Noisy / Env).
+
+The codec and text-encoder modules (``latentflow.audio.codec``, ``latentflow.audio.text``)
+sit beside these and add their own exports here.
+"""
+
+from __future__ import annotations
+
+from latentflow.audio.bench import (
+    SPEECH_PROMPTS,
+    TIERS,
+    BenchBatch,
+    BenchConfig,
+    BenchExample,
+    BenchSampler,
+    SourceInfo,
+    all_prompts,
+    make_bench,
+    make_example,
+    prompts_for,
+    stack_examples,
+)
+from latentflow.audio.environmental import ENV_CLASS_NAMES, ENV_CLASSES, generate_env
+from latentflow.audio.io import AudioFileError, fixtures_root, read_audio, resample, write_audio
+from latentflow.audio.speech import SAMPLE_RATE, SENTENCES, VOICES, SpeechPool, Utterance, Voice, load_pool
+
+__all__ = [
+    "AudioFileError",
+    "BenchBatch",
+    "BenchConfig",
+    "BenchExample",
+    "BenchSampler",
+    "ENV_CLASSES",
+    "ENV_CLASS_NAMES",
+    "SAMPLE_RATE",
+    "SENTENCES",
+    "SPEECH_PROMPTS",
+    "SourceInfo",
+    "SpeechPool",
+    "TIERS",
+    "Utterance",
+    "VOICES",
+    "Voice",
+    "all_prompts",
+    "fixtures_root",
+    "generate_env",
+    "load_pool",
+    "make_bench",
+    "make_example",
+    "prompts_for",
+    "read_audio",
+    "resample",
+    "stack_examples",
+    "write_audio",
+]
