@@ -138,9 +138,10 @@ def _projections(estimate: np.ndarray, references: np.ndarray, taps: int):
     # rhs[i * taps + a] = <r_i delayed by a, e> = sum_u r_i[u] e[u + a]
     rhs = scipy.fft.irfft(np.conj(ref_spectra) * est_spectrum, n_fft, axis=1)[:, :taps].reshape(-1)
 
+    solve = _normal_equation_solver(gram, rhs)
+
     def project(n_used: int) -> np.ndarray:
-        size = n_used * taps
-        coefficients = _solve_normal_equations(gram[:size, :size], rhs[:size])
+        coefficients = solve(n_used * taps)
         filters = scipy.fft.rfft(coefficients.reshape(n_used, taps), n_fft, axis=1)
         return scipy.fft.irfft(np.sum(filters * ref_spectra[:n_used], axis=0), n_fft)[:full]
 
@@ -151,12 +152,18 @@ def _projections(estimate: np.ndarray, references: np.ndarray, taps: int):
     return padded, target_part, explained
 
 
-def _solve_normal_equations(gram: np.ndarray, rhs: np.ndarray) -> np.ndarray:
-    # The Gram matrix is symmetric positive semi-definite; Cholesky is the fast path. A
-    # band-limited or degenerate reference makes it singular, where the minimum-norm
-    # least-squares solution still gives the (unique) orthogonal projection.
+def _normal_equation_solver(gram: np.ndarray, rhs: np.ndarray):
+    """Returns solve(size): the least-squares coefficients on the first ``size`` basis signals.
+
+    The Gram matrix is symmetric positive semi-definite, so one Cholesky factorisation
+    serves both projections: the leading block of the factor is the factor of the leading
+    block (the target alone). A band-limited or degenerate reference makes the matrix
+    singular; then the minimum-norm least-squares solution still gives the (unique)
+    orthogonal projection.
+    """
     try:
-        factor = scipy.linalg.cho_factor(gram, lower=True, check_finite=False)
-        return scipy.linalg.cho_solve(factor, rhs, check_finite=False)
+        factor, lower = scipy.linalg.cho_factor(gram, lower=True, check_finite=False)
     except np.linalg.LinAlgError:
-        return scipy.linalg.lstsq(gram, rhs, check_finite=False)[0]
+        return lambda size: scipy.linalg.lstsq(gram[:size, :size], rhs[:size], check_finite=False)[0]
+    return lambda size: scipy.linalg.cho_solve((factor[:size, :size], lower), rhs[:size],
+                                               check_finite=False)

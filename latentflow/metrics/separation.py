@@ -34,7 +34,7 @@ from latentflow.metrics._inputs import (
     zero_bad_rows,
 )
 from latentflow.metrics.bss import DEFAULT_FILTER_LENGTH, bss_eval
-from latentflow.metrics.perceptual import pesq_result, stoi_result
+from latentflow.metrics.perceptual import PESQ_MODES, pesq_result, stoi_result
 from latentflow.metrics.result import MetricResult
 
 
@@ -160,7 +160,8 @@ def separation_report(estimate, target, mixture, interference=None, sample_rate:
     of), so SAR projects on the target and the rest of the mixture, as bss_eval_sources does
     with two sources. ``workers`` > 1 computes STOI and PESQ in that many processes.
     """
-    rate = check_sample_rate(sample_rate)
+    # PESQ's constraint is checked first so that a wrong rate fails before any slow work.
+    rate = check_sample_rate(sample_rate, PESQ_MODES["wb"], what="PESQ mode 'wb'")
     est = as_batch(estimate, "estimate")
     tgt = as_batch(target, "target")
     mix = as_batch(mixture, "mixture")
