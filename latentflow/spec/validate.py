@@ -1,0 +1,416 @@
+"""Check a spec's names against what exists: hook sites, operations, metrics, invariants.
+
+Nothing here imports the model or the intervention engine: callers inject what exists.
+
+- ``sites``: the real hook names (any iterable of text; patterns with ``*`` must match at
+  least one), or a predicate ``pattern -> bool`` (suggestions then come from its optional
+  ``names`` attribute).
+- ``operations``, ``metrics``, ``invariants``: :class:`latentflow.registry.Registry`
+  objects (or any mapping name -> entry). An entry may declare, as attributes or mapping
+  keys:
+
+  - ``params``: name -> :class:`latentflow.registry.Param` (or ``(type, default, doc)``);
+    the spec's ``args`` are checked against it.
+  - operations: ``requires_source = True`` for operations that read a second run (patch).
+  - metrics: ``compare``, the compare modes the metric supports (e.g.
+    ``("target", "baseline")`` for an audio metric, ``("internal",)`` for an attention
+    statistic), as :class:`latentflow.metrics.MetricInfo` declares it.
+  - invariants: ``requires_measure = True`` when the invariant compares a metric.
+
+Any of them left as None is not checked.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+
+from latentflow.registry import Param, declared_flag, declared_params, nearest_names
+from latentflow.spec import schema as s
+from latentflow.spec.errors import SpecError, SpecIssue, did_you_mean, listing, show
+from latentflow.spec.expand import variant_label
+from latentflow.spec.parse import FileContext, corner_values, parse_fuzz_instance
+from latentflow.spec.reader import Reader
+
+Sites = Iterable[str] | Callable[[str], bool] | None
+
+
+class SiteCatalog:
+    """Answers whether a site pattern names real hook sites, and which real names are near."""
+
+    def __init__(self, sites: Iterable[str] | Callable[[str], bool]):
+        if callable(sites) and not isinstance(sites, (list, tuple, set, frozenset, dict)):
+            self._predicate = sites
+            self.names = tuple(sorted(getattr(sites, "names", ()) or ()))
+        else:
+            self.names = tuple(sorted(set(sites)))
+            self._predicate = self._match_names
+
+    def _match_names(self, pattern: str) -> bool:
+        regex = pattern_regex(pattern)
+        return any(regex.fullmatch(name) for name in self.names)
+
+    def matches(self, pattern: str) -> bool:
+        return bool(self._predicate(pattern))
+
+    def nearest(self, pattern: str) -> list[str]:
+        # Fill open indices with 0 so `blocks.*.hook_cros_out` is compared like a real name.
+        probe = pattern.replace("*", "0")
+        return nearest_names(probe, self.names, n=3)
+
+
+def pattern_regex(pattern: str) -> re.Pattern[str]:
+    """``*`` matches within one dot-separated segment (a block index, part of a hook name)."""
+    parts = []
+    for segment in pattern.split("."):
+        parts.append(
+            "[^.]+" if segment == "*" else "[^.]*".join(re.escape(p) for p in segment.split("*"))
+        )
+    return re.compile(r"\.".join(parts))
+
+
+def find_issues(
+    spec: s.Spec,
+    *,
+    sites: Sites = None,
+    operations: Mapping[str, Any] | Any = None,
+    metrics: Mapping[str, Any] | Any = None,
+    invariants: Mapping[str, Any] | Any = None,
+) -> tuple[SpecIssue, ...]:
+    """Every name problem in ``spec``; empty when everything exists."""
+    checker = _Checker(
+        spec.file,
+        SiteCatalog(sites) if sites is not None else None,
+        operations,
+        metrics,
+        invariants,
+    )
+    for h in spec.hypotheses:
+        r = checker.reader.within(f"variant {h.variant}" if h.variant else None)
+        checker.interventions(h.interventions, r, has_source=h.source is not None)
+        checker.source(h, r)
+        checker.measure(h.measure, r)
+    ctx = FileContext(spec.file, dataclasses.asdict(spec.data), dataclasses.asdict(spec.sampler))
+    for check in spec.fuzz:
+        checker.invariant(check)
+        for values in corner_values(check.given):
+            instance = parse_fuzz_instance(check, values, checker.reader, ctx)
+            if instance is None:
+                continue
+            r = checker.reader.within(f"example {variant_label(values)}" if values else None)
+            checker.interventions(instance.interventions, r, has_source=False)
+            if instance.measure is not None:
+                checker.measure(instance.measure, r)
+            checker.invariant_measure(check, instance, r)
+    return tuple(checker.reader.issues)
+
+
+def find_orphan_issues(
+    file: str,
+    orphans: Iterable[tuple[Any, str | None]],
+    *,
+    sites: Sites = None,
+    operations: Any = None,
+    metrics: Any = None,
+    invariants: Any = None,
+) -> tuple[SpecIssue, ...]:
+    """Name problems of interventions/measures whose hypothesis failed to parse."""
+    checker = _Checker(
+        file, SiteCatalog(sites) if sites is not None else None, operations, metrics, invariants
+    )
+    for piece, context in orphans:
+        r = checker.reader.within(context)
+        if isinstance(piece, s.Intervention):
+            checker.interventions((piece,), r, has_source=True)  # the source is unknown here
+        else:
+            checker.measure(piece, r)
+    return tuple(checker.reader.issues)
+
+
+def validate(spec: s.Spec, **registries: Any) -> s.Spec:
+    """``spec`` unchanged if all its names exist; otherwise SpecError with every problem.
+
+    Keyword arguments as for :func:`find_issues`.
+    """
+    issues = find_issues(spec, **registries)
+    if issues:
+        raise SpecError(issues)
+    return spec
+
+
+class _Checker:
+    def __init__(
+        self, file: str, sites: SiteCatalog | None, operations: Any, metrics: Any, invariants: Any
+    ):
+        self.reader = Reader(file)
+        self.sites = sites
+        self.operations = operations
+        self.metrics = metrics
+        self.invariants = invariants
+
+    # -- sites ------------------------------------------------------------------------------
+
+    def site(
+        self, site: str, layers: s.IndexSelection | None, path: str, line: int | None, r: Reader
+    ) -> None:
+        if self.sites is None:
+            return
+        concrete = [site]
+        if layers is not None and not layers.is_all:
+            concrete = [s.site_for_layer(site, layer) for layer in layers.endpoints()]
+        for name in concrete:
+            if self.sites.matches(name):
+                continue
+            near = self.sites.nearest(name)
+            if near:
+                allowed = "nearest real sites: " + listing(near)
+            elif self.sites.names:
+                allowed = (
+                    f"{len(self.sites.names)} real sites, e.g. {listing(self.sites.names[:4])}"
+                )
+            else:
+                allowed = "a site the model defines"
+            what = (
+                "hook site"
+                if name == site
+                else f"hook site (with layer filled in from {path.rsplit('.', 1)[0]}.layers)"
+            )
+            r.report(None, None, path, f"unknown {what}", value=name, allowed=allowed, line=line)
+            return
+
+    # -- operations -------------------------------------------------------------------------
+
+    def interventions(
+        self, interventions: tuple[s.Intervention, ...], r: Reader, has_source: bool
+    ) -> None:
+        for item in interventions:
+            lines = item.lines or {}
+            self.site(item.site, item.layers, f"{item.path}.site", lines.get("site", item.line), r)
+            entry = self._entry(
+                self.operations,
+                "operation",
+                item.op,
+                f"{item.path}.op",
+                lines.get("op", item.line),
+                r,
+            )
+            if entry is None:
+                continue
+            self._args(entry, "operation", item.op, item.args, item.path, lines, item.line, r)
+            if declared_flag(entry, "requires_source", False) and not has_source:
+                r.report(
+                    None,
+                    None,
+                    f"{item.path}.op",
+                    f"operation {item.op!r} takes activations from a second run, and there is none",
+                    value=item.op,
+                    allowed="add source: {prompt: alternative} to the hypothesis (fuzz checks cannot patch)",
+                    line=lines.get("op", item.line),
+                )
+
+    def source(self, h: s.Hypothesis, r: Reader) -> None:
+        if h.source is None or self.operations is None:
+            return
+        if any(
+            declared_flag(self._get(self.operations, i.op), "requires_source", False)
+            for i in h.interventions
+        ):
+            return
+        patching = [
+            name
+            for name in _names(self.operations)
+            if declared_flag(self._get(self.operations, name), "requires_source", False)
+        ]
+        r.report(
+            None,
+            None,
+            f"{h.path}.source",
+            "no intervention reads the source run, so it would be ignored",
+            value=h.source.to_yaml(),
+            allowed=f"a source with an operation that uses it: {listing(patching) or 'none registered'}",
+            line=h.source.line,
+        )
+
+    # -- metrics ----------------------------------------------------------------------------
+
+    def measure(self, measure: s.Measure, r: Reader) -> None:
+        lines = measure.lines or {}
+        if measure.site is not None:
+            self.site(
+                measure.site,
+                measure.layers,
+                f"{measure.path}.site",
+                lines.get("site", measure.line),
+                r,
+            )
+        entry = self._entry(
+            self.metrics,
+            "metric",
+            measure.metric,
+            f"{measure.path}.metric",
+            lines.get("metric", measure.line),
+            r,
+        )
+        if entry is None:
+            return
+        self._args(
+            entry, "metric", measure.metric, measure.args, measure.path, lines, measure.line, r
+        )
+        fits = declared_flag(entry, "compare", None)
+        if fits is not None and measure.compare not in tuple(fits):
+            r.report(
+                None,
+                None,
+                f"{measure.path}.compare",
+                f"metric {measure.metric!r} cannot compare {measure.compare}",
+                value=measure.compare,
+                allowed=f"compare: {listing(fits)}",
+                line=lines.get("compare", lines.get("metric", measure.line)),
+            )
+
+    # -- invariants -------------------------------------------------------------------------
+
+    def invariant(self, check: s.FuzzSpec) -> None:
+        lines = check.template.lines if check.template is not None else {}
+        self._entry(
+            self.invariants,
+            "invariant",
+            check.invariant,
+            f"{check.path}.invariant",
+            lines.get("invariant", check.line),
+            self.reader,
+        )
+
+    def invariant_measure(self, check: s.FuzzSpec, instance: s.FuzzInstance, r: Reader) -> None:
+        entry = self._get(self.invariants, check.invariant) if self.invariants is not None else None
+        if entry is None:
+            return
+        lines = check.template.lines if check.template is not None else {}
+        arg_lines = {
+            f"args.{k}": v for k, v in getattr(check.template.get("args"), "lines", {}).items()
+        }
+        self._args(
+            entry,
+            "invariant",
+            check.invariant,
+            instance.args,
+            check.path,
+            {**lines, **arg_lines},
+            check.line,
+            r,
+        )
+        needs = bool(declared_flag(entry, "requires_measure", False))
+        if needs and instance.measure is None:
+            r.report(
+                None,
+                None,
+                f"{check.path}.measure",
+                f"invariant {check.invariant!r} compares a metric: add a measure",
+                allowed="measure: {metric: ..., compare: baseline}",
+                line=check.line,
+            )
+        if not needs and instance.measure is not None:
+            r.report(
+                None,
+                None,
+                f"{check.path}.measure",
+                f"invariant {check.invariant!r} uses no measure, so it would be ignored",
+                value=instance.measure.metric,
+                allowed="no measure key for this invariant",
+                line=lines.get("measure", check.line),
+            )
+
+    # -- helpers ----------------------------------------------------------------------------
+
+    @staticmethod
+    def _get(registry: Any, name: str) -> Any:
+        try:
+            return registry.get(name) if not isinstance(registry, Mapping) else registry[name]
+        except LookupError:
+            return None
+
+    def _entry(
+        self, registry: Any, kind: str, name: str, path: str, line: int | None, r: Reader
+    ) -> Any:
+        if registry is None:
+            return None
+        if name in registry:
+            return self._get(registry, name)
+        names = _names(registry)
+        r.report(
+            None,
+            None,
+            path,
+            f"unknown {kind}",
+            value=name,
+            allowed=f"registered {kind}s: {listing(names) or 'none'}",
+            hint=did_you_mean(name, names),
+            line=line,
+        )
+        return None
+
+    def _args(
+        self,
+        entry: Any,
+        kind: str,
+        name: str,
+        args: Mapping[str, Any],
+        path: str,
+        lines: Mapping[str, int],
+        line: int | None,
+        r: Reader,
+    ) -> None:
+        params = declared_params(entry)
+        described = listing(f"{key} ({_describe(p)})" for key, p in params.items()) or "none"
+        for key, value in args.items():
+            where = lines.get(f"args.{key}", lines.get("args", line))
+            param = params.get(key)
+            if param is None:
+                r.report(
+                    None,
+                    None,
+                    f"{path}.args.{key}",
+                    f"{kind} {name!r} has no argument {key!r}",
+                    value=key,
+                    allowed=described,
+                    hint=did_you_mean(key, list(params)),
+                    line=where,
+                )
+            elif not param.accepts(value):
+                r.report(
+                    None,
+                    None,
+                    f"{path}.args.{key}",
+                    f"wrong value for argument {key!r} of {kind} {name!r}",
+                    value=value,
+                    allowed=_describe(param),
+                    line=where,
+                )
+        for key, param in params.items():
+            if param.required and key not in args:
+                r.report(
+                    None,
+                    None,
+                    f"{path}.args.{key}",
+                    f"{kind} {name!r} needs argument {key!r}",
+                    allowed=described,
+                    line=lines.get("args", lines.get("op", line)),
+                )
+
+
+def _names(registry: Any) -> list[str]:
+    if hasattr(registry, "names"):
+        return list(registry.names())
+    return sorted(registry)
+
+
+def _describe(param: Param) -> str:
+    text = param.type_name()
+    if param.choices is not None:
+        text += ", one of " + "|".join(str(c) for c in param.choices)
+    text += ", required" if param.required else f", default {show(param.default)}"
+    if param.doc:
+        text += f": {param.doc}"
+    return text

@@ -1,0 +1,97 @@
+from __future__ import annotations
+
+import pytest
+
+from latentflow.spec import SpecError, is_spec_file, load_yaml, load_yaml_text
+from latentflow.spec.yaml_loader import LineDict, LineList
+
+
+def test_lines_of_keys_items_and_nested_mappings():
+    data = load_yaml_text("a: 1\nb:\n  - x: 2\n    y: [1, 2]\n  - 3\nc: {d: 4}\n", "f.yaml")
+    assert isinstance(data, LineDict) and data.line == 1
+    assert data.lines == {"a": 1, "b": 2, "c": 6}
+    assert isinstance(data["b"], LineList) and data["b"].lines == [3, 5]
+    assert data["b"][0].lines == {"x": 3, "y": 4}
+    assert data["c"].line_of("d") == 6
+    assert data == {"a": 1, "b": [{"x": 2, "y": [1, 2]}, 3], "c": {"d": 4}}
+
+
+def test_duplicate_keys_name_both_lines():
+    with pytest.raises(SpecError) as info:
+        load_yaml_text("claim:\n  id: a\n  title: t\n  id: b\n", "spec.yaml")
+    (issue,) = info.value.issues
+    assert (issue.line, issue.field) == (4, "claim.id")
+    assert str(issue).startswith("spec.yaml:4: claim.id: duplicate key 'id' (first at line 2)")
+
+
+def test_every_duplicate_in_a_file_is_reported():
+    with pytest.raises(SpecError) as info:
+        load_yaml_text("a: 1\na: 2\nb:\n  c: 1\n  c: 2\n", "spec.yaml")
+    assert [(i.line, i.field) for i in info.value.issues] == [(2, "a"), (5, "b.c")]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "x: !!python/object/apply:os.system ['echo hi']\n",
+        "x: !!set {a, b}\n",
+        "x: !custom 3\n",
+        "x: !!binary aGk=\n",
+    ],
+)
+def test_only_plain_yaml_is_constructed(text):
+    with pytest.raises(SpecError) as info:
+        load_yaml_text(text, "spec.yaml")
+    (issue,) = info.value.issues
+    assert issue.line == 1 and issue.field == "x"
+    assert "YAML tag not allowed" in str(issue)
+    assert "allowed: plain YAML values" in str(issue)
+
+
+def test_dates_stay_text_and_merge_keys_work():
+    data = load_yaml_text("when: 2026-06-10\nbase: &b {p: 1, q: 2}\nm:\n  <<: *b\n  q: 3\n")
+    assert data["when"] == "2026-06-10"
+    assert data["m"] == {"p": 1, "q": 3}
+
+
+def test_syntax_error_names_the_line():
+    with pytest.raises(SpecError) as info:
+        load_yaml_text("a: 1\nb: [1, 2\nc: 3\n", "broken.yaml")
+    (issue,) = info.value.issues
+    assert issue.file == "broken.yaml" and issue.field == "(yaml syntax)"
+    assert issue.line == 3
+    assert "flow sequence" in issue.message
+
+
+def test_several_documents_are_an_error():
+    with pytest.raises(SpecError, match="single document"):
+        load_yaml_text("a: 1\n---\nb: 2\n", "two.yaml")
+
+
+def test_undecodable_file_names_the_line(tmp_path):
+    path = tmp_path / "latin1.yaml"
+    path.write_bytes("latentflow: 1\nclaim: caf\xe9\n".encode("latin-1"))
+    with pytest.raises(SpecError) as info:
+        load_yaml(path)
+    (issue,) = info.value.issues
+    assert issue.line == 2 and "not UTF-8" in issue.message and issue.value == "byte 0xe9"
+
+
+def test_is_spec_file(tmp_path):
+    spec = tmp_path / "claim.yaml"
+    spec.write_text("# a claim\nlatentflow: 1\nclaim: {id: x}\n")
+    other = tmp_path / "config.yaml"
+    other.write_text("name: not a spec\nlatentflow_version: 2\nnested:\n  latentflow: 1\n")
+    broken = tmp_path / "broken.yml"
+    broken.write_text("latentflow: 1\nclaim: [unclosed\n")
+    quoted = tmp_path / "quoted.yml"
+    quoted.write_text('"latentflow": 1\n')
+    text_file = tmp_path / "claim.txt"
+    text_file.write_text("latentflow: 1\n")
+    assert is_spec_file(spec)
+    assert not is_spec_file(other), "a nested or prefixed key does not make a spec"
+    assert is_spec_file(broken), "a spec with a syntax error must be reported, not skipped"
+    assert is_spec_file(quoted)
+    assert not is_spec_file(text_file)
+    assert not is_spec_file(tmp_path / "missing.yaml")
+    assert not is_spec_file(tmp_path)
