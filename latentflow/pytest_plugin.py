@@ -82,3 +82,196 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default=None,
         help="write a self-contained HTML report to this file",
     )
+
+
+# -- collecting and running specs ------------------------------------------------------------
+#
+# As in pytest's "YAML test file" example: spec files become File nodes, each compiled case an
+# Item whose runtest calls the library and whose repr_failure explains the verdict. Verdicts
+# travel to the controller as user_properties (so they survive pytest-xdist and land in JUnit
+# XML); the controller writes --latentflow-results at the end of the session.
+
+VERDICT_PROPERTY = "latentflow_verdict"
+
+
+class ClaimFailure(Exception):
+    """A verdict that contradicts what the spec expects."""
+
+    def __init__(self, verdict):
+        self.verdict = verdict
+        super().__init__(verdict.why)
+
+
+def _worker_index(config: pytest.Config) -> int:
+    worker = getattr(config, "workerinput", {}).get("workerid", "gw0")
+    return int(worker[2:]) if worker.startswith("gw") and worker[2:].isdigit() else 0
+
+
+def resolve_device(choice: str, worker_index: int = 0) -> str:
+    """``auto``: CUDA when available, else CPU; under xdist each worker takes its own GPU."""
+    import torch
+
+    if choice == "auto":
+        if not torch.cuda.is_available():
+            return "cpu"
+        return f"cuda:{worker_index % torch.cuda.device_count()}"
+    if choice.startswith("cuda") and not torch.cuda.is_available():
+        raise pytest.UsageError(f"--latentflow-device={choice}: CUDA is not available on this machine")
+    if choice == "cuda":
+        return f"cuda:{worker_index % torch.cuda.device_count()}"
+    return choice
+
+
+class _State:
+    def __init__(self, config: pytest.Config) -> None:
+        self.config = config
+        self._session = None
+        self.verdicts: dict[str, dict] = {}
+
+    @property
+    def session(self):
+        if self._session is None:
+            from latentflow.execution import SpecSession
+
+            self._session = SpecSession(
+                model=self.config.getoption("latentflow_model"),
+                seed=self.config.getoption("latentflow_seed"),
+                device=resolve_device(self.config.getoption("latentflow_device"), _worker_index(self.config)),
+            )
+        return self._session
+
+
+_STATE = pytest.StashKey[_State]()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.stash[_STATE] = _State(config)
+    config.addinivalue_line("markers", "latentflow: a case compiled from a latentflow spec file")
+
+
+def pytest_collect_file(file_path, parent):
+    if file_path.suffix in (".yaml", ".yml"):
+        from latentflow.spec import is_spec_file
+
+        if is_spec_file(file_path):
+            return SpecFile.from_parent(parent, path=file_path)
+    return None
+
+
+class SpecFile(pytest.File):
+    def collect(self):
+        from latentflow.spec import SpecError
+
+        state = self.config.stash[_STATE]
+        try:
+            plan = state.session.plan(self.path)
+        except SpecError as error:
+            raise self.CollectError(str(error)) from None
+        for case in plan.cases:
+            yield CaseItem.from_parent(self, name=case.case_id.split("::", 1)[1], plan=plan, case=case)
+        for check in plan.fuzz:
+            yield FuzzItem.from_parent(self, name=f"fuzz::{check.check_id}", plan=plan, check=check)
+
+    def repr_failure(self, excinfo):
+        if isinstance(excinfo.value, self.CollectError):
+            return str(excinfo.value.args[0])
+        return super().repr_failure(excinfo)
+
+
+class CaseItem(pytest.Item):
+    def __init__(self, *, plan, case, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.plan = plan
+        self.case = case
+        self.add_marker("latentflow")
+
+    def runtest(self) -> None:
+        import json
+
+        verdict = self.config.stash[_STATE].session.verdict(self.plan, self.case)
+        r = verdict.result
+        ci = r.confidence_interval or (None, None)
+        self.user_properties.extend([
+            ("claim_holds", verdict.holds),
+            ("expected", verdict.expected),
+            ("n", r.n),
+            ("mean_difference", r.mean_difference),
+            ("ci_low", ci[0]),
+            ("ci_high", ci[1]),
+            ("effect_size", r.effect_size),
+            ("pvalue", r.pvalue),
+            ("pvalue_corrected", r.pvalue_corrected),
+            (VERDICT_PROPERTY, json.dumps(verdict.to_dict(), sort_keys=True)),
+        ])
+        if not verdict.passed:
+            raise ClaimFailure(verdict)
+
+    def repr_failure(self, excinfo, style=None):
+        if isinstance(excinfo.value, ClaimFailure):
+            return excinfo.value.verdict.explain()
+        return super().repr_failure(excinfo, style=style)
+
+    def reportinfo(self):
+        return self.path, (self.case.line or 1) - 1, self.case.case_id
+
+
+class FuzzItem(pytest.Item):
+    def __init__(self, *, plan, check, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.plan = plan
+        self.check = check
+        self.add_marker("latentflow")
+
+    def runtest(self) -> None:
+        count = self.config.stash[_STATE].session.fuzz(self.plan, self.check)
+        self.user_properties.append(("fuzz_examples", count))
+
+    def repr_failure(self, excinfo, style=None):
+        from latentflow.execution import InvariantViolation
+
+        if isinstance(excinfo.value, InvariantViolation):
+            return (f"fuzz check {self.check.check_id} ({self.check.invariant}) failed:\n{excinfo.value}\n\n"
+                    f"a spec that reproduces the failing example:\n{excinfo.value.snippet}")
+        return super().repr_failure(excinfo, style=style)
+
+    def reportinfo(self):
+        return self.path, (self.check.line or 1) - 1, f"fuzz {self.check.check_id}"
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    import json
+
+    if report.when != "call":
+        return
+    for key, value in report.user_properties:
+        if key == VERDICT_PROPERTY:
+            data = json.loads(value)
+            _CONTROLLER_VERDICTS[data["case_id"]] = data
+
+
+_CONTROLLER_VERDICTS: dict[str, dict] = {}
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    import json
+    from pathlib import Path
+
+    config = session.config
+    if hasattr(config, "workerinput"):
+        return  # workers send their reports; the controller writes the files
+    verdicts = [_CONTROLLER_VERDICTS[k] for k in sorted(_CONTROLLER_VERDICTS)]
+    results = config.getoption("latentflow_results")
+    if results:
+        Path(results).parent.mkdir(parents=True, exist_ok=True)
+        payload = {
+            "latentflow_results": 1,
+            "model": config.getoption("latentflow_model"),
+            "seed": config.getoption("latentflow_seed"),
+            "verdicts": verdicts,
+        }
+        Path(results).write_text(json.dumps(payload, indent=2, sort_keys=True) + "\n")
+    report = config.getoption("latentflow_report")
+    if report:
+        from latentflow.report import write_report
+
+        write_report(verdicts, report)

@@ -1,0 +1,307 @@
+"""Running compiled cases: sampling runs (shared baselines), per-example measures, statistics.
+
+A ``Runner`` holds a model and its world per model name, and memoises everything that several
+hypotheses share: the examples of a data section, the baseline run of a (model, data, sampler,
+recorded sites), and each case's raw test result (families are corrected over those). Runs
+go in chunks of ``batch_size`` examples with one noise seed per example, so an example's numbers
+do not depend on how many workers or which other hypotheses ran.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any, Iterable, Mapping, Optional, Sequence
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from .. import metrics as _metrics  # noqa: F401 - registers the built-in metrics
+from ..interventions import OPERATIONS, InterventionContext, applied, resolve_sites
+from ..metrics import get_metric
+from ..metrics import segmentation as _segmentation  # noqa: F401 - registers block_ratio
+from ..model import SamAudioModel, sample
+from ..stats import TestResult, correct, evaluate
+from .internal import INTERNAL_MEASURES, RecordContext
+from .verdict import Verdict
+from .world import CaseInputs, World, load_world
+
+DIRECTIONS = {"decrease": "less", "increase": "greater", "two-sided": "two-sided", "equivalent": "two-sided"}
+
+
+@dataclass
+class RunOutput:
+    """One sampling run over a case's examples."""
+
+    final: Tensor  # (n, T, 2C)
+    estimate: Tensor  # (n, N) decoded target waveforms
+    records: dict = field(default_factory=dict)  # (site, step, evaluation) -> (n, ...) reduced values
+
+
+@dataclass(frozen=True)
+class CaseResult:
+    """The uncorrected statistics of one case, with the numbers behind them."""
+
+    result: TestResult
+    x: np.ndarray
+    y: Optional[np.ndarray]
+    nan_reasons: tuple[str, ...]
+
+
+def example_seeds(data_seed: int, n: int) -> list[int]:
+    """One noise seed per example, fixed by the data seed and the example's index alone."""
+    return [int(data_seed) * 100_003 + i for i in range(n)]
+
+
+class Runner:
+    def __init__(self, *, device: str = "cpu", batch_size: int = 16) -> None:
+        self.device = device
+        self.batch_size = batch_size
+        self._worlds: dict[str, World] = {}
+        self._inputs: dict[tuple, CaseInputs] = {}
+        self._runs: dict[tuple, RunOutput] = {}
+        self._results: dict[str, CaseResult] = {}
+
+    # -- shared state ----------------------------------------------------------------------
+
+    def world(self, model: str) -> World:
+        if model not in self._worlds:
+            self._worlds[model] = load_world(model, device=self.device)
+        return self._worlds[model]
+
+    def inputs(self, model: str, data: Any) -> CaseInputs:
+        key = (model, data.tier, data.split, data.n, data.seed, data.prompt)
+        if key not in self._inputs:
+            self._inputs[key] = self.world(model).inputs(data)
+        return self._inputs[key]
+
+    # -- runs ------------------------------------------------------------------------------
+
+    def _record_sites(self, model: SamAudioModel, measure: Any) -> tuple[str, ...]:
+        if measure.compare != "internal":
+            return ()
+        info = INTERNAL_MEASURES.get(measure.metric)
+        site = measure.site or "blocks.*.attn.hook_pattern"
+        layers = None if measure.layers is None else measure.layers.resolve(model.cfg.n_layers)
+        names = tuple(resolve_sites(site, model.hook_dict, layers))
+        bad = [n for n in names if not n.endswith(info.site_suffixes)]
+        if bad:
+            raise ValueError(f"internal measure {measure.metric!r} reads sites ending in {list(info.site_suffixes)}; got {bad}")
+        return names
+
+    def run(
+        self,
+        model_name: str,
+        data: Any,
+        sampler: Any,
+        interventions: Sequence[Any] = (),
+        *,
+        measure: Any = None,
+        source: Any = None,
+        memo: bool = True,
+    ) -> RunOutput:
+        """Sample the data's examples with ``interventions``; ``measure`` says what to record.
+
+        Results are memoised by everything that determines them; ``memo=False`` forces a fresh
+        run (used to check that removing an intervention restores the baseline).
+        """
+        world = self.world(model_name)
+        model = world.model
+        inputs = self.inputs(model_name, data)
+        record = self._record_sites(model, measure) if measure is not None else ()
+        reducer = INTERNAL_MEASURES.get(measure.metric).reduce if record else None
+        steps_filter = measure.steps if (measure is not None and record) else None
+        key = (model_name, data, sampler, tuple(interventions), source, record, steps_filter)
+        if memo and key in self._runs:
+            return self._runs[key]
+
+        needs_source = any(OPERATIONS.get(iv.op).requires_source for iv in interventions)
+        patch_sites = sorted({n for iv in interventions if OPERATIONS.get(iv.op).requires_source
+                              for n in resolve_sites(iv.site, model.hook_dict)})
+        seeds = example_seeds(data.seed, data.n)
+        finals, records = [], {}
+        for start in range(0, data.n, self.batch_size):
+            index = list(range(start, min(start + self.batch_size, data.n)))
+            cond = inputs.cond.select(index).to(self.device)
+            chunk_seeds = [seeds[i] for i in index]
+            ctx = InterventionContext(model=model, example_keys=chunk_seeds, frame_mask=cond.audio_mask)
+            if needs_source:
+                ctx.source = self._source_activations(world, inputs, data, sampler, source, index, patch_sites)
+            chunk_records: dict = {}
+            hooks = []
+            if record:
+                rc = RecordContext(cond.audio_mask, cond.text_mask,
+                                   None if inputs.span_frames is None else inputs.span_frames[index])
+                hooks = [(name, _recorder(model, name, reducer, rc, chunk_records, steps_filter)) for name in record]
+            with applied(model, interventions, ctx), model.hooks(fwd_hooks=hooks):
+                out = sample(model, cond, steps=sampler.steps, method=sampler.method, seeds=chunk_seeds)
+            finals.append(out.final.cpu())
+            for k, v in chunk_records.items():
+                records.setdefault(k, []).append(v.cpu())
+        final = torch.cat(finals)
+        run = RunOutput(final=final, estimate=world.decode(final, inputs),
+                        records={k: torch.cat(v) for k, v in records.items()})
+        if memo:
+            self._runs[key] = run
+        return run
+
+    def _source_activations(self, world, inputs, data, sampler, source, index, sites):
+        which = "alternative" if source is None else source.prompt
+        cond = inputs.conditioning(which).select(index).to(self.device)
+        seed = data.seed if (source is None or source.seed is None) else source.seed
+        seeds = [example_seeds(seed, data.n)[i] for i in index]
+        out = sample(world.model, cond, steps=sampler.steps, method=sampler.method, seeds=seeds, cache=sites)
+        return {(site, e.step, e.evaluation): c[site] for e, c in zip(out.evaluations, out.caches) for site in sites}
+
+    # -- measures and statistics -------------------------------------------------------------
+
+    def case_result(self, case: Any) -> CaseResult:
+        if case.case_id in self._results:
+            return self._results[case.case_id]
+        inputs = self.inputs(case.model, case.data)
+        measure, expect = case.measure, case.expect
+        base = self.run(case.model, case.data, case.sampler, measure=measure)
+        treated = (
+            self.run(case.model, case.data, case.sampler, case.interventions, measure=measure, source=case.source)
+            if case.interventions else None
+        )
+        reasons: list[str] = []
+        if measure.compare == "internal":
+            info = INTERNAL_MEASURES.get(measure.metric)
+            x = info.aggregate((treated or base).records, dict(measure.args))
+            y = info.aggregate(base.records, dict(measure.args)) if treated is not None else None
+        elif measure.compare == "baseline":
+            if treated is None:
+                raise ValueError(f"{case.case_id}: compare: baseline needs interventions (nothing to compare)")
+            x = self._metric(measure, treated.estimate, inputs, reference=base.estimate, reasons=reasons)
+            y = None
+        else:
+            y_source = base if treated is not None else None
+            x = self._metric(measure, (treated or base).estimate, inputs, reasons=reasons)
+            y = self._metric(measure, y_source.estimate, inputs, reasons=reasons) if y_source is not None else None
+
+        if y is None:
+            data = np.asarray(x, dtype=np.float64) - float(expect.null_value)
+        else:
+            data = (np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64))
+        kwargs: dict[str, Any] = dict(test=expect.test, alpha=expect.alpha, seed=int(case.data.seed))
+        if expect.test == "tost":
+            kwargs["margin"] = tuple(expect.margin)
+        else:
+            kwargs["alternative"] = DIRECTIONS[expect.direction]
+            kwargs["min_effect_size"] = expect.min_effect_size
+        if expect.resamples is not None:
+            kwargs["n_resamples"] = int(expect.resamples)
+        result = evaluate(data, **kwargs)
+        out = CaseResult(result, np.asarray(x, dtype=np.float64), None if y is None else np.asarray(y, dtype=np.float64),
+                         tuple(reasons))
+        self._results[case.case_id] = out
+        return out
+
+    def _metric(self, measure: Any, estimate: Tensor, inputs: CaseInputs, *, reference: Tensor | None = None,
+                reasons: list[str]) -> np.ndarray:
+        info = get_metric(measure.metric)
+        if reference is None:
+            reference = inputs.reference(measure.reference or "prompted")
+        available = {
+            "estimate": estimate.numpy(),
+            "reference": reference.numpy(),
+            "mixture": inputs.mixtures.numpy(),
+            "interference": (inputs.mixtures - reference).numpy(),
+            "sample_rate": inputs.sample_rate,
+            "span": inputs.spans,
+        }
+        args = {k: v for k, v in available.items() if k in info.inputs}
+        args.update(dict(measure.args))
+        result = info(**args)
+        reasons.extend(r for r in result.reasons if r)
+        return np.asarray(result.values, dtype=np.float64)
+
+    # -- verdicts --------------------------------------------------------------------------
+
+    def verdict(self, case: Any, family: Iterable[Any] = ()) -> Verdict:
+        """The case's verdict; with ``family`` (all cases of its family), corrected over it."""
+        raw = self.case_result(case)
+        result = raw.result
+        members = list(family)
+        if case.correction != "none" and len(members) > 1:
+            corrected = correct([self.case_result(m).result for m in members], method=case.correction)
+            result = corrected[[m.case_id for m in members].index(case.case_id)]
+        return Verdict(
+            case_id=case.case_id, claim_id=case.claim.id, claim_title=case.claim.title,
+            hypothesis_id=case.hypothesis_id, title=case.title, location=case.location, model=case.model,
+            interventions=tuple(_describe(iv) for iv in case.interventions),
+            measure=_describe_measure(case.measure), expectation=_describe_expect(case.expect),
+            result=result, expected=case.outcome, expected_reason=case.reason,
+            x_mean=_mean(raw.x), y_mean=None if raw.y is None else _mean(raw.y),
+            nan_reasons=raw.nan_reasons, paper=_plain(case.paper), params=_plain(dict(case.params)),
+            extra=self._extra(case),
+        )
+
+    def _extra(self, case: Any) -> dict:
+        """Per-site, per-step means of an internal measure's records (for reports: heatmaps)."""
+        if case.measure.compare != "internal":
+            return {}
+        base = self.run(case.model, case.data, case.sampler, measure=case.measure)
+        profile: dict[str, dict[str, float]] = {}
+        for (site, step, evaluation), value in sorted(base.records.items(), key=lambda kv: str(kv[0])):
+            if evaluation in (None, 0):
+                profile.setdefault(site, {})[str(step)] = float(value.float().mean())
+        return {"baseline_profile": profile}
+
+
+def _plain(value: Any) -> Any:
+    """Frozen spec values (FrozenDict, tuples) as JSON-friendly dicts and lists."""
+    if isinstance(value, Mapping):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return value
+
+
+def _recorder(model, name, reducer, rc, store, steps_filter):
+    def hook(tensor, hook):
+        state = model.sampling
+        step, evaluation = (None, None) if state is None else (state.step, state.evaluation)
+        if steps_filter is not None and step is not None and not steps_filter.contains(step):
+            return None
+        store[(name, step, evaluation)] = reducer(tensor.detach(), name, rc)
+        return None
+
+    return hook
+
+
+def _mean(values: np.ndarray) -> Optional[float]:
+    finite = values[np.isfinite(values)]
+    return float(finite.mean()) if finite.size else None
+
+
+def _describe(iv: Any) -> str:
+    args = ", ".join(f"{k}={v}" for k, v in dict(iv.args).items())
+    text = f"{iv.op}({args}) at {iv.site}"
+    if iv.layers is not None and not iv.layers.is_all:
+        text += f" layers {iv.layers.to_yaml()}"
+    if iv.steps is not None and not iv.steps.is_all:
+        text += f" steps {iv.steps.to_yaml()}"
+    return text
+
+
+def _describe_measure(m: Any) -> str:
+    text = f"{m.metric} ({m.compare}"
+    if m.compare == "target" and m.reference not in (None, "prompted"):
+        text += f", against the {m.reference} source"
+    if m.site is not None:
+        text += f", at {m.site}"
+    return text + ")"
+
+
+def _describe_expect(e: Any) -> str:
+    if e.test == "tost":
+        return f"equivalent within {list(e.margin)} ({e.test}, alpha {e.alpha})"
+    text = f"{e.direction} ({e.test}, alpha {e.alpha}"
+    if e.min_effect_size is not None:
+        text += f", |d| >= {e.min_effect_size}"
+    if not math.isclose(e.null_value, 0.0):
+        text += f", null {e.null_value}"
+    return text + ")"

@@ -1,0 +1,58 @@
+"""Running spec files from Python: the same path the pytest plugin takes, without pytest.
+
+    from latentflow.execution import SpecSession
+    session = SpecSession(model="fixture")
+    for verdict in session.verify("specs/dual_pathway.yaml"):
+        print(verdict.explain())
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Iterator, Optional
+
+from ..interventions import OPERATIONS
+from ..metrics import available_metrics, get_metric
+from ..spec import Overrides, Plan, compile_plan, load_spec
+from .fuzz import INVARIANTS, run_fuzz_check
+from .internal import INTERNAL_MEASURES
+from .runner import Runner
+from .verdict import Verdict
+
+
+def metric_catalog() -> dict[str, Any]:
+    """Every measure a spec may name: audio metrics and internal (activation) measures."""
+    catalog: dict[str, Any] = {name: get_metric(name) for name in available_metrics()}
+    for name, info in INTERNAL_MEASURES.items():
+        catalog[name] = {"compare": ("internal",), "params": info.params}
+    return catalog
+
+
+class SpecSession:
+    """Loads, validates and runs specs on one device, sharing baselines between them."""
+
+    def __init__(self, *, model: Optional[str] = None, seed: Optional[int] = None, n: Optional[int] = None,
+                 device: str = "cpu", batch_size: int = 16) -> None:
+        self.overrides = Overrides(model=model, seed=seed, n=n)
+        self.runner = Runner(device=device, batch_size=batch_size)
+
+    def plan(self, path: str | Path) -> Plan:
+        """Load and validate ``path`` against the model the spec runs on, then compile it."""
+        spec = load_spec(path)  # syntax and schema first: a typo must not need a model
+        plan = compile_plan(spec, self.overrides)
+        model_name = plan.cases[0].model if plan.cases else (plan.fuzz[0].model if plan.fuzz else None)
+        sites = self.runner.world(model_name).model.hook_dict if model_name else None
+        spec = load_spec(path, sites=sites, operations=OPERATIONS, metrics=metric_catalog(), invariants=INVARIANTS)
+        return compile_plan(spec, self.overrides)
+
+    def verdict(self, plan: Plan, case: Any) -> Verdict:
+        family = [c for c in plan.cases if case.family is not None and c.family == case.family]
+        return self.runner.verdict(case, family)
+
+    def verify(self, path: str | Path) -> Iterator[Verdict]:
+        plan = self.plan(path)
+        for case in plan.cases:
+            yield self.verdict(plan, case)
+
+    def fuzz(self, plan: Plan, check: Any, **settings: Any) -> int:
+        return run_fuzz_check(self.runner, check, settings)

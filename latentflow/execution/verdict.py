@@ -1,0 +1,123 @@
+"""A case's verdict: the statistics of its measure, judged against what the spec expects."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any, Optional
+
+from ..stats import TestResult
+
+
+def _num(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def _fmt(value: Optional[float], digits: int = 3) -> str:
+    if value is None or (isinstance(value, float) and not math.isfinite(value)):
+        return "n/a"
+    return f"{value:.{digits}g}"
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """One hypothesis, run: what was done, what was measured, the test, and whether the claim held.
+
+    holds: the statistical expectation was met (``result.passed``, after any correction).
+    expected: "holds", or "fails" when the spec records that the claim does not hold on the model.
+    passed: the spec's expectation about the verdict was right (holds == (expected == "holds")).
+    """
+
+    case_id: str
+    claim_id: str
+    claim_title: str
+    hypothesis_id: str
+    title: str
+    location: str
+    model: str
+    interventions: tuple[str, ...]
+    measure: str
+    expectation: str
+    result: TestResult
+    expected: str
+    expected_reason: Optional[str]
+    x_mean: Optional[float]  # mean of the intervened (or only) condition
+    y_mean: Optional[float]  # mean of the baseline condition, when paired
+    nan_reasons: tuple[str, ...] = ()
+    paper: Any = None
+    params: dict = field(default_factory=dict)
+    extra: dict = field(default_factory=dict, compare=False)
+
+    @property
+    def holds(self) -> bool:
+        return bool(self.result.passed)
+
+    @property
+    def passed(self) -> bool:
+        return self.holds == (self.expected == "holds")
+
+    @property
+    def why(self) -> str:
+        """Why the verdict passed or failed, in a sentence."""
+        claim = "holds" if self.holds else "does not hold"
+        if self.passed:
+            if self.expected == "holds":
+                return f"the claim holds: {self.result.reason}"
+            return f"as recorded in the spec, the claim does not hold on this model ({self.expected_reason}): {self.result.reason}"
+        if self.expected == "holds":
+            return f"the claim {claim}: {self.result.reason}"
+        return (f"the spec records that this claim fails on this model ({self.expected_reason}), "
+                f"but it now holds: {self.result.reason}")
+
+    def explain(self) -> str:
+        """One screen for a failure report."""
+        r = self.result
+        p_line = f"p={_fmt(r.pvalue)}"
+        if r.pvalue_corrected is not None:
+            p_line += f"  corrected p={_fmt(r.pvalue_corrected)} ({r.correction}, family of {r.family_size})"
+        ci = r.confidence_interval
+        es_ci = r.effect_size_interval
+        lines = [
+            f"claim       {self.claim_id}: {self.claim_title}",
+            f"hypothesis  {self.hypothesis_id}: {self.title}  ({self.location})",
+            f"model       {self.model}",
+            "intervention " + ("; ".join(self.interventions) if self.interventions else "(none: baseline only)"),
+            f"measure     {self.measure}",
+            f"expect      {self.expectation}" + (f"  [paper: {self.paper}]" if self.paper is not None else ""),
+            f"n           {r.n}" + (f"  (NaN: {'; '.join(sorted(set(self.nan_reasons)))})" if self.nan_reasons else ""),
+            f"means       intervened/x={_fmt(self.x_mean)}  baseline/y={_fmt(self.y_mean)}",
+            f"effect      mean difference {_fmt(r.mean_difference)} "
+            f"[{_fmt(ci[0] if ci else None)}, {_fmt(ci[1] if ci else None)}]  "
+            f"{r.effect_size_name}={_fmt(r.effect_size)} [{_fmt(es_ci[0] if es_ci else None)}, {_fmt(es_ci[1] if es_ci else None)}]",
+            f"test        {r.test} ({r.alternative}), {r.statistic_name}={_fmt(r.statistic)}, {p_line}, alpha={r.alpha}"
+            + (f", min |effect|={r.min_effect_size}" if r.min_effect_size is not None else "")
+            + (f", margin={r.margin}" if r.margin is not None else ""),
+            f"verdict     {'PASS' if self.passed else 'FAIL'}: {self.why}",
+        ]
+        return "\n".join(lines)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "case_id": self.case_id,
+            "claim": self.claim_id,
+            "hypothesis": self.hypothesis_id,
+            "title": self.title,
+            "location": self.location,
+            "model": self.model,
+            "interventions": list(self.interventions),
+            "measure": self.measure,
+            "expectation": self.expectation,
+            "expected": self.expected,
+            "holds": self.holds,
+            "passed": self.passed,
+            "why": self.why,
+            "x_mean": _num(self.x_mean),
+            "y_mean": _num(self.y_mean),
+            "paper": self.paper,
+            "params": self.params,
+            "nan_reasons": sorted(set(self.nan_reasons)),
+            "stats": self.result.to_dict(),
+            **({"extra": self.extra} if self.extra else {}),
+        }
