@@ -16,7 +16,7 @@ import pytest
 from latentflow.registry import REQUIRED, Param, Registry
 from latentflow.spec import SpecError, load_spec
 
-N_LAYERS = 12
+N_LAYERS = 8  # as deep as the bundled fixture model
 BLOCK_SITES = (
     "hook_resid_pre",
     "hook_mods",

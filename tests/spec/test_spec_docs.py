@@ -55,7 +55,7 @@ def test_documented_ids_are_the_real_ids(registries):
     ids = [c.case_id for c in compile_plan(loads_spec(body, **registries)).cases]
     (listing,) = [b for info, b in _blocks() if info == "" and "dual_pathway_grid::ca_zero[" in b]
     shown = [line for line in listing.splitlines() if line and line != "..."]
-    assert len(ids) == 18
+    assert len(ids) == 15
     assert shown == [i for i in ids if i in shown] and set(shown) <= set(ids)
     assert shown[0] == ids[0] and shown[-1] == ids[-1]
 

@@ -620,7 +620,7 @@ fuzz:
   - id: scale_one
     invariant: identity_at_scale_1
     given:
-      layer: {integers: [0, 11]}
+      layer: {integers: [0, 7]}
     interventions:
       - site: "blocks.{layer}.hook_cross_out"
         op: scale
@@ -641,7 +641,7 @@ FUZZ_CASES = [
     ),
     (
         "unknown strategy",
-        [("{integers: [0, 11]}", "{ints: [0, 11]}")],
+        [("{integers: [0, 7]}", "{ints: [0, 7]}")],
         "ints",
         "fuzz[0].given.layer.ints",
         "'ints'",
@@ -649,18 +649,18 @@ FUZZ_CASES = [
     ),
     (
         "backwards strategy",
-        [("[0, 11]", "[11, 0]")],
+        [("[0, 7]", "[7, 0]")],
         "integers",
         "fuzz[0].given.layer.integers",
-        "[11, 0]",
+        "[7, 0]",
         ["low <= high"],
     ),
     (
         "range end that is no site",
-        [("[0, 11]", "[0, 12]")],
+        [("[0, 7]", "[0, 8]")],
         "site:",
         "fuzz[0].interventions[0].site",
-        "'blocks.12.hook_cross_out'",
+        "'blocks.8.hook_cross_out'",
         ["nearest real sites"],
     ),
     (
@@ -688,8 +688,8 @@ FUZZ_CASES = [
         "unused given",
         [
             (
-                "      layer: {integers: [0, 11]}\n",
-                "      layer: {integers: [0, 11]}\n      seed: {integers: [0, 9]}\n",
+                "      layer: {integers: [0, 7]}\n",
+                "      layer: {integers: [0, 7]}\n      seed: {integers: [0, 9]}\n",
             )
         ],
         "given:",
