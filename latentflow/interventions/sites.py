@@ -27,12 +27,15 @@ def layer_of(name: str) -> int | None:
 
 
 def resolve_sites(pattern: str, names: Iterable[str], layers: Iterable[int] | None = None) -> list[str]:
-    """Hook names matching ``pattern`` (``*`` matches one dotted segment), in layer order.
+    """Hook names matching ``pattern`` (``*`` matches within one dotted segment), in layer order.
 
     ``layers`` keeps only block sites of those layers. Raises UnknownSiteError when nothing matches.
     """
     names = list(names)
-    regex = re.compile(r"\.".join("[^.]+" if seg == "*" else re.escape(seg) for seg in pattern.split(".")))
+    # "*" alone matches one dotted segment; inside a segment it matches any characters but dots.
+    regex = re.compile(r"\.".join(
+        "[^.]+" if seg == "*" else re.escape(seg).replace(r"\*", "[^.]*") for seg in pattern.split(".")
+    ))
     found = [n for n in names if regex.fullmatch(n)]
     if not found:
         raise UnknownSiteError(pattern, names)

@@ -143,3 +143,14 @@ def test_errors_name_what_is_wrong(model, cond):
         run(model, cond, [Intervention("blocks.0.attn.hook_pattern", "uniform_attention"),
                           Intervention("blocks.*.attn.hook_pattern", "freeze_pattern", {"from_step": 1})])
     assert no_hooks_left(model)
+
+
+def test_site_patterns_match_within_a_segment(model):
+    from latentflow.interventions import resolve_sites
+
+    assert resolve_sites("blocks.1.attn.hook_*", model.hook_dict) == [
+        f"blocks.1.attn.hook_{s}" for s in ("in", "k", "pattern", "q", "v", "z")]
+    assert resolve_sites("blocks.*.hook_cross_out", model.hook_dict, [0, 2]) == [
+        "blocks.0.hook_cross_out", "blocks.2.hook_cross_out"]
+    with pytest.raises(UnknownSiteError):  # "*" never crosses a dot: hook_q lives under attn.
+        resolve_sites("blocks.*.hook_q", model.hook_dict)
