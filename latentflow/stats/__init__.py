@@ -1,0 +1,61 @@
+"""Statistics for paired claims: tests, effect sizes, intervals, equivalence, corrections.
+
+Everything here works on paired samples, x (treatment: the intervened run) and y
+(baseline), through their differences d = x - y as float64 numpy arrays. It knows
+nothing of torch or of specs: the spec engine hands over numbers and gets values back.
+
+    from latentflow.stats import evaluate, correct
+
+    result = evaluate((stoi_ablated, stoi_baseline), test="paired_t",
+                      alternative="decrease", alpha=0.05, min_effect_size=0.5)
+    result.passed, result.pvalue, result.effect_size, result.reason
+    family = correct([r1, r2, r3], method="bonferroni")  # new results, re-judged
+
+`evaluate` runs one of `TESTS` and returns a `TestResult` (a frozen dataclass; see its
+docstring for every field). `correct` applies one of `CORRECTIONS` to a family. Data
+that cannot be tested (NaN or inf, fewer than 2 pairs, all differences equal) give a
+result with ``passed=False`` and a reason; they never raise and never pass. Misuse
+(unknown test name, bad alpha, x and y of different lengths) raises ValueError.
+
+The building blocks are public too: `bca_bootstrap`, `cohens_dz`, `cohens_d_pooled`,
+`dz_interval`, `adjust_pvalues`, `paired_t`, `wilcoxon_signed_rank`,
+`sign_flip_permutation`, `tost_paired`.
+"""
+
+from __future__ import annotations
+
+from latentflow.stats.bootstrap import BcaBootstrap, bca_bootstrap
+from latentflow.stats.corrections import CORRECTIONS, adjust_pvalues, correct
+from latentflow.stats.data import ALTERNATIVES, mirror_alternative, normalize_alternative
+from latentflow.stats.effect_size import (EFFECT_SIZES, cohens_d_pooled, cohens_dz,
+                                          dz_interval)
+from latentflow.stats.equivalence import tost_paired
+from latentflow.stats.evaluate import DEFAULT_N_RESAMPLES, DEFAULT_SEED, TESTS, evaluate
+from latentflow.stats.paired import (EXACT_PERMUTATION_MAX_N, paired_t, sign_flip_permutation,
+                                     wilcoxon_signed_rank)
+from latentflow.stats.result import TestResult
+
+__all__ = [
+    "ALTERNATIVES",
+    "BcaBootstrap",
+    "CORRECTIONS",
+    "DEFAULT_N_RESAMPLES",
+    "DEFAULT_SEED",
+    "EFFECT_SIZES",
+    "EXACT_PERMUTATION_MAX_N",
+    "TESTS",
+    "TestResult",
+    "adjust_pvalues",
+    "bca_bootstrap",
+    "cohens_d_pooled",
+    "cohens_dz",
+    "correct",
+    "dz_interval",
+    "evaluate",
+    "mirror_alternative",
+    "normalize_alternative",
+    "paired_t",
+    "sign_flip_permutation",
+    "tost_paired",
+    "wilcoxon_signed_rank",
+]
