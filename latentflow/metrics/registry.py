@@ -69,7 +69,8 @@ class MetricInfo:
     unit: str
     requires: tuple[str, ...]
     accepts: tuple[str, ...] = ()
-    params: Mapping[str, tuple[type, Any, str]] = field(default_factory=dict)
+    # A read-only mapping is not hashable, so it stays out of the hash (not out of ==).
+    params: Mapping[str, tuple[type, Any, str]] = field(default_factory=dict, hash=False)
     compare: tuple[str, ...] = ("target", "baseline")
     bounds: tuple[float, float] = (-math.inf, math.inf)
     description: str = ""

@@ -41,6 +41,7 @@ def test_built_in_metrics_are_registered_with_metadata():
     assert get_metric("stoi").compare == ("target", "baseline")
     assert get_metric("stoi").bounds == (-1.0, 1.0)
     assert get_metric("sar").params["filter_length"][:2] == (int, 512)
+    assert len({get_metric(name) for name in BUILT_IN}) == len(BUILT_IN)  # usable as keys
 
 
 def test_unknown_name_lists_registry_and_nearest_match():
