@@ -44,7 +44,9 @@ def decide(result: TestResult) -> tuple[bool, str]:
     if not effect_ok:
         failures.append(effect_text)
     claim = _CLAIMS[result.alternative]
-    if failures:
+    if failures and significant:
+        reason = f"{claim} not supported: {evidence}, but {'; '.join(failures)}"
+    elif failures:
         reason = f"{claim} not supported: {'; '.join(failures)}"
     else:
         reason = f"{claim} supported: {evidence}"
