@@ -310,6 +310,8 @@ def test_makefile_targets_run_the_documented_jobs():
 def checks(tmp_path, monkeypatch):
     module = _load_script("run_checks")
     monkeypatch.setattr(module, "ROOT", tmp_path)
+    # The exit-status handling does not depend on plugins; skipping their import saves seconds.
+    monkeypatch.setenv("PYTEST_DISABLE_PLUGIN_AUTOLOAD", "1")
     return module
 
 
@@ -363,3 +365,75 @@ def test_wheel_ships_package_data_but_not_top_level_fixtures(tmp_path):
     entry_points = zipfile.ZipFile(wheel).read(f"latentflow-{latentflow.__version__}.dist-info/entry_points.txt").decode()
     assert "latentflow = latentflow.cli:main" in entry_points
     assert "latentflow = latentflow.pytest_plugin" in entry_points
+
+
+# --- scripts/bootstrap.sh --plan: which torch build the set-up chooses -------------------------
+
+
+def _venv_with_torch(tmp_path: Path, version: str, cuda: str | None) -> Path:
+    """A bare venv holding a stand-in torch distribution (this machine has no CUDA torch).
+
+    It carries what the set-up reads: torch.__version__, torch.version.cuda and the
+    installed-distribution metadata of torch and torchaudio.
+    """
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
+    (site_packages,) = venv.glob("lib/python3.*/site-packages")
+    (site_packages / "torch").mkdir()
+    (site_packages / "torch" / "__init__.py").write_text(f"__version__ = {version!r}\nfrom . import version\n")
+    (site_packages / "torch" / "version.py").write_text(f"cuda = {cuda!r}\nhip = None\n")
+    for name in ("torch", "torchaudio"):
+        info = site_packages / f"{name}-{version}.dist-info"
+        info.mkdir()
+        (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n")
+    return venv
+
+
+def _plan(venv: Path, tmp_path: Path, gpu_answers: bool, torch_request: str | None = None):
+    # nvidia-smi stand-in: the answer decides "is there a GPU" without needing one.
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir(exist_ok=True)
+    (bin_dir / "nvidia-smi").write_text(f"#!/bin/sh\nexit {0 if gpu_answers else 9}\n")
+    (bin_dir / "nvidia-smi").chmod(0o755)
+    environ = {k: v for k, v in os.environ.items() if k != "LATENTFLOW_TORCH"}
+    environ.update(LATENTFLOW_VENV=str(venv), PATH=f"{bin_dir}{os.pathsep}{environ['PATH']}")
+    if torch_request is not None:
+        environ["LATENTFLOW_TORCH"] = torch_request
+    return subprocess.run(
+        ["bash", str(ROOT / "scripts" / "bootstrap.sh"), "--plan"],
+        capture_output=True, text=True, env=environ, check=False,
+    )
+
+
+def test_setup_keeps_a_cuda_torch_already_in_the_venv(tmp_path):
+    venv = _venv_with_torch(tmp_path, "2.11.0+cu128", cuda="12.8")
+    result = _plan(venv, tmp_path, gpu_answers=True)
+    assert result.returncode == 0, result.stderr
+    assert "plan: torch=installed (GPU torch 2.11.0+cu128" in result.stdout
+    assert result.stdout.splitlines()[1:] == ["torch==2.11.0+cu128", "torchaudio==2.11.0+cu128"]
+
+
+def test_setup_uses_the_cpu_pins_for_a_cpu_torch_even_with_a_gpu(tmp_path):
+    venv = _venv_with_torch(tmp_path, "2.13.0+cpu", cuda=None)
+    result = _plan(venv, tmp_path, gpu_answers=True)
+    assert "plan: torch=cpu (CPU torch 2.13.0+cpu" in result.stdout
+    assert result.stdout.splitlines()[1:] == ["torch==2.13.0+cpu", "torchaudio==2.11.0"]
+
+
+@pytest.mark.parametrize(("gpu_answers", "choice"), [(False, "cpu"), (True, "cuda")])
+def test_setup_without_torch_asks_nvidia_smi(tmp_path, gpu_answers, choice):
+    result = _plan(tmp_path / "no-venv-yet", tmp_path, gpu_answers=gpu_answers)
+    assert result.returncode == 0, result.stderr
+    assert f"plan: torch={choice} (no torch in " in result.stdout
+    assert result.stdout.splitlines()[1:] == [
+        f"{name}=={version}" for name, version in _constraints(ROOT / "constraints" / f"{choice}.txt").items()
+    ]
+    assert not (tmp_path / "no-venv-yet").exists(), "--plan must not create anything"
+
+
+def test_setup_torch_override_and_its_validation(tmp_path):
+    venv = _venv_with_torch(tmp_path, "2.11.0+cu128", cuda="12.8")
+    assert "plan: torch=cpu " in _plan(venv, tmp_path, gpu_answers=True, torch_request="cpu").stdout
+    refused = _plan(venv, tmp_path, gpu_answers=True, torch_request="rocm")
+    assert refused.returncode == 1
+    assert "LATENTFLOW_TORCH=rocm is not allowed; use cpu, cuda or leave it unset" in refused.stderr
