@@ -1,0 +1,630 @@
+"""``latentflow bench lsac``: LSAC, its adaptive variant and the baselines, side by side.
+
+For every method the benchmark reports
+
+* self-attention FLOPs saved and total FLOPs saved, from the analytic count of what each run
+  actually computed (:mod:`latentflow.acceleration.flops`), relative to the full run;
+* wall-clock speedup: the full run's median time over the method's median time, each the
+  median of ``repeats`` timed passes over all examples, all in the same process (the method
+  order is rotated between passes so slow drifts of the machine hit every method alike);
+* quality vs the full run, per example, with the mean and a 95% t-interval;
+* the quality-retention ratio vs naive truncation *at matched self-attention compute*: the
+  truncation run whose step count k gives the self-attention saving (N - k) / N nearest to the
+  method's (ties go to the larger k, i.e. the truncation that saves less, the conservative
+  comparison); that truncation is run for the comparison if it is not in the table. The
+  ratio is (truncation's mean degradation) / (method's mean degradation). A method that saves
+  less than half a step's worth has no truncation to compare with (k = N); its ratio is empty.
+
+Quality is pluggable (:class:`QualityMeasure`). Two references exist:
+
+* ``"target"``: the measure scores an output against the true source (dB, higher is
+  better); degradation = score(full run) - score(method), per example.
+* ``"full_run"``: no true source is available (random weights); the measure scores the method's
+  output against the full run's, e.g. SI-SNR of the target latent (:class:`LatentFidelity`).
+  The table then shows that SI-SNR (higher is better; +inf = identical) instead of a
+  degradation, and the retention ratio becomes the ratio of the mean relative error powers
+  vs the full run, ``mean 10^(-F_trunc/10) / mean 10^(-F_method/10)``.
+
+``--model random`` benchmarks the fixture-sized architecture with seeded random weights on
+seeded random conditioning (the machinery and the compute numbers are real; the quality
+numbers say how far a method moves a random network's output, nothing about separation).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import math
+import statistics
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Optional, Protocol, Sequence
+
+import numpy as np
+import scipy.stats
+import torch
+from torch import Tensor
+
+from latentflow.metrics.separation import si_snr
+from latentflow.model import Conditioning, SamAudioModel, build_model, initial_noise, load_model, preset, sample
+from latentflow.model.random_inputs import random_conditioning
+
+from .adaptive import AdaptiveConfig, sample_adaptive
+from .baselines import DeepCacheConfig, sample_deepcache, sample_truncated
+from .calibration import LSACCalibration, calibrate_lsac, measure_entropy_profile, tune_drift_threshold
+from .flops import RunFlops, count_run
+from .lsac import AcceleratedSample, sample_lsac
+from .record import ComputeRecord
+from latentflow.metrics.attention import DEFAULT_STABLE_THRESHOLD
+
+TIERS = ("clean", "noisy", "env")
+
+
+@dataclass(frozen=True, eq=False)
+class BenchCase:
+    """One example: batch-1 conditioning, its noise seed, and its true target when known."""
+
+    cond: Conditioning
+    seed: int
+    target: Optional[Tensor] = None
+
+
+class QualityMeasure(Protocol):
+    """Scores one output in dB (higher is better); ``reference`` says against what."""
+
+    name: str
+    reference: str  # "target" or "full_run"
+
+    def __call__(self, final: Tensor, case: BenchCase, full_final: Tensor) -> float: ...
+
+
+@dataclass(frozen=True)
+class LatentFidelity:
+    """SI-SNR (dB) of the target latent ``final[..., :C]`` against the full run's, real frames only."""
+
+    latent_channels: int
+    name: str = "latent SI-SNR vs full run"
+    reference: str = "full_run"
+
+    def __call__(self, final: Tensor, case: BenchCase, full_final: Tensor) -> float:
+        C = self.latent_channels
+        estimate, reference = final[0, :, :C], full_final[0, :, :C]
+        if case.cond.audio_mask is not None:
+            real = case.cond.audio_mask[0]
+            estimate, reference = estimate[real], reference[real]
+        value = si_snr(estimate.reshape(1, -1).double().numpy(), reference.reshape(1, -1).double().numpy())[0]
+        return float(value)
+
+
+@dataclass(frozen=True)
+class Workload:
+    name: str
+    cases: tuple[BenchCase, ...]
+    calibration: tuple[Conditioning, ...]
+    n_frames: int
+    n_text: Optional[int]
+    quality: QualityMeasure
+
+
+def random_workload(
+    model: SamAudioModel, *, n: int, n_frames: int = 100, n_text: int = 8, n_calibration: int = 4, seed: int = 0
+) -> Workload:
+    """Seeded random conditioning (``latentflow.model.random_inputs``: a random mixture latent
+    concatenated twice, random text features); calibration examples come from a separate stream."""
+    cfg = model.cfg
+    parameter = next(model.parameters())
+
+    def make(stream: int, index: int) -> Conditioning:
+        return random_conditioning(
+            cfg, 1, n_frames, n_text, seed=1_000_003 * seed + 7919 * stream + index,
+            video=False, anchors=False, audio_mask=False, dtype=parameter.dtype, device=parameter.device,
+        )
+
+    cases = tuple(BenchCase(cond=make(0, i), seed=100_000 * seed + i) for i in range(n))
+    calibration = tuple(make(1, i) for i in range(n_calibration))
+    return Workload(
+        name="random",
+        cases=cases,
+        calibration=calibration,
+        n_frames=n_frames,
+        n_text=n_text,
+        quality=LatentFidelity(cfg.latent_channels),
+    )
+
+
+# -- methods --------------------------------------------------------------------------------
+
+Runner = Callable[[SamAudioModel, Conditioning, Tensor], AcceleratedSample]
+
+
+@dataclass(frozen=True)
+class MethodSpec:
+    name: str
+    run: Runner = field(repr=False)
+    truncation_steps: Optional[int] = None  # set for truncation methods
+    settings: dict = field(default_factory=dict)
+    note: str = ""  # replaces the retention comparison for reference rows
+
+
+def bench_methods(
+    model: SamAudioModel, calibration: LSACCalibration, adaptive: AdaptiveConfig, steps: int, method: str
+) -> list[MethodSpec]:
+    """Full, full with materialised patterns, LSAC Safe/Balanced/Aggressive, adaptive,
+    truncation (3/4 and 5/8 of N), Skip-2."""
+    kw = dict(steps=steps, method=method)
+
+    def full(m, cond, noise):
+        return sample_truncated(m, cond, steps, method=method, noise=noise)
+
+    def full_explicit(m, cond, noise):
+        # The same computation as "full" with every self-attention pattern materialised (the
+        # path LSAC's reusing layers take), to read speedups apart from attention-path effects.
+        with contextlib.ExitStack() as stack:
+            for attention in m.attention_modules("self"):
+                stack.enter_context(attention.overriding_pattern(lambda compute, call: compute()))
+            output = sample(m, cond, noise=noise, **kw)
+        record = ComputeRecord.full(m.cfg.n_layers, steps, method, cond.batch_size)
+        return AcceleratedSample(final=output.final, record=record, output=output)
+
+    specs = [
+        MethodSpec("full", full, truncation_steps=steps, settings={"steps": steps}),
+        MethodSpec(
+            "full-explicit",
+            full_explicit,
+            settings={"steps": steps, "patterns": "materialised"},
+            note="timing reference: the full run with materialised self-attention patterns",
+        ),
+    ]
+    for name in ("safe", "balanced", "aggressive"):
+        plan = calibration.plan(name)
+        specs.append(
+            MethodSpec(
+                f"lsac-{name}",
+                lambda m, cond, noise, plan=plan: sample_lsac(m, cond, plan, noise=noise, **kw),
+                settings=plan.to_dict(),
+            )
+        )
+    specs.append(
+        MethodSpec(
+            "adaptive",
+            lambda m, cond, noise: sample_adaptive(m, cond, adaptive, noise=noise, **kw),
+            settings=adaptive.to_dict(),
+        )
+    )
+    for k in sorted({round(steps * 3 / 4), round(steps * 5 / 8)}, reverse=True):
+        specs.append(truncation_spec(k, method))
+    skip = DeepCacheConfig.deepest_half(model.cfg.n_layers)
+    specs.append(
+        MethodSpec(
+            skip.name,
+            lambda m, cond, noise: sample_deepcache(m, cond, skip, noise=noise, **kw),
+            settings=skip.to_dict(),
+        )
+    )
+    return specs
+
+
+def truncation_spec(k: int, method: str) -> MethodSpec:
+    return MethodSpec(
+        f"truncation-{k}",
+        lambda m, cond, noise: sample_truncated(m, cond, k, method=method, noise=noise),
+        truncation_steps=k,
+        settings={"steps": k},
+    )
+
+
+# -- results --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class MethodResult:
+    name: str
+    self_attention_saved: float
+    total_saved: float
+    median_seconds: float
+    speedup: float
+    quality: tuple[float, ...]  # per example, dB
+    degradation: tuple[float, ...]  # per example, dB (target reference only; else empty)
+    summary_mean: float  # mean degradation (target) or mean SI-SNR vs full run (full_run)
+    summary_interval: tuple[float, float]
+    matched_truncation_steps: Optional[int]
+    retention: Optional[float]
+    retention_note: str
+    settings: dict
+
+    def to_dict(self) -> dict:
+        return {
+            "name": self.name,
+            "self_attention_flops_saved": self.self_attention_saved,
+            "total_flops_saved": self.total_saved,
+            "median_seconds": self.median_seconds,
+            "speedup": self.speedup,
+            "quality_db": [_number(q) for q in self.quality],
+            "degradation_db": [_number(d) for d in self.degradation],
+            "mean": _number(self.summary_mean),
+            "interval95": [_number(v) for v in self.summary_interval],
+            "matched_truncation_steps": self.matched_truncation_steps,
+            "retention_ratio": _number(self.retention) if self.retention is not None else None,
+            "retention_note": self.retention_note,
+            "settings": self.settings,
+        }
+
+
+@dataclass(frozen=True)
+class LsacBenchResult:
+    settings: dict
+    calibration: dict
+    quality_name: str
+    reference: str
+    methods: tuple[MethodResult, ...]
+    auxiliary: tuple[MethodResult, ...]  # matched truncations not in the main table
+
+    def method(self, name: str) -> MethodResult:
+        for result in self.methods + self.auxiliary:
+            if result.name == name:
+                return result
+        raise KeyError(f"no method {name!r}; have {[r.name for r in self.methods + self.auxiliary]}")
+
+    def to_dict(self) -> dict:
+        return {
+            "benchmark": "lsac",
+            "settings": self.settings,
+            "calibration": self.calibration,
+            "quality": {"name": self.quality_name, "reference": self.reference},
+            "methods": [m.to_dict() for m in self.methods],
+            "auxiliary_truncations": [m.to_dict() for m in self.auxiliary],
+        }
+
+    def table(self) -> str:
+        if self.reference == "target":
+            quality_head = "dSI-SNR dB [95% CI]"
+        else:
+            quality_head = "SI-SNR vs full dB [95% CI]"
+        head = f"{'method':<18}{'SA saved':>9}{'tot saved':>10}{'speedup':>9}  {quality_head:<30}{'retention (vs trunc k)':>24}"
+        lines = [head, "-" * len(head)]
+        for r in self.methods:
+            interval = f"{_fmt(r.summary_mean)} [{_fmt(r.summary_interval[0])}, {_fmt(r.summary_interval[1])}]"
+            if r.retention is not None:
+                retention = f"{_fmt(r.retention)} (k={r.matched_truncation_steps})"
+            else:
+                retention = "-"
+            lines.append(
+                f"{r.name:<18}{r.self_attention_saved:>9.1%}{r.total_saved:>10.1%}{r.speedup:>8.2f}x  {interval:<30}{retention:>24}"
+            )
+        return "\n".join(lines)
+
+
+def _fmt(value: float) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "nan"
+    if math.isinf(value):
+        return "inf" if value > 0 else "-inf"
+    return f"{value:.3f}" if abs(value) < 100 else f"{value:.1f}"
+
+
+def _number(value: float):
+    """JSON has no inf/NaN: NaN -> null, +-inf -> the strings "inf" / "-inf"."""
+    if value is None or math.isnan(value):
+        return None
+    if math.isinf(value):
+        return "inf" if value > 0 else "-inf"
+    return float(value)
+
+
+def mean_interval(values: Sequence[float], confidence: float = 0.95) -> tuple[float, tuple[float, float]]:
+    """Mean and t-interval; infinite or single values give a NaN interval (and inf mean if any inf)."""
+    array = np.asarray(values, dtype=np.float64)
+    mean = float(array.mean()) if array.size else math.nan
+    if array.size < 2 or not np.isfinite(array).all():
+        return mean, (math.nan, math.nan)
+    sem = float(array.std(ddof=1) / math.sqrt(array.size))
+    half = float(scipy.stats.t.ppf(0.5 + confidence / 2, array.size - 1)) * sem
+    return mean, (mean - half, mean + half)
+
+
+def matched_truncation_steps(saving: float, n_steps: int) -> int:
+    """k whose truncation saving (N - k) / N is nearest to ``saving``; ties -> the larger k."""
+    return min(range(1, n_steps + 1), key=lambda k: (abs((n_steps - k) / n_steps - saving), -k))
+
+
+def retention_ratio(reference: str, method_quality, method_degradation, trunc_quality, trunc_degradation) -> tuple[Optional[float], str]:
+    if reference == "target":
+        method_loss, trunc_loss = float(np.mean(method_degradation)), float(np.mean(trunc_degradation))
+        if method_loss <= 0:
+            return None, f"method degrades by {method_loss:.4f} dB (<= 0): ratio undefined (truncation {trunc_loss:.4f} dB)"
+        return trunc_loss / method_loss, "mean degradation of truncation / mean degradation of method"
+    method_error = float(np.mean(10.0 ** (-np.asarray(method_quality) / 10.0)))
+    trunc_error = float(np.mean(10.0 ** (-np.asarray(trunc_quality) / 10.0)))
+    if method_error == 0:
+        return None, "method output identical to the full run: ratio undefined"
+    return trunc_error / method_error, "mean relative error power vs full run: truncation / method"
+
+
+# -- the benchmark --------------------------------------------------------------------------
+
+
+def run_lsac_bench(
+    tier: str = "noisy",
+    n: int = 8,
+    model_path: Optional[str] = None,
+    json_out: Optional[str] = None,
+    *,
+    steps: int = 16,
+    method: str = "euler",
+    repeats: int = 3,
+    n_frames: int = 100,
+    n_text: int = 8,
+    n_calibration: int = 4,
+    seed: int = 0,
+    stable_threshold: float = DEFAULT_STABLE_THRESHOLD,
+    drift_threshold: Optional[float] = None,
+    adaptive_target: float = 0.35,
+    device: str = "cpu",
+    dtype: torch.dtype = torch.float32,
+    model: Optional[SamAudioModel] = None,
+    workload: Optional[Workload] = None,
+    log: Callable[[str], None] = lambda message: None,
+) -> LsacBenchResult:
+    """Run the benchmark; ``model``/``workload`` override ``model_path``/``tier`` (for tests and notebooks).
+
+    model_path: ``"random"`` (fixture-sized random weights, random conditioning) or a
+    checkpoint. Real audio workloads need the bundled bench's codec and text encoder.
+    """
+    if tier not in TIERS:
+        raise ValueError(f"unknown tier {tier!r}; allowed: {list(TIERS)}")
+    if not isinstance(n, int) or n < 2:
+        raise ValueError(f"n must be an integer >= 2 (an interval needs two examples), got {n!r}")
+    if repeats < 1:
+        raise ValueError(f"repeats must be >= 1, got {repeats}")
+    if model is None:
+        model = _load(model_path, device, dtype)
+    if workload is None:
+        if model_path not in (None, "random"):
+            raise ValueError(
+                "audio workloads for a trained checkpoint need latentflow's text encoder "
+                "(latentflow.audio.text), which is not available yet; use --model random"
+            )
+        workload = random_workload(model, n=n, n_frames=n_frames, n_text=n_text, n_calibration=n_calibration, seed=seed)
+
+    log(f"calibrating on {len(workload.calibration)} examples ({steps} {method} steps)")
+    profile = measure_entropy_profile(model, list(workload.calibration), steps=steps, method=method)
+    calibration = calibrate_lsac(profile, stable_threshold)
+    if drift_threshold is None:
+        log(f"tuning the adaptive drift threshold to save {adaptive_target:.0%} of self-attention")
+        tuning = tune_drift_threshold(
+            model, list(workload.calibration), calibration.adaptive,
+            target_saving=adaptive_target, steps=steps, method=method,
+        )
+        adaptive = tuning.config
+        adaptive_info = {
+            "tuned": True,
+            "target_saving": adaptive_target,
+            "calibration_saving": tuning.achieved_saving,
+            "reached": tuning.reached,
+            "threshold": adaptive.threshold,
+        }
+    else:
+        adaptive = AdaptiveConfig(calibration.adaptive.start_steps, drift_threshold, n_steps=steps)
+        adaptive_info = {"tuned": False, "threshold": drift_threshold}
+    specs = bench_methods(model, calibration, adaptive, steps, method)
+    cfg = model.cfg
+    noises = [
+        initial_noise(
+            (1, case.cond.n_frames, cfg.state_channels),
+            seeds=[case.seed],
+            device=case.cond.mixture.device,
+            dtype=case.cond.mixture.dtype,
+        )
+        for case in workload.cases
+    ]
+
+    def run_all(spec: MethodSpec) -> tuple[list[Tensor], RunFlops]:
+        finals, flops = [], None
+        for case, noise in zip(workload.cases, noises):
+            result = spec.run(model, case.cond, noise)
+            finals.append(result.final)
+            counted = count_run(cfg, result.record, case.cond.n_frames, workload.n_text)
+            flops = counted if flops is None else flops + counted
+        return finals, flops
+
+    synchronize = torch.cuda.synchronize if str(device).startswith("cuda") else (lambda: None)
+    outputs: dict[str, list[Tensor]] = {}
+    flops: dict[str, RunFlops] = {}
+    seconds: dict[str, list[float]] = {spec.name: [] for spec in specs}
+    # One untimed run of every method first: one-off costs (allocator growth, RoPE tables,
+    # lazy kernels) must not land on whichever method happens to be timed first.
+    for spec in specs:
+        spec.run(model, workload.cases[0].cond, noises[0])
+    for repeat in range(repeats):
+        order = specs[repeat % len(specs):] + specs[: repeat % len(specs)]
+        for spec in order:
+            synchronize()
+            start = time.perf_counter()
+            finals, counted = run_all(spec)
+            synchronize()
+            seconds[spec.name].append(time.perf_counter() - start)
+            if spec.name not in outputs:
+                outputs[spec.name], flops[spec.name] = finals, counted
+        log(f"timing pass {repeat + 1}/{repeats} done")
+
+    quality_fn = workload.quality
+    full_final = outputs["full"]
+
+    def scores(finals: list[Tensor]) -> list[float]:
+        return [quality_fn(f, case, ref) for f, case, ref in zip(finals, workload.cases, full_final)]
+
+    quality = {name: scores(finals) for name, finals in outputs.items()}
+    by_steps = {spec.truncation_steps: spec.name for spec in specs if spec.truncation_steps is not None}
+    auxiliary_specs = []
+    saved = {name: flops[name].saved_vs(flops["full"]) for name in flops}
+    for spec in specs:
+        k = matched_truncation_steps(saved[spec.name][0], steps)
+        if spec.truncation_steps is None and k not in by_steps:
+            extra = truncation_spec(k, method)
+            finals, counted = run_all(extra)
+            outputs[extra.name], flops[extra.name] = finals, counted
+            saved[extra.name] = counted.saved_vs(flops["full"])
+            quality[extra.name] = scores(finals)
+            by_steps[k] = extra.name
+            auxiliary_specs.append(extra)
+
+    def degradation(name: str) -> list[float]:
+        if quality_fn.reference != "target":
+            return []
+        return [q_full - q for q_full, q in zip(quality["full"], quality[name])]
+
+    def result_for(spec: MethodSpec, timed: bool) -> MethodResult:
+        name = spec.name
+        values = degradation(name) if quality_fn.reference == "target" else quality[name]
+        mean, interval = mean_interval(values)
+        k = matched_truncation_steps(saved[name][0], steps)
+        retention, note = None, ""
+        if spec.note:
+            note = spec.note
+        elif spec.truncation_steps is not None:
+            note = "truncation baseline"
+        elif k == steps:
+            note = "saves less than half a step's self-attention: no truncation to match"
+        else:
+            trunc = by_steps[k]
+            retention, note = retention_ratio(
+                quality_fn.reference, quality[name], degradation(name), quality[trunc], degradation(trunc)
+            )
+        median = statistics.median(seconds[name]) if timed else math.nan
+        full_median = statistics.median(seconds["full"])
+        return MethodResult(
+            name=name,
+            self_attention_saved=saved[name][0],
+            total_saved=saved[name][1],
+            median_seconds=median,
+            speedup=full_median / median if timed else math.nan,
+            quality=tuple(quality[name]),
+            degradation=tuple(degradation(name)),
+            summary_mean=mean,
+            summary_interval=interval,
+            matched_truncation_steps=None if spec.truncation_steps is not None or k == steps else k,
+            retention=retention,
+            retention_note=note,
+            settings=spec.settings,
+        )
+
+    settings = {
+        "tier": tier if workload.name != "random" else f"{tier} (random conditioning)",
+        "workload": workload.name,
+        "n": len(workload.cases),
+        "model": model_path or "bundled",
+        "config": cfg.to_dict(),
+        "steps": steps,
+        "method": method,
+        "repeats": repeats,
+        "n_frames": workload.n_frames,
+        "n_text": workload.n_text,
+        "n_calibration": len(workload.calibration),
+        "seed": seed,
+        "stable_threshold": stable_threshold,
+        "adaptive": adaptive_info,
+        "device": str(device),
+        "dtype": str(dtype).removeprefix("torch."),
+        "threads": torch.get_num_threads(),
+        "torch": torch.__version__,
+    }
+    result = LsacBenchResult(
+        settings=settings,
+        calibration=calibration.to_dict(),
+        quality_name=quality_fn.name,
+        reference=quality_fn.reference,
+        methods=tuple(result_for(spec, True) for spec in specs),
+        auxiliary=tuple(result_for(spec, False) for spec in auxiliary_specs),
+    )
+    if json_out is not None:
+        Path(json_out).write_text(json.dumps(result.to_dict(), indent=2) + "\n")
+    return result
+
+
+def _load(model_path: Optional[str], device: str, dtype: torch.dtype) -> SamAudioModel:
+    if model_path == "random":
+        return build_model(preset("fixture"), seed=0, device=device, dtype=dtype)
+    if model_path is None:
+        raise ValueError(
+            "the bundled fixture model is not available yet in this checkout; pass --model random "
+            "(fixture-sized random weights) or --model PATH"
+        )
+    path = Path(model_path)
+    if not path.is_file():
+        raise ValueError(f"--model {model_path!r}: no such file (give a checkpoint path or 'random')")
+    return load_model(path, device=device, dtype=dtype)
+
+
+# -- command line ---------------------------------------------------------------------------
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--tier", choices=TIERS, default="noisy", help="bench tier (default noisy)")
+    parser.add_argument("--n", type=int, default=8, help="number of evaluation examples (default 8)")
+    parser.add_argument("--model", default=None, help="checkpoint path, or 'random' for fixture-sized random weights")
+    parser.add_argument("--json", dest="json_out", default=None, help="write the results as JSON to this path")
+    parser.add_argument("--steps", type=int, default=16, help="sampling steps of the full run (default 16)")
+    parser.add_argument("--method", choices=("euler", "midpoint"), default="euler", help="sampler (default euler, as in the paper)")
+    parser.add_argument("--repeats", type=int, default=3, help="timed passes per method; the median is reported (default 3)")
+    parser.add_argument("--frames", type=int, default=100, help="latent frames per random example (default 100 = 4 s)")
+    parser.add_argument("--calibration", type=int, default=4, help="calibration examples (default 4)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of examples and noise (default 0)")
+    parser.add_argument("--stable-threshold", type=float, default=DEFAULT_STABLE_THRESHOLD,
+                        help=f"entropy rate at or below which a layer is stable (default {DEFAULT_STABLE_THRESHOLD})")
+    parser.add_argument("--drift-threshold", type=float, default=None,
+                        help="adaptive refresh: relative input change that triggers a refresh "
+                        "(default: tuned on the calibration examples to --adaptive-target)")
+    parser.add_argument("--adaptive-target", type=float, default=0.35,
+                        help="self-attention saving the adaptive threshold is tuned to (default 0.35)")
+    parser.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N (default cpu)")
+    parser.add_argument("--dtype", choices=("float32", "bfloat16"), default="float32")
+    parser.add_argument("--threads", type=int, default=1, help="CPU threads for torch (default 1)")
+
+
+def main(argv: Optional[list[str]] = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="latentflow bench lsac",
+        description="LSAC vs truncation and Skip-2: FLOPs saved, speedup, quality, retention ratio.",
+    )
+    add_arguments(parser)
+    args = parser.parse_args(argv)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(args.threads)
+    try:
+        result = run_lsac_bench(
+            args.tier,
+            args.n,
+            args.model,
+            args.json_out,
+            steps=args.steps,
+            method=args.method,
+            repeats=args.repeats,
+            n_frames=args.frames,
+            n_calibration=args.calibration,
+            seed=args.seed,
+            stable_threshold=args.stable_threshold,
+            drift_threshold=args.drift_threshold,
+            adaptive_target=args.adaptive_target,
+            device=args.device,
+            dtype=getattr(torch, args.dtype),
+            log=lambda message: print(message, file=sys.stderr, flush=True),
+        )
+    except ValueError as error:
+        print(f"latentflow bench lsac: error: {error}", file=sys.stderr)
+        return 2
+    finally:
+        torch.set_num_threads(threads)
+    summary = result.calibration["convergence"]
+    print(f"quality: {result.quality_name}; model {result.settings['model']}; {result.settings['n']} examples; "
+          f"{result.settings['steps']} {result.settings['method']} steps")
+    print(f"stable layers {summary['stable_layers']}, fast layers {summary['fast_layers']} "
+          f"(entropy-rate threshold {summary['threshold']})")
+    for name, plan in result.calibration["presets"].items():
+        print(f"  {name:<11} freeze steps {plan['freeze_steps']}")
+    print(result.table())
+    if args.json_out:
+        print(f"wrote {args.json_out}")
+    return 0
