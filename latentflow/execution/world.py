@@ -31,13 +31,14 @@ class CaseInputs:
     _alt_cache: Optional[Conditioning] = field(default=None, repr=False)
 
     def conditioning(self, which: str = "prompted") -> Conditioning:
-        if which == "prompted":
+        """The prompted conditioning, or the alternative prompt's (the other source's description)."""
+        if which in ("prompted", "original"):
             return self.cond
         if which == "alternative":
             if self._alt_cache is None:
                 self._alt_cache = self._alternative()
             return self._alt_cache
-        raise ValueError(f"unknown prompt {which!r}; allowed: 'prompted', 'alternative'")
+        raise ValueError(f"unknown prompt {which!r}; allowed: 'prompted' (or 'original'), 'alternative'")
 
     def reference(self, which: str = "prompted") -> Tensor:
         if which == "prompted":
@@ -50,12 +51,11 @@ class CaseInputs:
 class World:
     """A model plus the pipeline that maps bench examples to its inputs and its outputs to audio."""
 
-    def __init__(self, model: SamAudioModel, name: str, device: str = "cpu") -> None:
-        from ..pipeline import Separator
-
+    def __init__(self, separator: Any, name: str, device: str = "cpu") -> None:
         self.name = name
-        self.model = model.to(device).eval()
-        self.separator = Separator(self.model, device=device)
+        self.device = device
+        self.separator = separator
+        self.model: SamAudioModel = separator.model.to(device).eval()
 
     def inputs(self, data: Any) -> CaseInputs:
         from ..audio.bench import make_bench
@@ -64,9 +64,11 @@ class World:
         kind = data.prompt
         cond = self.separator.conditioning(examples, prompt_kind=kind)
         spans = np.array([ex.span for ex in examples], dtype=np.float64)
-        frames_per_second = self.separator.frame_rate
-        span_frames = torch.tensor(np.stack([np.floor(spans[:, 0] * frames_per_second),
-                                             np.ceil(spans[:, 1] * frames_per_second)], 1), dtype=torch.long)
+        codec = self.separator.codec
+        frame_rate = codec.sample_rate / codec.config.latent_hop
+        span_frames = torch.tensor(np.stack([np.floor(spans[:, 0] * frame_rate + 1e-9),
+                                             np.ceil(spans[:, 1] * frame_rate - 1e-9)], 1), dtype=torch.long)
+        alternative = [ex.alt_prompt for ex in examples]
         return CaseInputs(
             mixtures=torch.stack([ex.mixture for ex in examples]),
             targets=torch.stack([ex.target for ex in examples]),
@@ -75,23 +77,25 @@ class World:
             span_frames=span_frames,
             sample_rate=examples[0].sample_rate,
             cond=cond,
-            _alternative=lambda: self.separator.conditioning(examples, prompt_kind=kind, use_alternative=True),
+            _alternative=lambda: self.separator.conditioning(examples, prompts=alternative, prompt_kind=kind),
         )
 
     def decode(self, final: Tensor, inputs: CaseInputs) -> Tensor:
-        target, _ = self.separator.decode(final, inputs.mixtures)
+        target, _ = self.separator.decode(final.cpu(), inputs.mixtures)
         return target.cpu()
 
 
-def load_model_by_name(name: str, device: str = "cpu") -> SamAudioModel:
-    if name.startswith("random:"):
-        parts = name.split(":")
-        seed = int(parts[2]) if len(parts) > 2 else 0
-        return build_model(preset(parts[1]), seed=seed)
-    from ..fixture import resolve_model
-
-    return resolve_model(name)
-
-
 def load_world(name: str, device: str = "cpu") -> World:
-    return World(load_model_by_name(name, device), name, device=device)
+    """``fixture``, a checkpoint path, or ``random:<preset>[:<seed>]`` (random weights, MiniLM text)."""
+    from ..pipeline import Separator
+
+    if name.startswith("random:"):
+        from ..audio.codec import LatentCodec
+        from ..audio.text import encoder_from_name
+
+        parts = name.split(":")
+        if len(parts) not in (2, 3) or (len(parts) == 3 and not parts[2].isdigit()):
+            raise ValueError(f"model {name!r}: write random:<preset> or random:<preset>:<seed>")
+        model = build_model(preset(parts[1]), seed=int(parts[2]) if len(parts) == 3 else 0)
+        return World(Separator(model, LatentCodec(), encoder_from_name("minilm")), name, device)
+    return World(Separator.load(name), name, device)

@@ -11,6 +11,7 @@ is the same on every run and every worker.
 from __future__ import annotations
 
 import dataclasses
+import re
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -27,9 +28,13 @@ from latentflow.spec.snippet import dump
 from latentflow.spec.yaml_loader import VERSION_KEY
 
 
+MODEL_SCHEME = re.compile(r"[a-z]+:[A-Za-z0-9_]+(:[0-9]+)?\Z")
+
+
 def is_model_name(model: str) -> bool:
-    """A bare name (``fixture``, a preset) rather than a path (anything with / or a suffix)."""
-    return NAME.match(model) is not None
+    """A bare name (``fixture``) or a scheme name (``random:fixture:3``, ``counter:no_text``)
+    rather than a path (anything with / or a suffix)."""
+    return NAME.match(model) is not None or MODEL_SCHEME.match(model) is not None
 
 
 def resolve_model(model: str, relative_to: str | Path) -> str:
