@@ -202,6 +202,7 @@ def test_plugin_options_reach_the_config(pytester):
         "--latentflow-model=fixture", "--latentflow-device=cuda:1", "--latentflow-seed=7",
         "--latentflow-results=out/verdicts.json", "--latentflow-report=out/report.html",
     )
+    assert result.ret == pytest.ExitCode.OK, result.stderr.str()
     result.assert_outcomes(passed=1)
 
 
