@@ -1,0 +1,198 @@
+"""Verdict dicts (``Verdict.to_dict()``, as in a results file) read into `ReportCase` objects.
+
+The report must draw whatever a run produced, so only ``case_id`` is required; every other
+field may be missing (an older results file, a hand-made one) and is then None. A field that
+is present with the wrong type is an error naming the verdict, the field and the value,
+because drawing it would show a wrong number.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any, Iterable, Mapping, Optional, Sequence
+
+Interval = Optional[tuple[float, float]]
+
+
+@dataclass(frozen=True)
+class ReportCase:
+    """One verdict, with the numbers the report shows (None: absent or not computed)."""
+
+    case_id: str
+    claim: str
+    hypothesis: str
+    title: str
+    model: str
+    metric: str  # the measure's metric name ("si_snr"), the first word of ``measure``
+    measure: str
+    expectation: str
+    expected: str  # "holds" / "fails" / "" when unknown
+    holds: Optional[bool]
+    passed: Optional[bool]
+    why: str
+    paper: Any
+    params: Mapping[str, Any]
+    interventions: tuple[str, ...]
+    x_mean: Optional[float]
+    y_mean: Optional[float]
+    test: str
+    alternative: str
+    n: Optional[int]
+    pvalue: Optional[float]
+    pvalue_corrected: Optional[float]
+    correction: Optional[str]
+    mean_difference: Optional[float]
+    mean_interval: Interval
+    effect_size: Optional[float]
+    effect_size_name: str
+    effect_interval: Interval
+    min_effect_size: Optional[float]
+    reason: str
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def label(self) -> str:
+        """The case without its claim: ``hypothesis[variant]``."""
+        return self.case_id.split("::", 1)[1] if "::" in self.case_id else self.case_id
+
+
+def read_cases(verdicts: Sequence[Mapping[str, Any]]) -> tuple[ReportCase, ...]:
+    """Read every verdict; ValueError names the verdict index, case and field of a bad value."""
+    if isinstance(verdicts, (str, bytes, Mapping)) or not isinstance(verdicts, Iterable):
+        raise ValueError(f"verdicts must be a list of verdict dicts (Verdict.to_dict()); got {type(verdicts).__name__}")
+    return tuple(_read(verdict, index) for index, verdict in enumerate(verdicts))
+
+
+def _read(v: Any, index: int) -> ReportCase:
+    where = f"verdicts[{index}]"
+    if not isinstance(v, Mapping):
+        raise ValueError(f"{where}: expected a verdict dict, got {type(v).__name__}")
+    case_id = v.get("case_id")
+    if not isinstance(case_id, str) or not case_id:
+        raise ValueError(f"{where}.case_id: expected a non-empty string, got {case_id!r}")
+    where = f"{where} ({case_id})"
+    stats = _typed(v, "stats", Mapping, where, "an object (TestResult.to_dict())") or {}
+    sw = f"{where}.stats"
+    measure = _typed(v, "measure", str, where, "a string") or ""
+    claim, _, rest = case_id.partition("::")
+    return ReportCase(
+        case_id=case_id,
+        claim=_typed(v, "claim", str, where, "a string") or (claim if rest else ""),
+        hypothesis=_typed(v, "hypothesis", str, where, "a string") or (rest.split("[", 1)[0] if rest else case_id),
+        title=_typed(v, "title", str, where, "a string") or "",
+        model=_typed(v, "model", str, where, "a string") or "",
+        metric=measure.split(" ", 1)[0],
+        measure=measure,
+        expectation=_typed(v, "expectation", str, where, "a string") or "",
+        expected=_typed(v, "expected", str, where, "'holds' or 'fails'") or "",
+        holds=_typed(v, "holds", bool, where, "true or false"),
+        passed=_typed(v, "passed", bool, where, "true or false"),
+        why=_typed(v, "why", str, where, "a string") or "",
+        paper=v.get("paper"),
+        params=_typed(v, "params", Mapping, where, "an object") or {},
+        interventions=tuple(str(i) for i in (_typed(v, "interventions", list, where, "a list of strings") or ())),
+        x_mean=_number(v, "x_mean", where),
+        y_mean=_number(v, "y_mean", where),
+        test=_typed(stats, "test", str, sw, "a string") or "",
+        alternative=_typed(stats, "alternative", str, sw, "a string") or "",
+        n=_typed(stats, "n", int, sw, "an integer"),
+        pvalue=_number(stats, "pvalue", sw),
+        pvalue_corrected=_number(stats, "pvalue_corrected", sw),
+        correction=_typed(stats, "correction", str, sw, "a string or null"),
+        mean_difference=_number(stats, "mean_difference", sw),
+        mean_interval=_interval(stats, "confidence_interval", sw),
+        effect_size=_number(stats, "effect_size", sw),
+        effect_size_name=_typed(stats, "effect_size_name", str, sw, "a string") or "d",
+        effect_interval=_interval(stats, "effect_size_interval", sw),
+        min_effect_size=_number(stats, "min_effect_size", sw),
+        reason=_typed(stats, "reason", str, sw, "a string") or "",
+        extra=_typed(v, "extra", Mapping, where, "an object") or {},
+    )
+
+
+def _typed(obj: Mapping, name: str, kind: type, where: str, allowed: str) -> Any:
+    value = obj.get(name)
+    if value is None:
+        return None
+    if not isinstance(value, kind) or (kind is not bool and isinstance(value, bool)):
+        raise ValueError(f"{where}.{name}: {value!r} is not allowed; expected {allowed}")
+    return value
+
+
+def _number(obj: Mapping, name: str, where: str) -> Optional[float]:
+    value = obj.get(name)
+    if value is None:
+        return None  # results files write NaN as null
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ValueError(f"{where}.{name}: {value!r} is not allowed; expected a number or null")
+    return float(value) if math.isfinite(value) else None
+
+
+def _interval(obj: Mapping, name: str, where: str) -> Interval:
+    value = obj.get(name)
+    if value is None:
+        return None
+    if not isinstance(value, (list, tuple)) or len(value) != 2:
+        raise ValueError(f"{where}.{name}: {value!r} is not allowed; expected [low, high]")
+    low, high = (_number({"v": item}, "v", f"{where}.{name}") for item in value)
+    return None if low is None or high is None else (low, high)
+
+
+def count_text(n: int, noun: str) -> str:
+    return f"{n} {noun}" + ("" if n == 1 else "s")
+
+
+def format_number(value: Optional[float], digits: int = 3) -> str:
+    return "n/a" if value is None else f"{value:.{digits}g}"
+
+
+def format_interval(interval: Interval) -> str:
+    return "n/a" if interval is None else f"[{format_number(interval[0])}, {format_number(interval[1])}]"
+
+
+def format_paper(paper: Any) -> str:
+    """The paper's number as the spec wrote it: text, a number, or label -> value pairs."""
+    if paper is None:
+        return "—"
+    if isinstance(paper, Mapping):
+        return "; ".join(f"{key}: {format_paper(value)}" for key, value in paper.items())
+    if isinstance(paper, (list, tuple)):
+        return "; ".join(format_paper(item) for item in paper)
+    return str(paper)
+
+
+def verdict_word(case: ReportCase) -> str:
+    if case.passed is None:
+        return "n/a"
+    return "PASS" if case.passed else "FAIL"
+
+
+def held_word(case: ReportCase) -> str:
+    if case.holds is None:
+        return "n/a"
+    return "holds" if case.holds else "does not hold"
+
+
+def measured_text(case: ReportCase) -> str:
+    """x̄ vs ȳ and the mean difference with its interval, as one short line."""
+    parts = []
+    if case.x_mean is not None and case.y_mean is not None:
+        parts.append(f"{format_number(case.x_mean)} vs {format_number(case.y_mean)}")
+    elif case.x_mean is not None:
+        parts.append(f"mean {format_number(case.x_mean)}")
+    if case.mean_difference is not None:
+        parts.append(f"Δ {format_number(case.mean_difference)} {format_interval(case.mean_interval)}")
+    return "; ".join(parts) or "n/a"
+
+
+def effect_text(case: ReportCase) -> str:
+    if case.effect_size is None:
+        return "n/a"
+    return f"{case.effect_size_name} {format_number(case.effect_size)} {format_interval(case.effect_interval)}"
+
+
+def pvalue_text(case: ReportCase) -> str:
+    if case.pvalue_corrected is not None:
+        return f"{format_number(case.pvalue_corrected)} ({case.correction})"
+    return format_number(case.pvalue)

@@ -1,0 +1,111 @@
+"""Block ratio (and any other measure taken under an anchor-gate override) against the gate value.
+
+A case's gate value is its ``params["gate"]`` when the spec is parametrised over it, else the
+``value=`` of an intervention at ``hook_anchor_gate`` (as the runner describes it:
+``override_scalar(value=5.0) at hook_anchor_gate``). Its intervened mean (``x_mean``) is drawn
+at that value with the interval of the change placed on the baseline (``y_mean`` + the
+confidence interval of the mean difference); the baseline, run with the learned gate (whose
+value the verdict does not record), is a dashed horizontal line. One series per hypothesis
+(its parametrised cases joined by a line), one panel per metric, block ratio first.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Optional, Sequence
+
+from .cases import ReportCase, count_text, format_number
+from .figures import PlotSection, new_figure, omitted, png_bytes
+
+KEY = "gate_sweep"
+TITLE = "Block ratio vs anchor gate"
+BLOCK_RATIO = "block_ratio"
+_GATE_OVERRIDE = re.compile(r"\bvalue=([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)[,)].* at hook_anchor_gate\b")
+_SERIES_COLORS = ("#2c7fb8", "#d95f02", "#7570b3", "#1b9e77", "#e7298a", "#66a61e")
+
+
+@dataclass(frozen=True)
+class GatePoint:
+    case_id: str
+    series: str  # claim::hypothesis, the parametrised cases of one hypothesis
+    metric: str
+    gate: float
+    value: float  # x_mean: the measure with the gate overridden
+    baseline: Optional[float]  # y_mean: the measure with the learned gate
+    low: Optional[float]
+    high: Optional[float]
+
+
+def gate_value(case: ReportCase) -> Optional[float]:
+    """The overridden gate of a case: params['gate'], else an override at hook_anchor_gate."""
+    gate = case.params.get("gate")
+    if isinstance(gate, (int, float)) and not isinstance(gate, bool):
+        return float(gate)
+    for text in case.interventions:
+        match = _GATE_OVERRIDE.search(text)
+        if match:
+            return float(match.group(1))
+    return None
+
+
+def gate_points(cases: Sequence[ReportCase]) -> tuple[tuple[GatePoint, ...], tuple[str, ...]]:
+    points, notes = [], []
+    for case in cases:
+        gate = gate_value(case)
+        if gate is None:
+            if case.metric == BLOCK_RATIO:
+                notes.append(f"{case.case_id}: block ratio without a gate value (no params 'gate', no "
+                             f"override at hook_anchor_gate); left out")
+            continue
+        if case.x_mean is None:
+            notes.append(f"{case.case_id}: no finite mean of the measure; left out")
+            continue
+        low = high = None
+        if case.y_mean is not None and case.mean_interval is not None:
+            low, high = case.y_mean + case.mean_interval[0], case.y_mean + case.mean_interval[1]
+        points.append(GatePoint(case.case_id, f"{case.claim}::{case.hypothesis}", case.metric, gate,
+                                case.x_mean, case.y_mean, low, high))
+    return tuple(points), tuple(notes)
+
+
+def gate_sweep_section(cases: Sequence[ReportCase]) -> PlotSection:
+    points, notes = gate_points(cases)
+    if not any(p.metric == BLOCK_RATIO for p in points):
+        measured = sum(c.metric == BLOCK_RATIO for c in cases)
+        why = ("no verdict measures block_ratio" if not measured else
+               f"{count_text(measured, 'block_ratio verdict')}, but none has a gate value and a finite mean")
+        return omitted(KEY, TITLE, why, notes)
+    metrics = [BLOCK_RATIO] + sorted({p.metric for p in points} - {BLOCK_RATIO})
+    figure = new_figure(4.6 * len(metrics) + 0.6, 4.0)
+    for index, metric in enumerate(metrics):
+        ax = figure.add_subplot(1, len(metrics), index + 1)
+        _draw_metric(ax, metric, [p for p in points if p.metric == metric])
+    figure.tight_layout()
+    caption = ("Mean of each measure with the anchor gate overridden to the value on the x axis (points; bars: "
+               "the baseline plus the confidence interval of the mean difference) and with the learned gate "
+               "(dashed line, same colour). Block ratio: output power per second inside the anchored span over "
+               "that outside (latentflow.metrics.segmentation).")
+    summary = tuple(f"- `{p.case_id}`: gate {format_number(p.gate)} -> {p.metric} {format_number(p.value)} "
+                    f"(learned gate: {format_number(p.baseline)})" for p in points)
+    return PlotSection(KEY, TITLE, png_bytes(figure), caption, notes, summary)
+
+
+def _draw_metric(ax, metric: str, points: list[GatePoint]) -> None:
+    series = sorted({p.series for p in points})
+    for index, name in enumerate(series):
+        color = _SERIES_COLORS[index % len(_SERIES_COLORS)]
+        mine = sorted((p for p in points if p.series == name), key=lambda p: p.gate)
+        ax.plot([p.gate for p in mine], [p.value for p in mine], marker="o", color=color,
+                label=name.split("::", 1)[-1])
+        for p in mine:
+            if p.low is not None:
+                ax.plot([p.gate, p.gate], [p.low, p.high], color=color, linewidth=1.4)
+        baselines = [p.baseline for p in mine if p.baseline is not None]
+        if baselines:
+            ax.axhline(sum(baselines) / len(baselines), color=color, linestyle="--", linewidth=1.0)
+    ax.set_xlabel("anchor gate value (override)")
+    ax.set_ylabel(metric)
+    ax.set_title(f"{metric} vs gate (dashed: learned gate)", fontsize=10)
+    ax.grid(color="#dddddd", linewidth=0.6)
+    ax.legend(fontsize=7)

@@ -1,0 +1,66 @@
+"""`write_report`: verdict dicts in, an HTML report and its markdown summary out."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Mapping, Sequence, Union
+
+from latentflow.metrics.attention import DEFAULT_STABLE_THRESHOLD
+
+from .cases import ReportCase, read_cases
+from .entropy import entropy_section
+from .figures import PlotSection
+from .forest import effect_size_section
+from .gate_sweep import gate_sweep_section
+from .html import render_html
+from .markdown import render_markdown
+
+DEFAULT_TITLE = "latentflow report"
+
+
+@dataclass(frozen=True)
+class ReportFiles:
+    """What `write_report` wrote: the two paths, and which plots were drawn or omitted (and why)."""
+
+    html_path: Path
+    markdown_path: Path
+    sections: tuple[PlotSection, ...]
+
+    @property
+    def plots(self) -> tuple[str, ...]:
+        return tuple(s.key for s in self.sections if not s.omitted)
+
+    @property
+    def omitted(self) -> dict[str, str]:
+        return {s.key: s.caption for s in self.sections if s.omitted}
+
+
+def build_sections(verdicts: Sequence[Mapping[str, Any]], *,
+                   stable_threshold: float = DEFAULT_STABLE_THRESHOLD) -> tuple[PlotSection, ...]:
+    """The plot sections of a report (drawn or omitted), without writing anything."""
+    return _sections(read_cases(verdicts), stable_threshold)
+
+
+def _sections(cases: Sequence[ReportCase], stable_threshold: float) -> tuple[PlotSection, ...]:
+    return (effect_size_section(cases), entropy_section(cases, stable_threshold), gate_sweep_section(cases))
+
+
+def write_report(verdicts: Sequence[Mapping[str, Any]], html_path: Union[str, Path], *,
+                 title: str = DEFAULT_TITLE, stable_threshold: float = DEFAULT_STABLE_THRESHOLD) -> ReportFiles:
+    """Write ``html_path`` (self-contained) and the markdown summary beside it (same stem, ``.md``).
+
+    verdicts: ``Verdict.to_dict()`` dicts, e.g. the ``verdicts`` of a ``--latentflow-results`` file.
+    stable_threshold: the entropy rate at or below which a layer counts as stable.
+    Plots whose data the verdicts lack are replaced by a note saying what is missing.
+    """
+    html_path = Path(html_path)
+    if html_path.suffix.lower() not in (".html", ".htm"):
+        raise ValueError(f"report path {str(html_path)!r} must end in .html or .htm")
+    cases = read_cases(verdicts)
+    sections = _sections(cases, stable_threshold)
+    markdown_path = html_path.with_suffix(".md")
+    html_path.parent.mkdir(parents=True, exist_ok=True)
+    html_path.write_text(render_html(cases, sections, title), encoding="utf-8")
+    markdown_path.write_text(render_markdown(cases, sections, title, html_path.name), encoding="utf-8")
+    return ReportFiles(html_path, markdown_path, sections)
