@@ -80,6 +80,8 @@ class Verdict:
         ci = r.confidence_interval
         es_ci = r.effect_size_interval
         lines = [
+            f"{'PASS' if self.passed else 'FAIL'}: {self.why}",
+            "",
             f"claim       {self.claim_id}: {self.claim_title}",
             f"hypothesis  {self.hypothesis_id}: {self.title}  ({self.location})",
             f"model       {self.model}",
@@ -94,7 +96,6 @@ class Verdict:
             f"test        {r.test} ({r.alternative}), {r.statistic_name}={_fmt(r.statistic)}, {p_line}, alpha={r.alpha}"
             + (f", min |effect|={r.min_effect_size}" if r.min_effect_size is not None else "")
             + (f", margin={r.margin}" if r.margin is not None else ""),
-            f"verdict     {'PASS' if self.passed else 'FAIL'}: {self.why}",
         ]
         return "\n".join(lines)
 

@@ -47,7 +47,7 @@ class InterventionContext:
 
 
 ActivationFn = Callable[[Tensor, str, InterventionContext], Tensor]
-PatternFn = Callable[[Callable[[], Tensor], Any, bool, InterventionContext], Tensor]
+PatternFn = Callable[[Callable[[], Tensor], Any, bool, InterventionContext], Optional[Tensor]]  # None: no override
 
 
 @dataclass(frozen=True)
@@ -149,7 +149,7 @@ def _add_noise(args):
 
 def _uniform(args):
     def fn(compute, call, active, ctx):
-        return call.uniform_pattern() if active else compute()
+        return call.uniform_pattern() if active else None
 
     return fn
 
@@ -161,7 +161,7 @@ def _freeze(args):
     def fn(compute, call, active, ctx):
         state = ctx.model.sampling
         if state is None or state.step < from_step:
-            return compute()
+            return None  # not frozen yet: attention runs untouched (bitwise the baseline)
         if state.step == from_step:
             pattern = compute()
             frozen[state.evaluation] = pattern

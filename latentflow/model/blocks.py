@@ -111,10 +111,13 @@ class PatternOverride(Protocol):
     """Decides the attention probabilities of one call.
 
     ``compute`` runs the real QK^T + softmax (so an override that does not call it skips that
-    work, which is how LSAC saves compute); the return value is used as the pattern.
+    work, which is how LSAC saves compute); the return value is used as the pattern. Returning
+    None means "not overriding this call": attention then runs as if no override were set (the
+    fused fast path when no hook needs the pattern), so an inactive override changes nothing,
+    bit for bit.
     """
 
-    def __call__(self, compute: Callable[[], Tensor], call: AttentionCall) -> Tensor: ...
+    def __call__(self, compute: Callable[[], Tensor], call: AttentionCall) -> Optional[Tensor]: ...
 
 
 class Attention(nn.Module):
@@ -160,25 +163,11 @@ class Attention(nn.Module):
             q, k = self.rope(q), self.rope(k)
         return self.hook_q(q), self.hook_k(k)
 
-    def needs_pattern(self) -> bool:
-        return self.pattern_override is not None or bool(self.hook_pattern.fwd_hooks)
-
     def forward(self, x: Tensor, context: Optional[Tensor] = None, key_mask: Optional[Tensor] = None) -> Tensor:
         x = self.hook_in(x)
         context = x if context is None else context
         v = self.hook_v(self.split_heads(self.wv(context)))
-        if self.needs_pattern():
-            z = self._explicit(x, context, v, key_mask)
-        else:
-            q, k = self._queries_keys(x, context)
-            mask = None if key_mask is None else key_mask[:, None, None, :]
-            z = F.scaled_dot_product_attention(
-                q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2), attn_mask=mask
-            ).transpose(1, 2)
-        z = self.hook_z(z)
-        return self.wo(z.flatten(-2))  # heads merged head-major: channel = h * hd + p
 
-    def _explicit(self, x: Tensor, context: Tensor, v: Tensor, key_mask: Optional[Tensor]) -> Tensor:
         def compute() -> Tensor:
             q, k = self._queries_keys(x, context)
             scores = (q.transpose(1, 2).float() @ k.permute(0, 2, 3, 1).float()) / math.sqrt(self.head_dim)
@@ -186,9 +175,8 @@ class Attention(nn.Module):
                 scores = scores.masked_fill(~key_mask[:, None, None, :], float("-inf"))
             return scores.softmax(-1).to(v.dtype)
 
-        if self.pattern_override is None:
-            pattern = compute()
-        else:
+        pattern = None
+        if self.pattern_override is not None:
             call = AttentionCall(
                 batch=x.shape[0],
                 n_heads=self.n_heads,
@@ -199,8 +187,20 @@ class Attention(nn.Module):
                 device=v.device,
             )
             pattern = self.pattern_override(compute, call)
-        pattern = self.hook_pattern(pattern)
-        return (pattern @ v.transpose(1, 2)).transpose(1, 2)
+        if pattern is None and self.hook_pattern.fwd_hooks:
+            pattern = compute()
+        if pattern is None:
+            # Nobody needs the probabilities: the fused kernel computes the same function.
+            q, k = self._queries_keys(x, context)
+            mask = None if key_mask is None else key_mask[:, None, None, :]
+            z = F.scaled_dot_product_attention(
+                q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2), attn_mask=mask
+            ).transpose(1, 2)
+        else:
+            pattern = self.hook_pattern(pattern)
+            z = (pattern @ v.transpose(1, 2)).transpose(1, 2)
+        z = self.hook_z(z)
+        return self.wo(z.flatten(-2))  # heads merged head-major: channel = h * hd + p
 
     @contextlib.contextmanager
     def overriding_pattern(self, override: PatternOverride) -> Iterator[None]:

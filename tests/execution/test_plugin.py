@@ -1,0 +1,159 @@
+"""The pytest plugin end to end: specs collected, run, judged, explained and recorded.
+
+The specs here run on ``random:fixture`` (the fixture architecture with seeded random weights,
+the real bench, codec and text encoder) with few examples and steps, so they stay fast.
+"""
+
+from __future__ import annotations
+
+import json
+import xml.etree.ElementTree as ET
+
+import pytest
+
+# pytester's in-process runs forget modules first imported during a run; torch and the
+# tokenizers' compiled extensions cannot be imported twice, so import them up front.
+import latentflow.execution  # noqa: F401
+import latentflow.pipeline  # noqa: F401
+import transformers  # noqa: F401
+from latentflow.audio.text import encoder_from_name
+
+encoder_from_name("minilm").encode(["warm up the tokenizer and model modules"])
+
+HEADER = """\
+latentflow: 1
+claim: {id: engine, title: Engine checks, source: tests}
+model: "random:fixture"
+data: {tier: clean, n: 4, seed: 0}
+sampler: {method: euler, steps: 2}
+"""
+
+TEXT_ZERO = """\
+  - id: text_zero_changes_output
+    title: Zeroing the text projection changes the output
+    interventions: [{site: hook_text_proj, op: zero}]
+    measure: {metric: si_snr, compare: baseline}
+    expect: {direction: decrease, test: paired_t, null_value: 60.0}
+"""
+
+SCALE_ONE = """\
+  - id: scale_one_changes_nothing
+    title: Scaling by one is recorded as making no difference
+    interventions: [{site: blocks.*.hook_cross_out, op: scale, args: {factor: 1.0}}]
+    measure: {metric: si_snr, compare: target}
+    expect: {direction: decrease, test: paired_t}
+    outcome: fails
+    reason: "scaling by 1 is the identity: every difference is zero"
+"""
+
+
+def write_spec(pytester, body: str, name: str = "engine.yaml"):
+    return pytester.makefile(".yaml", **{name.removesuffix(".yaml"): HEADER + body})
+
+
+def test_verdicts_outcomes_results_and_junit(pytester):
+    write_spec(pytester, "hypotheses:\n" + TEXT_ZERO + SCALE_ONE)
+    result = pytester.runpytest("-p", "no:cacheprovider", "--latentflow-results=r.json", "--junitxml=j.xml")
+    result.assert_outcomes(passed=2)
+    verdicts = {v["hypothesis"]: v for v in json.loads((pytester.path / "r.json").read_text())["verdicts"]}
+    held = verdicts["text_zero_changes_output"]
+    assert held["holds"] and held["passed"] and held["stats"]["n"] == 4
+    assert held["x_mean"] < 60.0 and held["stats"]["pvalue"] < 0.05
+    recorded = verdicts["scale_one_changes_nothing"]
+    assert not recorded["holds"] and recorded["passed"] and recorded["expected"] == "fails"
+    assert "cannot be tested" in recorded["stats"]["reason"]  # all differences are exactly zero
+    props = {p.get("name"): p.get("value") for p in ET.parse(pytester.path / "j.xml").iter("property")}
+    assert {"claim_holds", "effect_size", "pvalue", "ci_low", "ci_high", "latentflow_verdict"} <= set(props)
+
+
+def test_a_failing_claim_explains_itself_on_one_screen(pytester):
+    write_spec(pytester, "hypotheses:\n" + TEXT_ZERO.replace("decrease", "increase"))
+    result = pytester.runpytest("-p", "no:cacheprovider")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines([
+        "FAIL: the claim does not hold: increase*",
+        "claim       engine: Engine checks",
+        "hypothesis  text_zero_changes_output: * (*engine.yaml:7)",
+        "intervention zero() at hook_text_proj",
+        "n           4*",
+        "effect      mean difference * d_z=*",
+        "test        paired_t (greater), t=*, p=*, alpha=0.05",
+    ])
+    assert "Traceback" not in result.stdout.str()
+
+
+def test_a_recorded_failure_that_starts_holding_fails(pytester):
+    body = TEXT_ZERO.replace("    expect:", "    outcome: fails\n    reason: believed broken\n    expect:")
+    write_spec(pytester, "hypotheses:\n" + body)
+    result = pytester.runpytest("-p", "no:cacheprovider")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["FAIL: the spec records that this claim fails on this model (believed broken), but it now holds*"])
+
+
+def test_family_correction_is_applied(pytester):
+    body = "family: {correction: bonferroni}\nhypotheses:\n" + TEXT_ZERO + TEXT_ZERO.replace(
+        "text_zero_changes_output", "text_zero_again")
+    write_spec(pytester, body)
+    pytester.runpytest("-p", "no:cacheprovider", "--latentflow-results=r.json").assert_outcomes(passed=2)
+    for v in json.loads((pytester.path / "r.json").read_text())["verdicts"]:
+        stats = v["stats"]
+        assert stats["correction"] == "bonferroni" and stats["family_size"] == 2
+        assert stats["pvalue_corrected"] == pytest.approx(min(1.0, 2 * stats["pvalue"]))
+
+
+def test_a_failing_fuzz_example_is_reported_as_a_spec(pytester):
+    body = """\
+fuzz:
+  - id: scale_two_is_not_identity
+    invariant: identity_at_scale_1
+    given: {layer: {integers: [0, 7]}}
+    interventions: [{site: "blocks.{layer}.hook_mlp_out", op: scale, args: {factor: 2.0}}]
+    max_examples: 2
+"""
+    write_spec(pytester, body)
+    result = pytester.runpytest("-p", "no:cacheprovider")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines([
+        "fuzz check scale_two_is_not_identity (identity_at_scale_1) failed:",
+        "*differs from the baseline by up to*",
+        "a spec that reproduces the failing example:",
+        "latentflow: 1",
+        "*max_examples: 1",
+    ])
+
+
+def test_a_passing_fuzz_check(pytester):
+    body = """\
+fuzz:
+  - id: freeze_past_end
+    invariant: freeze_past_last_step_is_baseline
+    given: {layer: {integers: [0, 7]}, k: {integers: [2, 9]}}
+    interventions: [{site: "blocks.{layer}.attn.hook_pattern", op: freeze_pattern, args: {from_step: "{k}"}}]
+    max_examples: 3
+"""
+    write_spec(pytester, body)
+    pytester.runpytest("-p", "no:cacheprovider").assert_outcomes(passed=1)
+
+
+def test_bad_specs_fail_collection_with_file_line_and_allowed_values(pytester):
+    write_spec(pytester, "hypotheses:\n" + TEXT_ZERO.replace("hook_text_proj", "hook_text_prj"))
+    result = pytester.runpytest("-p", "no:cacheprovider")
+    result.stdout.fnmatch_lines(["*engine.yaml:9*hook_text_prj*hook_text_proj*"])
+    assert result.ret != 0
+
+
+def test_other_yaml_is_ignored(pytester):
+    pytester.makefile(".yaml", config="name: not a spec\nlist: [1, 2]\n")
+    assert pytester.runpytest("-p", "no:cacheprovider").ret == pytest.ExitCode.NO_TESTS_COLLECTED
+
+
+def test_two_workers_give_the_same_verdicts_and_numbers_as_one(pytester):
+    write_spec(pytester, "hypotheses:\n" + TEXT_ZERO + SCALE_ONE, name="a.yaml")
+    write_spec(pytester, "hypotheses:\n" + TEXT_ZERO.replace("text_zero_changes_output", "other"), name="b.yaml")
+    serial = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--latentflow-results=serial.json")
+    parallel = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-n", "2", "--latentflow-results=parallel.json")
+    serial.assert_outcomes(passed=3)
+    parallel.assert_outcomes(passed=3)
+    a = json.loads((pytester.path / "serial.json").read_text())
+    b = json.loads((pytester.path / "parallel.json").read_text())
+    assert a == b
