@@ -86,7 +86,8 @@ class World:
 
 
 def load_world(name: str, device: str = "cpu") -> World:
-    """``fixture``, a checkpoint path, or ``random:<preset>[:<seed>]`` (random weights, MiniLM text)."""
+    """``fixture``, a checkpoint path, ``random:<preset>[:<seed>]`` (random weights, MiniLM text),
+    or ``counter:<name>`` (the fixture with one mechanism broken, latentflow.counter_models)."""
     from ..pipeline import Separator
 
     if name.startswith("random:"):
@@ -98,4 +99,10 @@ def load_world(name: str, device: str = "cpu") -> World:
             raise ValueError(f"model {name!r}: write random:<preset> or random:<preset>:<seed>")
         model = build_model(preset(parts[1]), seed=int(parts[2]) if len(parts) == 3 else 0)
         return World(Separator(model, LatentCodec(), encoder_from_name("minilm")), name, device)
+    if name.startswith("counter:"):
+        from ..counter_models import apply_counter, counter_name
+
+        separator = Separator.load("fixture")  # a fresh copy: the counter edits only this one
+        apply_counter(separator.model, counter_name(name))
+        return World(separator, name, device)
     return World(Separator.load(name), name, device)

@@ -1,0 +1,77 @@
+"""Each counter-model really breaks its mechanism (checked on random weights: fast, and the
+breakage is structural, so it does not depend on training)."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from latentflow.counter_models import COUNTER_MODELS, apply_counter, counter_name
+from latentflow.model import build_model, preset, sample
+from latentflow.model.random_inputs import random_conditioning
+
+
+@pytest.fixture
+def model():
+    return build_model(preset("parity"), seed=4)
+
+
+@pytest.fixture
+def cond(model):
+    return random_conditioning(model.cfg, batch=2, frames=10)
+
+
+def run(model, cond, **kw):
+    return sample(model, cond, steps=3, method="euler", seeds=[0, 1], **kw).final
+
+
+def test_no_text_injection_makes_the_prompt_irrelevant(model, cond):
+    other = cond.replace(text=cond.text.flip(0))
+    assert not torch.equal(run(model, cond), run(model, other))
+    apply_counter(model, "no_text_injection")
+    assert torch.equal(run(model, cond), run(model, other))
+
+
+def test_no_cross_attention_makes_zeroing_it_a_no_op(model, cond):
+    apply_counter(model, "no_cross_attention")
+    zero = [(lambda n: n.endswith("hook_cross_out"), lambda t, hook: torch.zeros_like(t))]
+    with model.hooks(fwd_hooks=zero):
+        ablated = run(model, cond)
+    assert torch.equal(ablated, run(model, cond))
+
+
+def test_no_anchor_path_makes_the_gate_irrelevant(model, cond):
+    hijack = [("hook_anchor_gate", lambda t, hook: torch.full_like(t, 5.0))]
+    with model.hooks(fwd_hooks=hijack):
+        before = run(model, cond)
+    assert not torch.equal(before, run(model, cond))
+    apply_counter(model, "no_anchor_path")
+    with model.hooks(fwd_hooks=hijack):
+        after = run(model, cond)
+    assert torch.equal(after, run(model, cond))
+
+
+def test_uniform_self_attention_patterns_are_uniform(model, cond):
+    apply_counter(model, "uniform_self_attention")
+    out = sample(model, cond, steps=2, method="euler", seeds=[0, 1], cache=["blocks.1.attn.hook_pattern"])
+    pattern = out.caches[0]["blocks.1.attn.hook_pattern"]
+    assert torch.allclose(pattern[0], torch.full_like(pattern[0], 1 / cond.n_frames))
+
+
+def test_oscillating_attention_changes_entropy_every_step(model, cond):
+    from latentflow.metrics.attention import pattern_entropy
+
+    def entropies(m):
+        out = sample(m, cond, steps=4, method="euler", seeds=[0, 1], cache=["blocks.0.attn.hook_pattern"])
+        return torch.stack([pattern_entropy(c["blocks.0.attn.hook_pattern"]).mean() for c in out.caches])
+
+    calm = entropies(model).diff().abs().mean()
+    apply_counter(model, "oscillating_attention")
+    assert entropies(model).diff().abs().mean() > 5 * calm
+
+
+def test_names_are_checked():
+    assert counter_name("counter:no_anchor_path") == "no_anchor_path"
+    with pytest.raises(LookupError, match=r"unknown counter-model 'no_anchors' \(did you mean 'no_anchor_path'\?\)"):
+        counter_name("counter:no_anchors")
+    assert len(COUNTER_MODELS) == 5
