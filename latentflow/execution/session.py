@@ -33,6 +33,9 @@ class SpecSession:
 
     def __init__(self, *, model: Optional[str] = None, seed: Optional[int] = None, n: Optional[int] = None,
                  device: str = "cpu", batch_size: int = 16) -> None:
+        from ..extensions import load_extensions
+
+        load_extensions()  # users' operations, metrics and invariants, before any spec is read
         self.overrides = Overrides(model=model, seed=seed, n=n)
         self.runner = Runner(device=device, batch_size=batch_size)
 
