@@ -8,6 +8,7 @@ import importlib
 BENCHMARKS = {
     "forward": ("latentflow.model.benchmark:main", "one velocity evaluation: hook and pattern overheads"),
     "lsac": ("latentflow.acceleration.bench:main", "LSAC and its baselines: FLOPs, speed, quality"),
+    "specs": ("latentflow.execution.benchmark:main", "wall-clock time of pytest specs/ -n 2"),
 }
 
 
