@@ -146,6 +146,8 @@ _STATE = pytest.StashKey[_State]()
 
 def pytest_configure(config: pytest.Config) -> None:
     config.stash[_STATE] = _State(config)
+    if not hasattr(config, "workerinput"):  # workers send their reports; the controller writes files
+        config.pluginmanager.register(ResultsCollector(config), "latentflow-results")
     config.addinivalue_line("markers", "latentflow: a case compiled from a latentflow spec file")
 
 
@@ -238,40 +240,43 @@ class FuzzItem(pytest.Item):
         return self.path, (self.check.line or 1) - 1, f"fuzz {self.check.check_id}"
 
 
-def pytest_runtest_logreport(report: pytest.TestReport) -> None:
-    import json
+class ResultsCollector:
+    """Gathers verdicts on the controller (reports from xdist workers arrive here too) and
+    writes --latentflow-results / --latentflow-report at the end. One per config, so runs
+    in one process (pytester) never see each other's verdicts."""
 
-    if report.when != "call":
-        return
-    for key, value in report.user_properties:
-        if key == VERDICT_PROPERTY:
-            data = json.loads(value)
-            _CONTROLLER_VERDICTS[data["case_id"]] = data
+    def __init__(self, config: pytest.Config) -> None:
+        self.config = config
+        self.verdicts: dict[str, dict] = {}
 
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        import json
 
-_CONTROLLER_VERDICTS: dict[str, dict] = {}
+        if report.when != "call":
+            return
+        for key, value in report.user_properties:
+            if key == VERDICT_PROPERTY:
+                data = json.loads(value)
+                self.verdicts[data["case_id"]] = data
 
+    def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
+        import json
+        from pathlib import Path
 
-def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
-    import json
-    from pathlib import Path
+        config = self.config
+        verdicts = [self.verdicts[k] for k in sorted(self.verdicts)]
+        results = config.getoption("latentflow_results")
+        if results:
+            Path(results).parent.mkdir(parents=True, exist_ok=True)
+            payload = {
+                "latentflow_results": 1,
+                "model": config.getoption("latentflow_model"),
+                "seed": config.getoption("latentflow_seed"),
+                "verdicts": verdicts,
+            }
+            Path(results).write_text(json.dumps(payload, indent=2, sort_keys=True) + "\n")
+        report = config.getoption("latentflow_report")
+        if report:
+            from latentflow.report import write_report
 
-    config = session.config
-    if hasattr(config, "workerinput"):
-        return  # workers send their reports; the controller writes the files
-    verdicts = [_CONTROLLER_VERDICTS[k] for k in sorted(_CONTROLLER_VERDICTS)]
-    results = config.getoption("latentflow_results")
-    if results:
-        Path(results).parent.mkdir(parents=True, exist_ok=True)
-        payload = {
-            "latentflow_results": 1,
-            "model": config.getoption("latentflow_model"),
-            "seed": config.getoption("latentflow_seed"),
-            "verdicts": verdicts,
-        }
-        Path(results).write_text(json.dumps(payload, indent=2, sort_keys=True) + "\n")
-    report = config.getoption("latentflow_report")
-    if report:
-        from latentflow.report import write_report
-
-        write_report(verdicts, report)
+            write_report(verdicts, report)

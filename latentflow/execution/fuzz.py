@@ -62,7 +62,7 @@ def effect_size_of(runner, example) -> float:
         base = runner.run(example.model, example.data, example.sampler)
         out = runner.run(example.model, example.data, example.sampler, example.interventions)
         inputs = runner.inputs(example.model, example.data)
-        values = runner._metric(measure, out.estimate, inputs, reference=base.estimate, reasons=[])
+        values = runner.metric_values(measure, out, inputs, reference_run=base, reasons=[])
         sign = -1.0 if get_metric(measure.metric).higher_is_better else 1.0
         return float(sign * np.nanmean(values))
     raise ValueError(f"monotone_in_scale supports compare: baseline measures; got {measure.compare!r}")

@@ -37,6 +37,7 @@ class RunOutput:
     final: Tensor  # (n, T, 2C)
     estimate: Tensor  # (n, N) decoded target waveforms
     records: dict = field(default_factory=dict)  # (site, step, evaluation) -> (n, ...) reduced values
+    key: tuple = ()  # what determined the run (memo key)
 
 
 @dataclass(frozen=True)
@@ -62,6 +63,7 @@ class Runner:
         self._inputs: dict[tuple, CaseInputs] = {}
         self._runs: dict[tuple, RunOutput] = {}
         self._results: dict[str, CaseResult] = {}
+        self._metrics: dict[tuple, tuple[np.ndarray, tuple[str, ...]]] = {}
 
     # -- shared state ----------------------------------------------------------------------
 
@@ -141,7 +143,7 @@ class Runner:
                 records.setdefault(k, []).append(v.cpu())
         final = torch.cat(finals)
         run = RunOutput(final=final, estimate=world.decode(final, inputs),
-                        records={k: torch.cat(v) for k, v in records.items()})
+                        records={k: torch.cat(v) for k, v in records.items()}, key=key)
         if memo:
             self._runs[key] = run
         return run
@@ -174,12 +176,12 @@ class Runner:
         elif measure.compare == "baseline":
             if treated is None:
                 raise ValueError(f"{case.case_id}: compare: baseline needs interventions (nothing to compare)")
-            x = self._metric(measure, treated.estimate, inputs, reference=base.estimate, reasons=reasons)
+            x = self.metric_values(measure, treated, inputs, reference_run=base, reasons=reasons)
             y = None
         else:
             y_source = base if treated is not None else None
-            x = self._metric(measure, (treated or base).estimate, inputs, reasons=reasons)
-            y = self._metric(measure, y_source.estimate, inputs, reasons=reasons) if y_source is not None else None
+            x = self.metric_values(measure, treated or base, inputs, reasons=reasons)
+            y = self.metric_values(measure, y_source, inputs, reasons=reasons) if y_source is not None else None
 
         if y is None:
             data = np.asarray(x, dtype=np.float64) - float(expect.null_value)
@@ -199,24 +201,30 @@ class Runner:
         self._results[case.case_id] = out
         return out
 
-    def _metric(self, measure: Any, estimate: Tensor, inputs: CaseInputs, *, reference: Tensor | None = None,
+    def metric_values(self, measure: Any, run: RunOutput, inputs: CaseInputs, *, reference_run: RunOutput | None = None,
                 reasons: list[str]) -> np.ndarray:
-        info = get_metric(measure.metric)
-        if reference is None:
-            reference = inputs.reference(measure.reference or "prompted")
-        available = {
-            "estimate": estimate.numpy(),
-            "reference": reference.numpy(),
-            "mixture": inputs.mixtures.numpy(),
-            "interference": (inputs.mixtures - reference).numpy(),
-            "sample_rate": inputs.sample_rate,
-            "span": inputs.spans,
-        }
-        args = {k: v for k, v in available.items() if k in info.inputs}
-        args.update(dict(measure.args))
-        result = info(**args)
-        reasons.extend(r for r in result.reasons if r)
-        return np.asarray(result.values, dtype=np.float64)
+        """Per-example values of an audio metric on a run's output (memoised: baselines are shared)."""
+        reference_name = measure.reference or "prompted"
+        key = (run.key, measure.metric, reference_run.key if reference_run is not None else reference_name,
+               tuple(sorted(dict(measure.args).items())))
+        if key not in self._metrics:
+            info = get_metric(measure.metric)
+            reference = reference_run.estimate if reference_run is not None else inputs.reference(reference_name)
+            available = {
+                "estimate": run.estimate.numpy(),
+                "reference": reference.numpy(),
+                "mixture": inputs.mixtures.numpy(),
+                "interference": (inputs.mixtures - reference).numpy(),
+                "sample_rate": inputs.sample_rate,
+                "span": inputs.spans,
+            }
+            args = {k: v for k, v in available.items() if k in info.inputs}
+            args.update(dict(measure.args))
+            result = info(**args)
+            self._metrics[key] = (np.asarray(result.values, dtype=np.float64), tuple(r for r in result.reasons if r))
+        values, found = self._metrics[key]
+        reasons.extend(found)
+        return values
 
     # -- verdicts --------------------------------------------------------------------------
 
