@@ -17,11 +17,13 @@ from .calibration import (
     PRESET_NAMES,
     EntropyProfile,
     LSACCalibration,
+    ThresholdTuning,
     calibrate_lsac,
     measure_entropy_profile,
     preset_plans,
+    tune_drift_threshold,
 )
-from .flops import RunFlops, attention_flops, block_flops, count_run, evaluation_flops, pattern_share
+from .flops import RunFlops, attention_flops, block_flops, count_for, count_run, evaluation_flops, pattern_share
 from .lsac import AcceleratedSample, LSACController, LSACPlan, lsac_caching, sample_controlled, sample_lsac
 from .record import ComputeRecord, EvaluationRecord
 
@@ -40,9 +42,11 @@ __all__ = [
     "LSACController",
     "LSACPlan",
     "RunFlops",
+    "ThresholdTuning",
     "attention_flops",
     "block_flops",
     "calibrate_lsac",
+    "count_for",
     "count_run",
     "evaluation_flops",
     "lsac_caching",
@@ -55,4 +59,5 @@ __all__ = [
     "sample_deepcache",
     "sample_lsac",
     "sample_truncated",
+    "tune_drift_threshold",
 ]

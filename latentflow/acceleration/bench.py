@@ -5,8 +5,9 @@ For every method the benchmark reports
 * self-attention FLOPs saved and total FLOPs saved, from the analytic count of what each run
   actually computed (:mod:`latentflow.acceleration.flops`), relative to the full run;
 * wall-clock speedup: the full run's median time over the method's median time, each the
-  median of ``repeats`` timed passes over all examples, all in the same process (the method
-  order is rotated between passes so slow drifts of the machine hit every method alike);
+  median of ``repeats`` timed passes over all examples, all in the same process; within a
+  pass the methods take turns example by example in a rotating order, so a busy spell of the
+  machine is shared out among them instead of landing on one method;
 * quality vs the full run, per example, with the mean and a 95% t-interval;
 * the quality-retention ratio vs naive truncation *at matched self-attention compute*: the
   truncation run whose step count k gives the self-attention saving (N - k) / N nearest to the
@@ -25,9 +26,17 @@ Quality is pluggable (:class:`QualityMeasure`). Two references exist:
   degradation, and the retention ratio becomes the ratio of the mean relative error powers
   vs the full run, ``mean 10^(-F_trunc/10) / mean 10^(-F_method/10)``.
 
-``--model random`` benchmarks the fixture-sized architecture with seeded random weights on
-seeded random conditioning (the machinery and the compute numbers are real; the quality
-numbers say how far a method moves a random network's output, nothing about separation).
+Workloads: by default the bundled model (``--model fixture``, or any checkpoint path) on
+``n`` held-out examples of the audio bench's ``--tier``, prompted with text, scored with
+:class:`DecodedTargetSISNR`; calibration uses examples of the training split. ``--model
+random`` benchmarks the fixture-sized architecture with seeded random weights on seeded random
+conditioning (the machinery and the compute numbers are real; the quality numbers say how far
+a method moves a random network's output, nothing about separation).
+
+Every method runs once, untimed, before the timed passes, so one-off costs (allocations, RoPE
+tables) land on no method. ``full-explicit`` is the full run with every self-attention pattern
+materialised: the path LSAC's caching layers take, so speedups can be read apart from the
+difference between the fused and the explicit attention kernels.
 """
 
 from __future__ import annotations
@@ -49,13 +58,13 @@ import torch
 from torch import Tensor
 
 from latentflow.metrics.separation import si_snr
-from latentflow.model import Conditioning, SamAudioModel, build_model, initial_noise, load_model, preset, sample
+from latentflow.model import CheckpointError, Conditioning, SamAudioModel, build_model, initial_noise, preset, sample
 from latentflow.model.random_inputs import random_conditioning
 
 from .adaptive import AdaptiveConfig, sample_adaptive
 from .baselines import DeepCacheConfig, sample_deepcache, sample_truncated
 from .calibration import LSACCalibration, calibrate_lsac, measure_entropy_profile, tune_drift_threshold
-from .flops import RunFlops, count_run
+from .flops import RunFlops, count_for
 from .lsac import AcceleratedSample, sample_lsac
 from .record import ComputeRecord
 from latentflow.metrics.attention import DEFAULT_STABLE_THRESHOLD
@@ -65,11 +74,12 @@ TIERS = ("clean", "noisy", "env")
 
 @dataclass(frozen=True, eq=False)
 class BenchCase:
-    """One example: batch-1 conditioning, its noise seed, and its true target when known."""
+    """One example: batch-1 conditioning, its noise seed, and (audio workloads) its waveforms."""
 
     cond: Conditioning
     seed: int
-    target: Optional[Tensor] = None
+    mixture: Optional[Tensor] = None  # (1, S) waveform
+    target: Optional[Tensor] = None  # (1, S) waveform of the true target source
 
 
 class QualityMeasure(Protocol):
@@ -99,13 +109,30 @@ class LatentFidelity:
         return float(value)
 
 
+@dataclass(frozen=True, eq=False)
+class DecodedTargetSISNR:
+    """SI-SNR (dB) of the decoded target waveform against the true target (the bench's metric).
+
+    Decoding uses the separator's codec on the example's mixture, as ``latentflow separate`` does.
+    """
+
+    separator: object  # latentflow.pipeline.Separator
+    name: str = "SI-SNR of the decoded target vs the true target"
+    reference: str = "target"
+
+    def __call__(self, final: Tensor, case: BenchCase, full_final: Tensor) -> float:
+        if case.target is None or case.mixture is None:
+            raise ValueError("target-referenced quality needs each case's mixture and target waveforms")
+        target, _ = self.separator.decode(final, case.mixture)
+        return float(si_snr(target.double().numpy(), case.target.double().numpy())[0])
+
+
 @dataclass(frozen=True)
 class Workload:
     name: str
     cases: tuple[BenchCase, ...]
     calibration: tuple[Conditioning, ...]
     n_frames: int
-    n_text: Optional[int]
     quality: QualityMeasure
 
 
@@ -130,9 +157,41 @@ def random_workload(
         cases=cases,
         calibration=calibration,
         n_frames=n_frames,
-        n_text=n_text,
         quality=LatentFidelity(cfg.latent_channels),
     )
+
+
+def audio_workload(
+    tier: str, n: int, model: str = "fixture", *, n_calibration: int = 4, seed: int = 0, prompt_kind: str = "text"
+) -> tuple[SamAudioModel, Workload]:
+    """The bundled bench: ``n`` held-out ("test") examples of ``tier``, calibration on the
+    training split (never the evaluated examples), conditioning and decoding through
+    :class:`latentflow.pipeline.Separator` (codec + the checkpoint's text encoder)."""
+    from latentflow.audio import make_bench
+    from latentflow.pipeline import Separator
+
+    separator = Separator.load(model)
+    cases = tuple(
+        BenchCase(
+            cond=separator.conditioning([example], prompt_kind=prompt_kind),
+            seed=100_000 * seed + index,
+            mixture=example.mixture[None],
+            target=example.target[None],
+        )
+        for index, example in enumerate(make_bench(tier, "test", n, seed))
+    )
+    calibration = tuple(
+        separator.conditioning([example], prompt_kind=prompt_kind)
+        for example in make_bench(tier, "train", n_calibration, seed)
+    )
+    workload = Workload(
+        name=f"bench:{tier}",
+        cases=cases,
+        calibration=calibration,
+        n_frames=cases[0].cond.n_frames,
+        quality=DecodedTargetSISNR(separator),
+    )
+    return separator.model, workload
 
 
 # -- methods --------------------------------------------------------------------------------
@@ -333,8 +392,10 @@ def matched_truncation_steps(saving: float, n_steps: int) -> int:
 def retention_ratio(reference: str, method_quality, method_degradation, trunc_quality, trunc_degradation) -> tuple[Optional[float], str]:
     if reference == "target":
         method_loss, trunc_loss = float(np.mean(method_degradation)), float(np.mean(trunc_degradation))
-        if method_loss <= 0:
-            return None, f"method degrades by {method_loss:.4f} dB (<= 0): ratio undefined (truncation {trunc_loss:.4f} dB)"
+        if method_loss <= 0 or trunc_loss <= 0:
+            return None, (
+                f"ratio undefined: a degradation is <= 0 (method {method_loss:.4f} dB, truncation {trunc_loss:.4f} dB)"
+            )
         return trunc_loss / method_loss, "mean degradation of truncation / mean degradation of method"
     method_error = float(np.mean(10.0 ** (-np.asarray(method_quality) / 10.0)))
     trunc_error = float(np.mean(10.0 ** (-np.asarray(trunc_quality) / 10.0)))
@@ -370,8 +431,8 @@ def run_lsac_bench(
 ) -> LsacBenchResult:
     """Run the benchmark; ``model``/``workload`` override ``model_path``/``tier`` (for tests and notebooks).
 
-    model_path: ``"random"`` (fixture-sized random weights, random conditioning) or a
-    checkpoint. Real audio workloads need the bundled bench's codec and text encoder.
+    model_path: None / ``"fixture"`` (the bundled model) or a checkpoint path, on the audio
+    bench of ``tier``; or ``"random"`` (fixture-sized random weights on random conditioning).
     """
     if tier not in TIERS:
         raise ValueError(f"unknown tier {tier!r}; allowed: {list(TIERS)}")
@@ -379,14 +440,13 @@ def run_lsac_bench(
         raise ValueError(f"n must be an integer >= 2 (an interval needs two examples), got {n!r}")
     if repeats < 1:
         raise ValueError(f"repeats must be >= 1, got {repeats}")
+    if workload is None and model_path != "random":
+        if str(device) != "cpu" or dtype != torch.float32:
+            raise ValueError("audio workloads run on the CPU in float32; use --model random for other devices and dtypes")
+        model, workload = audio_workload(tier, n, model_path or "fixture", n_calibration=n_calibration, seed=seed)
     if model is None:
-        model = _load(model_path, device, dtype)
+        model = build_model(preset("fixture"), seed=0, device=device, dtype=dtype)
     if workload is None:
-        if model_path not in (None, "random"):
-            raise ValueError(
-                "audio workloads for a trained checkpoint need latentflow's text encoder "
-                "(latentflow.audio.text), which is not available yet; use --model random"
-            )
         workload = random_workload(model, n=n, n_frames=n_frames, n_text=n_text, n_calibration=n_calibration, seed=seed)
 
     log(f"calibrating on {len(workload.calibration)} examples ({steps} {method} steps)")
@@ -422,16 +482,16 @@ def run_lsac_bench(
     ]
 
     def run_all(spec: MethodSpec) -> tuple[list[Tensor], RunFlops]:
-        finals, flops = [], None
+        finals, total = [], None
         for case, noise in zip(workload.cases, noises):
             result = spec.run(model, case.cond, noise)
             finals.append(result.final)
-            counted = count_run(cfg, result.record, case.cond.n_frames, workload.n_text)
-            flops = counted if flops is None else flops + counted
-        return finals, flops
+            counted = count_for(cfg, result.record, case.cond)
+            total = counted if total is None else total + counted
+        return finals, total
 
     synchronize = torch.cuda.synchronize if str(device).startswith("cuda") else (lambda: None)
-    outputs: dict[str, list[Tensor]] = {}
+    outputs: dict[str, list[Tensor]] = {spec.name: [] for spec in specs}
     flops: dict[str, RunFlops] = {}
     seconds: dict[str, list[float]] = {spec.name: [] for spec in specs}
     # One untimed run of every method first: one-off costs (allocator growth, RoPE tables,
@@ -439,15 +499,23 @@ def run_lsac_bench(
     for spec in specs:
         spec.run(model, workload.cases[0].cond, noises[0])
     for repeat in range(repeats):
-        order = specs[repeat % len(specs):] + specs[: repeat % len(specs)]
-        for spec in order:
-            synchronize()
-            start = time.perf_counter()
-            finals, counted = run_all(spec)
-            synchronize()
-            seconds[spec.name].append(time.perf_counter() - start)
-            if spec.name not in outputs:
-                outputs[spec.name], flops[spec.name] = finals, counted
+        elapsed = {spec.name: 0.0 for spec in specs}
+        for index, (case, noise) in enumerate(zip(workload.cases, noises)):
+            # Methods take turns example by example, in a rotating order, so a busy spell of
+            # the machine is shared out rather than landing on one method's pass.
+            shift = (repeat * len(workload.cases) + index) % len(specs)
+            for spec in specs[shift:] + specs[:shift]:
+                synchronize()
+                start = time.perf_counter()
+                result = spec.run(model, case.cond, noise)
+                synchronize()
+                elapsed[spec.name] += time.perf_counter() - start
+                if repeat == 0:
+                    outputs[spec.name].append(result.final)
+                    counted = count_for(cfg, result.record, case.cond)
+                    flops[spec.name] = counted if spec.name not in flops else flops[spec.name] + counted
+        for name, value in elapsed.items():
+            seconds[name].append(value)
         log(f"timing pass {repeat + 1}/{repeats} done")
 
     quality_fn = workload.quality
@@ -464,10 +532,10 @@ def run_lsac_bench(
         k = matched_truncation_steps(saved[spec.name][0], steps)
         if spec.truncation_steps is None and k not in by_steps:
             extra = truncation_spec(k, method)
-            finals, counted = run_all(extra)
-            outputs[extra.name], flops[extra.name] = finals, counted
+            extra_finals, counted = run_all(extra)
+            outputs[extra.name], flops[extra.name] = extra_finals, counted
             saved[extra.name] = counted.saved_vs(flops["full"])
-            quality[extra.name] = scores(finals)
+            quality[extra.name] = scores(extra_finals)
             by_steps[k] = extra.name
             auxiliary_specs.append(extra)
 
@@ -515,13 +583,12 @@ def run_lsac_bench(
         "tier": tier if workload.name != "random" else f"{tier} (random conditioning)",
         "workload": workload.name,
         "n": len(workload.cases),
-        "model": model_path or "bundled",
+        "model": model_path or "fixture",
         "config": cfg.to_dict(),
         "steps": steps,
         "method": method,
         "repeats": repeats,
         "n_frames": workload.n_frames,
-        "n_text": workload.n_text,
         "n_calibration": len(workload.calibration),
         "seed": seed,
         "stable_threshold": stable_threshold,
@@ -544,27 +611,15 @@ def run_lsac_bench(
     return result
 
 
-def _load(model_path: Optional[str], device: str, dtype: torch.dtype) -> SamAudioModel:
-    if model_path == "random":
-        return build_model(preset("fixture"), seed=0, device=device, dtype=dtype)
-    if model_path is None:
-        raise ValueError(
-            "the bundled fixture model is not available yet in this checkout; pass --model random "
-            "(fixture-sized random weights) or --model PATH"
-        )
-    path = Path(model_path)
-    if not path.is_file():
-        raise ValueError(f"--model {model_path!r}: no such file (give a checkpoint path or 'random')")
-    return load_model(path, device=device, dtype=dtype)
-
-
 # -- command line ---------------------------------------------------------------------------
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--tier", choices=TIERS, default="noisy", help="bench tier (default noisy)")
     parser.add_argument("--n", type=int, default=8, help="number of evaluation examples (default 8)")
-    parser.add_argument("--model", default=None, help="checkpoint path, or 'random' for fixture-sized random weights")
+    parser.add_argument("--model", default=None,
+                        help="'fixture' (the bundled model, default), a checkpoint path, or 'random' "
+                        "(fixture-sized random weights on random conditioning)")
     parser.add_argument("--json", dest="json_out", default=None, help="write the results as JSON to this path")
     parser.add_argument("--steps", type=int, default=16, help="sampling steps of the full run (default 16)")
     parser.add_argument("--method", choices=("euler", "midpoint"), default="euler", help="sampler (default euler, as in the paper)")
@@ -612,7 +667,7 @@ def main(argv: Optional[list[str]] = None) -> int:
             dtype=getattr(torch, args.dtype),
             log=lambda message: print(message, file=sys.stderr, flush=True),
         )
-    except ValueError as error:
+    except (ValueError, FileNotFoundError, CheckpointError) as error:
         print(f"latentflow bench lsac: error: {error}", file=sys.stderr)
         return 2
     finally:

@@ -46,7 +46,7 @@ from latentflow.metrics.attention import (
 from latentflow.model import Conditioning, SamAudioModel, sample
 
 from .adaptive import DEFAULT_DRIFT_THRESHOLD, AdaptiveConfig, sample_adaptive
-from .flops import RunFlops, count_run
+from .flops import count_for
 from .lsac import LSACPlan
 from .record import ComputeRecord
 
@@ -221,13 +221,9 @@ def tune_drift_threshold(
     cfg = model.cfg
     tried: list[tuple[float, float]] = []
 
-    def flops_of(record: ComputeRecord, cond: Conditioning) -> RunFlops:
-        n_text = None if cond.text is None else cond.text.shape[1]
-        return count_run(cfg, record, cond.n_frames, n_text, video=cond.video is not None, anchors=cond.anchor_ids is not None)
-
     full = None
     for cond in examples:
-        counted = flops_of(ComputeRecord.full(cfg.n_layers, steps, method, 1), cond)
+        counted = count_for(cfg, ComputeRecord.full(cfg.n_layers, steps, method, 1), cond)
         full = counted if full is None else full + counted
 
     def saving(threshold: float) -> float:
@@ -235,7 +231,7 @@ def tune_drift_threshold(
         total = None
         for cond, seed in zip(examples, seeds):
             record = sample_adaptive(model, cond, config, steps=steps, method=method, seeds=[seed]).record
-            counted = flops_of(record, cond)
+            counted = count_for(cfg, record, cond)
             total = counted if total is None else total + counted
         value = total.saved_vs(full)[0]
         tried.append((threshold, value))

@@ -248,3 +248,11 @@ def pattern_share(cfg: SamAudioConfig, n_frames: int) -> float:
     """Share of one block's self-attention FLOPs that a reused pattern saves."""
     sa = attention_flops(cfg, 1, n_frames, n_frames, rope=cfg.use_rope)
     return sa.pattern / sa.total
+
+
+def count_for(cfg: SamAudioConfig, record: ComputeRecord, cond, costs: Costs = DEFAULT_COSTS) -> RunFlops:
+    """:func:`count_run` with the sizes read off the run's ``Conditioning``."""
+    n_text = None if cond.text is None else int(cond.text.shape[1])
+    return count_run(
+        cfg, record, cond.n_frames, n_text, video=cond.video is not None, anchors=cond.anchor_ids is not None, costs=costs
+    )

@@ -236,3 +236,17 @@ def test_plan_round_trips_through_a_dict():
     assert LSACPlan.from_dict(data) == plan
     with pytest.raises(ValueError, match=r"unknown LSAC plan fields \['layers'\]"):
         LSACPlan.from_dict({"layers": {}})
+
+
+def test_bfloat16(cond):
+    """The same guarantees in bfloat16 (the dtype of large models on GPU)."""
+    model = build_model(preset("parity", n_layers=4), seed=3, dtype=torch.bfloat16)
+    cond = cond.to(dtype=torch.bfloat16)
+    baseline = sample(model, cond, **kwargs("midpoint"))
+    assert torch.equal(sample_lsac(model, cond, {0: STEPS - 1, 2: STEPS}, **kwargs("midpoint")).final, baseline.final)
+    result = sample_lsac(model, cond, {0: 1}, **kwargs("midpoint", cache=["blocks.0.attn.hook_pattern"]))
+    caches = result.output.caches  # midpoint: index 2 s + e is step s, evaluation e
+    assert caches[-1]["blocks.0.attn.hook_pattern"].dtype == torch.bfloat16
+    assert torch.equal(caches[-1]["blocks.0.attn.hook_pattern"], caches[3]["blocks.0.attn.hook_pattern"])
+    assert torch.equal(caches[-2]["blocks.0.attn.hook_pattern"], caches[2]["blocks.0.attn.hook_pattern"])
+    assert not torch.equal(result.final, baseline.final)
