@@ -9,6 +9,7 @@ no-hook time on CPU at T=250. On a GPU it also times the ``large`` config in bf1
 from __future__ import annotations
 
 import argparse
+from copy import deepcopy as copy_module
 import json
 import platform
 import statistics
@@ -47,17 +48,20 @@ def _hooks_for(model: SamAudioModel, mode: str) -> list:
     return [(name, noop) for name in model.hook_dict if name.endswith("hook_pattern")]
 
 
-def _median_ms(fn: Callable[[], object], repeats: int, synchronize: Callable[[], None]) -> float:
-    for _ in range(3):
-        fn()
+def _interleaved_medians(calls: dict[str, Callable[[], object]], repeats: int, synchronize: Callable[[], None]) -> dict[str, float]:
+    """Median ms per call, timing the modes round-robin so that load drift hits all alike."""
+    for fn in calls.values():
+        for _ in range(3):
+            fn()
     synchronize()
-    times = []
+    times: dict[str, list[float]] = {mode: [] for mode in calls}
     for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        synchronize()
-        times.append((time.perf_counter() - start) * 1e3)
-    return statistics.median(times)
+        for mode, fn in calls.items():
+            start = time.perf_counter()
+            fn()
+            synchronize()
+            times[mode].append((time.perf_counter() - start) * 1e3)
+    return {mode: statistics.median(values) for mode, values in times.items()}
 
 
 @torch.no_grad()
@@ -68,10 +72,17 @@ def time_forward(
     cond = random_conditioning(model.cfg, batch, frames, tokens=8, seed=1, device=device, dtype=dtype)
     x_t = random_state(model.cfg, batch, frames, seed=2).to(device=device, dtype=dtype)
     sync = torch.cuda.synchronize if device.startswith("cuda") else (lambda: None)
-    medians = {}
+    # One copy of the model per mode with its hooks attached once, so that a timed call is a
+    # plain forward (attaching and removing hooks is not part of the cost being measured).
+    copies = {}
     for mode in MODES:
-        with model.hooks(fwd_hooks=_hooks_for(model, mode)):
-            medians[mode] = _median_ms(lambda: model(x_t, 0.5, cond), repeats, sync)
+        copy = copy_module(model)
+        for name, hook in _hooks_for(copy, mode):
+            copy.add_hook(name, hook)
+        copies[mode] = copy
+    medians = _interleaved_medians({mode: (lambda m=m: m(x_t, 0.5, cond)) for mode, m in copies.items()}, repeats, sync)
+    for copy in copies.values():
+        copy.reset_hooks()
     return [
         ForwardTiming(config, device, str(dtype).removeprefix("torch."), batch, frames, mode, medians[mode], repeats,
                       medians[mode] / medians["no_hooks"])
