@@ -79,6 +79,51 @@ def _monotone(runner, example, check) -> str | None:
     return f"effect at {over}={example.values[over]} is {high:.4g}, smaller than {low:.4g} at {over}={low_value}"
 
 
+def measured_self_attention_saving(runner, example) -> float:
+    """Share of self-attention FLOPs the interventions skipped in a run of the example's data.
+
+    A call that reuses a pattern skips q/k projections, qk-norm, RoPE, QK^T and softmax (the
+    "pattern" share of a layer's self-attention, latentflow.acceleration.flops.pattern_share);
+    such calls are those where ``attn.hook_v`` fired but ``attn.hook_q`` did not.
+    """
+    from ..acceleration.flops import pattern_share
+    from ..interventions import InterventionContext, applied
+    from ..model import sample
+    from .runner import example_seeds
+
+    world = runner.world(example.model)
+    model = world.model
+    inputs = runner.inputs(example.model, example.data)
+    counts = {"q": 0, "v": 0}
+
+    def counter(kind):
+        def hook(tensor, hook):
+            counts[kind] += 1
+
+        return hook
+
+    hooks = [(lambda n: n.endswith("attn.hook_q") and ".cross_attn." not in n, counter("q")),
+             (lambda n: n.endswith("attn.hook_v") and ".cross_attn." not in n, counter("v"))]
+    cond = inputs.cond.to(runner.device)
+    with applied(model, example.interventions, InterventionContext(model=model)), model.hooks(fwd_hooks=hooks):
+        sample(model, cond, steps=example.sampler.steps, method=example.sampler.method,
+               seeds=example_seeds(example.data.seed, example.data.n))
+    skipped = 1.0 - counts["q"] / counts["v"]
+    return skipped * pattern_share(model.cfg, cond.n_frames)
+
+
+def _saving_at_least(runner, example, check) -> str | None:
+    wanted = float(example.args["at_least"])
+    saved = measured_self_attention_saving(runner, example)
+    if saved + 1e-12 >= wanted:
+        return None
+    return f"the interventions skip {saved:.1%} of self-attention FLOPs; at least {wanted:.1%} was claimed"
+
+
+INVARIANTS.register("self_attention_saving_at_least", Invariant(
+    "self_attention_saving_at_least", _saving_at_least,
+    params={"at_least": Param(float, doc="claimed share of self-attention FLOPs skipped (0-1)")},
+    doc="the interventions (e.g. LSAC's reused patterns) skip at least this share of self-attention FLOPs"))
 INVARIANTS.register("identity_at_scale_1", Invariant(
     "identity_at_scale_1", _equals_baseline, doc="scaling by 1 leaves the output bitwise unchanged"))
 INVARIANTS.register("freeze_past_last_step_is_baseline", Invariant(

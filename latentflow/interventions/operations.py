@@ -160,8 +160,10 @@ def _freeze(args):
 
     def fn(compute, call, active, ctx):
         state = ctx.model.sampling
-        if state is None or state.step < from_step:
-            return None  # not frozen yet: attention runs untouched (bitwise the baseline)
+        if state is None or state.step < from_step or from_step >= state.n_steps - 1:
+            # Not frozen yet, or frozen at the last step where no later step would reuse the
+            # pattern: attention runs untouched (bitwise the baseline).
+            return None
         if state.step == from_step:
             pattern = compute()
             frozen[state.evaluation] = pattern

@@ -74,10 +74,10 @@ def test_every_registered_operation_is_covered():
     "iv",
     [
         Intervention("blocks.*.hook_mlp_out", "scale", {"factor": 1.0}),
-        Intervention("blocks.*.attn.hook_pattern", "freeze_pattern", {"from_step": STEPS}),
+        Intervention("blocks.*.attn.hook_pattern", "freeze_pattern", {"from_step": STEPS - 1}),
         Intervention("blocks.*.hook_cross_out", "zero", steps=[STEPS + 3]),
     ],
-    ids=["scale-by-1", "freeze-past-last-step", "steps-never-reached"],
+    ids=["scale-by-1", "freeze-at-last-step", "steps-never-reached"],
 )
 def test_identities(model, cond, baseline, iv):
     assert torch.equal(run(model, cond, [iv]).final, baseline)
