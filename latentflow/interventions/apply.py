@@ -78,7 +78,8 @@ def applied(model: Any, interventions: Sequence[Any], ctx: Optional[Intervention
                     if id(attention) in overridden:
                         raise ValueError(f"two pattern operations on {name!r} ({overridden[id(attention)]!r} and {op.name!r})")
                     overridden[id(attention)] = op.name
-                    stack.enter_context(attention.overriding_pattern(_pattern_override(op.build(args), steps, ctx)))
+                    override = _pattern_override(op.build(args), steps, ctx, attention.pattern_override)
+                    stack.enter_context(attention.overriding_pattern(override))
                 else:
                     hooks.append((name, _activation_hook(op.build(args), name, steps, ctx)))
         stack.enter_context(model.hooks(fwd_hooks=hooks))
@@ -99,8 +100,22 @@ def _activation_hook(fn, name: str, steps: Any, ctx: InterventionContext):
     return hook
 
 
-def _pattern_override(fn, steps: Any, ctx: InterventionContext):
+def _pattern_override(fn, steps: Any, ctx: InterventionContext, underlying=None):
+    """The operation's override, on top of any override the model already has (e.g. a
+    counter-model's): "computing the pattern" then means what the model would have used."""
+    if underlying is not None:
+        inner_compute_of = lambda compute, call: (lambda: _or_compute(underlying(compute, call), compute))  # noqa: E731
+    else:
+        inner_compute_of = lambda compute, call: compute  # noqa: E731
+
     def override(compute, call):
-        return fn(compute, call, _contains(steps, _step(ctx)), ctx)
+        pattern = fn(inner_compute_of(compute, call), call, _contains(steps, _step(ctx)), ctx)
+        if pattern is None and underlying is not None:
+            return underlying(compute, call)  # the operation declines: the model's own override stands
+        return pattern
 
     return override
+
+
+def _or_compute(pattern, compute):
+    return compute() if pattern is None else pattern

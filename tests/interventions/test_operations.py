@@ -154,3 +154,18 @@ def test_site_patterns_match_within_a_segment(model):
         "blocks.0.hook_cross_out", "blocks.2.hook_cross_out"]
     with pytest.raises(UnknownSiteError):  # "*" never crosses a dot: hook_q lives under attn.
         resolve_sites("blocks.*.hook_q", model.hook_dict)
+
+
+def test_pattern_operations_chain_onto_an_existing_override(model, cond):
+    """On a model whose self-attention is already uniform, freezing it changes nothing."""
+    site = "blocks.1.attn.hook_pattern"
+    attention = model.blocks[1].attention
+    attention.pattern_override = lambda compute, call: call.uniform_pattern()
+    try:
+        base = run(model, cond, cache=[site])
+        frozen = run(model, cond, [Intervention(site, "freeze_pattern", {"from_step": 1})], cache=[site])
+        assert torch.equal(base.final, frozen.final)
+        assert all(torch.equal(a[site], b[site]) for a, b in zip(base.caches, frozen.caches))
+        assert attention.pattern_override is not None  # the model's own override is restored
+    finally:
+        attention.pattern_override = None
