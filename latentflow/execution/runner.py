@@ -64,8 +64,13 @@ class Runner:
         self._runs: dict[tuple, RunOutput] = {}
         self._results: dict[str, CaseResult] = {}
         self._metrics: dict[tuple, tuple[np.ndarray, tuple[str, ...]]] = {}
+        # Sites that internal measures of several cases read from the same runs: recorded once.
+        self._record_union: dict[tuple, frozenset[str]] = {}
 
     # -- shared state ----------------------------------------------------------------------
+
+    def _model_name_of(self, model: SamAudioModel) -> str:
+        return next(name for name, world in self._worlds.items() if world.model is model)
 
     def world(self, model: str) -> World:
         if model not in self._worlds:
@@ -80,7 +85,26 @@ class Runner:
 
     # -- runs ------------------------------------------------------------------------------
 
-    def _record_sites(self, model: SamAudioModel, measure: Any) -> tuple[str, ...]:
+    def prepare(self, cases: Iterable[Any]) -> None:
+        """Declare the cases about to run, so that internal measures which read different sites of
+        the same runs (e.g. one hypothesis per layer) are recorded in one run instead of many."""
+        groups: dict[tuple, set[str]] = {}
+        for case in cases:
+            if case.measure.compare != "internal":
+                continue
+            model = self.world(case.model).model
+            sites = self._record_sites(model, case.measure, union=False)
+            groups.setdefault(self._record_group(case.model, case.measure), set()).update(sites)
+        for group, sites in groups.items():
+            self._record_union[group] = self._record_union.get(group, frozenset()) | frozenset(sites)
+
+    @staticmethod
+    def _record_group(model_name: str, measure: Any) -> tuple:
+        return (model_name, measure.metric, measure.steps)
+
+    def _record_sites(self, model: SamAudioModel, measure: Any, union: bool = True) -> tuple[str, ...]:
+        """Hook sites to record for ``measure``: its own, or (``union``) all sites declared for
+        its group by ``prepare``, so that runs are shared."""
         if measure.compare != "internal":
             return ()
         info = INTERNAL_MEASURES.get(measure.metric)
@@ -90,6 +114,10 @@ class Runner:
         bad = [n for n in names if not n.endswith(info.site_suffixes)]
         if bad:
             raise ValueError(f"internal measure {measure.metric!r} reads sites ending in {list(info.site_suffixes)}; got {bad}")
+        if union:
+            shared = self._record_union.get(self._record_group(self._model_name_of(model), measure), frozenset())
+            if set(names) <= shared:
+                return tuple(sorted(shared))
         return names
 
     def run(
@@ -171,8 +199,9 @@ class Runner:
         reasons: list[str] = []
         if measure.compare == "internal":
             info = INTERNAL_MEASURES.get(measure.metric)
-            x = info.aggregate((treated or base).records, dict(measure.args))
-            y = info.aggregate(base.records, dict(measure.args)) if treated is not None else None
+            own = set(self._record_sites(self.world(case.model).model, measure, union=False))
+            x = info.aggregate(_only(treated or base, own), dict(measure.args))
+            y = info.aggregate(_only(base, own), dict(measure.args)) if treated is not None else None
         elif measure.compare == "baseline":
             if treated is None:
                 raise ValueError(f"{case.case_id}: compare: baseline needs interventions (nothing to compare)")
@@ -252,11 +281,17 @@ class Runner:
         if case.measure.compare != "internal":
             return {}
         base = self.run(case.model, case.data, case.sampler, measure=case.measure)
+        own = set(self._record_sites(self.world(case.model).model, case.measure, union=False))
         profile: dict[str, dict[str, float]] = {}
-        for (site, step, evaluation), value in sorted(base.records.items(), key=lambda kv: str(kv[0])):
+        for (site, step, evaluation), value in sorted(_only(base, own).items(), key=lambda kv: str(kv[0])):
             if evaluation in (None, 0):
                 profile.setdefault(site, {})[str(step)] = float(value.float().mean())
         return {"baseline_profile": profile}
+
+
+def _only(run: RunOutput, sites: set[str]) -> dict:
+    """A run's records of the given sites (a shared run may have recorded more)."""
+    return {k: v for k, v in run.records.items() if k[0] in sites}
 
 
 def _plain(value: Any) -> Any:

@@ -46,7 +46,9 @@ class SpecSession:
         model_name = plan.cases[0].model if plan.cases else (plan.fuzz[0].model if plan.fuzz else None)
         sites = self.runner.world(model_name).model.hook_dict if model_name else None
         spec = load_spec(path, sites=sites, operations=OPERATIONS, metrics=metric_catalog(), invariants=INVARIANTS)
-        return compile_plan(spec, self.overrides)
+        plan = compile_plan(spec, self.overrides)
+        self.runner.prepare(plan.cases)
+        return plan
 
     def verdict(self, plan: Plan, case: Any) -> Verdict:
         family = [c for c in plan.cases if case.family is not None and c.family == case.family]
