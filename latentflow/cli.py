@@ -37,6 +37,9 @@ SUBCOMMANDS: tuple[Subcommand, ...] = (
     Subcommand("version", "latentflow.cli:version_main", "print the latentflow version"),
     Subcommand("check-parity", "latentflow.model.parity:main", "compare the model with an official parity vector"),
     Subcommand("bench", "latentflow.bench:main", "run a benchmark (forward, lsac): table + JSON"),
+    Subcommand("train-fixture", "latentflow.training.cli:main", "retrain the bundled fixture model from its recipe"),
+    Subcommand("separate", "latentflow.audio.separate_cli:main", "separate a prompted sound from a mixture file"),
+    Subcommand("evaluate", "latentflow.audio.evaluate_cli:main", "measure separation quality on a bench tier"),
     Subcommand("gate", "latentflow.gate:main", "compare two results files and fail on regressions"),
 )
 

@@ -1,0 +1,328 @@
+"""Audio and prompts in, separated audio out: the one bridge between the bench and the model.
+
+A :class:`Separator` holds a model, the latent codec and a text encoder. It turns mixtures and
+prompts into the model's :class:`~latentflow.model.Conditioning`, runs the flow-matching
+sampler, and decodes the final state back into target and residual waveforms:
+
+    sep = Separator.load("fixture")                       # or a checkpoint path
+    cond = sep.conditioning(examples, prompt_kind="text+span")
+    out = sep.separate(examples, steps=16, method="euler")
+    out.target, out.residual                              # (B, S) float32 waveforms
+
+Prompt kinds (``PROMPT_KINDS``):
+
+* ``"text"``: text features of each prompt; every frame carries the ``<null>`` anchor.
+* ``"span"``: no text (the memory is the time term alone); span anchors as below.
+* ``"text+span"``: both.
+
+Span anchors (SAM Audio's ``embed_anchors``): ``anchor_ids`` is always the (B, 3) row
+``[0 <null>, 1 +, 2 -]`` and ``anchor_alignment`` (B, T) picks one of them per latent frame:
+a frame whose centre ``(j + 0.5) / 25`` s lies in ``[start, end)`` of the span points at ``+``
+(index 1), every other frame at ``-`` (index 2). An example without a span (``None``), and
+every example under ``prompt_kind="text"``, has all frames at ``<null>`` (index 0). Anchors are
+therefore always passed, so the anchor gate acts on every run, as in SAM Audio, where a prompt
+without a span still embeds ``<null>`` tokens.
+
+Noise: each example's starting noise is drawn from its own seed (``seeds``, default 0 for every
+example), so an example's output never depends on which other examples share its batch.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Optional, Sequence
+
+import torch
+from torch import Tensor
+
+from latentflow.audio.codec import LatentCodec, mixture_features, split_target_residual
+from latentflow.model import Conditioning, SamAudioModel, sample
+
+PROMPT_KINDS = ("text", "span", "text+span")
+
+# SAM Audio's anchor vocabulary (the embedding's last row, 3, is padding and never used here).
+ANCHOR_NULL, ANCHOR_POSITIVE, ANCHOR_NEGATIVE = 0, 1, 2
+ANCHOR_TOKENS = (ANCHOR_NULL, ANCHOR_POSITIVE, ANCHOR_NEGATIVE)
+# Positions inside ``anchor_ids`` that ``anchor_alignment`` points at.
+ALIGN_NULL, ALIGN_INSIDE, ALIGN_OUTSIDE = 0, 1, 2
+
+# Checkpoint metadata keys written by the trainer and read by ``Separator.load``.
+META_TEXT_ENCODER = "latentflow_text_encoder"
+META_CODEC = "latentflow_codec"
+
+Span = Optional[tuple[float, float]]
+
+
+@dataclass(frozen=True, eq=False)
+class Separation:
+    """The result of :meth:`Separator.separate`.
+
+    target / residual: (B, S) float32 waveforms at 16 kHz (their sum is the mixture).
+    state: (B, T, 2C) the sampler's final latent state, [target C | residual C].
+    conditioning: what the model was run on.
+    """
+
+    target: Tensor
+    residual: Tensor
+    state: Tensor
+    conditioning: Conditioning
+
+
+def span_anchors(spans: Sequence[Span], n_frames: int, frame_rate: float = 25.0) -> tuple[Tensor, Tensor]:
+    """SAM Audio span anchors for a batch: ``anchor_ids`` (B, 3) and ``anchor_alignment`` (B, T).
+
+    ``spans[i]`` is ``(start, end)`` in seconds or None (no span: all frames ``<null>``).
+    A frame is inside the span when its centre lies in ``[start, end)``.
+    """
+    if n_frames < 1:
+        raise ValueError(f"n_frames must be >= 1, got {n_frames}")
+    centres = (torch.arange(n_frames, dtype=torch.float64) + 0.5) / frame_rate
+    alignment = torch.full((len(spans), n_frames), ALIGN_NULL, dtype=torch.long)
+    duration = n_frames / frame_rate
+    for row, span in enumerate(spans):
+        if span is None:
+            continue
+        start, end = check_span(span, duration, where=f"span {row}")
+        inside = (centres >= start) & (centres < end)
+        alignment[row] = torch.where(inside, ALIGN_INSIDE, ALIGN_OUTSIDE)
+    anchor_ids = torch.tensor([ANCHOR_TOKENS] * len(spans), dtype=torch.long)
+    return anchor_ids, alignment
+
+
+def check_span(span: Sequence[float], duration: float, where: str = "span") -> tuple[float, float]:
+    """Validate ``(start, end)`` seconds against a clip of ``duration`` seconds; returns floats."""
+    try:
+        start, end = (float(v) for v in span)
+    except (TypeError, ValueError):
+        raise ValueError(f"{where}: expected (start, end) in seconds, got {span!r}") from None
+    if not (math.isfinite(start) and math.isfinite(end)):
+        raise ValueError(f"{where}: start and end must be finite numbers, got ({start}, {end})")
+    if start < 0 or end <= start:
+        raise ValueError(f"{where}: need 0 <= start < end, got ({start:g}, {end:g}) s")
+    if start >= duration:
+        raise ValueError(
+            f"{where}: starts at {start:g} s, at or after the end of the {duration:g} s mixture"
+        )
+    return start, min(end, duration)
+
+
+class Separator:
+    """A model with the codec and text encoder it was trained with.
+
+    ``text_encoder`` may be None for a separator used only with ``prompt_kind="span"``.
+    """
+
+    def __init__(self, model: SamAudioModel, codec: LatentCodec | None = None, text_encoder=None) -> None:
+        self.model = model.eval()
+        self.codec = codec if codec is not None else LatentCodec()
+        self.text_encoder = text_encoder
+        C = model.cfg.latent_channels
+        if self.codec.channels != C:
+            raise ValueError(
+                f"the codec has {self.codec.channels} latent channels but the model expects C={C}"
+            )
+        if text_encoder is not None and text_encoder.dim != model.cfg.text_dim:
+            raise ValueError(
+                f"text encoder {text_encoder.name!r} gives {text_encoder.dim}-wide features but the "
+                f"model's memory_proj expects text_dim={model.cfg.text_dim}"
+            )
+
+    # -- construction --------------------------------------------------------------------
+
+    @classmethod
+    def load(cls, name_or_path: str | Path = "fixture", text_encoder=None) -> "Separator":
+        """A separator for ``"fixture"`` (the bundled model) or a checkpoint path.
+
+        The text encoder named in the checkpoint's metadata (default ``"minilm"``) is built
+        unless one is passed.
+        """
+        from latentflow.audio.text import encoder_from_name
+        from latentflow.fixture import resolve_model
+
+        model, metadata = resolve_model(name_or_path)
+        check_codec_metadata(metadata, str(name_or_path))
+        if text_encoder is None:
+            text_encoder = encoder_from_name(metadata.get(META_TEXT_ENCODER, "minilm"))
+        return cls(model, LatentCodec(), text_encoder)
+
+    def with_model(self, model: SamAudioModel) -> "Separator":
+        """The same codec and text encoder (and its cache) around another model."""
+        return Separator(model, self.codec, self.text_encoder)
+
+    # -- conditioning --------------------------------------------------------------------
+
+    def encode_mixtures(self, mixtures: Tensor) -> Tensor:
+        """(B, S) or (S,) 16 kHz waveforms -> the model's mixture features (B, T, 2C)."""
+        return mixture_features(self.codec.encode(mixtures))
+
+    def conditioning(
+        self,
+        examples: Sequence | None = None,
+        *,
+        mixtures: Tensor | None = None,
+        prompts: Sequence[str] | None = None,
+        spans: Sequence[Span] | None = None,
+        prompt_kind: str = "text",
+    ) -> Conditioning:
+        """The model's conditioning for bench examples or for (mixtures, prompts, spans).
+
+        With ``examples`` (objects with ``mixture``, ``prompt`` and ``span``, like
+        :class:`~latentflow.audio.BenchExample`), ``prompts`` / ``spans`` may still be given to
+        replace the examples' own (e.g. the alternative prompt).
+        """
+        mixtures, prompts, spans = self._inputs(examples, mixtures, prompts, spans, prompt_kind)
+        features = self.encode_mixtures(mixtures)
+        return self.conditioning_from_features(features, prompts, spans, prompt_kind)
+
+    def conditioning_from_features(
+        self,
+        mixture_feats: Tensor,
+        prompts: Sequence[str] | None,
+        spans: Sequence[Span] | None,
+        prompt_kind: str = "text",
+    ) -> Conditioning:
+        """Like :meth:`conditioning`, from precomputed mixture features (B, T, 2C)."""
+        check_prompt_kind(prompt_kind)
+        B, T = mixture_feats.shape[:2]
+        text = mask = None
+        if "text" in prompt_kind:
+            if prompts is None or len(prompts) != B:
+                raise ValueError(f"prompt_kind={prompt_kind!r} needs {B} prompts, got {_count(prompts)}")
+            if self.text_encoder is None:
+                raise ValueError("this Separator has no text encoder; use prompt_kind='span'")
+            encoded = self.text_encoder.encode(list(prompts))
+            text, mask = encoded.features, encoded.mask
+        if "span" in prompt_kind:
+            if spans is None or len(spans) != B:
+                raise ValueError(f"prompt_kind={prompt_kind!r} needs {B} spans, got {_count(spans)}")
+            anchor_spans = list(spans)
+        else:
+            anchor_spans = [None] * B
+        anchor_ids, alignment = span_anchors(anchor_spans, T, frame_rate=self._frame_rate)
+        return Conditioning(
+            mixture=mixture_feats,
+            text=text,
+            text_mask=mask,
+            anchor_ids=anchor_ids,
+            anchor_alignment=alignment,
+        )
+
+    # -- running -------------------------------------------------------------------------
+
+    @torch.no_grad()
+    def separate(
+        self,
+        examples: Sequence | None = None,
+        *,
+        mixtures: Tensor | None = None,
+        prompts: Sequence[str] | None = None,
+        spans: Sequence[Span] | None = None,
+        prompt_kind: str = "text",
+        steps: int = 16,
+        method: str = "euler",
+        seeds: Sequence[int] | None = None,
+    ) -> Separation:
+        """Separate each mixture into (target, residual) waveforms; see the module docstring."""
+        mixtures, prompts, spans = self._inputs(examples, mixtures, prompts, spans, prompt_kind)
+        cond = self.conditioning(mixtures=mixtures, prompts=prompts, spans=spans, prompt_kind=prompt_kind)
+        seeds = [0] * cond.batch_size if seeds is None else list(seeds)
+        state = sample(self.model, cond, steps=steps, method=method, seeds=seeds).final
+        target, residual = self.decode(state, mixtures)
+        return Separation(target=target, residual=residual, state=state, conditioning=cond)
+
+    @torch.no_grad()
+    def decode(self, final_state: Tensor, mixture_waveforms: Tensor) -> tuple[Tensor, Tensor]:
+        """(B, T, 2C) final state + (B, S) mixtures -> (target, residual) waveforms (B, S).
+
+        Both come from the codec's mask decoder on the mixture, so they sum to the mixture.
+        """
+        mix = _as_batch(mixture_waveforms)
+        target_latent, residual_latent = split_target_residual(final_state.float())
+        target = self.codec.decode(target_latent, mix, residual_latent)
+        return target, mix.to(target.dtype) - target
+
+    # -- helpers -------------------------------------------------------------------------
+
+    @property
+    def _frame_rate(self) -> float:
+        return self.codec.sample_rate / self.codec.config.latent_hop
+
+    def _inputs(self, examples, mixtures, prompts, spans, prompt_kind):
+        check_prompt_kind(prompt_kind)
+        if examples is not None:
+            if mixtures is not None:
+                raise ValueError("give either examples or mixtures, not both")
+            examples = list(examples)
+            if not examples:
+                raise ValueError("examples is empty")
+            lengths = {int(e.mixture.shape[-1]) for e in examples}
+            if len(lengths) != 1:
+                raise ValueError(f"examples differ in length ({sorted(lengths)} samples); batch equal lengths")
+            mixtures = torch.stack([e.mixture for e in examples])
+            prompts = [e.prompt for e in examples] if prompts is None else prompts
+            spans = [tuple(e.span) for e in examples] if spans is None else spans
+        if mixtures is None:
+            raise ValueError("give examples or mixtures")
+        mixtures = _as_batch(mixtures)
+        return mixtures, (None if prompts is None else list(prompts)), (None if spans is None else list(spans))
+
+
+def check_prompt_kind(prompt_kind: str) -> None:
+    if prompt_kind not in PROMPT_KINDS:
+        raise ValueError(f"unknown prompt_kind {prompt_kind!r}; allowed: {', '.join(PROMPT_KINDS)}")
+
+
+def codec_metadata(codec: LatentCodec) -> str:
+    """The codec facts a checkpoint depends on, as stored in its metadata (JSON)."""
+    cfg = codec.config
+    return json.dumps(
+        {"sample_rate": cfg.sample_rate, "latent_hop": cfg.latent_hop, "n_mels": cfg.n_mels, "n_fft": cfg.n_fft,
+         "stft_hop": cfg.stft_hop, "channel_mean_sum": round(sum(cfg.channel_mean), 4)},
+        sort_keys=True,
+    )
+
+
+def check_codec_metadata(metadata: dict, source: str) -> None:
+    """Refuse a checkpoint trained on a different codec than the one this package ships."""
+    stored = metadata.get(META_CODEC)
+    if stored is None:
+        return  # not written by the latentflow trainer: nothing to compare
+    current = codec_metadata(LatentCodec())
+    if json.loads(stored) != json.loads(current):
+        raise ValueError(
+            f"{source}: trained with codec {stored}, but this latentflow's codec is {current}; "
+            "its latents would not match"
+        )
+
+
+def _as_batch(waves: Tensor) -> Tensor:
+    if not isinstance(waves, Tensor):
+        raise TypeError(f"mixtures must be a torch.Tensor, got {type(waves).__name__}")
+    if waves.dim() == 1:
+        waves = waves[None]
+    if waves.dim() != 2:
+        raise ValueError(f"mixtures must be (B, S) or (S,) mono waveforms, got shape {tuple(waves.shape)}")
+    return waves.float()
+
+
+def _count(values) -> str:
+    return "none" if values is None else str(len(values))
+
+
+__all__ = [
+    "ALIGN_INSIDE",
+    "ALIGN_NULL",
+    "ALIGN_OUTSIDE",
+    "ANCHOR_NEGATIVE",
+    "ANCHOR_NULL",
+    "ANCHOR_POSITIVE",
+    "ANCHOR_TOKENS",
+    "PROMPT_KINDS",
+    "Separation",
+    "Separator",
+    "check_span",
+    "span_anchors",
+]
