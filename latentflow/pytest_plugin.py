@@ -34,6 +34,13 @@ def parse_seed(value: str) -> int:
     return seed
 
 
+def parse_threads(value: str) -> int:
+    """A thread count is a non-negative integer; 0 leaves torch's own setting."""
+    if not value.isdigit():
+        raise argparse.ArgumentTypeError(f"thread count {value!r} is not a non-negative integer (0: torch's default)")
+    return int(value)
+
+
 def _path_with_suffix(*suffixes: str):
     def parse(value: str) -> str:
         if not value.lower().endswith(suffixes):
@@ -67,6 +74,17 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         type=parse_seed,
         default=None,
         help="base seed for every random draw (default: each spec's own seed)",
+    )
+    # Float sums are split differently over different thread counts, so the numbers would
+    # depend on how many xdist workers share the cores. One thread per process keeps them the
+    # same for any -n, and n workers on n cores do not oversubscribe them.
+    group.addoption(
+        "--latentflow-threads",
+        metavar="N",
+        type=parse_threads,
+        default=1,
+        help="torch CPU threads per process while specs run (default 1: the same numbers for any "
+             "number of xdist workers; 0: torch's default)",
     )
     group.addoption(
         "--latentflow-results",
@@ -131,8 +149,13 @@ class _State:
     @property
     def session(self):
         if self._session is None:
+            import torch
+
             from latentflow.execution import SpecSession
 
+            threads = self.config.getoption("latentflow_threads")
+            if threads:
+                torch.set_num_threads(threads)
             self._session = SpecSession(
                 model=self.config.getoption("latentflow_model"),
                 seed=self.config.getoption("latentflow_seed"),
@@ -148,6 +171,10 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[_STATE] = _State(config)
     if not hasattr(config, "workerinput"):  # workers send their reports; the controller writes files
         config.pluginmanager.register(ResultsCollector(config), "latentflow-results")
+        if config.pluginmanager.hasplugin("xdist"):
+            from latentflow.xdist_scheduling import SpecFileSchedulerPlugin
+
+            config.pluginmanager.register(SpecFileSchedulerPlugin(), "latentflow-xdist-scheduling")
     config.addinivalue_line("markers", "latentflow: a case compiled from a latentflow spec file")
 
 
@@ -217,6 +244,10 @@ class CaseItem(pytest.Item):
         return self.path, (self.case.line or 1) - 1, self.case.case_id
 
 
+class FuzzOutcomeChanged(AssertionError):
+    """A fuzz check recorded as ``outcome: fails`` whose invariant now holds."""
+
+
 class FuzzItem(pytest.Item):
     def __init__(self, *, plan, check, **kwargs) -> None:
         super().__init__(**kwargs)
@@ -225,8 +256,25 @@ class FuzzItem(pytest.Item):
         self.add_marker("latentflow")
 
     def runtest(self) -> None:
-        count = self.config.stash[_STATE].session.fuzz(self.plan, self.check)
-        self.user_properties.append(("fuzz_examples", count))
+        from latentflow.execution import InvariantViolation
+
+        session = self.config.stash[_STATE].session
+        if self.check.outcome == "holds":
+            count = session.fuzz(self.plan, self.check)
+            self.user_properties.append(("fuzz_examples", count))
+            return
+        # outcome: fails. The recorded failure must still be found; a check that now holds
+        # fails the run so that the spec is updated (like a hypothesis with outcome: fails).
+        try:
+            count = session.fuzz(self.plan, self.check)
+        except InvariantViolation as violation:
+            self.user_properties.append(("fuzz_outcome", f"fails as recorded: {violation}"))
+            return
+        raise FuzzOutcomeChanged(
+            f"fuzz check {self.check.check_id} ({self.check.invariant}) is recorded as outcome: fails "
+            f"({self.check.reason}), but the invariant held on all {count} examples: the claim now holds; "
+            "update the spec"
+        )
 
     def repr_failure(self, excinfo, style=None):
         from latentflow.execution import InvariantViolation

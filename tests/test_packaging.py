@@ -23,6 +23,7 @@ PLUGIN_OPTIONS = (
     "--latentflow-model",
     "--latentflow-device",
     "--latentflow-seed",
+    "--latentflow-threads",
     "--latentflow-results",
     "--latentflow-report",
 )
@@ -194,13 +195,14 @@ def test_plugin_options_reach_the_config(pytester):
             assert get("latentflow_model") == "fixture"
             assert get("latentflow_device") == "cuda:1"
             assert get("latentflow_seed") == 7
+            assert get("latentflow_threads") == 3
             assert get("latentflow_results") == "out/verdicts.json"
             assert get("latentflow_report") == "out/report.html"
         """
     )
     result = pytester.runpytest(
         "--latentflow-model=fixture", "--latentflow-device=cuda:1", "--latentflow-seed=7",
-        "--latentflow-results=out/verdicts.json", "--latentflow-report=out/report.html",
+        "--latentflow-threads=3", "--latentflow-results=out/verdicts.json", "--latentflow-report=out/report.html",
     )
     assert result.ret == pytest.ExitCode.OK, result.stderr.str()
     result.assert_outcomes(passed=1)
@@ -212,6 +214,7 @@ def test_plugin_defaults(pytester):
         def test_defaults(request):
             get = request.config.getoption
             assert get("latentflow_device") == "auto"
+            assert get("latentflow_threads") == 1
             assert [get(n) for n in ("latentflow_model", "latentflow_seed",
                     "latentflow_results", "latentflow_report")] == [None] * 4
         """
@@ -227,6 +230,7 @@ def test_plugin_defaults(pytester):
         ("--latentflow-device=CPU", "device 'CPU' is not one of"),
         ("--latentflow-seed=-3", "seed '-3' is not a non-negative integer"),
         ("--latentflow-seed=one", "seed 'one' is not a non-negative integer"),
+        ("--latentflow-threads=-1", "thread count '-1' is not a non-negative integer"),
         ("--latentflow-results=out.csv", "path 'out.csv' must end in .json"),
         ("--latentflow-report=out.pdf", "path 'out.pdf' must end in .html or .htm"),
     ],

@@ -135,6 +135,38 @@ fuzz:
     pytester.runpytest("-p", "no:cacheprovider").assert_outcomes(passed=1)
 
 
+SCALE_TWO_FUZZ = """\
+fuzz:
+  - id: scale_two_is_identity
+    invariant: identity_at_scale_1
+    given: {layer: {integers: [0, 7]}}
+    interventions: [{site: "blocks.{layer}.hook_mlp_out", op: scale, args: {factor: FACTOR}}]
+    max_examples: 2
+    outcome: fails
+    reason: scaling by 2 changes the output
+"""
+
+
+def test_a_fuzz_check_recorded_as_failing_passes_while_it_fails(pytester):
+    write_spec(pytester, SCALE_TWO_FUZZ.replace("FACTOR", "2.0"))
+    pytester.runpytest("-p", "no:cacheprovider").assert_outcomes(passed=1)
+
+
+def test_a_fuzz_check_recorded_as_failing_that_starts_holding_fails(pytester):
+    write_spec(pytester, SCALE_TWO_FUZZ.replace("FACTOR", "1.0"))
+    result = pytester.runpytest("-p", "no:cacheprovider")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*scale_two_is_identity (identity_at_scale_1) is recorded as outcome: fails "
+                                 "(scaling by 2 changes the output), but the invariant held on all 2 examples*"])
+
+
+def test_a_fuzz_check_recorded_as_failing_needs_a_reason(pytester):
+    write_spec(pytester, SCALE_TWO_FUZZ.replace("FACTOR", "2.0").replace("    reason: scaling by 2 changes the output\n", ""))
+    result = pytester.runpytest("-p", "no:cacheprovider")
+    result.stdout.fnmatch_lines(["*engine.yaml:*fuzz[[]0[]].reason*outcome: fails needs a reason*"])
+    assert result.ret != 0
+
+
 def test_bad_specs_fail_collection_with_file_line_and_allowed_values(pytester):
     write_spec(pytester, "hypotheses:\n" + TEXT_ZERO.replace("hook_text_proj", "hook_text_prj"))
     result = pytester.runpytest("-p", "no:cacheprovider")
@@ -157,3 +189,18 @@ def test_two_workers_give_the_same_verdicts_and_numbers_as_one(pytester):
     a = json.loads((pytester.path / "serial.json").read_text())
     b = json.loads((pytester.path / "parallel.json").read_text())
     assert a == b
+
+
+def test_two_workers_keep_each_spec_file_on_one_worker(pytester):
+    # latentflow.xdist_scheduling: a file's cases share baselines, so they are not scattered
+    for name in ("a", "b"):
+        cases = "".join(TEXT_ZERO.replace("text_zero_changes_output", f"h{i}") for i in range(3))
+        write_spec(pytester, "hypotheses:\n" + cases, name=f"{name}.yaml")
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-n", "2", "-v")
+    result.assert_outcomes(passed=6)
+    workers: dict[str, set[str]] = {}
+    for line in result.outlines:  # "[gw0] [ 16%] PASSED a.yaml::h0"
+        if "PASSED" in line and ".yaml::" in line:
+            worker, rest = line.split("]", 1)
+            workers.setdefault(rest.split("::")[0].split()[-1], set()).add(worker)
+    assert set(workers) == {"a.yaml", "b.yaml"} and all(len(w) == 1 for w in workers.values()), workers
