@@ -186,10 +186,32 @@ def all_prompts() -> tuple[str, ...]:
     return tuple(dict.fromkeys(texts))
 
 
-def make_bench(tier: str, split: str, n: int, seed: int = 0, config: BenchConfig | None = None) -> list[BenchExample]:
-    """Examples 0..n-1 of ``tier`` on ``split``, a pure function of the arguments."""
+SPAN_SELECTIONS = ("any", "partial")
+
+
+def make_bench(
+    tier: str, split: str, n: int, seed: int = 0, config: BenchConfig | None = None, spans: str = "any"
+) -> list[BenchExample]:
+    """Examples 0..n-1 of ``tier`` on ``split``, a pure function of the arguments.
+
+    ``spans="partial"`` gives instead the first n examples (in index order) whose target is
+    active in only part of the clip: segmentation measures need audio inside and outside.
+    """
     _check_count(n)
-    return [make_example(tier, split, i, seed, config) for i in range(n)]
+    _check_choice(spans, SPAN_SELECTIONS, "spans")
+    if spans == "any":
+        return [make_example(tier, split, i, seed, config) for i in range(n)]
+    fraction = (BenchConfig() if config is None else config).span_fraction
+    if fraction == 0.0:
+        raise ValueError("spans='partial' needs span_fraction > 0 in the bench config; it is 0")
+    chosen: list[BenchExample] = []
+    index = 0
+    while len(chosen) < n:
+        example = make_example(tier, split, index, seed, config)
+        if example.sub_span:
+            chosen.append(example)
+        index += 1
+    return chosen
 
 
 def make_example(tier: str, split: str, index: int, seed: int = 0, config: BenchConfig | None = None) -> BenchExample:

@@ -78,7 +78,7 @@ class Runner:
         return self._worlds[model]
 
     def inputs(self, model: str, data: Any) -> CaseInputs:
-        key = (model, data.tier, data.split, data.n, data.seed, data.prompt)
+        key = (model, data.tier, data.split, data.n, data.seed, data.prompt, data.spans)
         if key not in self._inputs:
             self._inputs[key] = self.world(model).inputs(data)
         return self._inputs[key]

@@ -60,7 +60,7 @@ class World:
     def inputs(self, data: Any) -> CaseInputs:
         from ..audio.bench import make_bench
 
-        examples = make_bench(data.tier, data.split, data.n, data.seed)
+        examples = make_bench(data.tier, data.split, data.n, data.seed, spans=data.spans)
         kind = data.prompt
         cond = self.separator.conditioning(examples, prompt_kind=kind)
         spans = np.array([ex.span for ex in examples], dtype=np.float64)

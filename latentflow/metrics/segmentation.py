@@ -8,6 +8,10 @@ it as the ratio of the output's mean power per second inside the anchored span t
 BR = 1 means no temporal selectivity; larger values mean the output is concentrated in the
 span. Examples whose span covers (almost) the whole clip or nothing have no outside or inside
 and get NaN with that reason.
+
+``block_ratio_db`` is the same ratio in decibels, 10 log10 BR. Use it for paired tests and
+effect sizes: a near-silent output outside the span makes BR itself arbitrarily large (1e7 and
+more), so raw differences of BR are dominated by a few examples, while the log ratio is not.
 """
 
 from __future__ import annotations
@@ -48,8 +52,25 @@ def block_ratio(*, estimate, span, sample_rate: int = 16000) -> MetricResult:
     return MetricResult("block_ratio", np.array(values), tuple(reasons))
 
 
+def block_ratio_db(*, estimate, span, sample_rate: int = 16000) -> MetricResult:
+    """10 log10 BR per example (NaN with BR's reason where BR is undefined)."""
+    ratio = block_ratio(estimate=estimate, span=span, sample_rate=sample_rate)
+    with np.errstate(divide="ignore"):
+        values = 10.0 * np.log10(ratio.values)
+    reasons = tuple(reason if reason is not None or np.isfinite(value) else "the output is exactly silent inside the span"
+                    for reason, value in zip(ratio.reasons, values))
+    values = np.where(np.isfinite(values), values, np.nan)
+    return MetricResult("block_ratio_db", values, reasons)
+
+
 register_metric(
     "block_ratio", block_ratio, higher_is_better=True, unit="ratio", requires=("estimate", "span"),
     accepts=("sample_rate",), compare=("target",),
     description="output power per second inside the anchored span over that outside (temporal selectivity)",
+)
+
+register_metric(
+    "block_ratio_db", block_ratio_db, higher_is_better=True, unit="dB", requires=("estimate", "span"),
+    accepts=("sample_rate",), compare=("target",),
+    description="the block ratio in decibels, 10 log10 BR (for paired tests: robust to near-silent outsides)",
 )

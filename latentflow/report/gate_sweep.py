@@ -20,7 +20,7 @@ from .figures import PlotSection, new_figure, omitted, png_bytes
 
 KEY = "gate_sweep"
 TITLE = "Block ratio vs anchor gate"
-BLOCK_RATIO = "block_ratio"
+BLOCK_RATIOS = ("block_ratio", "block_ratio_db")  # the ratio, and the ratio in dB
 _GATE_OVERRIDE = re.compile(r"\bvalue=([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)[,)].* at hook_anchor_gate\b")
 _SERIES_COLORS = ("#2c7fb8", "#d95f02", "#7570b3", "#1b9e77", "#e7298a", "#66a61e")
 
@@ -54,7 +54,7 @@ def gate_points(cases: Sequence[ReportCase]) -> tuple[tuple[GatePoint, ...], tup
     for case in cases:
         gate = gate_value(case)
         if gate is None:
-            if case.metric == BLOCK_RATIO:
+            if case.metric in BLOCK_RATIOS:
                 notes.append(f"{case.case_id}: block ratio without a gate value (no params 'gate', no "
                              f"override at hook_anchor_gate); left out")
             continue
@@ -71,12 +71,13 @@ def gate_points(cases: Sequence[ReportCase]) -> tuple[tuple[GatePoint, ...], tup
 
 def gate_sweep_section(cases: Sequence[ReportCase]) -> PlotSection:
     points, notes = gate_points(cases)
-    if not any(p.metric == BLOCK_RATIO for p in points):
-        measured = sum(c.metric == BLOCK_RATIO for c in cases)
+    if not any(p.metric in BLOCK_RATIOS for p in points):
+        measured = sum(c.metric in BLOCK_RATIOS for c in cases)
         why = ("no verdict measures block_ratio" if not measured else
                f"{count_text(measured, 'block_ratio verdict')}, but none has a gate value and a finite mean")
         return omitted(KEY, TITLE, why, notes)
-    metrics = [BLOCK_RATIO] + sorted({p.metric for p in points} - {BLOCK_RATIO})
+    present = {p.metric for p in points}
+    metrics = [m for m in BLOCK_RATIOS if m in present] + sorted(present - set(BLOCK_RATIOS))
     figure = new_figure(4.6 * len(metrics) + 0.6, 4.0)
     for index, metric in enumerate(metrics):
         ax = figure.add_subplot(1, len(metrics), index + 1)
@@ -85,7 +86,7 @@ def gate_sweep_section(cases: Sequence[ReportCase]) -> PlotSection:
     caption = ("Mean of each measure with the anchor gate overridden to the value on the x axis (points; bars: "
                "the baseline plus the confidence interval of the mean difference) and with the learned gate "
                "(dashed line, same colour). Block ratio: output power per second inside the anchored span over "
-               "that outside (latentflow.metrics.segmentation).")
+               "that outside, or that ratio in dB (latentflow.metrics.segmentation).")
     summary = tuple(f"- `{p.case_id}`: gate {format_number(p.gate)} -> {p.metric} {format_number(p.value)} "
                     f"(learned gate: {format_number(p.baseline)})" for p in points)
     return PlotSection(KEY, TITLE, png_bytes(figure), caption, notes, summary)

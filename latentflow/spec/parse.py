@@ -41,7 +41,7 @@ TOP_KEYS = (
     "fuzz",
 )
 CLAIM_KEYS = ("id", "title", "source", "paper", "notes")
-DATA_KEYS = ("tier", "n", "seed", "split", "prompt")
+DATA_KEYS = ("tier", "n", "seed", "split", "prompt", "spans")
 SAMPLER_KEYS = ("method", "steps")
 FAMILY_KEYS = ("correction",)
 HYPOTHESIS_KEYS = (
@@ -78,6 +78,8 @@ FUZZ_KEYS = (
     "data",
     "sampler",
     "max_examples",
+    "outcome",
+    "reason",
 )
 
 NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
@@ -266,6 +268,8 @@ def _data_field(node: LineDict, name: str, field: str, r: Reader) -> Any:
         return r.integer(node, name, field, low=0, high=MAX_SEED)
     if name == "split":
         return r.choice(node, name, field, s.SPLITS)
+    if name == "spans":
+        return r.choice(node, name, field, s.SPAN_SELECTIONS)
     return r.choice(node, name, field, s.PROMPT_KINDS)
 
 
@@ -391,25 +395,7 @@ def _hypothesis(
     if measure is not None:
         pieces.append(measure)
     expect = _expect(node, field, r) if "expect" in node else None
-    outcome = r.choice(node, "outcome", field, s.OUTCOMES, "holds")
-    reason = r.text(node, "reason", field)
-    if outcome == "fails" and reason is None and "reason" not in node:
-        r.report(
-            node,
-            "outcome",
-            f"{field}.reason",
-            "outcome: fails needs a reason (what was measured and why it fails)",
-            allowed="reason: <text>",
-        )
-    if outcome == "holds" and "reason" in node:
-        r.report(
-            node,
-            "reason",
-            f"{field}.reason",
-            "reason is only for outcome: fails",
-            value=node["reason"],
-            allowed="outcome: fails with a reason, or use notes",
-        )
+    outcome, reason = _outcome(node, field, r)
     if measure is not None and interventions == () and measure.compare != "internal":
         r.report(
             node,
@@ -890,6 +876,30 @@ def _margin(section: LineDict, path: str, r: Reader) -> tuple[float, float] | No
     return None if width is None else (-width, width)
 
 
+def _outcome(node: LineDict, field: str, r: Reader) -> tuple[str, str | None]:
+    """``outcome`` (holds / fails) and the ``reason`` that ``outcome: fails`` must give."""
+    outcome = r.choice(node, "outcome", field, s.OUTCOMES, "holds")
+    reason = r.text(node, "reason", field)
+    if outcome == "fails" and reason is None and "reason" not in node:
+        r.report(
+            node,
+            "outcome",
+            f"{field}.reason",
+            "outcome: fails needs a reason (what was measured and why it fails)",
+            allowed="reason: <text>",
+        )
+    if outcome == "holds" and "reason" in node:
+        r.report(
+            node,
+            "reason",
+            f"{field}.reason",
+            "reason is only for outcome: fails",
+            value=node["reason"],
+            allowed="outcome: fails with a reason, or use notes",
+        )
+    return outcome, reason
+
+
 # -- fuzz checks ------------------------------------------------------------------------------
 
 
@@ -917,6 +927,7 @@ def parse_fuzz_template(
         node, "max_examples", field, s.DEFAULT_MAX_EXAMPLES, low=1, high=100_000
     )
     given = _given(node, field, r)
+    outcome, reason = _outcome(node, field, r)
     if "given" in node and "variant" in node:
         r.report(
             node,
@@ -938,6 +949,8 @@ def parse_fuzz_template(
         max_examples,
         node.get("title"),
         node.get("notes"),
+        outcome=outcome,
+        reason=reason,
         template=node,
         line=node.line,
         path=field,

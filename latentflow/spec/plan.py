@@ -222,6 +222,14 @@ class FuzzCheck:
     def max_examples(self) -> int:
         return self.spec.max_examples
 
+    @property
+    def outcome(self) -> str:
+        return self.spec.outcome
+
+    @property
+    def reason(self) -> str | None:
+        return self.spec.reason
+
     def example(self, values: Mapping[str, Any] | None = None) -> FuzzExample:
         """The example for drawn ``values`` (one per ``given`` name, each within its strategy)."""
         values = dict(values or {})

@@ -18,6 +18,8 @@ SPEC_VERSIONS = (1,)
 TIERS = ("clean", "noisy", "env")
 SPLITS = ("test", "train")
 PROMPT_KINDS = ("text", "span", "text+span")
+# any: examples 0..n-1; partial: the first n whose target is active in only part of the clip
+SPAN_SELECTIONS = ("any", "partial")
 SAMPLER_METHODS = ("euler", "midpoint")
 COMPARES = ("target", "baseline", "internal")
 REFERENCES = ("prompted", "alternative")
@@ -184,15 +186,19 @@ class Data:
     seed: int = 0
     split: str = "test"
     prompt: str = "text"
+    spans: str = "any"
 
     def to_yaml(self) -> dict[str, Any]:
-        return {
+        out = {
             "tier": self.tier,
             "n": self.n,
             "seed": self.seed,
             "split": self.split,
             "prompt": self.prompt,
         }
+        if self.spans != "any":  # the default is left out, as in most specs
+            out["spans"] = self.spans
+        return out
 
 
 @dataclass(frozen=True)
@@ -382,6 +388,8 @@ class FuzzSpec:
     max_examples: int = DEFAULT_MAX_EXAMPLES
     title: str | None = None
     notes: str | None = None
+    outcome: str = "holds"  # "fails": the invariant is known to be violated (reason says how)
+    reason: str | None = None
     template: Any = field(default=None, compare=False, repr=False)
     line: int | None = field(default=None, compare=False, repr=False)
     path: str | None = field(default=None, compare=False, repr=False)

@@ -337,3 +337,24 @@ def test_all_prompts_lists_every_text_the_bench_emits():
     emitted = {e.prompt for tier in bench.TIERS for e in make_bench(tier, "train", 12, seed=9)}
     emitted |= {e.alt_prompt for tier in bench.TIERS for e in make_bench(tier, "train", 12, seed=9)}
     assert emitted <= set(prompts)
+
+
+def test_partial_span_selection_takes_the_first_sub_span_examples_in_order():
+    from latentflow.audio.bench import make_example
+
+    chosen = make_bench("env", "test", 5, seed=0, spans="partial")
+    assert len(chosen) == 5 and all(e.sub_span for e in chosen)
+    # the same examples as scanning the index order by hand
+    expected, index = [], 0
+    while len(expected) < 5:
+        example = make_example("env", "test", index, 0)
+        if example.sub_span:
+            expected.append(example)
+        index += 1
+    assert [e.span for e in chosen] == [e.span for e in expected]
+    assert all(torch.equal(a.mixture, b.mixture) for a, b in zip(chosen, expected))
+
+
+def test_an_unknown_span_selection_is_refused():
+    with pytest.raises(ValueError, match="spans"):
+        make_bench("env", "test", 2, spans="some")

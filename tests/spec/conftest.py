@@ -83,7 +83,7 @@ def make_operations() -> Registry:
 
 def make_metrics() -> Registry:
     metrics = Registry("metric")
-    for name in ("si_snr", "si_snr_improvement", "sar", "stoi", "pesq", "block_ratio"):
+    for name in ("si_snr", "si_snr_improvement", "sar", "stoi", "pesq", "block_ratio", "block_ratio_db"):
         metrics.register(name, Entry(compare=("target", "baseline")))
     metrics.register(
         "attention_entropy",

@@ -382,7 +382,7 @@ NAME_CASES = [
         "metric: stio",
         f"{H}.measure.metric",
         "'stio'",
-        ["registered metrics: attention_entropy, block_ratio", "did you mean 'stoi'?"],
+        ["registered metrics: attention_entropy, block_ratio, block_ratio_db", "did you mean 'stoi'?"],
     ),
     (
         "unknown argument",
