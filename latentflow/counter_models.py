@@ -75,6 +75,27 @@ def _oscillating_attention(model: SamAudioModel) -> None:
         attention.pattern_override = override
 
 
+DRIFT_FRAMES_PER_STEP = 3
+
+
+def _drifting_attention(model: SamAudioModel) -> None:
+    """Self-attention drifts in time: at step s every query reads the keys its computed pattern
+    points to, shifted by 3 s frames (circularly). Entropies are unchanged, but a pattern cached
+    at one step is wrong at every later step, so caching or freezing it changes the output."""
+
+    def override(compute: Callable[[], torch.Tensor], call: AttentionCall) -> torch.Tensor:
+        state = model.sampling
+        step = 0 if state is None else state.step
+        p = torch.roll(compute(), shifts=DRIFT_FRAMES_PER_STEP * step, dims=-1)
+        if call.key_mask is not None:  # weight shifted onto padding is dropped, the rest renormalised
+            p = p * call.key_mask[:, None, None, :].to(p.dtype)
+            p = p / p.sum(-1, keepdim=True).clamp_min(1e-30)
+        return p
+
+    for attention in model.attention_modules("self"):
+        attention.pattern_override = override
+
+
 for _counter in (
     CounterModel("no_text_injection", "the additive text injection memory_proj(text) carries nothing", _no_text_injection),
     CounterModel("no_cross_attention", "cross-attention outputs are zero in every block", _no_cross_attention),
@@ -82,6 +103,8 @@ for _counter in (
     CounterModel("uniform_self_attention", "self-attention is uniform in every block", _uniform_self_attention),
     CounterModel("oscillating_attention", "self-attention sharpness alternates every step; nothing converges",
                  _oscillating_attention),
+    CounterModel("drifting_attention", "self-attention patterns shift in time every step; no cached pattern stays valid",
+                 _drifting_attention),
 ):
     COUNTER_MODELS.register(_counter.name, _counter)
 

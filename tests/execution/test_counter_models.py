@@ -70,8 +70,21 @@ def test_oscillating_attention_changes_entropy_every_step(model, cond):
     assert entropies(model).diff().abs().mean() > 5 * calm
 
 
+def test_drifting_attention_keeps_the_first_step_and_moves_later_patterns(model, cond):
+    site = "blocks.0.attn.hook_pattern"
+    plain = sample(model, cond, steps=3, method="euler", seeds=[0, 1], cache=[site])
+    apply_counter(model, "drifting_attention")
+    drifting = sample(model, cond, steps=3, method="euler", seeds=[0, 1], cache=[site])
+    # step 0 is unshifted, so the first evaluation matches; every later pattern is the
+    # computed one (of the drifted stream) rolled by 3 frames per step
+    assert torch.allclose(drifting.caches[0][site], plain.caches[0][site], atol=1e-6)
+    later = drifting.caches[2][site]
+    assert torch.allclose(later.sum(-1), torch.ones_like(later.sum(-1)), atol=1e-5)
+    assert not torch.allclose(later, plain.caches[2][site], atol=1e-3)
+
+
 def test_names_are_checked():
     assert counter_name("counter:no_anchor_path") == "no_anchor_path"
     with pytest.raises(LookupError, match=r"unknown counter-model 'no_anchors' \(did you mean 'no_anchor_path'\?\)"):
         counter_name("counter:no_anchors")
-    assert len(COUNTER_MODELS) == 5
+    assert len(COUNTER_MODELS) == 6
