@@ -13,7 +13,8 @@ other one. Reported: the share of mixtures where both prompts are followed (the 
 and the share of single prompts, each with a 95% Wilson interval.
 
 Values that are NaN (a metric undefined for an example, e.g. PESQ without detected speech)
-are left out of that metric's mean; ``n_valid`` says how many counted.
+are left out of that metric's mean; ``n_valid`` says how many counted, and the JSON's
+``nan_reasons`` counts why the others are NaN.
 """
 
 from __future__ import annotations
@@ -22,7 +23,8 @@ import argparse
 import json
 import math
 import sys
-from dataclasses import dataclass
+from collections import Counter
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Optional, Sequence
 
@@ -127,6 +129,7 @@ class Evaluation:
     metrics: dict  # name -> MeanInterval (METRIC_ORDER, then REFERENCE_ORDER)
     values: dict  # name -> tuple of per-example values (NaN kept)
     prompt_following: Optional[PromptFollowing]
+    nan_reasons: dict = field(default_factory=dict)  # metric -> {reason: count} for NaN values
 
     def as_dict(self) -> dict:
         following = None
@@ -144,7 +147,8 @@ class Evaluation:
             "prompt_kind": self.prompt_kind,
             "seed": self.seed,
             "metrics": {
-                name: {**interval.as_dict(), "values": [_num(v) for v in self.values[name]]}
+                name: {**interval.as_dict(), "values": [_num(v) for v in self.values[name]],
+                       "nan_reasons": self.nan_reasons.get(name, {})}
                 for name, interval in self.metrics.items()
             },
             "prompt_following": following,
@@ -192,6 +196,7 @@ def evaluate_separator(
     if n < 1 or batch_size < 1:
         raise ValueError(f"n={n} and batch_size={batch_size} must be positive")
     columns: dict[str, list[float]] = {name: [] for name in (*METRIC_ORDER, *REFERENCE_ORDER)}
+    nan_reasons: dict[str, list[str]] = {name: [] for name in METRIC_ORDER}
     followed_target: list[bool] = []
     followed_other: list[bool] = []
     for first in range(0, n, batch_size):
@@ -208,8 +213,12 @@ def evaluate_separator(
         columns["mixture_si_snr"].extend(float(v) for v in mixture_score)
         oracle = separator.codec.oracle(mixture, target, residual)
         columns["oracle_si_snr_improvement"].extend(float(v) for v in si_snr(oracle, target) - mixture_score)
+        for name in METRIC_ORDER:
+            nan_reasons[name].extend(r for r in report.reasons[name] if r is not None)
         if tier == "clean":
-            other = separator.separate(examples, prompts=[e.alt_prompt for e in examples], **run)
+            # The other speaker of a Clean mixture fills the whole clip: that is its span.
+            whole = [(0.0, e.mixture.shape[-1] / e.sample_rate) for e in examples]
+            other = separator.separate(examples, prompts=[e.alt_prompt for e in examples], spans=whole, **run)
             followed_target.extend(bool(v) for v in si_snr(out.target, target) > si_snr(out.target, residual))
             followed_other.extend(bool(v) for v in si_snr(other.target, residual) > si_snr(other.target, target))
         if progress is not None:
@@ -223,6 +232,7 @@ def evaluate_separator(
         metrics={name: MeanInterval.of(values) for name, values in columns.items()},
         values={name: tuple(values) for name, values in columns.items()},
         prompt_following=following,
+        nan_reasons={name: dict(Counter(reasons)) for name, reasons in nan_reasons.items() if reasons},
     )
 
 

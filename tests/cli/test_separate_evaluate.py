@@ -125,7 +125,7 @@ def test_evaluate_prints_a_table_and_writes_json(tmp_path, capsys):
     assert set(result["metrics"]) == {"si_snr", "si_snr_improvement", "sar", "stoi", "pesq", "mixture_si_snr",
                                          "oracle_si_snr_improvement"}
     for entry in result["metrics"].values():
-        assert set(entry) == {"mean", "ci95", "n_valid", "n", "values"}
+        assert set(entry) == {"mean", "ci95", "n_valid", "n", "values", "nan_reasons"}
         assert len(entry["values"]) == 2 and entry["n"] == 2
     sisnr = result["metrics"]["si_snr"]
     assert sisnr["ci95"][0] <= sisnr["mean"] <= sisnr["ci95"][1]
