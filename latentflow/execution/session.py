@@ -32,12 +32,12 @@ class SpecSession:
     """Loads, validates and runs specs on one device, sharing baselines between them."""
 
     def __init__(self, *, model: Optional[str] = None, seed: Optional[int] = None, n: Optional[int] = None,
-                 device: str = "cpu", batch_size: int = 16) -> None:
+                 device: str = "cpu", batch_size: int = 16, batch_variants: bool = True) -> None:
         from ..extensions import load_extensions
 
         load_extensions()  # users' operations, metrics and invariants, before any spec is read
         self.overrides = Overrides(model=model, seed=seed, n=n)
-        self.runner = Runner(device=device, batch_size=batch_size)
+        self.runner = Runner(device=device, batch_size=batch_size, batch_variants=batch_variants)
 
     def plan(self, path: str | Path) -> Plan:
         """Load and validate ``path`` against the model the spec runs on, then compile it."""

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .apply import Intervention, applied
+from .apply import Intervention, NotBatchable, applied, batchable
 from .operations import OPERATIONS, InterventionContext, Operation, register_operation
 from .sites import UnknownSiteError, layer_of, resolve_sites, site_exists
 
@@ -10,9 +10,11 @@ __all__ = [
     "OPERATIONS",
     "Intervention",
     "InterventionContext",
+    "NotBatchable",
     "Operation",
     "UnknownSiteError",
     "applied",
+    "batchable",
     "layer_of",
     "register_operation",
     "resolve_sites",

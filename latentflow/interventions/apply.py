@@ -56,14 +56,39 @@ def _attention_for(model: Any, site: str):
     return block.attention if parts[2] == "attn" else block.cross_attention
 
 
+class NotBatchable(ValueError):
+    """An intervention that cannot be limited to some rows of the batch."""
+
+
+def batchable(interventions: Sequence[Any]) -> bool:
+    """Whether ``applied(..., rows=...)`` can limit these interventions to a slice of the batch:
+    activation operations that need no second run. Pattern operations would send every row
+    through the explicit attention path (not bitwise the fast path the others use), and scalar
+    sites such as the anchor gate have no batch dimension."""
+    return all(OPERATIONS.get(iv.op).kind == "activation" and not OPERATIONS.get(iv.op).requires_source
+               for iv in interventions)
+
+
 @contextlib.contextmanager
-def applied(model: Any, interventions: Sequence[Any], ctx: Optional[InterventionContext] = None) -> Iterator[InterventionContext]:
+def applied(
+    model: Any,
+    interventions: Sequence[Any],
+    ctx: Optional[InterventionContext] = None,
+    rows: Optional[slice] = None,
+) -> Iterator[InterventionContext]:
     """Run the model with ``interventions`` inside the block; everything is removed on exit or error.
 
     Weights are never touched: activation operations are forward hooks returning new tensors,
     pattern operations are attention overrides (see ``Attention.overriding_pattern``).
+
+    ``rows``: apply the interventions to these batch rows only (``ctx`` describes the whole
+    batch), so that independent variants can share one forward pass. Only for
+    :func:`batchable` interventions; others raise :class:`NotBatchable`.
     """
     ctx = ctx or InterventionContext(model=model)
+    if rows is not None and not batchable(interventions):
+        raise NotBatchable(f"interventions {[iv.op for iv in interventions]} cannot be limited to batch rows "
+                           "(only activation operations without a source run can)")
     hooks = []
     overridden: dict[int, str] = {}
     with contextlib.ExitStack() as stack:
@@ -80,6 +105,8 @@ def applied(model: Any, interventions: Sequence[Any], ctx: Optional[Intervention
                     overridden[id(attention)] = op.name
                     override = _pattern_override(op.build(args), steps, ctx, attention.pattern_override)
                     stack.enter_context(attention.overriding_pattern(override))
+                elif rows is not None:
+                    hooks.append((name, _rows_hook(op.build(args), name, steps, ctx, rows)))
                 else:
                     hooks.append((name, _activation_hook(op.build(args), name, steps, ctx)))
         stack.enter_context(model.hooks(fwd_hooks=hooks))
@@ -96,6 +123,26 @@ def _activation_hook(fn, name: str, steps: Any, ctx: InterventionContext):
         if not _contains(steps, _step(ctx)):
             return None
         return fn(tensor, name, ctx)
+
+    return hook
+
+
+def _rows_hook(fn, name: str, steps: Any, ctx: InterventionContext, rows: slice):
+    """The operation on ``rows`` of the activation; the other rows pass through unchanged."""
+    row_ctx = None
+
+    def hook(tensor, hook):
+        nonlocal row_ctx
+        if not _contains(steps, _step(ctx)):
+            return None
+        batch = None if ctx.example_keys is None else len(ctx.example_keys)
+        if tensor.dim() == 0 or (batch is not None and tensor.shape[0] != batch):
+            raise NotBatchable(f"{name}: activation of shape {tuple(tensor.shape)} has no batch dimension of {batch}")
+        if row_ctx is None:
+            row_ctx = ctx.rows(rows)
+        out = tensor.clone()
+        out[rows] = fn(tensor[rows], name, row_ctx)
+        return out
 
     return hook
 
