@@ -339,7 +339,7 @@ class LsacBenchResult:
 
     def table(self) -> str:
         if self.reference == "target":
-            quality_head = "dSI-SNR dB [95% CI]"
+            quality_head = "SI-SNR loss dB [95% CI]"  # full - method: > 0 is worse
         else:
             quality_head = "SI-SNR vs full dB [95% CI]"
         head = f"{'method':<18}{'SA saved':>9}{'tot saved':>10}{'speedup':>9}  {quality_head:<30}{'retention (vs trunc k)':>24}"
