@@ -4,8 +4,8 @@
     python scripts/run_checks.py test [PYTEST ARGS...]     # the whole test suite
 
 ``verify`` checks the official parity vector with ``latentflow check-parity`` (once that
-subcommand exists) and then runs ``pytest specs/``. ``test`` runs ``pytest tests/ specs/``
-on LATENTFLOW_TEST_WORKERS pytest-xdist workers (default 2; 0 runs serially). A fixed
+subcommand exists) and then runs ``pytest specs/``; ``test`` runs ``pytest tests/ specs/``.
+Both use LATENTFLOW_TEST_WORKERS pytest-xdist workers (default 2; 0 runs serially). A fixed
 worker count keeps runs comparable between machines; ``--dist loadfile`` keeps each file's
 tests in one worker (pytest 9.2 with xdist 3.8 silently ignores ``loadgroup``).
 
@@ -60,7 +60,10 @@ def verify(pytest_options: list[str]) -> int:
     else:
         print("latentflow check-parity does not exist yet: parity check skipped")
         parity_status = 0
-    specs_status = run_pytest(["specs"], pytest_options)
+    workers = worker_count(dict(os.environ))
+    # xdist's default --dist load: latentflow's plugin keeps each spec file on one worker
+    parallel = ["-n", str(workers)] if workers else []
+    specs_status = run_pytest(["specs"], parallel + pytest_options)
     return parity_status or specs_status
 
 
