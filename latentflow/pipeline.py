@@ -148,10 +148,6 @@ class Separator:
             text_encoder = encoder_from_name(metadata.get(META_TEXT_ENCODER, "minilm"))
         return cls(model, LatentCodec(), text_encoder)
 
-    def with_model(self, model: SamAudioModel) -> "Separator":
-        """The same codec and text encoder (and its cache) around another model."""
-        return Separator(model, self.codec, self.text_encoder)
-
     # -- conditioning --------------------------------------------------------------------
 
     def encode_mixtures(self, mixtures: Tensor) -> Tensor:
@@ -227,7 +223,7 @@ class Separator:
     ) -> Separation:
         """Separate each mixture into (target, residual) waveforms; see the module docstring."""
         mixtures, prompts, spans = self._inputs(examples, mixtures, prompts, spans, prompt_kind)
-        cond = self.conditioning(mixtures=mixtures, prompts=prompts, spans=spans, prompt_kind=prompt_kind)
+        cond = self.conditioning_from_features(self.encode_mixtures(mixtures), prompts, spans, prompt_kind)
         seeds = [0] * cond.batch_size if seeds is None else list(seeds)
         state = sample(self.model, cond, steps=steps, method=method, seeds=seeds).final
         target, residual = self.decode(state, mixtures)

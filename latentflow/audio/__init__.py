@@ -2,7 +2,7 @@
 sounds, and the three-tier separation bench (Clean / Noisy / Env).
 
 The codec and text-encoder modules (``latentflow.audio.codec``, ``latentflow.audio.text``)
-sit beside these and add their own exports here.
+sit beside these; import from them directly.
 """
 
 from __future__ import annotations

@@ -198,7 +198,7 @@ def make_bench(
     active in only part of the clip: segmentation measures need audio inside and outside.
     """
     _check_count(n)
-    _check_choice(spans, SPAN_SELECTIONS, "spans")
+    speech.check_choice(spans, SPAN_SELECTIONS, "spans")
     if spans == "any":
         return [make_example(tier, split, i, seed, config) for i in range(n)]
     fraction = (BenchConfig() if config is None else config).span_fraction
@@ -217,8 +217,8 @@ def make_bench(
 def make_example(tier: str, split: str, index: int, seed: int = 0, config: BenchConfig | None = None) -> BenchExample:
     """Example ``index`` of ``tier`` on ``split``; its random draws come only from (seed, index)."""
     config = BenchConfig() if config is None else config
-    _check_choice(tier, TIERS, "tier")
-    _check_choice(split, SPLITS, "split")
+    speech.check_choice(tier, TIERS, "tier")
+    speech.check_choice(split, SPLITS, "split")
     _check_seed(seed, "seed")
     _check_seed(index, "index")
     rng = np.random.default_rng([seed, _STREAM[tier], _SPLIT_CODE[split], index])
@@ -246,7 +246,7 @@ class BenchSampler:
         config: BenchConfig | None = None,
         start: int = 0,
     ):
-        _check_choice(split, SPLITS, "split")
+        speech.check_choice(split, SPLITS, "split")
         _check_count(batch_size)
         _check_seed(seed, "seed")
         _check_seed(start, "start")
@@ -254,7 +254,7 @@ class BenchSampler:
         if not tiers:
             raise ValueError(f"tiers must name at least one of: {', '.join(TIERS)}")
         for tier in tiers:
-            _check_choice(tier, TIERS, "tier")
+            speech.check_choice(tier, TIERS, "tier")
         weights = np.ones(len(tiers)) if weights is None else np.asarray(weights, dtype=np.float64)
         if weights.shape != (len(tiers),) or (weights < 0).any() or weights.sum() <= 0:
             raise ValueError(f"weights must be {len(tiers)} non-negative numbers, not all zero; got {weights.tolist()}")
@@ -468,11 +468,6 @@ class _MixtureBuilder:
             residual_info=r_info,
             noise_snr_db=snr,
         )
-
-
-def _check_choice(value: str, allowed: tuple[str, ...], name: str) -> None:
-    if value not in allowed:
-        raise ValueError(f"unknown {name} {value!r}; allowed: {', '.join(allowed)}")
 
 
 def _check_seed(value: int, name: str) -> None:

@@ -30,8 +30,11 @@ def residual_path(out: Path) -> Path:
     return out.with_name(f"{out.stem}.residual{out.suffix}")
 
 
-def parse_span(text: str) -> tuple[float, float]:
-    """``"START:END"`` in seconds -> (start, end); ``"1.5:3"`` -> (1.5, 3.0)."""
+def parse_span(text: str, duration: float = float("inf")) -> tuple[float, float]:
+    """``"START:END"`` in seconds -> (start, end); ``"1.5:3"`` -> (1.5, 3.0). The span is checked
+    as the pipeline checks spans (against a mixture of ``duration`` seconds when given)."""
+    from latentflow.pipeline import check_span
+
     parts = text.split(":")
     if len(parts) != 2:
         raise UsageError(f"--span {text!r}: expected START:END in seconds, e.g. 0.5:2.25")
@@ -39,8 +42,10 @@ def parse_span(text: str) -> tuple[float, float]:
         start, end = float(parts[0]), float(parts[1])
     except ValueError:
         raise UsageError(f"--span {text!r}: START and END must be numbers of seconds, e.g. 0.5:2.25") from None
-    if not (start == start and end == end) or start < 0 or end <= start or end == float("inf"):
-        raise UsageError(f"--span {text!r}: need 0 <= START < END (finite seconds)")
+    try:
+        check_span((start, end), duration, where=f"--span {text!r}")
+    except ValueError as error:
+        raise UsageError(str(error)) from None
     return start, end
 
 
@@ -62,21 +67,22 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str]) -> int:
     args = _parser().parse_args(argv)
-    from latentflow.audio.codec import SAMPLE_RATE
+    from latentflow.audio.codec import LATENT_HOP, SAMPLE_RATE
     from latentflow.audio.io import AudioFileError, read_audio, write_audio
 
     try:
         _check_arguments(args)
-        span = None if args.span is None else parse_span(args.span)
+        if args.span is not None:
+            parse_span(args.span)  # a malformed span fails before any audio is read
         try:
             mixture, _ = read_audio(args.mix, sample_rate=SAMPLE_RATE)
         except AudioFileError as error:
             raise UsageError(f"--mix {error}") from None
         duration = mixture.shape[-1] / SAMPLE_RATE
-        if mixture.shape[-1] < 640:
-            raise UsageError(f"--mix {args.mix}: {1000 * duration:.0f} ms of audio is too short; need at least 40 ms")
-        if span is not None and span[0] >= duration:
-            raise UsageError(f"--span {args.span!r}: starts at or after the end of {args.mix} ({duration:.2f} s)")
+        if mixture.shape[-1] < LATENT_HOP:
+            raise UsageError(f"--mix {args.mix}: {1000 * duration:.0f} ms of audio is too short; "
+                             f"need at least {1000 * LATENT_HOP / SAMPLE_RATE:.0f} ms (one latent frame)")
+        span = None if args.span is None else parse_span(args.span, duration)
         separator = _load_separator(args.model)
         kind = "text" if span is None else "text+span"
         result = separator.separate(

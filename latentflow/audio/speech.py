@@ -184,9 +184,9 @@ SENTENCES_PER_VOICE = {"train": 18, "test": 9}
 def voices(split: str | None = None, gender: str | None = None) -> tuple[Voice, ...]:
     """The bench voices, optionally only one split's and/or one gender's."""
     if split is not None:
-        _check_choice(split, SPLITS, "split")
+        check_choice(split, SPLITS, "split")
     if gender is not None:
-        _check_choice(gender, GENDERS, "gender")
+        check_choice(gender, GENDERS, "gender")
     return tuple(
         v
         for v in VOICES
@@ -195,7 +195,7 @@ def voices(split: str | None = None, gender: str | None = None) -> tuple[Voice, 
 
 
 def sentence_ids(split: str) -> range:
-    _check_choice(split, SPLITS, "split")
+    check_choice(split, SPLITS, "split")
     return TRAIN_SENTENCES if split == "train" else TEST_SENTENCES
 
 
@@ -343,10 +343,6 @@ class SpeechPool:
     by_gender: dict  # gender -> tuple of indices into ``utterances``
     by_voice: dict  # voice id -> tuple of indices into ``utterances``
 
-    @property
-    def total_seconds(self) -> float:
-        return sum(len(u.audio) for u in self.utterances) / self.sample_rate
-
 
 def pool_folder() -> Path:
     return fixtures_root() / POOL_FOLDER
@@ -354,7 +350,7 @@ def pool_folder() -> Path:
 
 def load_pool(split: str) -> SpeechPool:
     """The committed utterance pool of ``split`` ("train" or "test"), cached per process."""
-    _check_choice(split, SPLITS, "split")
+    check_choice(split, SPLITS, "split")
     return _load_pool_cached(str(pool_folder().resolve()), split)
 
 
@@ -419,6 +415,7 @@ def read_manifest(folder: Path | None = None) -> dict:
     return manifest
 
 
-def _check_choice(value: str, allowed: tuple[str, ...], name: str) -> None:
+def check_choice(value: str, allowed: tuple[str, ...], name: str) -> None:
+    """A ValueError naming ``name``, the bad value and the allowed ones."""
     if value not in allowed:
         raise ValueError(f"unknown {name} {value!r}; allowed: {', '.join(allowed)}")

@@ -64,10 +64,8 @@ class World:
         kind = data.prompt
         cond = self.separator.conditioning(examples, prompt_kind=kind)
         spans = np.array([ex.span for ex in examples], dtype=np.float64)
-        codec = self.separator.codec
-        frame_rate = codec.sample_rate / codec.config.latent_hop
-        span_frames = torch.tensor(np.stack([np.floor(spans[:, 0] * frame_rate + 1e-9),
-                                             np.ceil(spans[:, 1] * frame_rate - 1e-9)], 1), dtype=torch.long)
+        frame_rate = self.separator.codec.sample_rate / self.separator.codec.config.latent_hop
+        span_frames = torch.tensor([ex.span_frames(frame_rate) for ex in examples], dtype=torch.long)
         alternative = [ex.alt_prompt for ex in examples]
         return CaseInputs(
             mixtures=torch.stack([ex.mixture for ex in examples]),

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Callable, Optional
 
 import numpy as np
@@ -39,7 +39,6 @@ class TrainingResult:
     losses: tuple[float, ...]  # per optimiser step
     seconds: float  # wall-clock time of the whole run, data and text encoding included
     setup_seconds: float  # building the prompt table and the model, before step 1
-    extra: dict = field(default_factory=dict)
 
     @property
     def anchor_gate(self) -> float:

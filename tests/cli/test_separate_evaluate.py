@@ -80,7 +80,7 @@ def test_separate_errors_name_the_problem(clean_clip, tmp_path, capsys):
     assert "--prompt '  ' is empty" in _error(capsys, ["--mix", str(mix), "--prompt", "  ", "--out", out])
     assert "--span 'x:1'" in _error(capsys, ["--mix", str(mix), "--prompt", "a man", "--span", "x:1", "--out", out])
     err = _error(capsys, ["--mix", str(mix), "--prompt", "a man", "--span", "5:6", "--out", out])
-    assert "starts at or after the end" in err and "4.00 s" in err
+    assert "--span '5:6': starts at 5 s, at or after the end of the 4 s mixture" in err
     assert "allowed: .wav, .flac" in _error(capsys, ["--mix", str(mix), "--prompt", "a", "--out", str(tmp_path / "o.mp3")])
     err = _error(capsys, ["--mix", str(mix), "--prompt", "a", "--out", out, "--model", str(tmp_path / "m.safetensors")])
     assert "m.safetensors" in err and "no such file" in err
