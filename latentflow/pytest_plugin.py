@@ -144,7 +144,6 @@ class _State:
     def __init__(self, config: pytest.Config) -> None:
         self.config = config
         self._session = None
-        self.verdicts: dict[str, dict] = {}
 
     @property
     def session(self):
@@ -176,6 +175,13 @@ def pytest_configure(config: pytest.Config) -> None:
 
             config.pluginmanager.register(SpecFileSchedulerPlugin(), "latentflow-xdist-scheduling")
     config.addinivalue_line("markers", "latentflow: a case compiled from a latentflow spec file")
+
+
+@pytest.hookimpl(trylast=True)  # after -k / -m / --lf have deselected
+def pytest_collection_modifyitems(config, items):
+    state = config.stash[_STATE]
+    if state._session is not None:
+        state.session.runner.select(item.case for item in items if isinstance(item, CaseItem))
 
 
 def pytest_collect_file(file_path, parent):

@@ -28,7 +28,7 @@ import torch
 from torch import Tensor
 
 from .. import metrics as _metrics  # noqa: F401 - registers the built-in metrics
-from ..interventions import OPERATIONS, InterventionContext, NotBatchable, applied, batchable, resolve_sites
+from ..interventions import OPERATIONS, InterventionContext, applied, batchable, resolve_sites
 from ..metrics import get_metric
 from ..metrics import segmentation as _segmentation  # noqa: F401 - registers block_ratio
 from ..model import SamAudioModel, sample
@@ -58,6 +58,12 @@ class CaseResult:
     x: np.ndarray
     y: Optional[np.ndarray]
     nan_reasons: tuple[str, ...]
+
+
+def _run_key(model_name: str, data: Any, sampler: Any, interventions: Sequence[Any], source: Any = None,
+             record: tuple = (), steps_filter: Any = None) -> tuple:
+    """What determines a run: the memo key of :meth:`Runner.run`."""
+    return (model_name, data, sampler, tuple(interventions), source, record, steps_filter)
 
 
 def example_seeds(data_seed: int, n: int) -> list[int]:
@@ -109,16 +115,28 @@ class Runner:
         groups: dict[tuple, set[str]] = {}
         for case in cases:
             if case.measure.compare != "internal":
-                if case.source is None and batchable(case.interventions):
-                    variants = self._variants.setdefault((case.model, case.data, case.sampler), [()])
-                    if tuple(case.interventions) not in variants:
-                        variants.append(tuple(case.interventions))
+                self._add_variant(case)
                 continue
             model = self.world(case.model).model
             sites = self._record_sites(model, case.measure, union=False)
             groups.setdefault(self._record_group(case.model, case.measure), set()).update(sites)
         for group, sites in groups.items():
             self._record_union[group] = self._record_union.get(group, frozenset()) | frozenset(sites)
+
+    def _add_variant(self, case: Any) -> None:
+        # grouped per spec file: a file's cases run on one xdist worker, so a shared pass only
+        # holds variants that this worker will use
+        if case.source is None and batchable(case.interventions):
+            variants = self._variants.setdefault((case.source_file, case.model, case.data, case.sampler), [()])
+            if tuple(case.interventions) not in variants:
+                variants.append(tuple(case.interventions))
+
+    def select(self, cases: Iterable[Any]) -> None:
+        """Only these cases will run (e.g. after ``pytest -k``): batch only their variants."""
+        self._variants = {}
+        for case in cases:
+            if case.measure.compare != "internal":
+                self._add_variant(case)
 
     @staticmethod
     def _record_group(model_name: str, measure: Any) -> tuple:
@@ -164,27 +182,46 @@ class Runner:
         record = self._record_sites(model, measure) if measure is not None else ()
         reducer = INTERNAL_MEASURES.get(measure.metric).reduce if record else None
         steps_filter = measure.steps if (measure is not None and record) else None
-        key = (model_name, data, sampler, tuple(interventions), source, record, steps_filter)
+        key = _run_key(model_name, data, sampler, interventions, source, record, steps_filter)
         if memo and key in self._runs:
             return self._runs[key]
         if memo and self.batch_variants and not record and source is None:
-            group = (model_name, data, sampler)
-            pending = [v for v in self._variants.get(group, ())
-                       if (model_name, data, sampler, v, None, (), None) not in self._runs]
-            if tuple(interventions) in pending and len(pending) > 1:
+            pending = self._pending_variants(model_name, data, sampler, tuple(interventions))
+            if len(pending) > 1:
                 self._run_variants(model_name, data, sampler, pending)
                 if key in self._runs:
                     return self._runs[key]
+        ((final, records),) = self._sample_chunks(model_name, data, sampler, [tuple(interventions)], source=source,
+                                                  record=record, reducer=reducer, steps_filter=steps_filter)
+        run = RunOutput(final=final, estimate=world.decode(final, inputs), records=records, key=key)
+        if memo:
+            self._runs[key] = run
+        return run
 
+    def _sample_chunks(self, model_name: str, data: Any, sampler: Any, variants: Sequence[tuple], *,
+                       source: Any = None, record: tuple = (), reducer: Any = None,
+                       steps_filter: Any = None) -> list[tuple[Tensor, dict]]:
+        """Sample the data's examples once per intervention variant, chunk by chunk, all variants
+        in the same forward passes (each one's interventions act on its own rows; one variant
+        runs alone). Returns (final, records) per variant; sources and records need one variant."""
+        world = self.world(model_name)
+        model = world.model
+        inputs = self.inputs(model_name, data)
+        shared = len(variants) > 1
+        if shared and (source is not None or record):
+            raise ValueError("patching sources and recorded sites need a run of their own")
+        interventions = variants[0]
         needs_source = any(OPERATIONS.get(iv.op).requires_source for iv in interventions)
         patch_sites = sorted({n for iv in interventions if OPERATIONS.get(iv.op).requires_source
                               for n in resolve_sites(iv.site, model.hook_dict)})
         seeds = example_seeds(data.seed, data.n)
-        finals, records = [], {}
+        finals: list[list[Tensor]] = [[] for _ in variants]
+        records: dict = {}
         for start in range(0, data.n, self.batch_size):
             index = list(range(start, min(start + self.batch_size, data.n)))
-            cond = inputs.cond.select(index).to(self.device)
-            chunk_seeds = [seeds[i] for i in index]
+            m = len(index)
+            cond = inputs.cond.select(index * len(variants)).to(self.device)
+            chunk_seeds = [seeds[i] for i in index] * len(variants)
             ctx = InterventionContext(model=model, example_keys=chunk_seeds, frame_mask=cond.audio_mask)
             if needs_source:
                 ctx.source = self._source_activations(world, inputs, data, sampler, source, index, patch_sites)
@@ -194,52 +231,46 @@ class Runner:
                 rc = RecordContext(cond.audio_mask, cond.text_mask,
                                    None if inputs.span_frames is None else inputs.span_frames[index])
                 hooks = [(name, _recorder(model, name, reducer, rc, chunk_records, steps_filter)) for name in record]
-            with applied(model, interventions, ctx), model.hooks(fwd_hooks=hooks):
+            with contextlib.ExitStack() as stack:
+                for k, variant in enumerate(variants):
+                    rows = slice(k * m, (k + 1) * m) if shared else None
+                    stack.enter_context(applied(model, variant, ctx, rows=rows))
+                stack.enter_context(model.hooks(fwd_hooks=hooks))
                 out = sample(model, cond, steps=sampler.steps, method=sampler.method, seeds=chunk_seeds)
-            finals.append(out.final.cpu())
-            for k, v in chunk_records.items():
-                records.setdefault(k, []).append(v.cpu())
-        final = torch.cat(finals)
-        run = RunOutput(final=final, estimate=world.decode(final, inputs),
-                        records={k: torch.cat(v) for k, v in records.items()}, key=key)
-        if memo:
-            self._runs[key] = run
-        return run
+            for k in range(len(variants)):
+                finals[k].append(out.final[k * m:(k + 1) * m].cpu())
+            for name, value in chunk_records.items():
+                records.setdefault(name, []).append(value.cpu())
+        joined = {name: torch.cat(values) for name, values in records.items()}
+        return [(torch.cat(parts), joined) for parts in finals]
+
+    def _pending_variants(self, model_name: str, data: Any, sampler: Any, interventions: tuple) -> list[tuple]:
+        """The not yet sampled variants of the spec file group that ``interventions`` belongs to."""
+        for (_, *group), variants in self._variants.items():
+            if tuple(group) == (model_name, data, sampler) and interventions in variants:
+                return [v for v in variants if _run_key(model_name, data, sampler, v) not in self._runs]
+        return []
 
     def _run_variants(self, model_name: str, data: Any, sampler: Any, variants: Sequence[tuple]) -> None:
         """Sample several intervention variants in shared forward passes and memoise each one's
         run under the key ``run`` gives it (see the module docstring)."""
-        group = (model_name, data, sampler)
         world = self.world(model_name)
-        model = world.model
         inputs = self.inputs(model_name, data)
-        seeds = example_seeds(data.seed, data.n)
+        group = (model_name, data, sampler)
         for first in range(0, len(variants), self.variants_per_forward):
             batch = list(variants[first:first + self.variants_per_forward])
-            finals: list[list[Tensor]] = [[] for _ in batch]
             try:
-                for start in range(0, data.n, self.batch_size):
-                    index = list(range(start, min(start + self.batch_size, data.n)))
-                    m = len(index)
-                    cond = inputs.cond.select(index * len(batch)).to(self.device)
-                    chunk_seeds = [seeds[i] for i in index] * len(batch)
-                    ctx = InterventionContext(model=model, example_keys=chunk_seeds, frame_mask=cond.audio_mask)
-                    with contextlib.ExitStack() as stack:
-                        for k, interventions in enumerate(batch):
-                            if interventions:
-                                stack.enter_context(applied(model, interventions, ctx, rows=slice(k * m, (k + 1) * m)))
-                        out = sample(model, cond, steps=sampler.steps, method=sampler.method, seeds=chunk_seeds)
-                    for k in range(len(batch)):
-                        finals[k].append(out.final[k * m:(k + 1) * m].cpu())
-            except NotBatchable as why:
-                # e.g. a 1-element site such as the anchor gate: these variants run on their own
+                outputs = self._sample_chunks(model_name, data, sampler, batch)
+            except Exception as why:  # noqa: BLE001 - each variant then runs on its own and raises there
+                # e.g. a 1-element site such as the anchor gate (NotBatchable), or a broken
+                # user operation: its error then belongs to the case that uses it, not to all
                 self.batch_log.append((group, len(batch), f"sequential: {why}"))
-                self._variants[group] = [v for v in self._variants[group] if v not in batch]
+                for key in self._variants:
+                    self._variants[key] = [v for v in self._variants[key] if v not in batch]
                 continue
             self.batch_log.append((group, len(batch), "batched"))
-            for interventions, parts in zip(batch, finals):
-                final = torch.cat(parts)
-                key = (model_name, data, sampler, tuple(interventions), None, (), None)
+            for interventions, (final, _) in zip(batch, outputs):
+                key = _run_key(model_name, data, sampler, interventions)
                 self._runs[key] = RunOutput(final=final, estimate=world.decode(final, inputs), records={}, key=key)
 
     def _source_activations(self, world, inputs, data, sampler, source, index, sites):

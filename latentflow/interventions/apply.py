@@ -89,6 +89,8 @@ def applied(
     if rows is not None and not batchable(interventions):
         raise NotBatchable(f"interventions {[iv.op for iv in interventions]} cannot be limited to batch rows "
                            "(only activation operations without a source run can)")
+    if rows is not None and ctx.example_keys is None:
+        raise ValueError("rows= needs a context with example_keys (one per batch row) to check each activation's batch")
     hooks = []
     overridden: dict[int, str] = {}
     with contextlib.ExitStack() as stack:
@@ -114,8 +116,7 @@ def applied(
 
 
 def _step(ctx: InterventionContext) -> Optional[int]:
-    state = getattr(ctx.model, "sampling", None)
-    return None if state is None else state.step
+    return ctx.position()[0]
 
 
 def _activation_hook(fn, name: str, steps: Any, ctx: InterventionContext):
@@ -129,17 +130,14 @@ def _activation_hook(fn, name: str, steps: Any, ctx: InterventionContext):
 
 def _rows_hook(fn, name: str, steps: Any, ctx: InterventionContext, rows: slice):
     """The operation on ``rows`` of the activation; the other rows pass through unchanged."""
-    row_ctx = None
+    row_ctx = ctx.rows(rows)
+    batch = len(ctx.example_keys)
 
     def hook(tensor, hook):
-        nonlocal row_ctx
         if not _contains(steps, _step(ctx)):
             return None
-        batch = None if ctx.example_keys is None else len(ctx.example_keys)
-        if tensor.dim() == 0 or (batch is not None and tensor.shape[0] != batch):
+        if tensor.dim() == 0 or tensor.shape[0] != batch:
             raise NotBatchable(f"{name}: activation of shape {tuple(tensor.shape)} has no batch dimension of {batch}")
-        if row_ctx is None:
-            row_ctx = ctx.rows(rows)
         out = tensor.clone()
         out[rows] = fn(tensor[rows], name, row_ctx)
         return out

@@ -46,10 +46,10 @@ class InterventionContext:
         return (None, None) if state is None else (state.step, state.evaluation)
 
     def rows(self, rows: slice) -> "InterventionContext":
-        """The context of the batch rows ``rows`` alone (for variants sharing one forward pass)."""
+        """The context of the batch rows ``rows`` alone (for variants sharing one forward pass;
+        those need no second run, so there is no source to slice)."""
         return InterventionContext(
             model=self.model,
-            source=None if self.source is None else {k: v[rows] for k, v in self.source.items()},
             example_keys=None if self.example_keys is None else list(self.example_keys)[rows],
             frame_mask=None if self.frame_mask is None else self.frame_mask[rows],
         )

@@ -136,3 +136,69 @@ def test_only_activation_operations_without_a_source_are_batchable():
     with pytest.raises(NotBatchable, match="uniform_attention"):
         with applied(model, [Intervention("blocks.0.attn.hook_pattern", "uniform_attention")], rows=slice(0, 1)):
             pass
+
+
+def test_each_variant_is_sampled_once_and_only_selected_cases_are_batched(tmp_path, monkeypatch):
+    import latentflow.execution.runner as runner_module
+
+    path = tmp_path / "batching.yaml"
+    path.write_text(SPEC)
+    session = SpecSession()
+    plan = session.plan(path)
+    batch_sizes = []
+    real_sample = runner_module.sample
+
+    def counting_sample(model, cond, **kwargs):
+        batch_sizes.append(cond.batch_size)
+        return real_sample(model, cond, **kwargs)
+
+    monkeypatch.setattr(runner_module, "sample", counting_sample)
+    for case in plan.cases:
+        session.runner.case_result(case)
+    # baseline + 4 activation variants share two passes of 4 and 2 variants x 5 examples;
+    # uniform_attention runs alone: no variant is ever sampled twice
+    assert batch_sizes == [20, 10, 5]
+    batch_sizes.clear()
+    selected = SpecSession()
+    plan = selected.plan(path)
+    (only,) = [c for c in plan.cases if c.hypothesis_id == "text_zero"]
+    selected.runner.select([only])  # what the plugin does after pytest -k
+    selected.runner.case_result(only)
+    assert batch_sizes == [10]  # the baseline and text_zero only
+
+
+def test_a_failing_variant_fails_only_its_own_case(tmp_path):
+    from latentflow.interventions import OPERATIONS, Operation
+
+    def broken(args):
+        def fn(tensor, site, ctx):
+            raise RuntimeError("user operation broke")
+        return fn
+
+    OPERATIONS.register("broken_op", Operation("broken_op", "activation", broken))
+    try:
+        spec = SPEC.split("  - id: cross_scaled")[0] + """\
+  - id: broken
+    title: a user operation that raises
+    interventions: [{site: hook_text_proj, op: broken_op}]
+    measure: {metric: si_snr, compare: target}
+    expect: {direction: decrease, test: paired_t}
+"""
+        path = tmp_path / "broken.yaml"
+        path.write_text(spec)
+        session = SpecSession()
+        plan = session.plan(path)
+        by_id = {c.hypothesis_id: c for c in plan.cases}
+        assert session.runner.case_result(by_id["text_zero"]).result.n == 5
+        with pytest.raises(RuntimeError, match="user operation broke"):
+            session.runner.case_result(by_id["broken"])
+        assert session.runner.batch_log[0][2].startswith("sequential: user operation broke")
+    finally:
+        OPERATIONS.unregister("broken_op")
+
+
+def test_rows_need_a_context_that_knows_the_batch():
+    model = build_model(preset("parity"), seed=1)
+    with pytest.raises(ValueError, match="example_keys"):
+        with applied(model, [Intervention("hook_text_proj", "zero")], rows=slice(0, 1)):
+            pass
