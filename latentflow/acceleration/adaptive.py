@@ -33,7 +33,7 @@ from typing import Callable, Mapping, Optional
 import torch
 from torch import Tensor
 
-from latentflow.model import AttentionCall, Conditioning, SamAudioModel
+from latentflow.model import AttentionCall, Conditioning, SamAudioModel, pattern_of
 
 from .control import SamplingController, layer_index, layer_steps
 from .lsac import AcceleratedSample, sample_controlled
@@ -132,7 +132,7 @@ class AdaptiveController(SamplingController):
 
         def decide(compute: Callable[[], Tensor], call: AttentionCall) -> Tensor:
             def fresh() -> Tensor:
-                return previous(compute, call) if previous is not None else compute()
+                return pattern_of(previous, compute, call)
 
             key = (layer, state.evaluation)
             x = self._inputs.get(layer)

@@ -27,10 +27,11 @@ from .lsac import AcceleratedSample, sample_controlled
 from .record import ComputeRecord
 
 
-def sample_truncated(model: SamAudioModel, cond: Conditioning, steps: int, **sample_kwargs) -> AcceleratedSample:
-    """Plain sampling with ``steps`` steps (k of N truncation); pass the full run's ``noise``."""
-    method = sample_kwargs.get("method", "midpoint")
-    output = sample(model, cond, steps=steps, **sample_kwargs)
+def sample_truncated(model: SamAudioModel, cond: Conditioning, steps: int, *, method: str,
+                     **sample_kwargs) -> AcceleratedSample:
+    """Plain sampling with ``steps`` steps (k of N truncation); pass the full run's ``noise``.
+    ``method`` is required: the compute record counts its evaluations per step."""
+    output = sample(model, cond, steps=steps, method=method, **sample_kwargs)
     record = ComputeRecord.full(model.cfg.n_layers, steps, method, cond.batch_size)
     return AcceleratedSample(final=output.final, record=record, output=output)
 

@@ -53,7 +53,6 @@ from pathlib import Path
 from typing import Callable, Optional, Protocol, Sequence
 
 import numpy as np
-import scipy.stats
 import torch
 from torch import Tensor
 
@@ -66,10 +65,10 @@ from .baselines import DeepCacheConfig, sample_deepcache, sample_truncated
 from .calibration import LSACCalibration, calibrate_lsac, measure_entropy_profile, tune_drift_threshold
 from .flops import RunFlops, count_for
 from .lsac import AcceleratedSample, sample_lsac
-from .record import ComputeRecord
+from latentflow.audio.bench import TIERS
 from latentflow.metrics.attention import DEFAULT_STABLE_THRESHOLD
+from latentflow.stats.paired import mean_interval_t
 
-TIERS = ("clean", "noisy", "env")
 
 
 @dataclass(frozen=True, eq=False)
@@ -224,9 +223,7 @@ def bench_methods(
         with contextlib.ExitStack() as stack:
             for attention in m.attention_modules("self"):
                 stack.enter_context(attention.overriding_pattern(lambda compute, call: compute()))
-            output = sample(m, cond, noise=noise, **kw)
-        record = ComputeRecord.full(m.cfg.n_layers, steps, method, cond.batch_size)
-        return AcceleratedSample(final=output.final, record=record, output=output)
+            return sample_truncated(m, cond, steps, method=method, noise=noise)
 
     specs = [
         MethodSpec("full", full, truncation_steps=steps, settings={"steps": steps}),
@@ -379,9 +376,7 @@ def mean_interval(values: Sequence[float], confidence: float = 0.95) -> tuple[fl
     mean = float(array.mean()) if array.size else math.nan
     if array.size < 2 or not np.isfinite(array).all():
         return mean, (math.nan, math.nan)
-    sem = float(array.std(ddof=1) / math.sqrt(array.size))
-    half = float(scipy.stats.t.ppf(0.5 + confidence / 2, array.size - 1)) * sem
-    return mean, (mean - half, mean + half)
+    return mean, mean_interval_t(array, confidence)
 
 
 def matched_truncation_steps(saving: float, n_steps: int) -> int:

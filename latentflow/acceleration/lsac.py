@@ -34,7 +34,7 @@ from typing import Callable, Iterator, Mapping, Optional
 
 from torch import Tensor
 
-from latentflow.model import AttentionCall, Conditioning, SamAudioModel, sample
+from latentflow.model import AttentionCall, Conditioning, SamAudioModel, pattern_of, sample
 
 from .control import SamplingController, layer_index, layer_steps
 from .record import ComputeRecord
@@ -131,7 +131,7 @@ class LSACController(SamplingController):
         def decide(compute: Callable[[], Tensor], call: AttentionCall) -> Tensor:
             key = (layer, state.evaluation)
             if state.step == freeze:
-                pattern = previous(compute, call) if previous is not None else compute()
+                pattern = pattern_of(previous, compute, call)
                 self._cache[key] = pattern
                 return pattern
             cached = self._cache.get(key)

@@ -61,10 +61,6 @@ class ComputeRecord:
         computed = sum(sum(e.pattern_rows) for e in self.evaluations)
         return 1.0 - computed / total if total else 0.0
 
-    def reuse_table(self) -> list[list[int]]:
-        """Rows computed per (evaluation, layer): a quick look at where a method saved work."""
-        return [list(e.pattern_rows) for e in self.evaluations]
-
 
 def _at(record: EvaluationRecord, step: int, evaluation: int) -> EvaluationRecord:
     return EvaluationRecord(

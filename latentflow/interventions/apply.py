@@ -6,6 +6,7 @@ import contextlib
 from dataclasses import dataclass, field
 from typing import Any, Iterator, Mapping, Optional, Protocol, Sequence
 
+from ..model.blocks import pattern_of
 from .operations import OPERATIONS, InterventionContext, Operation
 from .sites import resolve_sites
 
@@ -148,19 +149,11 @@ def _rows_hook(fn, name: str, steps: Any, ctx: InterventionContext, rows: slice)
 def _pattern_override(fn, steps: Any, ctx: InterventionContext, underlying=None):
     """The operation's override, on top of any override the model already has (e.g. a
     counter-model's): "computing the pattern" then means what the model would have used."""
-    if underlying is not None:
-        inner_compute_of = lambda compute, call: (lambda: _or_compute(underlying(compute, call), compute))  # noqa: E731
-    else:
-        inner_compute_of = lambda compute, call: compute  # noqa: E731
-
     def override(compute, call):
-        pattern = fn(inner_compute_of(compute, call), call, _contains(steps, _step(ctx)), ctx)
+        inner = (lambda: pattern_of(underlying, compute, call)) if underlying is not None else compute
+        pattern = fn(inner, call, _contains(steps, _step(ctx)), ctx)
         if pattern is None and underlying is not None:
             return underlying(compute, call)  # the operation declines: the model's own override stands
         return pattern
 
     return override
-
-
-def _or_compute(pattern, compute):
-    return compute() if pattern is None else pattern

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .blocks import AttentionCall, PatternOverride
+from .blocks import AttentionCall, PatternOverride, pattern_of
 from .checkpoint import CheckpointError, LoadReport, infer_config, load_model, read_tensors, save_model
 from .conditioning import Conditioning
 from .config import SamAudioConfig, preset, preset_names
@@ -11,6 +11,7 @@ from .sampler import SampleOutput, initial_noise, sample
 
 __all__ = [
     "AttentionCall",
+    "pattern_of",
     "CheckpointError",
     "Conditioning",
     "LoadReport",

@@ -120,6 +120,14 @@ class PatternOverride(Protocol):
     def __call__(self, compute: Callable[[], Tensor], call: AttentionCall) -> Optional[Tensor]: ...
 
 
+def pattern_of(override: Optional[PatternOverride], compute: Callable[[], Tensor], call: AttentionCall) -> Tensor:
+    """The pattern attention would use under ``override``: its answer, or the computed pattern
+    when there is no override or it declines the call. Overrides stacked on top of another one
+    (interventions, LSAC) read "the pattern" through this."""
+    pattern = None if override is None else override(compute, call)
+    return compute() if pattern is None else pattern
+
+
 class Attention(nn.Module):
     """Multi-head attention with SAM Audio's strided head split, qk-norm and optional RoPE.
 

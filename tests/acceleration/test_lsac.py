@@ -250,3 +250,23 @@ def test_bfloat16(cond):
     assert torch.equal(caches[-1]["blocks.0.attn.hook_pattern"], caches[3]["blocks.0.attn.hook_pattern"])
     assert torch.equal(caches[-2]["blocks.0.attn.hook_pattern"], caches[2]["blocks.0.attn.hook_pattern"])
     assert not torch.equal(result.final, baseline.final)
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_an_override_that_declines_is_read_through_as_no_override(model, cond, method):
+    # A model's own pattern override may return None ("not overriding this call"); LSAC and
+    # adaptive refresh stacked on it must then cache the computed pattern, as without it.
+    from latentflow.acceleration import AdaptiveConfig, sample_adaptive
+
+    plan = {1: 2, 3: 1}
+    adaptive = AdaptiveConfig({1: 1, 3: 1}, threshold=0.05, n_steps=STEPS)
+    plain_lsac = sample_lsac(model, cond, plan, **kwargs(method)).final
+    plain_adaptive = sample_adaptive(model, cond, adaptive, **kwargs(method)).final
+    for attention in model.attention_modules("self"):
+        attention.pattern_override = lambda compute, call: None
+    try:
+        assert torch.equal(sample_lsac(model, cond, plan, **kwargs(method)).final, plain_lsac)
+        assert torch.equal(sample_adaptive(model, cond, adaptive, **kwargs(method)).final, plain_adaptive)
+    finally:
+        for attention in model.attention_modules("self"):
+            attention.pattern_override = None
