@@ -317,13 +317,15 @@ class ResultsCollector:
         import json
         from pathlib import Path
 
+        from latentflow.gate import RESULTS_FORMAT  # what `latentflow gate` reads
+
         config = self.config
         verdicts = [self.verdicts[k] for k in sorted(self.verdicts)]
         results = config.getoption("latentflow_results")
         if results:
             Path(results).parent.mkdir(parents=True, exist_ok=True)
             payload = {
-                "latentflow_results": 1,
+                "latentflow_results": RESULTS_FORMAT,
                 "model": config.getoption("latentflow_model"),
                 "seed": config.getoption("latentflow_seed"),
                 "verdicts": verdicts,

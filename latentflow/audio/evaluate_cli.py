@@ -67,10 +67,9 @@ class MeanInterval:
         mean = float(finite.mean())
         if n == 1:
             return cls(mean, math.nan, math.nan, 1, int(values.size))
-        from scipy.stats import t
+        from latentflow.stats.paired import mean_interval_t
 
-        half = float(t.ppf(0.975, n - 1) * finite.std(ddof=1) / math.sqrt(n))
-        return cls(mean, mean - half, mean + half, n, int(values.size))
+        return cls(mean, *mean_interval_t(finite, 0.95), n, int(values.size))
 
     def as_dict(self) -> dict:
         return {"mean": _num(self.mean), "ci95": [_num(self.low), _num(self.high)],

@@ -30,7 +30,6 @@ from torch import Tensor
 from .. import metrics as _metrics  # noqa: F401 - registers the built-in metrics
 from ..interventions import OPERATIONS, InterventionContext, applied, batchable, resolve_sites
 from ..metrics import get_metric
-from ..metrics import segmentation as _segmentation  # noqa: F401 - registers block_ratio
 from ..model import SamAudioModel, sample
 from ..stats import TestResult, correct, evaluate
 from .internal import INTERNAL_MEASURES, RecordContext
@@ -374,16 +373,28 @@ class Runner:
         )
 
     def _extra(self, case: Any) -> dict:
-        """Per-site, per-step means of an internal measure's records (for reports: heatmaps)."""
+        """Per-site, per-step means of an internal measure's records (for reports: heatmaps);
+        for ``entropy_rate`` also each site's baseline rate (the measure itself, averaged over
+        the examples) and the spec's threshold, so a report classifies layers as the spec does."""
         if case.measure.compare != "internal":
             return {}
         base = self.run(case.model, case.data, case.sampler, measure=case.measure)
         own = set(self._record_sites(self.world(case.model).model, case.measure, union=False))
+        records = _only(base, own)
         profile: dict[str, dict[str, float]] = {}
-        for (site, step, evaluation), value in sorted(_only(base, own).items(), key=lambda kv: str(kv[0])):
+        for (site, step, evaluation), value in sorted(records.items(), key=lambda kv: str(kv[0])):
             if evaluation in (None, 0):
                 profile.setdefault(site, {})[str(step)] = float(value.float().mean())
-        return {"baseline_profile": profile}
+        extra: dict[str, Any] = {"baseline_profile": profile}
+        if case.measure.metric == "entropy_rate":
+            aggregate = INTERNAL_MEASURES.get("entropy_rate").aggregate
+            extra["baseline_rates"] = {
+                site: float(np.mean(aggregate({k: v for k, v in records.items() if k[0] == site}, dict(case.measure.args))))
+                for site in sorted(profile)
+            }
+            if case.expect.null_value is not None:
+                extra["stable_threshold"] = float(case.expect.null_value)
+        return extra
 
 
 def _only(run: RunOutput, sites: set[str]) -> dict:

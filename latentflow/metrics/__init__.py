@@ -23,6 +23,7 @@ from latentflow.metrics.registry import (
     unregister_metric,
 )
 from latentflow.metrics.result import MetricResult
+from latentflow.metrics.segmentation import block_ratio, block_ratio_db
 from latentflow.metrics.separation import (
     REPORT_METRICS,
     SeparationReport,
@@ -46,6 +47,8 @@ __all__ = [
     "SeparationReport",
     "UnknownMetricError",
     "available_metrics",
+    "block_ratio",
+    "block_ratio_db",
     "bss_eval",
     "compute_metric",
     "get_metric",

@@ -9,9 +9,13 @@ layers gives one layer per case. When two cases measured the same cell (same bas
 their values agree and one is kept; if they disagree (different data), the mean is drawn and
 the largest disagreement is noted.
 
-Each layer's rate of change is ``entropy_rate`` of its trajectory over the recorded steps and
-its class is ``classify_stable`` with the documented ``DEFAULT_STABLE_THRESHOLD`` (see
-`latentflow.metrics.attention`), the same definitions the convergence specs use.
+Each layer's rate of change and class come from the convergence spec when it measured that
+layer: ``extra.baseline_rates`` (the ``entropy_rate`` measure on the baseline run: per example
+and head the mean |step-to-step change|, averaged) against the spec's threshold
+(``extra.stable_threshold``, its ``null_value``), so the plot agrees with the verdicts. Other
+layers fall back to the rate of the averaged trajectory (``entropy_rate`` of the heatmap row,
+the measure LSAC calibrates with) against ``DEFAULT_STABLE_THRESHOLD``; averaging first gives
+lower rates, so the caption says which was used.
 """
 
 from __future__ import annotations
@@ -52,6 +56,7 @@ class EntropyGrid:
     threshold: float
     sources: tuple[str, ...]
     disagreement: float  # largest spread between cases that measured the same cell
+    spec_rated: tuple[int, ...] = ()  # layers whose rate is the spec's entropy_rate measure
 
     @property
     def stable_layers(self) -> tuple[int, ...]:
@@ -66,11 +71,19 @@ def entropy_grids(cases: Sequence[ReportCase], threshold: float = DEFAULT_STABLE
                   ) -> tuple[tuple[EntropyGrid, ...], tuple[str, ...]]:
     """The grids found in the verdicts (self-attention first) and notes on what was skipped."""
     cells: dict[str, dict[tuple[int, int], list[float]]] = {}
+    spec_rates: dict[str, dict[int, float]] = {}
+    spec_thresholds: set[float] = set()
     sources: dict[str, list[str]] = {}
     notes: list[str] = []
     for case in cases:
         if case.metric not in ENTROPY_MEASURES:
             continue
+        if _finite(case.extra.get("stable_threshold")):
+            spec_thresholds.add(float(case.extra["stable_threshold"]))
+        for site, rate in (case.extra.get("baseline_rates") or {}).items():
+            match = _SITE.match(str(site))
+            if match is not None and _finite(rate):
+                spec_rates.setdefault(match.group(2), {})[int(match.group(1))] = float(rate)
         profile = case.extra.get("baseline_profile")
         if not isinstance(profile, dict) or not profile:
             notes.append(f"{case.case_id}: entropy measure without a baseline_profile")
@@ -87,12 +100,18 @@ def entropy_grids(cases: Sequence[ReportCase], threshold: float = DEFAULT_STABLE
                 cells.setdefault(kind, {}).setdefault((layer, int(step)), []).append(float(value))
             if case.case_id not in sources.setdefault(kind, []):
                 sources[kind].append(case.case_id)
-    grids = tuple(_grid(kind, cells[kind], sources[kind], threshold)
+    if len(spec_thresholds) > 1:
+        notes.append(f"the specs use different stable thresholds {sorted(spec_thresholds)}; "
+                     f"their rates are classified with {format_number(threshold)}")
+    elif spec_thresholds:
+        threshold = spec_thresholds.pop()
+    grids = tuple(_grid(kind, cells[kind], sources[kind], threshold, spec_rates.get(kind, {}))
                   for kind in ("attn", "cross_attn") if cells.get(kind))
     return grids, tuple(notes)
 
 
-def _grid(kind: str, cells: dict[tuple[int, int], list[float]], sources: list[str], threshold: float) -> EntropyGrid:
+def _grid(kind: str, cells: dict[tuple[int, int], list[float]], sources: list[str], threshold: float,
+          spec_rates: dict[int, float]) -> EntropyGrid:
     layers = tuple(sorted({layer for layer, _ in cells}))
     steps = tuple(sorted({step for _, step in cells}))
     values = np.full((len(layers), len(steps)), np.nan)
@@ -101,15 +120,19 @@ def _grid(kind: str, cells: dict[tuple[int, int], list[float]], sources: list[st
         values[layers.index(layer), steps.index(step)] = float(np.mean(measured))
         disagreement = max(disagreement, max(measured) - min(measured))
     rates: list[Optional[float]] = []
-    for row in values:
+    for layer, row in zip(layers, values):
         recorded = row[np.isfinite(row)]
-        rates.append(float(entropy_rate(recorded)) if recorded.size >= 2 else None)
+        if layer in spec_rates:
+            rates.append(spec_rates[layer])
+        else:
+            rates.append(float(entropy_rate(recorded)) if recorded.size >= 2 else None)
     known = [r for r in rates if r is not None]
     classes = iter(classify_stable(np.array(known), threshold).tolist()) if known else iter(())
     stable = tuple(None if r is None else bool(next(classes)) for r in rates)
     values.setflags(write=False)
     return EntropyGrid(kind, layers, steps, values, tuple(rates), stable, float(threshold), tuple(sources),
-                       disagreement if disagreement > _SAME else 0.0)
+                       disagreement if disagreement > _SAME else 0.0,
+                       tuple(layer for layer in layers if layer in spec_rates))
 
 
 def _finite(value: object) -> bool:
@@ -141,10 +164,15 @@ def entropy_section(cases: Sequence[ReportCase], threshold: float = DEFAULT_STAB
         if unclassified:
             notes += (f"{_KIND_NAMES[grid.kind]}: layers {unclassified} have fewer than 2 recorded steps and "
                       f"are not classified",)
+    threshold = grids[0].threshold
+    rated = [f"{_KIND_NAMES[g.kind]} layers {list(g.spec_rated)}" for g in grids if g.spec_rated]
+    rate_text = (f"the convergence spec's entropy_rate (per example and head, then averaged) for "
+                 f"{', '.join(rated)}, else the rate of the averaged row" if rated else
+                 "the rate of the averaged row (mean |step-to-step change|)")
     caption = (f"Normalised attention entropy (0: one key, 1: uniform) of the baseline run, per layer and "
-               f"sampler step; right: each layer's rate of change (mean |step-to-step change|). Layers with "
-               f"rate ≤ {format_number(threshold)} are stable, the others fast (DEFAULT_STABLE_THRESHOLD = "
-               f"{format_number(DEFAULT_STABLE_THRESHOLD)} in latentflow.metrics.attention). From "
+               f"sampler step; right: each layer's rate of change: {rate_text}. Layers with rate ≤ "
+               f"{format_number(threshold)} are stable, the others fast (the spec's threshold where a spec "
+               f"gives one, else DEFAULT_STABLE_THRESHOLD = {format_number(DEFAULT_STABLE_THRESHOLD)}). From "
                + "; ".join(f"{_KIND_NAMES[g.kind]}: {', '.join(g.sources)}" for g in grids) + ".")
     return PlotSection(KEY, TITLE, png_bytes(figure), caption, notes, _summary(grids))
 

@@ -14,7 +14,7 @@ import pytest
 from latentflow.metrics.attention import DEFAULT_STABLE_THRESHOLD
 from latentflow.report import build_sections, write_report
 from latentflow.report.cases import read_cases
-from latentflow.report.entropy import entropy_grids
+from latentflow.report.entropy import entropy_grids, entropy_section
 from latentflow.report.forest import forest_rows
 from latentflow.report.gate_sweep import gate_points, gate_value
 
@@ -116,6 +116,23 @@ def test_entropy_grid_rates_and_stable_fast_split(r, verdicts):
     # The threshold is a parameter: at 0.04 layer 1 (rate 0.03) is stable too.
     (wide,), _ = entropy_grids(read_cases(verdicts), threshold=0.04)
     assert (wide.stable_layers, wide.fast_layers) == ((0, 1, 2), (3,))
+
+
+def test_spec_rates_and_threshold_classify_the_layers_they_measured(r):
+    # The convergence spec's own rates (per example, then averaged: higher than the averaged
+    # row's) and its threshold decide the layers it measured; the others use the row's rate.
+    profile = r.entropy_profile()
+    rates = {"blocks.0.attn.hook_pattern": 0.013, "blocks.1.attn.hook_pattern": 0.004}
+    verdicts = [r.make_verdict("async::rate", measure="entropy_rate (internal)",
+                               extra={"baseline_profile": profile, "baseline_rates": rates, "stable_threshold": 0.0076})]
+    (grid,), notes = entropy_grids(read_cases(verdicts))
+    assert notes == () and grid.threshold == 0.0076 and grid.spec_rated == (0, 1)
+    assert grid.rates[:2] == (0.013, 0.004)
+    assert grid.rates[2:] == pytest.approx([abs(s) for s in r.ENTROPY_SLOPES[2:]], abs=1e-12)
+    assert (grid.stable_layers, grid.fast_layers) == ((1, 2), (0, 3))  # layer 2: row rate 0.004
+    section = entropy_section(read_cases(verdicts))
+    assert "entropy_rate (per example and head, then averaged) for self-attention layers [0, 1]" in section.caption
+    assert "Layers with rate ≤ 0.0076 are stable" in section.caption
 
 
 def test_entropy_profiles_of_per_layer_cases_are_merged(r):
