@@ -13,7 +13,7 @@ from typing import Any, Iterator, Optional
 
 from ..interventions import OPERATIONS
 from ..metrics import available_metrics, get_metric
-from ..spec import Overrides, Plan, compile_plan, load_spec
+from ..spec import Overrides, Plan, compile_plan, load_spec, validate
 from .fuzz import INVARIANTS, run_fuzz_check
 from .internal import INTERNAL_MEASURES
 from .runner import Runner
@@ -45,8 +45,8 @@ class SpecSession:
         plan = compile_plan(spec, self.overrides)
         model_name = plan.cases[0].model if plan.cases else (plan.fuzz[0].model if plan.fuzz else None)
         sites = self.runner.world(model_name).model.hook_dict if model_name else None
-        spec = load_spec(path, sites=sites, operations=OPERATIONS, metrics=metric_catalog(), invariants=INVARIANTS)
-        plan = compile_plan(spec, self.overrides)
+        # then the names it uses against the registries and the model's hook points
+        validate(spec, sites=sites, operations=OPERATIONS, metrics=metric_catalog(), invariants=INVARIANTS)
         self.runner.prepare(plan.cases)
         return plan
 

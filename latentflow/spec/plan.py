@@ -252,11 +252,8 @@ class FuzzCheck:
         instance = parse_fuzz_instance(self.spec, ordered, reader, ctx)
         if instance is None:
             raise SpecError(reader.issues)
-        example_id = f"{self.claim.id}::{instance.id}" + (
-            f"[{instance.variant}]" if instance.variant else ""
-        )
         return FuzzExample(
-            example_id=example_id,
+            example_id=case_id(self.claim.id, instance.id, instance.variant),
             check_id=instance.id,
             claim=self.claim,
             variant=instance.variant,

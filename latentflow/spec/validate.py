@@ -31,7 +31,7 @@ from latentflow.registry import Param, declared_flag, declared_params, nearest_n
 from latentflow.spec import schema as s
 from latentflow.spec.errors import SpecError, SpecIssue, did_you_mean, listing, show
 from latentflow.spec.expand import variant_label
-from latentflow.spec.parse import FileContext, corner_values, parse_fuzz_instance
+from latentflow.spec.parse import FileContext, _lines_with_args, corner_values, parse_fuzz_instance
 from latentflow.spec.reader import Reader
 
 Sites = Iterable[str] | Callable[[str], bool] | None
@@ -287,17 +287,13 @@ class _Checker:
         entry = self._get(self.invariants, check.invariant) if self.invariants is not None else None
         if entry is None:
             return
-        lines = check.template.lines if check.template is not None else {}
-        arg_lines = {
-            f"args.{k}": v for k, v in getattr(check.template.get("args"), "lines", {}).items()
-        }
         self._args(
             entry,
             "invariant",
             check.invariant,
             instance.args,
             check.path,
-            {**lines, **arg_lines},
+            _lines_with_args(check.template),
             check.line,
             r,
         )
@@ -319,7 +315,7 @@ class _Checker:
                 f"invariant {check.invariant!r} uses no measure, so it would be ignored",
                 value=instance.measure.metric,
                 allowed="no measure key for this invariant",
-                line=lines.get("measure", check.line),
+                line=check.template.lines.get("measure", check.line),
             )
 
     # -- helpers ----------------------------------------------------------------------------
