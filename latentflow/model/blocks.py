@@ -57,9 +57,15 @@ class RotaryEmbedding(nn.Module):
 
     def __init__(self, head_dim: int, theta: float) -> None:
         super().__init__()
+        self.head_dim = head_dim
         self.theta = theta
-        inv_freq = 1.0 / (theta ** (torch.arange(0, head_dim, 2, dtype=torch.float32) / head_dim))
-        self.register_buffer("inv_freq", inv_freq, persistent=False)
+        self.register_buffer("inv_freq", torch.empty(0), persistent=False)
+        self.reset_buffers()
+
+    def reset_buffers(self) -> None:
+        """(Re)build the frequencies: they are not in the state dict, so a model materialised
+        from the meta device (``load_model``) needs them again."""
+        self.inv_freq = 1.0 / (self.theta ** (torch.arange(0, self.head_dim, 2, dtype=torch.float32) / self.head_dim))
         self._table: Optional[tuple[int, torch.device, Tensor, Tensor]] = None
 
     def _cos_sin(self, n_positions: int, device: torch.device) -> tuple[Tensor, Tensor]:

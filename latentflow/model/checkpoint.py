@@ -9,7 +9,6 @@ skipped. Within the modelled modules every key must match exactly, with its shap
 from __future__ import annotations
 
 import json
-import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Mapping, Optional
@@ -171,6 +170,8 @@ def infer_config(tensors: Mapping[str, Tensor], metadata: Mapping[str, str] | No
     if q_norm is None:
         raise CheckpointError("cannot infer the number of heads without qk-norm weights; give a transformer_config")
     hidden = shape("transformer.layers.0.feed_forward.w1.weight")
+    if dim % int(q_norm[0]):
+        raise CheckpointError(f"the qk-norm width {int(q_norm[0])} does not divide the model width {dim}")
     cfg = SamAudioConfig(
         dim=dim,
         n_heads=dim // int(q_norm[0]),
@@ -187,8 +188,6 @@ def infer_config(tensors: Mapping[str, Tensor], metadata: Mapping[str, str] | No
         cfg = cfg.replace(ffn_dim_multiplier=int(hidden[0]) / int(2 * cfg.ffn_exp * dim / 3))
         if cfg.ffn_hidden != int(hidden[0]):
             raise CheckpointError(f"cannot infer ffn_dim_multiplier for feed-forward width {int(hidden[0])}")
-    if not math.isclose(cfg.head_dim * cfg.n_heads, dim):
-        raise CheckpointError(f"inconsistent head width {cfg.head_dim} for dim {dim}")
     return cfg
 
 
@@ -215,10 +214,7 @@ def _reset_rope_buffers(module: torch.nn.Module) -> None:
     from .blocks import RotaryEmbedding
 
     if isinstance(module, RotaryEmbedding):
-        head_dim = module.inv_freq.numel() * 2
-        theta = module.theta
-        module.inv_freq = 1.0 / (theta ** (torch.arange(0, head_dim, 2, dtype=torch.float32) / head_dim))
-        module._table = None
+        module.reset_buffers()
 
 
 def save_model(model: SamAudioModel, path: str | Path, metadata: Mapping[str, str] | None = None) -> None:

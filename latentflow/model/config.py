@@ -40,6 +40,9 @@ class SamAudioConfig:
     notes: str = ""
 
     def __post_init__(self) -> None:
+        for name in ("dim", "n_heads", "n_layers", "latent_channels", "text_dim", "vision_dim"):
+            if getattr(self, name) <= 0:
+                raise ValueError(f"{name}={getattr(self, name)} must be positive")
         if self.dim % self.n_heads:
             raise ValueError(
                 f"dim={self.dim} is not divisible by n_heads={self.n_heads}: "
@@ -49,9 +52,6 @@ class SamAudioConfig:
             raise ValueError(f"RoPE rotates pairs of channels: head_dim={self.head_dim} must be even")
         if self.dim % 2:
             raise ValueError(f"dim={self.dim} must be even (the memory time sinusoid has dim/2 frequencies)")
-        for name in ("dim", "n_heads", "n_layers", "latent_channels", "text_dim", "vision_dim"):
-            if getattr(self, name) <= 0:
-                raise ValueError(f"{name}={getattr(self, name)} must be positive")
 
     @property
     def head_dim(self) -> int:

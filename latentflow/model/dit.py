@@ -227,12 +227,12 @@ def init_random_(model: nn.Module, seed: int) -> None:
     for name, param in sorted(model.named_parameters()):
         if name.endswith(".gate"):
             continue  # keep the config's gate values (e.g. the released anchor gate, -0.14)
-        if name.endswith("norm.weight") or name.endswith("layer_norm.weight") or "groupnorm.weight" in name:
+        if name.endswith("norm.weight"):
             values = 1.0 + 0.1 * torch.randn(param.shape, generator=generator)
         elif param.dim() >= 2 and "table" not in name:
             fan_in = param[0].numel()
             values = torch.randn(param.shape, generator=generator) / fan_in**0.5
-        else:  # biases, adaLN tables, gates
+        else:  # biases, adaLN tables
             values = 0.1 * torch.randn(param.shape, generator=generator)
         param.copy_(values.to(param.dtype))
     for module in model.modules():

@@ -109,10 +109,8 @@ def sample(
     keep = _name_filter(cache)
     states = [noise] if return_states else None
     x = noise
-    evaluation_index = 0
 
     def velocity(x_in: Tensor, t: float, step: int, within: int) -> Tensor:
-        nonlocal evaluation_index
         state = SamplingState(step=step, n_steps=steps, t=t, evaluation=within, method=method)
         with model.sampling_step(state):
             if keep is None:
@@ -121,7 +119,6 @@ def sample(
                 v, activations = model.run_with_cache(x_in, t, cond, names_filter=keep)
                 output.caches.append(activations)
                 output.evaluations.append(state)
-        evaluation_index += 1
         return v
 
     for step in range(steps):
