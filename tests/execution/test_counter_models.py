@@ -33,8 +33,11 @@ def test_no_text_injection_makes_the_prompt_irrelevant(model, cond):
 
 
 def test_no_cross_attention_makes_zeroing_it_a_no_op(model, cond):
-    apply_counter(model, "no_cross_attention")
     zero = [(lambda n: n.endswith("hook_cross_out"), lambda t, hook: torch.zeros_like(t))]
+    with model.hooks(fwd_hooks=zero):
+        before = run(model, cond)
+    assert not torch.equal(before, run(model, cond))  # zeroing matters on the intact model
+    apply_counter(model, "no_cross_attention")
     with model.hooks(fwd_hooks=zero):
         ablated = run(model, cond)
     assert torch.equal(ablated, run(model, cond))

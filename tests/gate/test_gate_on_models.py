@@ -1,5 +1,5 @@
-"""The gate on real runs: the bundled model against itself passes, against a perturbed copy
-(Gaussian noise added to one block's weights, saved as a checkpoint) it fails."""
+"""The gate on real runs: against a perturbed copy of the bundled model (Gaussian noise added to
+one block's weights, saved as a checkpoint) it fails, and says so in its markdown."""
 
 from __future__ import annotations
 
@@ -55,10 +55,10 @@ def folder(tmp_path_factory):
 
 
 def test_gate_passes_against_itself_and_fails_on_a_perturbed_copy(folder):
+    # Two runs of one model give identical results files (tests/execution/test_plugin.py), and
+    # identical files pass the gate (tests/gate/test_gate.py): only the perturbed copy is run here.
     a = run_specs(folder, "fixture", folder / "a.json")
-    again = run_specs(folder, "fixture", folder / "again.json")
     b = run_specs(folder, str(folder / "perturbed.safetensors"), folder / "b.json")
-    assert not compare(a, again).failed
     report = compare(a, b)
     assert report.failed, report.to_markdown()
     gate = subprocess.run([sys.executable, "-m", "latentflow.cli", "gate", "--baseline", str(folder / "a.json"),
