@@ -51,6 +51,7 @@ class Param:
     default: Any = REQUIRED
     doc: str = ""
     choices: tuple[Any, ...] | None = None
+    low: float | None = None  # the smallest allowed value (e.g. 0 for a sampler step)
 
     @property
     def required(self) -> bool:
@@ -61,13 +62,16 @@ class Param:
         return self.type if isinstance(self.type, tuple) else (self.type,)
 
     def type_name(self) -> str:
-        return " or ".join(_TYPE_NAMES.get(t, t.__name__) for t in self.types)
+        text = " or ".join(_TYPE_NAMES.get(t, t.__name__) for t in self.types)
+        return text if self.low is None else f"{text} >= {self.low}"
 
     def accepts(self, value: Any) -> bool:
         """Whether ``value`` (as YAML produced it) has an acceptable type and choice."""
         if value is None and self.default is None:
             return True
         if not any(_is_instance(value, t) for t in self.types):
+            return False
+        if self.low is not None and value < self.low:
             return False
         return self.choices is None or value in self.choices
 

@@ -8,7 +8,7 @@ from typing import Any, Iterator, Mapping, Optional, Protocol, Sequence
 
 from ..model.blocks import pattern_of
 from .operations import OPERATIONS, InterventionContext, Operation
-from .sites import resolve_sites
+from .sites import PATTERN_SITES, resolve_sites
 
 
 class Selection(Protocol):
@@ -47,12 +47,10 @@ def _layers(selection: Any, n_layers: int) -> Optional[list[int]]:
 
 
 def _attention_for(model: Any, site: str):
+    if not PATTERN_SITES.accepts(site):
+        raise ValueError(f"pattern operations act on attention patterns: site {site!r} is none of the "
+                         f"{PATTERN_SITES.describe()}")
     parts = site.split(".")
-    if len(parts) != 4 or parts[0] != "blocks" or parts[3] != "hook_pattern" or parts[2] not in ("attn", "cross_attn"):
-        raise ValueError(
-            f"pattern operations act on attention patterns: site {site!r} must be "
-            "blocks.<i>.attn.hook_pattern or blocks.<i>.cross_attn.hook_pattern"
-        )
     block = model.blocks[int(parts[1])]
     return block.attention if parts[2] == "attn" else block.cross_attention
 
@@ -101,6 +99,8 @@ def applied(
             names = resolve_sites(iv.site, model.hook_dict, _layers(getattr(iv, "layers", None), model.cfg.n_layers))
             steps = getattr(iv, "steps", None)
             for name in names:
+                if op.acts_on is not None and not op.acts_on.accepts(name):
+                    raise ValueError(f"operation {op.name!r} cannot act on {name!r}; it acts on {op.acts_on.describe()}")
                 if op.kind == "pattern":
                     attention = _attention_for(model, name)
                     if id(attention) in overridden:

@@ -22,6 +22,7 @@ import torch
 from torch import Tensor
 
 from ..registry import REQUIRED, Param, Registry, declared_params
+from .sites import PATTERN_SITES, SCALAR_SITES, SiteKind
 
 
 @dataclass
@@ -67,6 +68,7 @@ class Operation:
     params: Mapping[str, Param] = field(default_factory=dict)
     doc: str = ""
     requires_source: bool = False
+    acts_on: Optional[SiteKind] = None  # None: any site
 
     def bind(self, args: Mapping[str, Any] | None) -> dict[str, Any]:
         """Arguments with defaults filled in; unknown, missing or mistyped ones are errors."""
@@ -197,7 +199,7 @@ for _op in (
               params={"value": Param(float, REQUIRED, "the constant")}, doc="set every element to a value"),
     Operation("override_scalar", "scalar", lambda a: (lambda t, site, ctx: torch.full_like(t, float(a["value"]))),
               params={"value": Param(float, REQUIRED, "new value, e.g. 5.0 for the anchor gate")},
-              doc="override a scalar such as hook_anchor_gate without touching the weight"),
+              doc="override a scalar such as hook_anchor_gate without touching the weight", acts_on=SCALAR_SITES),
     Operation("patch", "activation", _patch, requires_source=True,
               params={"source": Param(str, "alternative", "which second run: see the hypothesis 'source'")},
               doc="replace by the same site's activation from a second run (e.g. another prompt)"),
@@ -210,9 +212,9 @@ for _op in (
     Operation("add_noise", "activation", _add_noise,
               params={"std": Param(float, REQUIRED, "noise standard deviation"), "seed": Param(int, 0, "noise seed")},
               doc="add seeded Gaussian noise"),
-    Operation("uniform_attention", "pattern", _uniform, doc="uniform weights over unmasked keys"),
+    Operation("uniform_attention", "pattern", _uniform, doc="uniform weights over unmasked keys", acts_on=PATTERN_SITES),
     Operation("freeze_pattern", "pattern", _freeze,
-              params={"from_step": Param(int, REQUIRED, "first step that reuses the pattern computed at this step")},
-              doc="clamp the attention pattern from a sampler step on"),
+              params={"from_step": Param(int, REQUIRED, "first step that reuses the pattern computed at this step", low=0)},
+              doc="clamp the attention pattern from a sampler step on", acts_on=PATTERN_SITES),
 ):
     register_operation(_op)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from typing import Iterable, Sequence
 
 from ..registry import nearest_names
@@ -19,6 +20,31 @@ class UnknownSiteError(LookupError):
 
     def __str__(self) -> str:
         return self.args[0]
+
+
+@dataclass(frozen=True)
+class SiteKind:
+    """The hook sites an operation can act on: the one definition that both the engine
+    (when it applies an operation) and the spec validator (at load time) consult."""
+
+    name: str  # e.g. "attention-pattern sites"
+    regex: str  # full match on a concrete hook name
+    examples: tuple[str, ...]  # the forms, for messages
+
+    def accepts(self, site: str) -> bool:
+        return re.fullmatch(self.regex, site) is not None
+
+    def describe(self) -> str:
+        return f"{self.name}: {', '.join(self.examples)}"
+
+
+# Pattern operations replace the attention module's softmax, which only the modules behind
+# these hook points have; scalar sites are the 1-element gate parameters of the model.
+PATTERN_SITES = SiteKind(
+    "attention-pattern sites", r"blocks\.\d+\.(attn|cross_attn)\.hook_pattern",
+    ("blocks.<i>.attn.hook_pattern", "blocks.<i>.cross_attn.hook_pattern"),
+)
+SCALAR_SITES = SiteKind("scalar sites", r"hook_anchor_gate|hook_video_gate", ("hook_anchor_gate", "hook_video_gate"))
 
 
 def layer_of(name: str) -> int | None:

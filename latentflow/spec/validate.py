@@ -199,6 +199,7 @@ class _Checker:
             if entry is None:
                 continue
             self._args(entry, "operation", item.op, item.args, item.path, lines, item.line, r)
+            self._acts_on(entry, item, r)
             if declared_flag(entry, "requires_source", False) and not has_source:
                 r.report(
                     None,
@@ -209,6 +210,66 @@ class _Checker:
                     allowed="add source: {prompt: alternative} to the hypothesis (fuzz checks cannot patch)",
                     line=lines.get("op", item.line),
                 )
+        self._one_pattern_op_per_site(interventions, r)
+
+    def _concrete(self, item: s.Intervention) -> list[str]:
+        """The hook names an intervention acts on, as far as they are known without a model."""
+        if self.sites is not None and self.sites.names:
+            regex = pattern_regex(item.site)
+            names = [n for n in self.sites.names if regex.fullmatch(n)]
+            if item.layers is not None and not item.layers.is_all:
+                names = [n for n in names if _layer(n) is None or item.layers.contains(_layer(n))]
+            return names
+        if item.layers is not None and not item.layers.is_all and item.layers.only is not None:
+            return [s.site_for_layer(item.site, layer) for layer in item.layers.only]
+        return [s.site_for_layer(item.site, 0)]
+
+    def _acts_on(self, entry: Any, item: s.Intervention, r: Reader) -> None:
+        # The operation declares which sites it can act on (latentflow.interventions.sites),
+        # so the engine and this check read the same definition.
+        kind = declared_flag(entry, "acts_on", None)
+        if kind is None:
+            return
+        wrong = [name for name in self._concrete(item) if "*" not in name and not kind.accepts(name)]
+        if wrong:
+            lines = item.lines or {}
+            r.report(
+                None,
+                None,
+                f"{item.path}.site",
+                f"operation {item.op!r} cannot act on this site",
+                value=item.site if wrong == [item.site] else f"{item.site} ({wrong[0]})",
+                allowed=f"operation {item.op!r} acts only on {kind.describe()}",
+                line=lines.get("site", item.line),
+            )
+
+    def _one_pattern_op_per_site(self, interventions: tuple[s.Intervention, ...], r: Reader) -> None:
+        # An attention module takes one pattern override at a time: a second would replace
+        # the first, so the engine refuses the pair; say so here, with the line.
+        if self.operations is None:
+            return
+        taken: dict[str, s.Intervention] = {}
+        for item in interventions:
+            entry = self._get(self.operations, item.op) if item.op in self.operations else None
+            if declared_flag(entry, "kind", None) != "pattern":
+                continue
+            for name in self._concrete(item):
+                first = taken.get(name)
+                if first is None:
+                    taken[name] = item
+                    continue
+                lines = item.lines or {}
+                r.report(
+                    None,
+                    None,
+                    f"{item.path}.site",
+                    f"two pattern operations on {name} ({first.op!r} at line "
+                    f"{(first.lines or {}).get('site', first.line)} and {item.op!r})",
+                    value=item.site,
+                    allowed="one pattern operation per attention site in one intervention list",
+                    line=lines.get("site", item.line),
+                )
+                break
 
     def source(self, h: s.Hypothesis, r: Reader) -> None:
         if h.source is None or self.operations is None:
@@ -394,6 +455,11 @@ class _Checker:
                     allowed=described,
                     line=lines.get("args", lines.get("op", line)),
                 )
+
+
+def _layer(name: str) -> int | None:
+    match = re.match(r"blocks\.(\d+)\.", name)
+    return int(match.group(1)) if match else None
 
 
 def _names(registry: Any) -> list[str]:

@@ -137,7 +137,7 @@ def test_errors_name_what_is_wrong(model, cond):
         run(model, cond, [Intervention("hook_text_proj", "scale")])
     with pytest.raises(ValueError, match=r"argument 'over'='space': expected one of \['time', 'examples'\]"):
         run(model, cond, [Intervention("hook_text_proj", "mean_ablate", {"over": "space"})])
-    with pytest.raises(ValueError, match="must be blocks.<i>.attn.hook_pattern"):
+    with pytest.raises(ValueError, match="acts on attention-pattern sites: blocks.<i>.attn.hook_pattern"):
         run(model, cond, [Intervention("hook_text_proj", "uniform_attention")])
     with pytest.raises(ValueError, match="two pattern operations"):
         run(model, cond, [Intervention("blocks.0.attn.hook_pattern", "uniform_attention"),

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from latentflow.interventions.sites import PATTERN_SITES, SCALAR_SITES
 from latentflow.registry import REQUIRED, Param, Registry
 from latentflow.spec import SpecError, load_spec
 
@@ -71,9 +72,15 @@ def make_operations() -> Registry:
     ops.register("scale", Entry({"factor": Param(float, REQUIRED, "multiplier")}))
     ops.register("set", Entry({"value": Param(float, REQUIRED)}))
     ops.register("patch", Entry(requires_source=True))
-    ops.register("uniform_attention", Entry())
-    ops.register("freeze_pattern", Entry({"from_step": (int, REQUIRED, "first frozen step")}))
-    ops.register("override_scalar", Entry({"value": Param(float, REQUIRED)}))
+    pattern = {"kind": "pattern", "acts_on": PATTERN_SITES}
+    ops.register("uniform_attention", Entry(**pattern))
+    ops.register(
+        "freeze_pattern",
+        Entry({"from_step": Param(int, REQUIRED, "first frozen step", low=0)}, **pattern),
+    )
+    ops.register(
+        "override_scalar", Entry({"value": Param(float, REQUIRED)}, kind="scalar", acts_on=SCALAR_SITES)
+    )
     subspace = {"subspace": Param(str, "temporal_mean", choices=("temporal_mean",))}
     ops.register("keep_subspace", Entry(subspace))
     ops.register("remove_subspace", Entry(subspace))

@@ -406,7 +406,7 @@ NAME_CASES = [
         "op: freeze_pattern",
         f"{I0}.args.from_step",
         None,
-        ["needs argument 'from_step'", "from_step (integer, required: first frozen step)"],
+        ["needs argument 'from_step'", "from_step (integer >= 0, required: first frozen step)"],
     ),
     (
         "argument not among the choices",
