@@ -2,8 +2,10 @@
 
 Attention has two paths that compute the same function (to float round-off):
 - a fast path through ``F.scaled_dot_product_attention`` when nobody needs the probabilities;
-- an explicit path that materialises them when ``hook_pattern`` has a hook (a cache, an
-  intervention) or when a pattern override (uniform weights, a frozen or cached pattern) is set.
+- an explicit path that materialises them when ``hook_pattern`` has a hook of any kind (a
+  TransformerLens hook, a cache, an intervention, or a plain ``register_forward_hook`` /
+  pre-hook as nnsight, pyvene and baukit register) or when a pattern override (uniform
+  weights, a frozen or cached pattern) is set.
 """
 
 from __future__ import annotations
@@ -134,6 +136,22 @@ def pattern_of(override: Optional[PatternOverride], compute: Callable[[], Tensor
     return compute() if pattern is None else pattern
 
 
+def has_any_hook(module: nn.Module) -> bool:
+    """Whether a forward on ``module`` would call anybody's hook.
+
+    TransformerLens' own list (``HookPoint.fwd_hooks``) only knows hooks added through
+    ``add_hook``; nnsight, pyvene and baukit call ``register_forward_hook`` (or a pre-hook)
+    directly, and a global module hook fires on every module. Any of them needs the pattern
+    materialised, or it would silently never fire.
+    """
+    return bool(
+        module._forward_hooks
+        or module._forward_pre_hooks
+        or nn.modules.module._global_forward_hooks
+        or nn.modules.module._global_forward_pre_hooks
+    )
+
+
 class Attention(nn.Module):
     """Multi-head attention with SAM Audio's strided head split, qk-norm and optional RoPE.
 
@@ -201,7 +219,7 @@ class Attention(nn.Module):
                 device=v.device,
             )
             pattern = self.pattern_override(compute, call)
-        if pattern is None and self.hook_pattern.fwd_hooks:
+        if pattern is None and has_any_hook(self.hook_pattern):
             pattern = compute()
         if pattern is None:
             # Nobody needs the probabilities: the fused kernel computes the same function.

@@ -163,11 +163,14 @@ class SamAudioModel(HookedRootModule):
             raise ValueError(f"t has shape {tuple(t.shape)}; expected a scalar or ({B},)")
 
         h = self.proj(torch.cat([x_t, torch.zeros_like(x_t), cond.mixture], dim=-1))
+        # Hooks see a copy of each gate, never the nn.Parameter itself: a hook that edits its
+        # input in place (``t.clamp_()``, as TransformerLens users do) must not change the weight.
+        # A clone is bitwise the parameter's value and keeps gradients flowing to it.
         if cond.video is not None:
-            gate = self.hook_video_gate(self.align_masked_video.gate)
+            gate = self.hook_video_gate(self.align_masked_video.gate.clone())
             h = h + self.hook_video_add(torch.tanh(gate) * self.align_masked_video.features(cond.video))
         if cond.anchor_ids is not None:
-            gate = self.hook_anchor_gate(self.embed_anchors.gate)
+            gate = self.hook_anchor_gate(self.embed_anchors.gate.clone())
             anchors = self.embed_anchors.features(cond.anchor_ids, cond.anchor_alignment)
             h = h + self.hook_anchor_add(torch.tanh(gate) * anchors)
 

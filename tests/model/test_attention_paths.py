@@ -70,3 +70,69 @@ def test_padded_text_tokens_do_not_matter(tiny_model, tiny_inputs):
         base = tiny_model(x_t, 0.5, cond)
         garbled = tiny_model(x_t, 0.5, cond.replace(text=text))
     assert (base - garbled).abs().max() <= 1e-6
+
+
+def _pattern_hook_flipping_keys(module, args, output):
+    return output.flip(-1)
+
+
+def test_a_plain_register_forward_hook_on_the_pattern_fires_and_acts(tiny_model, tiny_inputs):
+    """nnsight, pyvene and baukit register plain torch hooks, not TransformerLens ones."""
+    x_t, cond = tiny_inputs
+    site = tiny_model.hook_dict["blocks.1.attn.hook_pattern"]
+    seen = []
+    with torch.no_grad():
+        base = tiny_model(x_t, 0.3, cond)
+        handle = site.register_forward_hook(lambda m, a, out: (seen.append(out.shape), out.flip(-1))[1])
+        try:
+            flipped = tiny_model(x_t, 0.3, cond)
+        finally:
+            handle.remove()
+        after = tiny_model(x_t, 0.3, cond)
+    assert seen == [(cond.batch_size, tiny_model.cfg.n_heads, cond.n_frames, cond.n_frames)]
+    assert (flipped - base).abs().max() > 1e-3
+    assert torch.equal(after, base)
+
+
+def test_a_plain_forward_pre_hook_on_the_pattern_fires(tiny_model, tiny_inputs):
+    x_t, cond = tiny_inputs
+    site = tiny_model.hook_dict["blocks.0.cross_attn.hook_pattern"]
+    seen = []
+    handle = site.register_forward_pre_hook(lambda m, args: seen.append(args[0].shape))
+    try:
+        with torch.no_grad():
+            tiny_model(x_t, 0.3, cond)
+    finally:
+        handle.remove()
+    assert seen == [(cond.batch_size, tiny_model.cfg.n_heads, cond.n_frames, cond.text.shape[1])]
+
+
+def test_a_global_module_hook_sees_the_pattern(tiny_model, tiny_inputs):
+    x_t, cond = tiny_inputs
+    names = []
+    handle = torch.nn.modules.module.register_module_forward_hook(
+        lambda m, a, out: names.append(m.name) if getattr(m, "name", None) and "hook_pattern" in m.name else None
+    )
+    try:
+        with torch.no_grad():
+            tiny_model(x_t, 0.3, cond)
+    finally:
+        handle.remove()
+    assert names.count("blocks.2.attn.hook_pattern") == 1 and names.count("blocks.2.cross_attn.hook_pattern") == 1
+
+
+def test_without_any_hook_the_fast_path_runs(tiny_model, tiny_inputs, monkeypatch):
+    """No hook anywhere: the fused kernel runs (the pattern is never built) and the numbers are
+    bitwise those of the unhooked model before hooks were added and removed."""
+    x_t, cond = tiny_inputs
+    with torch.no_grad():
+        before = tiny_model(x_t, 0.3, cond)
+        handle = tiny_model.hook_dict["blocks.0.attn.hook_pattern"].register_forward_hook(_pattern_hook_flipping_keys)
+        handle.remove()
+    calls = []
+    real = torch.nn.functional.scaled_dot_product_attention
+    monkeypatch.setattr(torch.nn.functional, "scaled_dot_product_attention", lambda *a, **k: calls.append(1) or real(*a, **k))
+    with torch.no_grad():
+        after = tiny_model(x_t, 0.3, cond)
+    assert len(calls) == 2 * tiny_model.cfg.n_layers  # self- and cross-attention of every block
+    assert torch.equal(after, before)
