@@ -85,22 +85,36 @@ class SpecError(ValueError):
 
 def show(value: Any, limit: int = 60) -> str:
     """A YAML-flavoured rendering of a value for messages: 'text', 3, true, null, [..], {..}."""
-    text = _show(value)
+    text = _show(value, limit + 1)
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
-def _show(value: Any) -> str:
+def _show(value: Any, budget: int) -> str:
+    # Rendering stops once ``budget`` characters are written, so a huge value (a long list,
+    # a tree of shared YAML aliases) costs no more than the part that is shown.
     if isinstance(value, str):
-        return repr(value)
+        return repr(value[:budget])
     if value is None:
         return "null"
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, Mapping):
-        return "{" + ", ".join(f"{k}: {_show(v)}" for k, v in value.items()) + "}"
+        items = (f"{k!s:.{budget}}: {_show(v, budget)}" for k, v in value.items())
+        return "{" + _join_within(items, budget) + "}"
     if isinstance(value, (list, tuple)):
-        return "[" + ", ".join(_show(v) for v in value) + "]"
-    return str(value)
+        return "[" + _join_within((_show(v, budget) for v in value), budget) + "]"
+    return str(value)[:budget]
+
+
+def _join_within(parts: Iterable[str], budget: int) -> str:
+    out: list[str] = []
+    used = 0
+    for part in parts:
+        out.append(part)
+        used += len(part) + 2
+        if used > budget:
+            break
+    return ", ".join(out)
 
 
 def listing(values: Iterable[Any]) -> str:

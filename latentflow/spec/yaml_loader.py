@@ -149,11 +149,63 @@ _LineLoader.yaml_implicit_resolvers = {
 }
 
 
+# Aliases let a small file describe a huge tree ("billion laughs": 9 levels of 10 aliases
+# each is 10**9 nodes); everything after loading walks the tree as if written out, so the
+# expanded size is bounded. Real specs have a few thousand nodes.
+MAX_EXPANDED_NODES = 100_000
+
+
+def _expanded_sizes(node: yaml.Node, sizes: dict[int, int]) -> int:
+    """How many nodes ``node`` stands for with every alias written out (memoised per node,
+    so an alias bomb is measured in time linear in the file)."""
+    known = sizes.get(id(node))
+    if known is not None:
+        return known
+    sizes[id(node)] = 1  # a recursive alias counts once; the constructor reports it
+    if isinstance(node, yaml.MappingNode):
+        total = 1 + sum(_expanded_sizes(k, sizes) + _expanded_sizes(v, sizes) for k, v in node.value)
+    elif isinstance(node, yaml.SequenceNode):
+        total = 1 + sum(_expanded_sizes(child, sizes) for child in node.value)
+    else:
+        total = 1
+    sizes[id(node)] = total
+    return total
+
+
+def _check_expanded_size(node: yaml.Node, filename: str) -> None:
+    sizes: dict[int, int] = {}
+    total = _expanded_sizes(node, sizes)
+    if total <= MAX_EXPANDED_NODES:
+        return
+    # Point at the first top-level entry that is too big on its own, where the aliases are.
+    where, field = node, "(document)"
+    if isinstance(node, yaml.MappingNode):
+        for key, value in node.value:
+            if sizes[id(value)] > MAX_EXPANDED_NODES // 2:
+                where, field = key, str(key.value)
+                break
+    raise SpecError(
+        [
+            SpecIssue(
+                filename,
+                where.start_mark.line + 1,
+                field,
+                f"the YAML aliases expand to more than {MAX_EXPANDED_NODES:,} values",
+                value=f"about {total:,} values",
+                allowed=f"at most {MAX_EXPANDED_NODES:,} values with every alias (*name) written out",
+                hint="nested aliases multiply: each level repeats everything below it",
+            )
+        ]
+    )
+
+
 def load_yaml_text(text: str, filename: str = "<string>") -> Any:
     """Parse one YAML document into LineDict/LineList/scalars; SpecError on any problem."""
     loader = _LineLoader(text, filename)
     try:
         node = loader.get_single_node()
+        if node is not None:
+            _check_expanded_size(node, filename)
         data = None if node is None else loader.construct_document(node)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark

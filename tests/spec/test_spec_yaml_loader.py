@@ -95,3 +95,47 @@ def test_is_spec_file(tmp_path):
     assert not is_spec_file(text_file)
     assert not is_spec_file(tmp_path / "missing.yaml")
     assert not is_spec_file(tmp_path)
+
+
+def _alias_bomb(levels: int) -> str:
+    lines = ["latentflow: 1", 'a0: &a0 ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]']
+    for i in range(1, levels + 1):
+        lines.append(f"a{i}: &a{i} [" + ", ".join([f"*a{i - 1}"] * 9) + "]")
+    lines.append(f"claim: *a{levels}")
+    return "\n".join(lines) + "\n"
+
+
+def test_an_alias_bomb_is_refused_naming_the_file_line_and_limit():
+    # 9 levels of 9 aliases: about 8e9 values written out; this used to hang while the
+    # error message rendered the expanded tree.
+    from latentflow.spec.yaml_loader import MAX_EXPANDED_NODES
+
+    with pytest.raises(SpecError) as info:
+        load_yaml_text(_alias_bomb(9), "bomb.yaml")
+    (issue,) = info.value.issues
+    assert (issue.file, issue.line, issue.field) == ("bomb.yaml", 6, "a4")  # the first entry over the limit
+    assert f"the YAML aliases expand to more than {MAX_EXPANDED_NODES:,} values" in str(issue)
+    assert "got about 8,335,593,970 values" in str(issue)
+
+
+def test_a_spec_with_a_few_aliases_and_merge_keys_still_loads():
+    text = (
+        "latentflow: 1\n"
+        "defaults: &d {tier: clean, n: 4}\n"
+        "data: {<<: *d, seed: 2}\n"
+        "also: [*d, *d, *d]\n"
+    )
+    data = load_yaml_text(text)
+    assert dict(data["data"]) == {"tier": "clean", "n": 4, "seed": 2}
+    assert [dict(x) for x in data["also"]] == [{"tier": "clean", "n": 4}] * 3
+
+
+def test_a_huge_value_in_a_message_is_truncated_without_rendering_it_whole():
+    from latentflow.spec.errors import show
+
+    nested: list = ["x" * 1000]
+    for _ in range(40):  # a shared tree of 2**40 leaves: rendering it whole would never end
+        nested = [nested, nested]
+    text = show(nested)
+    assert len(text) == 60 and text.endswith("...") and text.startswith("[[[[")
+    assert show({"key": "v" * 500}, limit=20) == "{key: 'vvvvvvvvvv..."
