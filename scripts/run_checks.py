@@ -3,7 +3,7 @@
     python scripts/run_checks.py verify [PYTEST ARGS...]   # the claims (main job)
     python scripts/run_checks.py test [PYTEST ARGS...]     # the whole test suite
 
-``verify`` checks the official parity vector with ``latentflow check-parity`` (once that
+``verify`` checks the official parity vectors (DiT and DAC-VAE codec) with ``latentflow check-parity`` (once that
 subcommand exists) and then runs ``pytest specs/``; ``test`` runs ``pytest tests/ specs/``.
 Both use LATENTFLOW_TEST_WORKERS pytest-xdist workers (default 2; 0 runs serially). A fixed
 worker count keeps runs comparable between machines; ``--dist loadfile`` keeps each file's
@@ -22,7 +22,10 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-PARITY_VECTOR = "fixtures/parity/samaudio_dit_parity.safetensors"
+PARITY_VECTORS = (
+    "fixtures/parity/samaudio_dit_parity.safetensors",
+    "fixtures/parity/dacvae_parity.safetensors",
+)
 NO_TESTS_COLLECTED = 5  # pytest.ExitCode.NO_TESTS_COLLECTED
 DEFAULT_WORKERS = 2
 
@@ -56,7 +59,9 @@ def verify(pytest_options: list[str]) -> int:
 
     if "check-parity" in available_subcommands():
         latentflow = str(Path(sys.executable).parent / "latentflow")
-        parity_status = _run([latentflow, "check-parity", PARITY_VECTOR])
+        parity_status = 0
+        for vector in PARITY_VECTORS:
+            parity_status = _run([latentflow, "check-parity", vector]) or parity_status
     else:
         print("latentflow check-parity does not exist yet: parity check skipped")
         parity_status = 0

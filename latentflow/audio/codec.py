@@ -231,6 +231,21 @@ class LatentCodec(torch.nn.Module):
     def num_frames(self, num_samples: int) -> int:
         return num_latent_frames(num_samples, self.config.latent_hop)
 
+    # CodecGeometry (latentflow.audio.codec_protocol): additive aliases, same numbers.
+    @property
+    def hop(self) -> int:
+        return self.config.latent_hop
+
+    @property
+    def latent_channels(self) -> int:
+        return self.config.n_mels
+
+    def samples_to_frames(self, samples: int) -> int:
+        return self.num_frames(samples)
+
+    def frames_to_samples(self, frames: int) -> int:
+        return int(frames) * self.config.latent_hop
+
     # ------------------------------------------------------------------ encode
     @torch.no_grad()
     def encode(self, waveform: torch.Tensor, sample_rate: int | None = None) -> torch.Tensor:

@@ -116,13 +116,21 @@ def load_state_dict_into(
         top = key.split(".", 1)[0]
         skipped[top] = skipped.get(top, 0) + 1
 
-    expected = model.state_dict()
-    missing = sorted(expected.keys() - modelled.keys())
-    unexpected = sorted(modelled.keys() - expected.keys())
+    problems = state_dict_problems(model.state_dict(), modelled)
+    if problems:
+        raise CheckpointError(f"{source}: weights do not fit the model config {model.cfg.name!r}:\n" + "\n".join(problems))
+    model.load_state_dict(modelled, strict=True)
+    return LoadReport(source=source, loaded=len(modelled), skipped_submodules=skipped)
+
+
+def state_dict_problems(expected: Mapping[str, Tensor], given: Mapping[str, Tensor]) -> list[str]:
+    """Every missing key, unexpected key and shape mismatch (with both shapes), as listings."""
+    missing = sorted(expected.keys() - given.keys())
+    unexpected = sorted(given.keys() - expected.keys())
     mismatched = sorted(
-        f"{k}: checkpoint {tuple(modelled[k].shape)} vs model {tuple(expected[k].shape)}"
-        for k in expected.keys() & modelled.keys()
-        if modelled[k].shape != expected[k].shape
+        f"{k}: checkpoint {tuple(given[k].shape)} vs model {tuple(expected[k].shape)}"
+        for k in expected.keys() & given.keys()
+        if given[k].shape != expected[k].shape
     )
     problems = []
     if missing:
@@ -131,10 +139,7 @@ def load_state_dict_into(
         problems.append(_listing("unexpected keys (in the checkpoint, not in the model)", unexpected))
     if mismatched:
         problems.append(_listing("shape mismatches", mismatched))
-    if problems:
-        raise CheckpointError(f"{source}: weights do not fit the model config {model.cfg.name!r}:\n" + "\n".join(problems))
-    model.load_state_dict(modelled, strict=True)
-    return LoadReport(source=source, loaded=len(modelled), skipped_submodules=skipped)
+    return problems
 
 
 def _listing(title: str, items: list[str], limit: int = 12) -> str:

@@ -61,9 +61,28 @@ def conditioning_from_inputs(inputs: dict[str, torch.Tensor]) -> Conditioning:
     )
 
 
+def is_codec_vector(tensors: dict[str, torch.Tensor]) -> bool:
+    """A DAC-VAE vector holds ``param.audio_codec.*`` weights and ``output.encoded``."""
+    return "output.encoded" in tensors and any(k.startswith("param.audio_codec.") for k in tensors)
+
+
 def check_parity(path: str | Path, tolerance: float = DEFAULT_TOLERANCE) -> ParityResult:
     tensors, metadata = read_tensors(path)
-    cfg = SamAudioConfig.from_metadata(metadata, name=f"parity:{Path(path).name}")
+    if is_codec_vector(tensors):
+        from latentflow.audio.dacvae_parity import codec_output_errors
+
+        errors = codec_output_errors(tensors, metadata, source=str(path))
+        return ParityResult(path=str(path), errors=tuple(OutputError(n, e) for n, e in errors), tolerance=tolerance)
+    if "transformer_config" not in metadata:
+        raise CheckpointError(
+            f"{path}: not a parity vector: expected either a DiT vector (metadata 'transformer_config', "
+            "tensors param.*, input.noisy_audio, output.velocity_t*) or a DAC-VAE vector "
+            "(tensors param.audio_codec.* and output.encoded)"
+        )
+    try:
+        cfg = SamAudioConfig.from_metadata(metadata, name=f"parity:{Path(path).name}")
+    except KeyError as err:
+        raise CheckpointError(f"{path}: metadata 'transformer_config' has no key {err.args[0]!r}") from None
     model = SamAudioModel(cfg)
     load_state_dict_into(model, tensors, prefix="param.", source=str(path))
     inputs = {k.removeprefix("input."): v for k, v in tensors.items() if k.startswith("input.")}
