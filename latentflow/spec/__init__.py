@@ -31,7 +31,14 @@ from latentflow.spec.schema import (
     Strategy,
 )
 from latentflow.spec.validate import SiteCatalog, find_issues, validate
-from latentflow.spec.yaml_loader import LineDict, LineList, is_spec_file, load_yaml, load_yaml_text
+from latentflow.spec.yaml_loader import (
+    LineDict,
+    LineList,
+    is_spec_file,
+    load_yaml,
+    load_yaml_text,
+    looks_like_spec,
+)
 
 __all__ = [
     "ALL",
@@ -68,5 +75,6 @@ __all__ = [
     "load_yaml",
     "load_yaml_text",
     "loads_spec",
+    "looks_like_spec",
     "validate",
 ]

@@ -564,6 +564,8 @@ def _layers(node: LineDict, field: str, r: Reader, site: str | None) -> s.IndexS
             "layers selects the blocks of a blocks.* site; this site names no open block index",
             value=site,
             allowed="a site like blocks.*.hook_cross_out, or no layers key",
+            # `hook_cross_out` + layers usually means the block prefix was forgotten.
+            hint=None if site.startswith("blocks.") else f"did you mean 'blocks.*.{site}'?",
         )
         return None
     return _selection(node, "layers", field, r, "layer", None)

@@ -249,6 +249,36 @@ def is_spec_text(text: str) -> bool:
     return _SPEC_MARKER.search(text.lstrip("\ufeff")) is not None
 
 
+# Top-level keys only a spec has: a file with one of them but no marker was meant as a spec.
+_SPEC_KEYS = re.compile(r"""^(?:hypotheses|claim|"hypotheses"|"claim"|'hypotheses'|'claim')[ \t]*:""", re.MULTILINE)
+_NEAR_MARKER = re.compile(r"^([A-Za-z_\-]*latent[A-Za-z_\-]*)[ \t]*:", re.MULTILINE | re.IGNORECASE)
+
+
+def looks_like_spec(path: str | Path) -> str | None:
+    """Why ``path`` looks like a spec that collection would skip, or None.
+
+    A .yaml/.yml file with a top-level ``hypotheses:`` or ``claim:`` key but no
+    ``latentflow: 1`` marker (missing or misspelled) is not collected; the returned reason
+    names the file and the marker, for a warning. A text scan, like :func:`is_spec_file`.
+    """
+    path = Path(path)
+    if path.suffix.lower() not in SPEC_SUFFIXES or not path.is_file():
+        return None
+    text = path.read_text(encoding="utf-8", errors="replace").lstrip("\ufeff")
+    if is_spec_text(text):
+        return None
+    keys = _SPEC_KEYS.search(text)
+    if keys is None:
+        return None
+    key = keys.group(0).rstrip(" \t:").strip("'\"")
+    near = _NEAR_MARKER.search(text)
+    found = f"; found {near.group(1)!r} instead" if near else ""
+    return (
+        f"{path}: has a top-level {key!r} key like a spec but no `{VERSION_KEY}: 1` marker{found}, "
+        f"so it is not collected; add `{VERSION_KEY}: 1` as the first line"
+    )
+
+
 def is_spec_file(path: str | Path) -> bool:
     """Whether ``path`` is a latentflow spec: a .yaml/.yml file with a top-level ``latentflow:``.
 

@@ -85,3 +85,10 @@ def test_pattern_operations_on_different_layers_and_scalar_overrides_still_load(
     spec = load_spec(write(text), **{**registries, "operations": OPERATIONS})
     assert [i.op for i in spec.hypotheses[0].interventions] == [
         "uniform_attention", "freeze_pattern", "uniform_attention", "override_scalar"]
+
+
+def test_layers_on_a_site_without_its_blocks_prefix_suggests_the_prefix(write, h, registries):
+    text, path, error = _rejected(write, h, registries,
+                                  "      - site: hook_cross_out\n        op: zero\n        layers: [1]\n")
+    h.assert_reported(error, path, h.lineno(text, "layers: [1]"), f"{I0}.layers", "'hook_cross_out'",
+                      ["layers selects the blocks of a blocks.* site", "did you mean 'blocks.*.hook_cross_out'?"])

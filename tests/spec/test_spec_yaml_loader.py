@@ -139,3 +139,39 @@ def test_a_huge_value_in_a_message_is_truncated_without_rendering_it_whole():
     text = show(nested)
     assert len(text) == 60 and text.endswith("...") and text.startswith("[[[[")
     assert show({"key": "v" * 500}, limit=20) == "{key: 'vvvvvvvvvv..."
+
+
+@pytest.mark.parametrize(
+    "text, found",
+    [
+        ("claim:\n  id: x\nhypotheses: []\n", None),
+        ("latentflwo: 1\nclaim: {id: x}\n", "latentflwo"),
+        ("LatentFlow: 1\nhypotheses: []\n", "LatentFlow"),
+    ],
+)
+def test_a_file_that_looks_like_a_spec_without_the_marker_is_named(tmp_path, text, found):
+    from latentflow.spec import looks_like_spec
+
+    path = tmp_path / "claim.yaml"
+    path.write_text(text, encoding="utf-8")
+    reason = looks_like_spec(path)
+    assert reason is not None and reason.startswith(f"{path}: has a top-level ")
+    assert "no `latentflow: 1` marker" in reason and "not collected" in reason
+    assert (f"found {found!r} instead" in reason) if found else ("found" not in reason)
+
+
+@pytest.mark.parametrize(
+    "name, text",
+    [
+        ("spec.yaml", "latentflow: 1\nclaim: {id: x}\n"),  # a spec: collected, nothing to warn
+        ("ci.yaml", "jobs:\n  test: {runs-on: ubuntu}\n"),  # other YAML
+        ("notes.txt", "claim: not yaml by suffix\n"),
+        ("nested.yaml", "config:\n  claim: x\n"),  # not top level
+    ],
+)
+def test_specs_and_other_yaml_are_not_flagged(tmp_path, name, text):
+    from latentflow.spec import looks_like_spec
+
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    assert looks_like_spec(path) is None
