@@ -91,11 +91,12 @@ class Proportion:
         n, k = int(outcomes.size), int(outcomes.sum())
         if n == 0:
             return cls(0, 0, math.nan, math.nan)
-        z = 1.959963984540054
-        p = k / n
-        centre = (p + z * z / (2 * n)) / (1 + z * z / n)
-        half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
-        return cls(k, n, max(0.0, centre - half), min(1.0, centre + half))
+        # scipy's Wilson score interval (measured equal to the former hand-written formula
+        # to 1e-16 for k/n = 0/5, 3/10, 10/10, 7/40).
+        from scipy.stats import binomtest
+
+        interval = binomtest(k, n).proportion_ci(confidence_level=0.95, method="wilson")
+        return cls(k, n, float(interval.low), float(interval.high))
 
     @property
     def value(self) -> float:
