@@ -81,9 +81,10 @@ def sign_flip_permutation(differences: np.ndarray, alternative: str, *, method: 
     The statistic is the mean difference (for a fixed sum of squares the t statistic is a
     monotone function of it, so both give the same test). ``method="auto"`` enumerates all
     2^n patterns exactly when n <= EXACT_PERMUTATION_MAX_N; otherwise draws ``n_resamples``
-    random sign patterns from ``rng`` and reports (1 + hits) / (1 + n_resamples), which
-    counts the observed pattern and so is never 0 (Phipson & Smyth 2010). Two-sided:
-    |mean| as large as observed (the null is symmetric, so this is twice the smaller tail).
+    random sign patterns from ``rng`` with scipy.stats.permutation_test and reports
+    (1 + hits) / (1 + n_resamples), which counts the observed pattern and so is never 0
+    (Phipson & Smyth 2010). Two-sided: exact counts |mean| as large as observed; Monte Carlo
+    takes twice the smaller tail (scipy's rule; the same p under the symmetric null).
     """
     if method not in PERMUTATION_METHODS:
         raise ValueError(f"permutation method {method!r} is not known; allowed: "
@@ -101,8 +102,7 @@ def sign_flip_permutation(differences: np.ndarray, alternative: str, *, method: 
     else:
         if rng is None:
             raise ValueError("a Monte Carlo permutation test needs a seeded numpy Generator")
-        pvalue = _monte_carlo_sign_flip_pvalue(differences, observed, tolerance, alternative,
-                                               n_resamples, rng)
+        pvalue = _monte_carlo_sign_flip_pvalue(differences, alternative, n_resamples, rng)
         details = (("permutation_method", "monte_carlo"), ("sign_patterns", n_resamples))
     return TestOutcome(observed / n, "mean difference", pvalue, details)
 
@@ -139,23 +139,23 @@ def _exact_sign_flip_pvalue(differences: np.ndarray, observed: float, tolerance:
     return hits / total
 
 
-def _monte_carlo_sign_flip_pvalue(differences: np.ndarray, observed: float, tolerance: float,
-                                  alternative: str, n_resamples: int,
+def _monte_carlo_sign_flip_pvalue(differences: np.ndarray, alternative: str, n_resamples: int,
                                   rng: np.random.Generator) -> float:
-    n = differences.shape[0]
-    rows = max(1, (1 << 20) // n)
-    hits = 0
-    for start in range(0, n_resamples, rows):
-        count = min(rows, n_resamples - start)
-        signs = rng.integers(0, 2, size=(count, n), dtype=np.int8) * 2 - 1
-        sums = signs @ differences
-        if alternative == "greater":
-            hits += int(np.count_nonzero(sums >= observed - tolerance))
-        elif alternative == "less":
-            hits += int(np.count_nonzero(sums <= observed + tolerance))
-        else:
-            hits += int(np.count_nonzero(np.abs(sums) >= abs(observed) - tolerance))
-    return (1 + hits) / (1 + n_resamples)
+    # scipy's one-sample permutation_type="samples" flips signs, draws from the seeded
+    # generator it is handed (so the worker count cannot matter) and reports
+    # (1 + hits) / (1 + n_resamples); two-sided is twice the smaller tail, which equals the
+    # |sum| count this replaced up to Monte Carlo error (the null is symmetric). The exact
+    # path above stays hand-written: scipy enumerates all 2^n patterns (measured 6.8 s at
+    # n = 20, 27 s at n = 22; about 2 h at n = 30), the split enumeration takes 3 ms at n = 30.
+    # Ties: scipy counts sums within 100 ulp of the observed one (relative to it).
+    result = stats.permutation_test((differences,), _vectorized_sum, permutation_type="samples",
+                                    vectorized=True, n_resamples=n_resamples,
+                                    alternative=alternative, rng=rng)
+    return float(result.pvalue)
+
+
+def _vectorized_sum(values: np.ndarray, axis: int = -1) -> np.ndarray:
+    return np.sum(values, axis=axis)
 
 
 def mean_interval_t(differences: np.ndarray, confidence: float) -> tuple[float, float]:
