@@ -33,7 +33,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping, Optional, Sequence, Union
 
-RESULTS_FORMAT = 1
+from .results import RESULTS_FORMAT  # the format has one home: latentflow/results.py
+
 # Half a standard deviation of the paired differences: Cohen's conventional "medium" effect.
 # An effect that moves less than this between two models of the same architecture on the
 # same seeded data is within what retraining noise produces on the bundled world; a larger
@@ -218,7 +219,8 @@ class GateReport:
 
     @property
     def failed(self) -> bool:
-        return bool(self.failures)
+        # A gate that compared nothing proved nothing: two empty results files must not pass.
+        return bool(self.failures) or not self.rows
 
     @property
     def exit_status(self) -> int:
@@ -339,8 +341,12 @@ def render_markdown(report: GateReport) -> str:
     counts: dict[str, int] = {}
     for row in report.rows:
         counts[row.status] = counts.get(row.status, 0) + 1
-    verdict = (f"**FAIL**: {len(failures)} of {len(report.rows)} cases regressed" if report.failed
-               else f"**PASS**: no regression in {len(report.rows)} cases")
+    if not report.rows:
+        verdict = "**FAIL**: no cases to compare: both results files hold no verdicts"
+    elif report.failed:
+        verdict = f"**FAIL**: {len(failures)} of {len(report.rows)} cases regressed"
+    else:
+        verdict = f"**PASS**: no regression in {len(report.rows)} cases"
     lines = [
         "## latentflow gate",
         "",

@@ -314,23 +314,14 @@ class ResultsCollector:
                 self.verdicts[data["case_id"]] = data
 
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
-        import json
-        from pathlib import Path
-
-        from latentflow.gate import RESULTS_FORMAT  # what `latentflow gate` reads
+        from latentflow.results import write_results
 
         config = self.config
         verdicts = [self.verdicts[k] for k in sorted(self.verdicts)]
         results = config.getoption("latentflow_results")
         if results:
-            Path(results).parent.mkdir(parents=True, exist_ok=True)
-            payload = {
-                "latentflow_results": RESULTS_FORMAT,
-                "model": config.getoption("latentflow_model"),
-                "seed": config.getoption("latentflow_seed"),
-                "verdicts": verdicts,
-            }
-            Path(results).write_text(json.dumps(payload, indent=2, sort_keys=True) + "\n")
+            write_results(results, verdicts, model=config.getoption("latentflow_model"),
+                          seed=config.getoption("latentflow_seed"))
         report = config.getoption("latentflow_report")
         if report:
             from latentflow.report import write_report

@@ -9,7 +9,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Iterator, Optional
+from typing import Any, Iterable, Iterator, Optional
 
 from ..interventions import OPERATIONS
 from ..metrics import available_metrics, get_metric
@@ -58,6 +58,13 @@ class SpecSession:
         plan = self.plan(path)
         for case in plan.cases:
             yield self.verdict(plan, case)
+
+    def write_results(self, path: str | Path, verdicts: Iterable[Verdict]) -> Path:
+        """Write ``verdicts`` as a results file, the one ``pytest --latentflow-results`` writes."""
+        from ..results import write_results
+
+        return write_results(path, [v.to_dict() for v in verdicts], model=self.overrides.model,
+                             seed=self.overrides.seed)
 
     def fuzz(self, plan: Plan, check: Any, **settings: Any) -> int:
         return run_fuzz_check(self.runner, check, settings)

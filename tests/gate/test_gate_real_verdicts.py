@@ -69,3 +69,14 @@ def test_gate_on_real_verdicts(tmp_path):
     path = tmp_path / "results.json"
     path.write_text(json.dumps(before, indent=2, sort_keys=True) + "\n")
     assert load_results(path) == before
+
+
+def test_a_gate_that_compared_nothing_fails(tmp_path, capsys):
+    empty = {"latentflow_results": 1, "model": None, "seed": None, "verdicts": []}
+    for name in ("a.json", "b.json"):
+        (tmp_path / name).write_text(json.dumps(empty))
+    assert compare(empty, empty).failed
+    status = __import__("latentflow.gate", fromlist=["main"]).main(
+        ["--baseline", str(tmp_path / "a.json"), "--candidate", str(tmp_path / "b.json")])
+    assert status == 1
+    assert "**FAIL**: no cases to compare: both results files hold no verdicts" in capsys.readouterr().out
