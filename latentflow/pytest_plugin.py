@@ -120,6 +120,31 @@ class ClaimFailure(Exception):
         super().__init__(verdict.why)
 
 
+class ClaimDoesNotHold(Exception):
+    """A claim recorded as ``outcome: fails`` that still does not hold: the expected failure
+    of its strict xfail (any other exception is a real error, not the recorded failure)."""
+
+    def __init__(self, verdict):
+        self.verdict = verdict
+        super().__init__(verdict.why)
+
+
+def _recorded_failure_mark(reason: str | None, raises: type[BaseException]) -> pytest.MarkDecorator:
+    """``outcome: fails`` as pytest users know it: a strict xfail with the spec's reason, so the
+    summary counts it as xfailed and a claim that starts to hold fails the run (XPASS(strict))."""
+    return pytest.mark.xfail(reason=f"recorded as outcome: fails: {reason}", strict=True, raises=raises)
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)  # outside pytest's skipping plugin: sees its XPASS(strict)
+def pytest_runtest_makereport(item, call):
+    report = yield
+    explain = getattr(item, "explain_unexpected_hold", None)
+    if (explain is not None and report.when == "call" and report.failed
+            and isinstance(report.longrepr, str) and report.longrepr.startswith("[XPASS(strict)]")):
+        report.longrepr = f"{report.longrepr}\n{explain()}"
+    return report
+
+
 def _worker_index(config: pytest.Config) -> int:
     worker = getattr(config, "workerinput", {}).get("workerid", "gw0")
     return int(worker[2:]) if worker.startswith("gw") and worker[2:].isdigit() else 0
@@ -218,12 +243,15 @@ class CaseItem(pytest.Item):
         super().__init__(**kwargs)
         self.plan = plan
         self.case = case
+        self.verdict = None
         self.add_marker("latentflow")
+        if case.outcome == "fails":
+            self.add_marker(_recorded_failure_mark(case.reason, ClaimDoesNotHold))
 
     def runtest(self) -> None:
         import json
 
-        verdict = self.config.stash[_STATE].session.verdict(self.plan, self.case)
+        verdict = self.verdict = self.config.stash[_STATE].session.verdict(self.plan, self.case)
         r = verdict.result
         ci = r.confidence_interval or (None, None)
         self.user_properties.extend([
@@ -238,11 +266,18 @@ class CaseItem(pytest.Item):
             ("pvalue_corrected", r.pvalue_corrected),
             (VERDICT_PROPERTY, json.dumps(verdict.to_dict(), sort_keys=True)),
         ])
+        if verdict.expected == "fails":
+            if not verdict.holds:
+                raise ClaimDoesNotHold(verdict)  # the xfail's expected failure
+            return  # it holds now: the strict xfail reports XPASS(strict), explained below
         if not verdict.passed:
             raise ClaimFailure(verdict)
 
+    def explain_unexpected_hold(self) -> str:
+        return self.verdict.explain() if self.verdict is not None else ""
+
     def repr_failure(self, excinfo, style=None):
-        if isinstance(excinfo.value, ClaimFailure):
+        if isinstance(excinfo.value, (ClaimFailure, ClaimDoesNotHold)):
             return excinfo.value.verdict.explain()
         return super().repr_failure(excinfo, style=style)
 
@@ -250,37 +285,28 @@ class CaseItem(pytest.Item):
         return self.path, (self.case.line or 1) - 1, self.case.case_id
 
 
-class FuzzOutcomeChanged(AssertionError):
-    """A fuzz check recorded as ``outcome: fails`` whose invariant now holds."""
-
-
 class FuzzItem(pytest.Item):
     def __init__(self, *, plan, check, **kwargs) -> None:
         super().__init__(**kwargs)
         self.plan = plan
         self.check = check
+        self.examples = None
         self.add_marker("latentflow")
+        if check.outcome == "fails":
+            # The recorded violation must still be found (InvariantViolation: xfailed); a check
+            # that now holds on every example is XPASS(strict), so that the spec is updated.
+            from latentflow.execution import InvariantViolation
+
+            self.add_marker(_recorded_failure_mark(check.reason, InvariantViolation))
 
     def runtest(self) -> None:
-        from latentflow.execution import InvariantViolation
+        self.examples = self.config.stash[_STATE].session.fuzz(self.plan, self.check)
+        self.user_properties.append(("fuzz_examples", self.examples))
 
-        session = self.config.stash[_STATE].session
-        if self.check.outcome == "holds":
-            count = session.fuzz(self.plan, self.check)
-            self.user_properties.append(("fuzz_examples", count))
-            return
-        # outcome: fails. The recorded failure must still be found; a check that now holds
-        # fails the run so that the spec is updated (like a hypothesis with outcome: fails).
-        try:
-            count = session.fuzz(self.plan, self.check)
-        except InvariantViolation as violation:
-            self.user_properties.append(("fuzz_outcome", f"fails as recorded: {violation}"))
-            return
-        raise FuzzOutcomeChanged(
-            f"fuzz check {self.check.check_id} ({self.check.invariant}) is recorded as outcome: fails "
-            f"({self.check.reason}), but the invariant held on all {count} examples: the claim now holds; "
-            "update the spec"
-        )
+    def explain_unexpected_hold(self) -> str:
+        return (f"fuzz check {self.check.check_id} ({self.check.invariant}) is recorded as outcome: fails "
+                f"({self.check.reason}), but the invariant held on all {self.examples} examples: the claim "
+                "now holds; update the spec")
 
     def repr_failure(self, excinfo, style=None):
         from latentflow.execution import InvariantViolation
