@@ -86,6 +86,16 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="torch CPU threads per process while specs run (default 1: the same numbers for any "
              "number of xdist workers; 0: torch's default)",
     )
+    # Off by default: batched variants agree with their own runs to float rounding only (a
+    # matmul kernel may block 20 rows differently from 5), and a case's numbers must not depend
+    # on which other cases were selected to share its forward passes.
+    group.addoption(
+        "--latentflow-batch-variants",
+        action="store_true",
+        default=False,
+        help="sample independent activation-operation variants of one data section in one batch "
+             "(faster where the device is not saturated; numbers agree to float rounding, not bitwise)",
+    )
     group.addoption(
         "--latentflow-results",
         metavar="PATH.json",
@@ -184,6 +194,7 @@ class _State:
                 model=self.config.getoption("latentflow_model"),
                 seed=self.config.getoption("latentflow_seed"),
                 device=resolve_device(self.config.getoption("latentflow_device"), _worker_index(self.config)),
+                batch_variants=self.config.getoption("latentflow_batch_variants"),
             )
         return self._session
 

@@ -32,7 +32,7 @@ class SpecSession:
     """Loads, validates and runs specs on one device, sharing baselines between them."""
 
     def __init__(self, *, model: Optional[str] = None, seed: Optional[int] = None, n: Optional[int] = None,
-                 device: str = "cpu", batch_size: int = 16, batch_variants: bool = True) -> None:
+                 device: str = "cpu", batch_size: int = 16, batch_variants: bool = False) -> None:
         from ..extensions import load_extensions
 
         load_extensions()  # users' operations, metrics and invariants, before any spec is read

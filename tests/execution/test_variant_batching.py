@@ -67,28 +67,35 @@ def run_all(path, **kwargs):
     return session, {case.case_id: session.runner.case_result(case) for case in plan.cases}
 
 
-def test_batched_variants_give_bitwise_the_sequential_numbers(tmp_path):
+def test_variants_run_alone_by_default():
+    # a case's numbers must not depend on which other cases share its forward passes
+    assert SpecSession().runner.batch_variants is False
+
+
+def test_batched_variants_agree_with_the_sequential_numbers_to_float_rounding(tmp_path):
+    # A matmul kernel may block a 20-row batch differently from a 5-row one: on one CPU the
+    # numbers were bitwise equal, on the CI machine they differed in the 8th digit. Both are
+    # rounding; the verdicts are the same.
     path = tmp_path / "batching.yaml"
     path.write_text(SPEC)
-    batched, together = run_all(path)
-    sequential, alone = run_all(path, batch_variants=False)
+    batched, together = run_all(path, batch_variants=True)
+    sequential, alone = run_all(path)
     assert sequential.runner.batch_log == []
     # baseline + 5 activation variants, at most 4 per forward pass: two batched passes
     assert [(n, how) for _, n, how in batched.runner.batch_log] == [(4, "batched"), (2, "batched")]
     for case_id, result in alone.items():
-        assert np.array_equal(together[case_id].x, result.x), case_id
+        assert together[case_id].x == pytest.approx(result.x, rel=1e-5, abs=1e-5), case_id
         if result.y is not None:
-            assert np.array_equal(together[case_id].y, result.y), case_id
-        assert together[case_id].result == result.result, case_id
+            assert together[case_id].y == pytest.approx(result.y, rel=1e-5, abs=1e-5), case_id
+        assert together[case_id].result.passed == result.result.passed, case_id
+        assert together[case_id].result.pvalue == pytest.approx(result.result.pvalue, rel=1e-3), case_id
 
 
 def test_tiny_chunks_agree_to_float_rounding(tmp_path):
-    # With chunks of 2 examples some CPU kernels take another path for the 2-row sequential
-    # batch than for the 8-row shared one: the numbers then agree to rounding, not bitwise.
     path = tmp_path / "batching.yaml"
     path.write_text(SPEC)
-    _, together = run_all(path, batch_size=2)
-    _, alone = run_all(path, batch_size=2, batch_variants=False)
+    _, together = run_all(path, batch_size=2, batch_variants=True)
+    _, alone = run_all(path, batch_size=2)
     for case_id, result in alone.items():
         assert together[case_id].x == pytest.approx(result.x, rel=1e-5, abs=1e-5), case_id
 
@@ -103,11 +110,12 @@ def test_a_variant_without_a_batch_dimension_falls_back_to_its_own_run(tmp_path)
 """
     path = tmp_path / "gate.yaml"
     path.write_text(spec)
-    batched, together = run_all(path)
-    _, alone = run_all(path, batch_variants=False)
+    batched, together = run_all(path, batch_variants=True)
+    _, alone = run_all(path)
     ((_, n, how),) = batched.runner.batch_log
     assert n == 3 and how.startswith("sequential: hook_anchor_gate: activation of shape (1,)")
     for case_id, result in alone.items():
+        # the fallback runs each variant alone, exactly as the default does: bitwise
         assert np.array_equal(together[case_id].x, result.x), case_id
 
 
@@ -143,7 +151,7 @@ def test_each_variant_is_sampled_once_and_only_selected_cases_are_batched(tmp_pa
 
     path = tmp_path / "batching.yaml"
     path.write_text(SPEC)
-    session = SpecSession()
+    session = SpecSession(batch_variants=True)
     plan = session.plan(path)
     batch_sizes = []
     real_sample = runner_module.sample
@@ -159,7 +167,7 @@ def test_each_variant_is_sampled_once_and_only_selected_cases_are_batched(tmp_pa
     # uniform_attention runs alone: no variant is ever sampled twice
     assert batch_sizes == [20, 10, 5]
     batch_sizes.clear()
-    selected = SpecSession()
+    selected = SpecSession(batch_variants=True)
     plan = selected.plan(path)
     (only,) = [c for c in plan.cases if c.hypothesis_id == "text_zero"]
     selected.runner.select([only])  # what the plugin does after pytest -k
@@ -186,7 +194,7 @@ def test_a_failing_variant_fails_only_its_own_case(tmp_path):
 """
         path = tmp_path / "broken.yaml"
         path.write_text(spec)
-        session = SpecSession()
+        session = SpecSession(batch_variants=True)
         plan = session.plan(path)
         by_id = {c.hypothesis_id: c for c in plan.cases}
         assert session.runner.case_result(by_id["text_zero"]).result.n == 5
