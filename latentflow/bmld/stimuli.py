@@ -8,7 +8,8 @@ binaural waveform ``(2, S)`` (row 0 left ear, row 1 right ear) at ``sample_rate`
   ``noise_band_hz`` and zero outside it, scaled to ``noise_rms``;
 * the target is a tone (``tone_hz``, random starting phase) or a stretch of the bench's
   espeak-ng speech (``fixtures/audio``, read through :func:`latentflow.audio.speech.load_pool`;
-  espeak-ng itself is never needed), with raised-cosine ramps of ``ramp_s``, scaled so that
+  espeak-ng itself is never needed) band-limited to ``noise_band_hz`` (outside the masker's
+  band a target would be detected in silence), with raised-cosine ramps of ``ramp_s``, scaled so that
   ``20 log10(rms(target) / rms(noise)) = TNR`` in each ear;
 * ``condition="N0S0"`` puts the target in phase in both ears, ``"N0Spi"`` inverts it in the
   right ear. The noise, the target and every random draw depend only on (seed, rung, trial),
@@ -326,7 +327,8 @@ def _target_source(config: StimulusConfig, rng: np.random.Generator) -> np.ndarr
         t = np.arange(n) / config.sample_rate
         source = np.sin(2 * np.pi * config.tone_hz * t + rng.uniform(0, 2 * np.pi))
     else:
-        source = _speech_excerpt(config, rng)
+        # Band-limited to the masker's band: outside it the target would be heard in silence.
+        source = _brickwall(_speech_excerpt(config, rng), config.sample_rate, *config.noise_band_hz)
     return source * _ramp(n, int(round(config.ramp_s * config.sample_rate)))
 
 

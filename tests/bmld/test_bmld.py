@@ -228,3 +228,40 @@ def test_binaural_input_frames_differ_only_by_the_phase_features():
     n_bins = binaural.n_feature_bins()
     torch.testing.assert_close(phase[..., : 2 * n_bins], magnitude)
     assert phase.shape[-1] == 4 * n_bins
+
+
+# --- the table -------------------------------------------------------------------------------
+
+
+def test_table_verdicts_follow_their_written_rules():
+    from latentflow.bmld import table
+
+    ec = bmld(_planted_curve(-15.0, 1), _planted_curve(-26.0, 2), model="ec", seed=0, n_resamples=50)
+    near = bmld(_planted_curve(-15.0, 3), _planted_curve(-25.0, 4), model="binaural_phase", seed=0, n_resamples=50)
+    flat = bmld(_planted_curve(-15.0, 5), _planted_curve(-15.0, 5), model="logmel", seed=0, n_resamples=50)
+    rows = {
+        table.RowSpec("ec", "tone", None, "ec_baseline"): ec,
+        table.RowSpec("binaural_phase", "tone", None, "dedicated_near_ec"): near,
+        table.RowSpec("logmel", "tone", None, "monaural_zero"): flat,
+        table.RowSpec("binaural_magnitude", "tone", None, "phase_blind_little"): flat,
+    }
+    verdicts = {spec.model: table._verdict(spec, result, rows)[0] for spec, result in rows.items()}
+    assert verdicts == {"ec": "supports", "binaural_phase": "supports", "logmel": "supports",
+                        "binaural_magnitude": "supports"}
+    # The monaural rule fails where the interval excludes 0, the EC rule where it is far from Durlach's.
+    assert table._verdict(table.RowSpec("logmel", "tone", None, "monaural_zero"), near, rows)[0] == "does not support"
+    far = bmld(_planted_curve(-10.0, 1), _planted_curve(-35.0, 2), seed=0, n_resamples=50)
+    assert table._verdict(table.RowSpec("ec", "tone", None, "ec_baseline"), far, rows)[0] == "does not support"
+    assert set(spec.claim for spec in table.ROWS) <= set(table.CLAIMS)
+
+
+def test_table_computes_rows_and_writes_json_numbers():
+    from latentflow.bmld import table
+
+    rows = (table.RowSpec("ec", "tone", None, "ec_baseline"), table.RowSpec("logmel", "tone", None, "monaural_zero"))
+    computed, skipped = table.compute(rows, n_resamples=20, base=TONE)
+    assert skipped == [] and [row.spec.model for row in computed] == ["ec", "logmel"]
+    payload = table.to_json(computed, skipped, 1.0, 0, 20, TONE)
+    assert payload["rows"][1]["bmld_db"] == 0.0
+    assert len(payload["rows"][0]["curve_n0s0"]["accuracy"]) == len(TONE.tnr_db)
+    assert table.markdown(computed).count("\n") == 3
