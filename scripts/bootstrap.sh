@@ -134,9 +134,9 @@ case $choice in
 esac
 
 # --- 4. install -----------------------------------------------------------------------------
-say "installing latentflow (editable, with the test extra) into $venv"
+say "installing latentflow (editable, with the test and bmld extras) into $venv"
 start=$SECONDS
-"$vpy" -m pip install --progress-bar off -c "$constraints" -e "$root[test]"
+"$vpy" -m pip install --progress-bar off -c "$constraints" -e "$root[test,bmld]"
 
 # --- 5. torchaudio --------------------------------------------------------------------------
 # On a CPU torch the registry's CUDA-linked torchaudio needs its compiled libraries removed;
