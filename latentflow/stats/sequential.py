@@ -48,7 +48,8 @@ import numpy as np
 from latentflow.stats import eprocess
 from latentflow.stats.data import normalize_alternative
 from latentflow.stats.equivalence import equivalence_margin
-from latentflow.stats.result import Interval, _json_safe, _nan_if_none, fmt, fmt_interval
+from latentflow.stats.result import (ComparedByJson, Interval, _json_safe, _nan_if_none, fmt,
+                                     fmt_interval)
 
 SEQUENTIAL_METHODS = ("t_mixture", "betting")
 STATUSES = ("holds", "futility", "continue", "not_shown", "untestable")
@@ -144,8 +145,8 @@ def _bounds(bounds: Any) -> Interval:
     return (low, high)
 
 
-@dataclass(frozen=True)
-class SequentialResult:
+@dataclass(frozen=True, eq=False)
+class SequentialResult(ComparedByJson):
     """One sequential case: where it stopped, why, and the evidence over n.
 
     status: one of `STATUSES`; passed is True exactly for "holds" (and, once a family
@@ -210,17 +211,6 @@ class SequentialResult:
             if values.get(name) is not None:
                 values[name] = tuple(values[name])
         return cls(**values)
-
-    def _comparable(self) -> tuple:
-        return tuple(sorted((key, repr(value)) for key, value in self.to_dict().items()))
-
-    def __eq__(self, other: object) -> bool:
-        if not isinstance(other, SequentialResult):
-            return NotImplemented
-        return self._comparable() == other._comparable()
-
-    def __hash__(self) -> int:
-        return hash(self._comparable())
 
     def __str__(self) -> str:
         last = (self.cs_lower[-1], self.cs_upper[-1]) if self.n_used else (math.nan, math.nan)
