@@ -53,7 +53,7 @@ from scipy import optimize, special, stats
 
 DEFAULT_PRIOR_SCALE = 0.7  # prior sd of the standardised effect d_z (g = 0.49)
 BETTING_TRUNCATION = 0.5  # every betting factor stays >= 1 - 0.5
-BETTING_GRID_POINTS = 2001  # candidate means in (low, high) for betting bounds
+BETTING_GRID_POINTS = 1001  # candidate means in (low, high) for betting bounds
 _PRIOR_MEAN, _PRIOR_VARIANCE, _PSEUDO_OBSERVATIONS = 0.5, 0.25, 1.0
 
 
@@ -191,11 +191,17 @@ def betting_log_capital(y: np.ndarray, nulls: np.ndarray, side: int,
                         side_alpha: float) -> np.ndarray:
     """log K_n(m) for each candidate mean m in ``nulls`` (rows) after each observation
     (columns); y and m in [0, 1] units, m strictly inside (0, 1)."""
-    bets = betting_bets(y, side_alpha)[None, :]
-    nulls = np.asarray(nulls, dtype=np.float64)[:, None]
+    # Built time-major (time x candidates) so the running sum adds whole contiguous rows
+    # (several times faster than summing along rows), returned as a transposed view.
+    bets = betting_bets(y, side_alpha)[:, None]
+    nulls = np.asarray(nulls, dtype=np.float64)[None, :]
     cap = BETTING_TRUNCATION / (nulls if side > 0 else 1.0 - nulls)
-    factors = side * np.minimum(bets, cap) * (y[None, :] - nulls)
-    return np.cumsum(np.log1p(factors), axis=1)
+    factors = np.minimum(bets, cap)
+    factors *= y[:, None] - nulls
+    if side < 0:
+        np.negative(factors, out=factors)
+    np.log1p(factors, out=factors)
+    return np.cumsum(factors, axis=0).T
 
 
 def betting_best_log_growth(null: float, side: int) -> float:

@@ -232,6 +232,10 @@ class _Evidence:
     upper: np.ndarray
     log_e_above: np.ndarray  # log e against "mean <= claim's lower null" (side +1)
     log_e_below: np.ndarray  # log e against "mean >= claim's upper null" (side -1)
+    # log e at the null-edge point itself (side +1, side -1): futility bounds grow from it.
+    # For the t mixture these equal the two above (the infimum sits on the edge).
+    edge_above: np.ndarray
+    edge_below: np.ndarray
 
 
 def sequential_test(differences: Any, design: SequentialDesign,
@@ -260,7 +264,7 @@ def sequential_test(differences: Any, design: SequentialDesign,
         pvalue = _pvalue(evidence, design, look)
         if pvalue <= design.alpha:
             return _result(design, looks, d, evidence, look, index, "holds")
-        if look < design.max_n and _futile(d[:look], design):
+        if look < design.max_n and _futile(d[:look], design, evidence):
             return _result(design, looks, d, evidence, look, index, "futility")
     return _result(design, looks, d, evidence, looks[-1], len(looks), "not_shown")
 
@@ -307,12 +311,12 @@ def _evidence(d: np.ndarray, design: SequentialDesign) -> _Evidence:
     above_null, below_null = _null_points(design)
     if d.shape[0] == 0:
         empty = np.empty(0)
-        return _Evidence(empty, empty, empty, empty)
+        return _Evidence(empty, empty, empty, empty, empty, empty)
     if design.method == "t_mixture":
         lower, upper = eprocess.t_mixture_bounds(d, design.side_alpha, design.prior_scale)
-        return _Evidence(lower, upper,
-                         eprocess.t_mixture_log_evidence(d, above_null, +1, design.prior_scale),
-                         eprocess.t_mixture_log_evidence(d, below_null, -1, design.prior_scale))
+        above = eprocess.t_mixture_log_evidence(d, above_null, +1, design.prior_scale)
+        below = eprocess.t_mixture_log_evidence(d, below_null, -1, design.prior_scale)
+        return _Evidence(lower, upper, above, below, above, below)
     return _betting_evidence(d, design, above_null, below_null)
 
 
@@ -329,30 +333,32 @@ def _betting_evidence(d: np.ndarray, design: SequentialDesign, above_null: float
     # Bounds at each time: the hull of the candidate means not rejected. Below the lowest
     # kept mean every grid point up to it is rejected by the "above" process, so the
     # bound sits on the last rejected point (conservative by at most one grid step).
-    kept_above = log_above < threshold
-    kept_below = log_below < threshold
-    lower = np.array([_edge_below(grid, kept_above[:, k], low) for k in range(d.shape[0])])
-    upper = np.array([_edge_above(grid, kept_below[:, k], high) for k in range(d.shape[0])])
+    lower = _edge_below(grid, log_above < threshold, low)
+    upper = _edge_above(grid, log_below < threshold, high)
     # The e-value against a composite null is the infimum over it (each point's e-value is
     # valid when that point is the truth); taken over the grid, nulls included exactly.
     against_low = grid <= above_null
     against_high = grid >= below_null
     return _Evidence(lower, upper, np.min(log_above[against_low], axis=0),
-                     np.min(log_below[against_high], axis=0))
+                     np.min(log_below[against_high], axis=0),
+                     log_above[np.flatnonzero(grid == above_null)[0]],
+                     log_below[np.flatnonzero(grid == below_null)[0]])
 
 
-def _edge_below(grid: np.ndarray, kept: np.ndarray, low: float) -> float:
-    if not kept.any():
-        return math.nan  # every candidate rejected: the CS is empty at this time
-    first = int(np.argmax(kept))
-    return float(grid[first - 1]) if first > 0 else low
+def _edge_below(grid: np.ndarray, kept: np.ndarray, low: float) -> np.ndarray:
+    """Per column (time) of ``kept`` (grid x time): the grid point just below the lowest
+    kept candidate, ``low`` if that is the first; NaN where nothing is kept (the CS is
+    empty at that time)."""
+    first = np.argmax(kept, axis=0)
+    edge = np.where(first > 0, grid[np.maximum(first - 1, 0)], low)
+    return np.where(kept.any(axis=0), edge, np.nan)
 
 
-def _edge_above(grid: np.ndarray, kept: np.ndarray, high: float) -> float:
-    if not kept.any():
-        return math.nan
-    last = grid.shape[0] - 1 - int(np.argmax(kept[::-1]))
-    return float(grid[last + 1]) if last < grid.shape[0] - 1 else high
+def _edge_above(grid: np.ndarray, kept: np.ndarray, high: float) -> np.ndarray:
+    last = grid.shape[0] - 1 - np.argmax(kept[::-1], axis=0)
+    edge = np.where(last < grid.shape[0] - 1, grid[np.minimum(last + 1, grid.shape[0] - 1)],
+                    high)
+    return np.where(kept.any(axis=0), edge, np.nan)
 
 
 def _side_pvalues(evidence: _Evidence, n: int) -> tuple[float, float]:
@@ -387,7 +393,7 @@ def _e_value(evidence: _Evidence, design: SequentialDesign, n: int) -> float:
     return min(above, below)  # under either half of the null one of the two is valid
 
 
-def _futile(d: np.ndarray, design: SequentialDesign) -> bool:
+def _futile(d: np.ndarray, design: SequentialDesign, evidence: _Evidence) -> bool:
     """True when no continuation up to max_n can reach the claim: every side the claim
     needs is out of reach (equivalence needs both, two-sided either, one-sided its own).
     Every future n counts, not only the looks: a look decides on the running maximum of
@@ -400,20 +406,22 @@ def _futile(d: np.ndarray, design: SequentialDesign) -> bool:
     for side in needed:
         null = above_null if side > 0 else below_null
         future = np.arange(d.shape[0] + 1, design.max_n + 1)
-        reachable.append(float(np.max(_best_log_e(d, design, null, side, future))) >= target)
+        now = (evidence.edge_above if side > 0 else evidence.edge_below)[d.shape[0] - 1]
+        best = _best_log_e(d, design, null, side, future, float(now))
+        reachable.append(float(np.max(best)) >= target)
     if design.alternative == "equivalence":
         return not all(reachable)
     return not any(reachable)
 
 
 def _best_log_e(d: np.ndarray, design: SequentialDesign, null: float, side: int,
-                future_n: np.ndarray) -> np.ndarray:
+                future_n: np.ndarray, now: float) -> np.ndarray:
+    """Upper bounds on the log evidence at the null edge at each future n; ``now`` is its
+    value after the data so far (the betting bound grows from it)."""
     if design.method == "t_mixture":
         return eprocess.t_mixture_best_log_e(d, null, side, future_n, design.prior_scale)
     low, high = design.bounds
     unit = (null - low) / (high - low)
-    now = float(eprocess.betting_log_capital((d - low) / (high - low), np.array([unit]), side,
-                                             design.side_alpha)[0, -1]) if d.shape[0] else 0.0
     return now + (future_n - d.shape[0]) * eprocess.betting_best_log_growth(unit, side)
 
 

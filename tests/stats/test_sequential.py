@@ -15,6 +15,8 @@ from scipy import integrate, stats
 from latentflow.stats import eprocess
 from latentflow.stats.sequential import (SequentialDesign, SequentialResult, sequential_test,
                                          sequential_test_chunks)
+from latentflow.stats.sequential_corrections import (CORRECTION_VALIDITY, check_correction,
+                                                     correct_sequential)
 
 
 @pytest.mark.parametrize("n, r, side", [(2, 0.7, -1), (12, 2.5, +1), (12, -2.5, +1)])
@@ -225,3 +227,70 @@ def test_misuse_of_the_data_is_refused():
         sequential_test(np.zeros(4), design, looks=(2, 4))
     with pytest.raises(ValueError, match="looks must be increasing"):
         sequential_test(np.zeros(4), design, looks=(4, 4, 8))
+
+
+# ----- family corrections ---------------------------------------------------------------
+
+
+def _finished(effects, design=SequentialDesign(24, 4, alternative="decrease")):
+    rng = np.random.default_rng(21)
+    return [sequential_test(rng.normal(effect, 1.0, 24), design) for effect in effects]
+
+
+def test_which_corrections_each_design_allows_is_data_and_refusals_say_why():
+    assert CORRECTION_VALIDITY["bh"]["sequential"] is False
+    assert CORRECTION_VALIDITY["e_bh"]["fixed_n"] is False
+    assert check_correction("Bonferroni", sequential=True) == "bonferroni"
+    assert check_correction("holm", sequential=False) == "holm"
+    with pytest.raises(ValueError, match=r"correction 'bh' is not valid with a sequential "
+                                         r"design: needs independent or PRDS .* use e_bh\. "
+                                         r"Allowed with a sequential design: bonferroni, holm, "
+                                         r"e_bh"):
+        check_correction("bh", sequential=True)
+    with pytest.raises(ValueError, match="'e_bh' is not valid with a fixed-n design"):
+        check_correction("e_bh", sequential=False)
+    with pytest.raises(ValueError, match="correction 'fdr' is not known; allowed: bonferroni"):
+        check_correction("fdr", sequential=True)
+
+
+def test_bonferroni_and_holm_use_the_anytime_p_values():
+    results = _finished([-2.0, -1.0, -0.7, 0.0])
+    raw = np.array([r.pvalue for r in results])
+    bonferroni = correct_sequential(results, "bonferroni")
+    np.testing.assert_allclose([r.pvalue_corrected for r in bonferroni], np.minimum(1, 4 * raw))
+    for before, after in zip(results, bonferroni):
+        assert after.passed == (before.passed and after.pvalue_corrected <= 0.05)
+        assert after.family_size == 4 and after.correction == "bonferroni"
+    holm = correct_sequential(results, "holm")
+    assert all(h.pvalue_corrected <= b.pvalue_corrected + 1e-15
+               for h, b in zip(holm, bonferroni))
+    assert results == _finished([-2.0, -1.0, -0.7, 0.0])  # inputs unchanged
+
+
+def test_e_bh_rejects_the_k_largest_stopped_e_values():
+    # One look at n = 24, so the e-values grow past 1/alpha (a case that stops at its own
+    # first crossing of 1/alpha = 20 rarely reaches e-BH's m / (alpha k)).
+    results = _finished([-2.0, -1.5, -0.6, 0.3, 0.0], SequentialDesign(24, 24, alternative="less"))
+    e = np.array([r.e_value for r in results])
+    corrected = correct_sequential(results, "e_bh")
+    m, order = 5, np.argsort(-e)
+    k = max([rank for rank in range(1, m + 1) if e[order[rank - 1]] >= m / (0.05 * rank)],
+            default=0)
+    expected = np.zeros(m, dtype=bool)
+    expected[order[:k]] = True
+    np.testing.assert_array_equal([r.passed for r in corrected],
+                                  expected & np.array([r.passed for r in results]))
+    assert k >= 1 and "e-BH over a family of 5" in corrected[order[0]].reason
+
+
+def test_a_family_still_running_or_mixed_is_refused():
+    design = SequentialDesign(24, 4, alternative="less")
+    running = sequential_test(np.zeros(6) + np.arange(6), design)
+    with pytest.raises(ValueError, match=r"results\[0\] is still running"):
+        correct_sequential([running], "bonferroni")
+    with pytest.raises(ValueError, match="not valid with a sequential design"):
+        correct_sequential(_finished([-1.0]), "bh")
+    other = sequential_test(np.random.default_rng(0).normal(-1, 1, 24),
+                            SequentialDesign(24, 4, alternative="less", alpha=0.01))
+    with pytest.raises(ValueError, match="a family must share one alpha"):
+        correct_sequential(_finished([-1.0]) + [other], "holm")
