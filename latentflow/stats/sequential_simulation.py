@@ -21,6 +21,7 @@ from latentflow.stats.sequential import SequentialDesign, sequential_test
 
 Sampler = Callable[[np.random.Generator, int], np.ndarray]
 _CONFIDENCE = 0.99  # Clopper-Pearson level of the reported rate intervals
+NULL_DRAWS, OTHER_DRAWS = 1000, 500  # draws per null scenario, per power/equivalence one
 
 
 @dataclass(frozen=True)
@@ -141,3 +142,11 @@ SCENARIOS = (
              _design(64, alternative="equivalence", margin=BETTING_MARGIN, **BOUNDED),
              "equivalence_null"),
 )
+
+
+def run_scenario(index: int) -> SimulationSummary:
+    """Scenario ``index`` of `SCENARIOS` with its fixed draws and seed (1000 + index): the
+    numbers the tests assert and docs/sequential.md reports are the same numbers."""
+    scenario = SCENARIOS[index]
+    draws = NULL_DRAWS if scenario.kind == "null" else OTHER_DRAWS
+    return simulate(scenario.sampler, scenario.design, draws, seed=1000 + index)

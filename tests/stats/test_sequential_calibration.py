@@ -23,19 +23,16 @@ from scipy.stats import binomtest
 
 from latentflow.stats.sequential import SequentialDesign, sequential_test
 from latentflow.stats.sequential_corrections import correct_sequential
-from latentflow.stats.sequential_simulation import SCENARIOS, simulate
-
-NULL_DRAWS, OTHER_DRAWS = 1000, 500
+from latentflow.stats.sequential_simulation import SCENARIOS, run_scenario
 
 
 @pytest.mark.parametrize("index", range(len(SCENARIOS)),
                          ids=[scenario.name for scenario in SCENARIOS])
 def test_scenario(index):
     scenario = SCENARIOS[index]
-    draws = NULL_DRAWS if scenario.kind == "null" else OTHER_DRAWS
-    summary = simulate(scenario.sampler, scenario.design, draws, seed=1000 + index)
+    summary = run_scenario(index)
     alpha = scenario.design.alpha
-    where = (f"{scenario.name}: {summary.holds}/{draws} held (99% CI "
+    where = (f"{scenario.name}: {summary.holds}/{summary.draws} held (99% CI "
              f"[{summary.rate_interval[0]:.3f}, {summary.rate_interval[1]:.3f}]), mean n "
              f"{summary.mean_n:.1f}, trap {summary.trap_holds}")
     if scenario.kind == "power":
