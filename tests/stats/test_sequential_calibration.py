@@ -57,3 +57,21 @@ def test_family_wise_error_under_optional_stopping():
             false_claims[method] += any(r.passed for r in correct_sequential(results, method))
     for method, count in false_claims.items():
         assert binomtest(count, families).proportion_ci(0.99).low <= design.alpha, (method, count)
+
+
+@pytest.mark.parametrize("method, sample, mean, extra", [
+    ("t_mixture", lambda rng: rng.normal(0.7, 2.0, 64), 0.7, {}),
+    ("betting", lambda rng: rng.beta(5.0, 2.0, 64) * 2.0 - 1.0, 2.0 * 5.0 / 7.0 - 1.0,
+     {"bounds": (-1.0, 1.0)}),
+], ids=["t_mixture", "betting"])
+def test_the_confidence_sequence_covers_the_true_mean_at_every_n(method, sample, mean, extra):
+    """Uniform coverage away from 0 (a true mean of 0.7 with sd 2; a skewed Beta mean 0.43):
+    in at most alpha of 500 draws does the running two-sided 95% CS ever exclude it."""
+    rng = np.random.default_rng(31)
+    design = SequentialDesign(64, 64, method=method, alternative="two-sided", **extra)
+    missed = 0
+    for _ in range(500):
+        result = sequential_test(sample(rng), design)
+        missed += not (np.all(np.array(result.cs_lower) <= mean)
+                       and np.all(np.array(result.cs_upper) >= mean))
+    assert binomtest(missed, 500).proportion_ci(0.99).low <= design.alpha, missed
