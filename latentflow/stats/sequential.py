@@ -254,7 +254,15 @@ def sequential_test(differences: Any, design: SequentialDesign,
     looks = _checked_looks(design, looks)
     bad = np.flatnonzero(~np.isfinite(d))
     if bad.size:
-        return _untestable(design, looks, d, bad)
+        shown = ", ".join(str(i) for i in bad[:8])
+        return _untestable(design, looks, d, (
+            f"{bad.size} of {d.shape[0]} differences are not finite (index {shown}): a failed "
+            f"measurement cannot support a claim, and dropping it would shrink n"))
+    if design.method == "t_mixture" and d.shape[0] == design.max_n and np.all(d == d[0]):
+        return _untestable(design, looks, d, (
+            f"all {d.shape[0]} differences equal {d[0]:.6g}: with no spread the t mixture's "
+            f"normal model carries no evidence (identical values come from a measure that did "
+            f"not change or is quantised); use method 'betting' with bounds"))
     if design.method == "betting":
         _check_inside_bounds(d, design.bounds)
     evidence = _evidence(d, design)
@@ -316,6 +324,13 @@ def _evidence(d: np.ndarray, design: SequentialDesign) -> _Evidence:
         lower, upper = eprocess.t_mixture_bounds(d, design.side_alpha, design.prior_scale)
         above = eprocess.t_mixture_log_evidence(d, above_null, +1, design.prior_scale)
         below = eprocess.t_mixture_log_evidence(d, below_null, -1, design.prior_scale)
+        # While every difference so far is the same, the normal model would read the zero
+        # spread as overwhelming evidence (a probability-0 event for it); real measures
+        # produce ties by not changing or by quantisation, so such a prefix counts as no
+        # evidence. Lowering an e-process never adds a rejection, so validity is kept.
+        tied = eprocess.running_sd(d) == 0
+        above, below = (np.where(tied, np.minimum(e, 0.0), e) for e in (above, below))
+        lower, upper = np.where(tied, -np.inf, lower), np.where(tied, np.inf, upper)
         return _Evidence(lower, upper, above, below, above, below)
     return _betting_evidence(d, design, above_null, below_null)
 
@@ -484,10 +499,7 @@ def _reason(result: SequentialResult, status: str) -> str:
 
 
 def _untestable(design: SequentialDesign, looks: tuple[int, ...], d: np.ndarray,
-                bad: np.ndarray) -> SequentialResult:
-    shown = ", ".join(str(i) for i in bad[:8])
-    reason = (f"{bad.size} of {d.shape[0]} differences are not finite (index {shown}): a "
-              f"failed measurement cannot support a claim, and dropping it would shrink n")
+                reason: str) -> SequentialResult:
     return SequentialResult(
         method=design.method, alternative=design.alternative, alpha=float(design.alpha),
         max_n=design.max_n, looks=looks, status="untestable", passed=False, reason=reason,

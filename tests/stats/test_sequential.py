@@ -196,6 +196,25 @@ def test_nan_never_shrinks_n():
     assert "index 2" in result.reason and math.isnan(result.pvalue)
 
 
+def test_identical_differences_carry_no_t_mixture_evidence():
+    """A measure that did not change (all differences 0) must not look equivalent, nor a
+    constant shift look like a decrease, under the normal model's reading of zero spread."""
+    equivalence = SequentialDesign(24, 4, alternative="equivalence", margin=0.5)
+    partial = sequential_test(np.zeros(12), equivalence)
+    assert partial.status == "continue" and math.isinf(partial.cs_upper[-1])
+    final = sequential_test(np.zeros(24), equivalence)
+    assert final.status == "untestable" and not final.passed
+    assert "all 24 differences equal 0" in final.reason and "betting" in final.reason
+    shifted = sequential_test(np.full(24, -0.3), SequentialDesign(24, 4, alternative="less"))
+    assert shifted.status == "untestable"
+    # One differing value restores the evidence from then on.
+    d = np.concatenate([np.full(8, -0.3), [-0.31], np.full(3, -0.3)])
+    assert sequential_test(d, SequentialDesign(12, 4, alternative="less")).status == "holds"
+    # Betting has no such model: ties are ordinary bounded data.
+    betting = SequentialDesign(24, 4, method="betting", bounds=(-1, 1), alternative="less")
+    assert sequential_test(np.full(24, -0.3), betting).status == "holds"
+
+
 @pytest.mark.parametrize("kwargs, message", [
     ({"max_n": 0, "chunk": 1}, "max_n must be a positive integer"),
     ({"max_n": 8, "chunk": 12}, "chunk 12 is larger than max_n 8"),
