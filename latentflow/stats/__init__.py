@@ -20,6 +20,11 @@ result with ``passed=False`` and a reason; they never raise and never pass. Misu
 The building blocks are public too: `bca_bootstrap`, `cohens_dz`, `cohens_d_pooled`,
 `dz_interval`, `adjust_pvalues`, `paired_t`, `wilcoxon_signed_rank`,
 `sign_flip_permutation`, `tost_paired`.
+
+Sequential, anytime-valid verdicts (decided chunk by chunk, docs/sequential.md):
+`sequential_test(differences, SequentialDesign(max_n, chunk, ...))` returns a
+`SequentialResult`; `correct_sequential` corrects a family of them with a correction that
+`check_correction` allows (`CORRECTION_VALIDITY`).
 """
 
 from __future__ import annotations
@@ -34,27 +39,39 @@ from latentflow.stats.evaluate import DEFAULT_N_RESAMPLES, DEFAULT_SEED, TESTS, 
 from latentflow.stats.paired import (EXACT_PERMUTATION_MAX_N, paired_t, sign_flip_permutation,
                                      wilcoxon_signed_rank)
 from latentflow.stats.result import TestResult
+from latentflow.stats.sequential import (SEQUENTIAL_METHODS, SequentialDesign, SequentialResult,
+                                         sequential_test, sequential_test_chunks)
+from latentflow.stats.sequential_corrections import (CORRECTION_VALIDITY, check_correction,
+                                                     correct_sequential)
 
 __all__ = [
     "ALTERNATIVES",
+    "CORRECTION_VALIDITY",
     "BcaBootstrap",
     "CORRECTIONS",
     "DEFAULT_N_RESAMPLES",
     "DEFAULT_SEED",
     "EFFECT_SIZES",
     "EXACT_PERMUTATION_MAX_N",
+    "SEQUENTIAL_METHODS",
     "TESTS",
+    "SequentialDesign",
+    "SequentialResult",
     "TestResult",
     "adjust_pvalues",
     "bca_bootstrap",
+    "check_correction",
     "cohens_d_pooled",
     "cohens_dz",
     "correct",
+    "correct_sequential",
     "dz_interval",
     "evaluate",
     "mirror_alternative",
     "normalize_alternative",
     "paired_t",
+    "sequential_test",
+    "sequential_test_chunks",
     "sign_flip_permutation",
     "tost_paired",
     "wilcoxon_signed_rank",

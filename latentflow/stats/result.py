@@ -21,8 +21,28 @@ _FLOAT_FIELDS = ("statistic", "pvalue", "alpha", "mean_difference", "confidence"
 _INTERVAL_FIELDS = ("confidence_interval", "effect_size_interval")
 
 
-@dataclass(frozen=True)
-class TestResult:
+class ComparedByJson:
+    """Equality and hash through ``to_dict()``: NaN != NaN would make two identical
+    degenerate results unequal, and in the JSON form every non-finite number is None.
+    A dataclass using it must say ``eq=False`` (or the generated __eq__ would win)."""
+
+    def to_dict(self) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def _comparable(self) -> tuple:
+        return tuple(sorted((key, repr(value)) for key, value in self.to_dict().items()))
+
+    def __eq__(self, other: object) -> bool:
+        if type(other) is not type(self):
+            return NotImplemented
+        return self._comparable() == other._comparable()
+
+    def __hash__(self) -> int:
+        return hash(self._comparable())
+
+
+@dataclass(frozen=True, eq=False)
+class TestResult(ComparedByJson):
     """One paired test on one hypothesis, and its verdict.
 
     Differences are always ``x - y`` with x the treatment (intervened) condition and y the
@@ -128,19 +148,6 @@ class TestResult:
             for key, item in (values.get("details") or {}).items()
         )
         return cls(**values)
-
-    def _comparable(self) -> tuple:
-        # NaN != NaN would make two identical degenerate results unequal; compare the
-        # JSON form instead, where every non-finite number is None.
-        return tuple(sorted((key, repr(value)) for key, value in self.to_dict().items()))
-
-    def __eq__(self, other: object) -> bool:
-        if not isinstance(other, TestResult):
-            return NotImplemented
-        return self._comparable() == other._comparable()
-
-    def __hash__(self) -> int:
-        return hash(self._comparable())
 
     def __str__(self) -> str:
         verdict = "PASSED" if self.passed else "FAILED"

@@ -7,6 +7,8 @@ distinct seeds per example) and count rejections: the false-positive rate must b
 with alpha (its exact binomial 99% interval must reach down to alpha). Planted effects: the
 same null pairs plus a known shift of 0.8 standard deviations of the paired differences
 (Cohen's d_z = 0.8), which paired tests at n = 16 should detect with at least 80% power.
+Sequential verdicts (latentflow.stats.sequential) are checked on the same null with a
+decision after every chunk, against the trap of repeating a fixed-n t-test.
 """
 
 from __future__ import annotations
@@ -19,6 +21,8 @@ from latentflow.audio.bench import make_bench
 from latentflow.metrics import si_snr
 from latentflow.pipeline import Separator
 from latentflow.stats import correct, evaluate
+from latentflow.stats.sequential import SequentialDesign
+from latentflow.stats.sequential_simulation import simulate
 
 N_EXAMPLES, N_SEEDS, N_DRAWS, N_PER_DRAW = 24, 6, 200, 16
 ALPHA = 0.05
@@ -76,3 +80,23 @@ def test_planted_effects_are_detected_with_enough_power(scores, test):
         x, y = null_pairs(scores, 5000 + d)
         detected += evaluate((x - shift, y), test=test, alternative="less", alpha=ALPHA).passed
     assert detected / N_DRAWS >= 0.8, f"{test}: power {detected / N_DRAWS:.2f}"
+
+
+def sequential_null_sampler(scores: np.ndarray):
+    """Up to 24 examples in a fresh random order, each with two distinct noise seeds."""
+    def sample(rng: np.random.Generator, n: int) -> np.ndarray:
+        rows = rng.permutation(N_EXAMPLES)[:n]
+        seeds = np.array([rng.choice(N_SEEDS, 2, replace=False) for _ in rows])
+        return scores[rows, seeds[:, 0]] - scores[rows, seeds[:, 1]]
+    return sample
+
+
+@pytest.mark.parametrize("alternative", ["two-sided", "decrease"])
+def test_sequential_verdicts_stay_within_alpha_on_the_models_own_null(scores, alternative):
+    """1000 seeded sequential runs on the seed-to-seed null (max n 24, a decision after
+    every chunk of 4, t-mixture): false positives at most alpha within the 99% binomial
+    interval, while a fixed-n t-test repeated at the same six looks exceeds alpha."""
+    design = SequentialDesign(max_n=N_EXAMPLES, chunk=4, alternative=alternative, alpha=ALPHA)
+    summary = simulate(sequential_null_sampler(scores), design, draws=1000, seed=2024)
+    assert summary.rate_interval[0] <= ALPHA, f"sequential: {summary.holds}/1000 null claims"
+    assert summary.trap_interval[0] > ALPHA, f"repeated t: {summary.trap_holds}/1000 null claims"
