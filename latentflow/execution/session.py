@@ -13,7 +13,7 @@ from typing import Any, Iterable, Iterator, Optional
 
 from ..interventions import OPERATIONS
 from ..metrics import available_metrics, get_metric
-from ..spec import Overrides, Plan, compile_plan, load_spec, validate
+from ..spec import Overrides, Plan, Spec, compile_plan, load_spec, validate
 from .fuzz import INVARIANTS, run_fuzz_check
 from .internal import INTERNAL_MEASURES
 from .runner import Runner
@@ -41,14 +41,25 @@ class SpecSession:
 
     def plan(self, path: str | Path) -> Plan:
         """Load and validate ``path`` against the model the spec runs on, then compile it."""
-        spec = load_spec(path)  # syntax and schema first: a typo must not need a model
+        registries = dict(operations=OPERATIONS, metrics=metric_catalog(), invariants=INVARIANTS)
+        # syntax, schema and registered names first: a typo must not need a model
+        spec = load_spec(path, sites_when_broken=self._sites_if_loadable, **registries)
         plan = compile_plan(spec, self.overrides)
         model_name = plan.cases[0].model if plan.cases else (plan.fuzz[0].model if plan.fuzz else None)
         sites = self.runner.world(model_name).model.hook_dict if model_name else None
-        # then the names it uses against the registries and the model's hook points
-        validate(spec, sites=sites, operations=OPERATIONS, metrics=metric_catalog(), invariants=INVARIANTS)
+        # then the sites it names against the model's hook points
+        validate(spec, sites=sites, **registries)
         self.runner.prepare(plan.cases)
         return plan
+
+    def _sites_if_loadable(self, spec: Spec) -> Optional[dict]:
+        """The hook sites of a broken spec's model, so its unknown sites are reported with its
+        other problems; None when the model itself cannot be loaded (that error comes once the
+        spec is fixed, from :meth:`plan`)."""
+        try:
+            return self.runner.world(self.overrides.model_for(spec)).model.hook_dict
+        except Exception:  # noqa: BLE001 - any model problem: report the spec's problems alone
+            return None
 
     def verdict(self, plan: Plan, case: Any) -> Verdict:
         family = [c for c in plan.cases if case.family is not None and c.family == case.family]

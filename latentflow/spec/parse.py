@@ -391,7 +391,7 @@ def _hypothesis(
     pieces: list[Any] = []
     interventions = _interventions(node, field, r, steps_count, required=False, parsed=pieces)
     source = _source(node, field, r)
-    measure = _measure(node, field, r, steps_count) if "measure" in node else None
+    measure = _measure(node, field, r, steps_count, pieces) if "measure" in node else None
     if measure is not None:
         pieces.append(measure)
     expect = _expect(node, field, r) if "expect" in node else None
@@ -489,18 +489,29 @@ def _interventions(
     if items is None:
         return None
     start = r.mark()
+    partial: list[s.Intervention] = []
     out = [
-        _intervention(item, items, i, f"{field}.interventions[{i}]", r, steps_count)
+        _intervention(item, items, i, f"{field}.interventions[{i}]", r, steps_count, partial)
         for i, item in enumerate(items)
     ]
     if parsed is not None:
         parsed.extend(item for item in out if item is not None)
+        parsed.extend(partial)
     return None if r.failed_since(start) else tuple(out)
 
 
 def _intervention(
-    node: Any, parent: LineList, index: int, field: str, r: Reader, steps_count: int | None
+    node: Any,
+    parent: LineList,
+    index: int,
+    field: str,
+    r: Reader,
+    steps_count: int | None,
+    partial: list[s.Intervention] | None = None,
 ) -> s.Intervention | None:
+    """The intervention, or None if broken; then, if its site and op still read, a stand-in
+    without the broken fields goes to ``partial``, so that an unknown site or operation is
+    reported beside the broken field instead of after it is fixed."""
     if not isinstance(node, LineDict):
         r.report(
             parent,
@@ -515,10 +526,18 @@ def _intervention(
     r.check_keys(node, field, INTERVENTION_KEYS, ("site", "op"))
     site = _site(node, "site", field, r)
     op = r.text(node, "op", field, pattern=NAME, pattern_help=NAME_HELP)
+    args_start = r.mark()
     args = _args(node, field, r)
+    args_failed = r.failed_since(args_start)
     layers = _layers(node, field, r, site)
     steps = _selection(node, "steps", field, r, "step", steps_count) if "steps" in node else s.ALL
     if r.failed_since(start):
+        if partial is not None and site is not None and op is not None and not args_failed:
+            # layers/steps dropped: the site is then checked as written (`hook_cross_out` with
+            # layers is reported as an unknown site too, with the blocks.* suggestion)
+            partial.append(
+                s.Intervention(site, op, args, None, s.ALL, line=node.line, lines=_lines_with_args(node), path=field)
+            )
         return None
     return s.Intervention(
         site, op, args, layers, steps, line=node.line, lines=_lines_with_args(node), path=field
@@ -712,7 +731,11 @@ def _source(node: LineDict, field: str, r: Reader) -> s.PatchSource | None:
     return None if r.failed_since(start) else s.PatchSource(prompt, seed, line=section.line)
 
 
-def _measure(node: LineDict, field: str, r: Reader, steps_count: int | None) -> s.Measure | None:
+def _measure(
+    node: LineDict, field: str, r: Reader, steps_count: int | None, partial: list[Any] | None = None
+) -> s.Measure | None:
+    """The measure, or None if broken; then, if its metric and compare still read, a stand-in
+    goes to ``partial`` (as for interventions) so an unknown metric is reported too."""
     section = node["measure"]
     path = f"{field}.measure"
     start = r.mark()
@@ -732,7 +755,9 @@ def _measure(node: LineDict, field: str, r: Reader, steps_count: int | None) -> 
                 allowed="no reference key with compare: baseline or internal",
             )
         reference = None
+    args_start = r.mark()
     args = _args(section, path, r)
+    args_failed = r.failed_since(args_start)
     site = layers = steps = None
     if compare == "internal":
         if "site" not in section:
@@ -762,6 +787,11 @@ def _measure(node: LineDict, field: str, r: Reader, steps_count: int | None) -> 
                     allowed=f"compare: internal, or no {key} key",
                 )
     if r.failed_since(start):
+        if partial is not None and metric is not None and compare is not None and not args_failed:
+            partial.append(
+                s.Measure(metric, compare, reference, args, site, None, s.ALL, line=section.line,
+                          lines=_lines_with_args(section), path=path)
+            )
         return None
     return s.Measure(
         metric,

@@ -172,12 +172,21 @@ class _Checker:
                 )
             else:
                 allowed = "a site the model defines"
+            # `hook_cross_out` for `blocks.*.hook_cross_out`: the block prefix was forgotten
+            prefixed = f"blocks.*.{name}"
+            hint = (
+                f"did you mean {prefixed!r}?"
+                if not name.startswith("blocks.") and self.sites.matches(prefixed)
+                else None
+            )
             what = (
                 "hook site"
                 if name == site
                 else f"hook site (with layer filled in from {path.rsplit('.', 1)[0]}.layers)"
             )
-            r.report(None, None, path, f"unknown {what}", value=name, allowed=allowed, line=line)
+            r.report(
+                None, None, path, f"unknown {what}", value=name, allowed=allowed, hint=hint, line=line
+            )
             return
 
     # -- operations -------------------------------------------------------------------------
