@@ -277,8 +277,12 @@ class CaseItem(pytest.Item):
         return self.verdict.explain() if self.verdict is not None else ""
 
     def repr_failure(self, excinfo, style=None):
+        from latentflow.interventions import InterventionNeverFired
+
         if isinstance(excinfo.value, (ClaimFailure, ClaimDoesNotHold)):
             return excinfo.value.verdict.explain()
+        if isinstance(excinfo.value, InterventionNeverFired):  # a spec problem: no traceback
+            return f"{self.case.location}: {excinfo.value}"
         return super().repr_failure(excinfo, style=style)
 
     def reportinfo(self):

@@ -28,7 +28,7 @@ import torch
 from torch import Tensor
 
 from .. import metrics as _metrics  # noqa: F401 - registers the built-in metrics
-from ..interventions import OPERATIONS, InterventionContext, applied, batchable, resolve_sites
+from ..interventions import OPERATIONS, InterventionContext, applied, batchable, check_fired, resolve_sites
 from ..metrics import get_metric
 from ..model import SamAudioModel, sample
 from ..stats import TestResult, correct, evaluate
@@ -215,6 +215,7 @@ class Runner:
                               for n in resolve_sites(iv.site, model.hook_dict)})
         seeds = example_seeds(data.seed, data.n)
         finals: list[list[Tensor]] = [[] for _ in variants]
+        fired: list[set[int]] = [set() for _ in variants]
         records: dict = {}
         for start in range(0, data.n, self.batch_size):
             index = list(range(start, min(start + self.batch_size, data.n)))
@@ -233,13 +234,17 @@ class Runner:
             with contextlib.ExitStack() as stack:
                 for k, variant in enumerate(variants):
                     rows = slice(k * m, (k + 1) * m) if shared else None
-                    stack.enter_context(applied(model, variant, ctx, rows=rows))
+                    stack.enter_context(applied(model, variant, ctx, rows=rows, fired=fired[k]))
                 stack.enter_context(model.hooks(fwd_hooks=hooks))
                 out = sample(model, cond, steps=sampler.steps, method=sampler.method, seeds=chunk_seeds)
             for k in range(len(variants)):
                 finals[k].append(out.final[k * m:(k + 1) * m].cpu())
             for name, value in chunk_records.items():
                 records.setdefault(name, []).append(value.cpu())
+        # an intervention whose site never ran left the run equal to the baseline: an error, not
+        # a result (with outcome: fails it would otherwise pass without testing anything)
+        for variant, seen in zip(variants, fired):
+            check_fired(model, variant, seen, why=lambda name: world.why_silent(name, data))
         joined = {name: torch.cat(values) for name, values in records.items()}
         return [(torch.cat(parts), joined) for parts in finals]
 

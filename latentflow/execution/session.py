@@ -46,9 +46,11 @@ class SpecSession:
         spec = load_spec(path, sites_when_broken=self._sites_if_loadable, **registries)
         plan = compile_plan(spec, self.overrides)
         model_name = plan.cases[0].model if plan.cases else (plan.fuzz[0].model if plan.fuzz else None)
-        sites = self.runner.world(model_name).model.hook_dict if model_name else None
-        # then the sites it names against the model's hook points
-        validate(spec, sites=sites, **registries)
+        world = self.runner.world(model_name) if model_name else None
+        # then the sites it names against the model's hook points, and whether the model runs
+        # them for the declared data (the text projection needs a text prompt)
+        validate(spec, sites=world.model.hook_dict if world else None,
+                 silent=world.why_silent if world else None, **registries)
         self.runner.prepare(plan.cases)
         return plan
 

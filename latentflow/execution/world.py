@@ -13,7 +13,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from ..model import Conditioning, SamAudioModel, build_model, preset
+from ..model import CONDITIONED_SITES, Conditioning, SamAudioModel, build_model, preset
 
 
 @dataclass
@@ -77,6 +77,28 @@ class World:
             cond=cond,
             _alternative=lambda: self.separator.conditioning(examples, prompts=alternative, prompt_kind=kind),
         )
+
+    @staticmethod
+    def conditioning_fields(data: Any) -> frozenset[str]:
+        """The Conditioning fields that :meth:`inputs` fills for ``data``: the mixture, span
+        anchors (every example has anchor ids, "no span" included), text only with a text
+        prompt, and never video (the bench has none)."""
+        fields = {"mixture", "anchor_ids"}
+        if "text" in data.prompt:
+            fields.add("text")
+        return frozenset(fields)
+
+    def why_silent(self, site: str, data: Any) -> Optional[str]:
+        """Why the model never runs hook point ``site`` on ``data``'s inputs; None if it does."""
+        needs = CONDITIONED_SITES.get(site)
+        if needs is None or needs in self.conditioning_fields(data):
+            return None
+        if needs == "text":
+            return (f"{site} runs only with a text prompt, and data.prompt is {data.prompt!r} "
+                    "(text and text+span have one)")
+        if needs == "video":
+            return f"{site} runs only with video frames, and the bench examples have no video"
+        return f"{site} runs only when the conditioning has {needs}, and data {data.prompt!r} gives none"
 
     def decode(self, final: Tensor, inputs: CaseInputs) -> Tensor:
         target, _ = self.separator.decode(final.cpu(), inputs.mixtures)
