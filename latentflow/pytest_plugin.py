@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import re
+import warnings
 
 import pytest
 
@@ -209,12 +210,21 @@ def pytest_collection_modifyitems(config, items):
         state.session.runner.select(item.case for item in items if isinstance(item, CaseItem))
 
 
+class SpecMarkerWarning(pytest.PytestWarning):
+    """A YAML file that looks like a spec (a top-level ``hypotheses:`` or ``claim:``) but lacks
+    the ``latentflow: 1`` marker, so it is not collected."""
+
+
 def pytest_collect_file(file_path, parent):
     if file_path.suffix in (".yaml", ".yml"):
-        from latentflow.spec import is_spec_file
+        from latentflow.spec import is_spec_file, looks_like_spec
 
         if is_spec_file(file_path):
             return SpecFile.from_parent(parent, path=file_path)
+        reason = looks_like_spec(file_path)
+        if reason is not None:
+            # collection-time warnings land in pytest's warnings summary, with the file named
+            warnings.warn(SpecMarkerWarning(reason), stacklevel=1)
     return None
 
 

@@ -365,6 +365,16 @@ def test_no_folder_and_no_tests_count_as_success(checks, tmp_path, capsys):
     assert "pytest found no tests in specs" in capsys.readouterr().out
 
 
+def test_verify_fails_when_specs_yields_no_claim(checks, tmp_path, capsys):
+    assert checks.run_pytest(["specs"], [], nothing_is_failure=True) == pytest.ExitCode.NO_TESTS_COLLECTED
+    assert "FAILED: no specs/ folder: no claim was checked" in capsys.readouterr().out
+    (tmp_path / "specs").mkdir()
+    (tmp_path / "specs" / "claim.yaml").write_text("latentflo: 1\nclaim: {id: c}\n")  # misspelled marker
+    status = checks.run_pytest(["specs"], ["-p", "no:cacheprovider"], nothing_is_failure=True)
+    assert status == pytest.ExitCode.NO_TESTS_COLLECTED
+    assert "FAILED: pytest collected no claims from specs/: nothing was checked" in capsys.readouterr().out
+
+
 def test_real_failures_and_collection_errors_still_fail(checks, tmp_path):
     (tmp_path / "tests").mkdir()
     (tmp_path / "tests" / "test_fails.py").write_text("def test_fails():\n    assert 1 == 2\n")

@@ -215,7 +215,20 @@ def test_bad_specs_fail_collection_with_file_line_and_allowed_values(pytester):
 
 def test_other_yaml_is_ignored(pytester):
     pytester.makefile(".yaml", config="name: not a spec\nlist: [1, 2]\n")
-    assert pytester.runpytest("-p", "no:cacheprovider").ret == pytest.ExitCode.NO_TESTS_COLLECTED
+    result = pytester.runpytest("-p", "no:cacheprovider")
+    assert result.ret == pytest.ExitCode.NO_TESTS_COLLECTED
+    assert "SpecMarkerWarning" not in result.stdout.str()
+
+
+@pytest.mark.parametrize("marker", ["", "latentflo: 1\n", "LatentFlow: 1\n"])
+def test_a_spec_without_its_marker_is_skipped_with_a_warning_naming_file_and_marker(pytester, marker):
+    spec = (HEADER + "hypotheses:\n" + TEXT_ZERO).replace("latentflow: 1\n", marker)
+    path = pytester.makefile(".yaml", engine=spec)
+    result = pytester.runpytest("-p", "no:cacheprovider")
+    assert result.ret == pytest.ExitCode.NO_TESTS_COLLECTED
+    found = f"; found {marker.split(':')[0]!r} instead" if marker else ""
+    result.stdout.fnmatch_lines(["*warnings summary*", f"*SpecMarkerWarning: {path}: has a top-level 'claim' key "
+                                 f"like a spec but no `latentflow: 1` marker{found}, so it is not collected*"])
 
 
 def test_two_workers_give_the_same_verdicts_and_numbers_as_one(pytester):
