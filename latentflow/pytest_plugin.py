@@ -183,6 +183,7 @@ class _State:
                 torch.set_num_threads(threads)
             self._session = SpecSession(
                 model=self.config.getoption("latentflow_model"),
+                model_option="--latentflow-model",
                 seed=self.config.getoption("latentflow_seed"),
                 device=resolve_device(self.config.getoption("latentflow_device"), _worker_index(self.config)),
             )
@@ -230,12 +231,13 @@ def pytest_collect_file(file_path, parent):
 
 class SpecFile(pytest.File):
     def collect(self):
+        from latentflow.execution import ModelLoadError
         from latentflow.spec import SpecError
 
         state = self.config.stash[_STATE]
         try:
             plan = state.session.plan(self.path)
-        except SpecError as error:
+        except (SpecError, ModelLoadError) as error:  # the user's input: its message, no traceback
             raise self.CollectError(str(error)) from None
         for case in plan.cases:
             yield CaseItem.from_parent(self, name=case.case_id.split("::", 1)[1], plan=plan, case=case)

@@ -28,15 +28,26 @@ def metric_catalog() -> dict[str, Any]:
     return catalog
 
 
+class ModelLoadError(Exception):
+    """The model a spec runs on cannot be loaded: one line naming where the model was chosen
+    (the spec's ``model:`` line or the override option) and why, instead of a traceback."""
+
+
 class SpecSession:
-    """Loads, validates and runs specs on one device, sharing baselines between them."""
+    """Loads, validates and runs specs on one device, sharing baselines between them.
+
+    ``model_option``: how the ``model`` override is spelled where it came from, for messages
+    (the pytest plugin passes ``--latentflow-model``).
+    """
 
     def __init__(self, *, model: Optional[str] = None, seed: Optional[int] = None, n: Optional[int] = None,
-                 device: str = "cpu", batch_size: int = 16, batch_variants: bool = True) -> None:
+                 device: str = "cpu", batch_size: int = 16, batch_variants: bool = True,
+                 model_option: str = "the model override") -> None:
         from ..extensions import load_extensions
 
         load_extensions()  # users' operations, metrics and invariants, before any spec is read
         self.overrides = Overrides(model=model, seed=seed, n=n)
+        self.model_option = model_option
         self.runner = Runner(device=device, batch_size=batch_size, batch_variants=batch_variants)
 
     def plan(self, path: str | Path) -> Plan:
@@ -46,13 +57,31 @@ class SpecSession:
         spec = load_spec(path, sites_when_broken=self._sites_if_loadable, **registries)
         plan = compile_plan(spec, self.overrides)
         model_name = plan.cases[0].model if plan.cases else (plan.fuzz[0].model if plan.fuzz else None)
-        world = self.runner.world(model_name) if model_name else None
+        world = self._world(spec, model_name) if model_name else None
         # then the sites it names against the model's hook points, and whether the model runs
         # them for the declared data (the text projection needs a text prompt)
         validate(spec, sites=world.model.hook_dict if world else None,
                  silent=world.why_silent if world else None, **registries)
         self.runner.prepare(plan.cases)
         return plan
+
+    def _world(self, spec: Spec, model_name: str):
+        try:
+            return self.runner.world(model_name)
+        # Any failure to load counts (a missing file, an unknown name, a file that is not a
+        # checkpoint, a corrupt one): the user gets its message and where the model was chosen;
+        # the cause stays chained for debugging.
+        except Exception as error:  # noqa: BLE001
+            if self.overrides.model is not None:
+                where = f"{self.model_option}={self.overrides.model}"
+            elif spec.model_line is not None:
+                where = f"{spec.file}:{spec.model_line}: model"
+            else:
+                where = f"{spec.file}: model (no model key: the default {spec.model!r})"
+            reason = str(error) or type(error).__name__
+            if model_name not in reason:
+                reason = f"cannot load model {model_name!r}: {reason}"
+            raise ModelLoadError(f"{where}: {reason}") from error
 
     def _sites_if_loadable(self, spec: Spec) -> Optional[dict]:
         """The hook sites of a broken spec's model, so its unknown sites are reported with its

@@ -179,6 +179,7 @@ def parse_spec(
         family,
         families,
         tuple(fuzz),
+        model_line=raw.lines.get("model"),
     )
 
 

@@ -428,3 +428,4 @@ class Spec:
     family: FamilySpec | None = None
     families: tuple[FamilySpec, ...] = ()
     fuzz: tuple[FuzzSpec, ...] = ()
+    model_line: int | None = field(default=None, compare=False, repr=False)  # None: no model key

@@ -256,3 +256,32 @@ def test_two_workers_keep_each_spec_file_on_one_worker(pytester):
             worker, rest = line.split("]", 1)
             workers.setdefault(rest.split("::")[0].split()[-1], set()).add(worker)
     assert set(workers) == {"a.yaml", "b.yaml"} and all(len(w) == 1 for w in workers.values()), workers
+
+
+def test_every_model_problem_is_one_collection_error_line_naming_the_model_line(pytester):
+    pytester.path.joinpath("junk.safetensors").write_text("not a checkpoint\n")
+    pytester.path.joinpath("junk.pt").write_bytes(b"\x80\x02not a torch archive")
+    from latentflow.fixture import fixture_model_path
+
+    pytester.path.joinpath("corrupt.safetensors").write_bytes(fixture_model_path().read_bytes()[:2000])
+    models = {"missing": '"missing.safetensors"', "typo": "fixtrue", "junk": '"junk.safetensors"',
+              "junk_pt": '"junk.pt"', "corrupt": '"corrupt.safetensors"', "preset": '"random:nope"'}
+    for name, model in models.items():
+        pytester.makefile(".yaml", **{name: HEADER.replace('model: "random:fixture"', f"model: {model}")
+                                      + "hypotheses:\n" + TEXT_ZERO})
+    result = pytester.runpytest("-p", "no:cacheprovider")
+    assert result.ret == pytest.ExitCode.INTERRUPTED
+    out = result.stdout.str()
+    assert "Traceback" not in out and "latentflow/" not in out.replace(str(pytester.path), "")
+    for name in models:
+        errors = [line for line in out.splitlines() if line.startswith(f"{pytester.path}/{name}.yaml:3: model: ")]
+        assert len(errors) == 1, out
+    result.stdout.fnmatch_lines([
+        "*junk_pt.yaml:3: model: *junk.pt: cannot be read as a PyTorch weights file*",
+        "*missing.yaml:3: model: model '*missing.safetensors': no such file*",
+        "*preset.yaml:3: model: cannot load model 'random:nope': unknown model preset 'nope'*",
+        "*typo.yaml:3: model: model 'fixtrue': no such file; give 'fixture'*",
+    ])
+    # the command-line option is named when it chose the model
+    result = pytester.runpytest("-p", "no:cacheprovider", "typo.yaml", "--latentflow-model=fixtrue")
+    result.stdout.fnmatch_lines(["--latentflow-model=fixtrue: model 'fixtrue': no such file*"])
