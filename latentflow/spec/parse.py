@@ -17,6 +17,7 @@ from typing import Any
 from latentflow.spec import schema as s
 from latentflow.spec.errors import did_you_mean, listing
 from latentflow.spec.expand import (
+    case_label,
     check_uses,
     expand,
     is_param_value,
@@ -85,7 +86,7 @@ FUZZ_KEYS = (
 NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 NAME_HELP = "a name of letters, digits and _"
 ID_HELP = "letters, digits, '_', '.', '-' (not starting with '.' or '-')"
-VARIANT = re.compile(r"[^\[\]\n]+\Z")
+VARIANT = re.compile(r"[\w.+-]+\Z")  # what `pytest -k` accepts in a name (expand.ID_UNSAFE)
 MAX_N = 1_000_000
 MAX_STEPS = 10_000
 MAX_SEED = 2**63 - 1
@@ -383,7 +384,7 @@ def _hypothesis(
     start = r.mark()
     hyp_id = r.text(node, "id", field, pattern=s.ID_PATTERN, pattern_help=ID_HELP)
     title = r.text(node, "title", field)
-    variant = variant_label(params) if params else _variant(node, field, r)
+    variant = case_label(params) if params else _variant(node, field, r)
     notes = r.text(node, "notes", field)
     paper = _paper(node, field, r)
     family = r.text(node, "family", field, pattern=NAME, pattern_help=NAME_HELP)
@@ -450,7 +451,7 @@ def _variant(node: LineDict, field: str, r: Reader) -> str | None:
             node,
             "variant",
             f"{field}.variant",
-            "expected a one-line label without [ ]",
+            "expected a label of letters, digits and _ . + - (as pytest -k accepts in a test id)",
             value=value,
         )
         return None
@@ -1095,7 +1096,7 @@ def parse_fuzz_instance(
     node = substitute(spec.template, values, skip="given")
     title = rr.text(node, "title", field)
     notes = rr.text(node, "notes", field)
-    variant = label if values else _variant(node, field, rr)
+    variant = case_label(values) if values else _variant(node, field, rr)
     data, sampler = _merged_data_sampler(node, field, rr, ctx)
     steps_count = sampler.steps if sampler is not None else None
     interventions = _interventions(node, field, rr, steps_count, required=True)

@@ -93,7 +93,8 @@ def find_issues(
         silent,
     )
     for h in spec.hypotheses:
-        r = checker.reader.within(f"variant {h.variant}" if h.variant else None)
+        label = variant_label(h.params) if h.params else h.variant  # as parsing names it
+        r = checker.reader.within(f"variant {label}" if label else None)
         checker.interventions(h.interventions, r, has_source=h.source is not None)
         checker.fires(h.interventions, h.measure, h.data, r)
         checker.source(h, r)

@@ -14,7 +14,7 @@ import pytest
 
 # One verdict as it appears in a results file (a paired t-test on SI-SNR, Bonferroni-corrected).
 TEMPLATE = {
-    "case_id": "dual_pathway::ca_zero[tier=noisy]",
+    "case_id": "dual_pathway::ca_zero[noisy]",
     "claim": "dual_pathway",
     "hypothesis": "ca_zero",
     "title": "Zeroing every block's cross-attention output lowers SI-SNR",
@@ -59,8 +59,8 @@ def results(*verdicts: dict, model: str = "fixture") -> dict:
 
 def baseline_verdicts() -> list[dict]:
     return [
-        verdict("dual_pathway::ca_zero[tier=noisy]"),
-        verdict("dual_pathway::text_proj_zero[tier=noisy]", measure="stoi (target)", effect=-0.8, mean=-0.2),
+        verdict("dual_pathway::ca_zero[noisy]"),
+        verdict("dual_pathway::text_proj_zero[noisy]", measure="stoi (target)", effect=-0.8, mean=-0.2),
         verdict("segmentation_cues::gate_hijack_sisnr", holds=False, expected="fails", effect=-0.3, mean=-1.0),
     ]
 

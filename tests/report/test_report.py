@@ -86,12 +86,12 @@ def test_markdown_summary(tmp_path, verdicts):
     lines = md.splitlines()
     assert lines[0] == "# latentflow report"
     assert "6 cases: 6 as expected, 0 not as expected. Plots: [report.html](report.html)." in lines
-    assert ("| `dual_pathway::text_proj_zero[tier=clean]` | STOI -0.219 (d=-0.89) | stoi: 0.55 vs 0.76; "
+    assert ("| `dual_pathway::text_proj_zero[clean]` | STOI -0.219 (d=-0.89) | stoi: 0.55 vs 0.76; "
             "Δ -0.21 [-0.3, -0.12] | d_z -0.92 [-1.4, -0.45] | 0.0012 (bonferroni) | holds | holds | **PASS** |") in lines
-    assert "| `dual_pathway::ca_zero[tier=clean]` |" in md and "| does not hold | fails | **PASS** |" in md
+    assert "| `dual_pathway::ca_zero[clean]` |" in md and "| does not hold | fails | **PASS** |" in md
     assert ("- self-attention: 4 layers x 16 steps; threshold 0.01; stable layers [0, 2], fast layers [1, 3]; "
             "rates {0: 0.002, 1: 0.03, 2: 0.004, 3: 0.05}") in lines
-    assert ("- `segmentation_cues::gate_hijack_block_ratio[gate=5.0]`: gate 5 -> block_ratio 9.3 "
+    assert ("- `segmentation_cues::gate_hijack_block_ratio[5.0]`: gate 5 -> block_ratio 9.3 "
             "(learned gate: 5.7)") in lines
     assert "data:image" not in md
 
@@ -136,7 +136,7 @@ def test_spec_rates_and_threshold_classify_the_layers_they_measured(r):
 
 
 def test_entropy_profiles_of_per_layer_cases_are_merged(r):
-    verdicts = [r.make_verdict(f"async::rate[layer={layer}]", measure="entropy_rate (internal)",
+    verdicts = [r.make_verdict(f"async::rate[{layer}]", measure="entropy_rate (internal)",
                                extra={"baseline_profile": r.entropy_profile([layer])}) for layer in (3, 0, 1)]
     # Another case that measured layer 0 on the same baseline run, and a cross-attention profile.
     verdicts.append(r.make_verdict("async::mean_entropy", measure="attention_entropy (internal)",
@@ -146,7 +146,7 @@ def test_entropy_profiles_of_per_layer_cases_are_merged(r):
     assert [g.kind for g in grids] == ["attn", "cross_attn"]
     attn, cross = grids
     assert attn.layers == (0, 1, 3) and attn.disagreement == 0.0
-    assert attn.sources == ("async::rate[layer=3]", "async::rate[layer=0]", "async::rate[layer=1]",
+    assert attn.sources == ("async::rate[3]", "async::rate[0]", "async::rate[1]",
                             "async::mean_entropy")
     assert (attn.stable_layers, attn.fast_layers) == ((0,), (1, 3))
     assert cross.layers == (2,) and cross.stable_layers == (2,)
@@ -191,7 +191,7 @@ def test_entropy_sites_steps_and_measures_that_do_not_belong_are_left_out(r):
 
 def test_gate_value_from_params_or_the_intervention(r):
     cases = read_cases([
-        r.make_verdict("s::a[gate=2.5]", params={"gate": 2.5}, interventions=["override_scalar(value=9) at hook_anchor_gate"]),
+        r.make_verdict("s::a[2.5]", params={"gate": 2.5}, interventions=["override_scalar(value=9) at hook_anchor_gate"]),
         r.make_verdict("s::b", interventions=["zero() at hook_text_proj", "override_scalar(value=-1.5e0) at hook_anchor_gate"]),
         r.make_verdict("s::c", interventions=["scale(value=3.0) at hook_text_proj"]),
         r.make_verdict("s::d", params={"gate": "high"}, interventions=[]),
@@ -203,7 +203,7 @@ def test_gate_points_put_the_change_interval_on_the_baseline(verdicts):
     points, notes = gate_points(read_cases(verdicts))
     assert notes == ()
     by_case = {p.case_id: p for p in points}
-    p = by_case["segmentation_cues::gate_hijack_block_ratio[gate=5.0]"]
+    p = by_case["segmentation_cues::gate_hijack_block_ratio[5.0]"]
     assert (p.metric, p.gate, p.value, p.baseline) == ("block_ratio", 5.0, 9.3, 5.7)
     assert (p.low, p.high) == pytest.approx((5.7 + 2.5, 5.7 + 4.7))
     assert by_case["segmentation_cues::gate_hijack_sisnr"].metric == "si_snr"
