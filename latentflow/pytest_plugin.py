@@ -42,6 +42,13 @@ def parse_threads(value: str) -> int:
     return int(value)
 
 
+def parse_positive(value: str) -> int:
+    """A count of examples: a positive integer."""
+    if not value.isdigit() or int(value) < 1:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a positive integer")
+    return int(value)
+
+
 def _path_with_suffix(*suffixes: str):
     def parse(value: str) -> str:
         if not value.lower().endswith(suffixes):
@@ -86,6 +93,14 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default=1,
         help="torch CPU threads per process while specs run (default 1: the same numbers for any "
              "number of xdist workers; 0: torch's default)",
+    )
+    group.addoption(
+        "--latentflow-n",
+        metavar="N",
+        type=parse_positive,
+        default=None,
+        help="a quick smoke run: every case with at most N examples (the results file and the "
+             "summary say so; the verdicts are not the claims' verdicts)",
     )
     group.addoption(
         "--latentflow-results",
@@ -185,6 +200,7 @@ class _State:
                 model=self.config.getoption("latentflow_model"),
                 model_option="--latentflow-model",
                 seed=self.config.getoption("latentflow_seed"),
+                max_n=self.config.getoption("latentflow_n"),
                 device=resolve_device(self.config.getoption("latentflow_device"), _worker_index(self.config)),
             )
         return self._session
@@ -201,7 +217,53 @@ def pytest_configure(config: pytest.Config) -> None:
             from latentflow.xdist_scheduling import SpecFileSchedulerPlugin
 
             config.pluginmanager.register(SpecFileSchedulerPlugin(), "latentflow-xdist-scheduling")
-    config.addinivalue_line("markers", "latentflow: a case compiled from a latentflow spec file")
+    for name, doc in builtin_marks():
+        config.addinivalue_line("markers", f"{name}: {doc}")
+
+
+def builtin_marks() -> list[tuple[str, str]]:
+    """The marks every spec case can be selected by (``-m``); per-claim ones (``claim_<id>``)
+    and those a spec declares (``marks:``) are registered as their files are collected."""
+    from latentflow.spec.schema import TIERS
+
+    return [("latentflow", "a case compiled from a latentflow spec file"),
+            ("fuzz", "a latentflow fuzz check (property-based)"),
+            ("holds", "a latentflow claim expected to hold"),
+            ("recorded_fails", "a latentflow claim recorded as outcome: fails (a strict xfail)")] + [
+        (f"tier_{tier}", f"a latentflow case on the {tier} bench tier") for tier in TIERS]
+
+
+def _register_mark(config: pytest.Config, name: str, doc: str) -> None:
+    # registered before any item carries it, so --strict-markers accepts it
+    known = {line.split(":", 1)[0].split("(", 1)[0].strip() for line in config.getini("markers")}
+    if name not in known:
+        config.addinivalue_line("markers", f"{name}: {doc}")
+
+
+def _add_marks(item: pytest.Item, names: list[str], source: str) -> None:
+    for name in names:
+        _register_mark(item.config, name, f"declared in {source}")
+        item.add_marker(name)
+
+
+def _smoke_note(config: pytest.Config) -> str:
+    n = config.getoption("latentflow_n")
+    return "" if n is None else f"\n(smoke run: at most {n} examples per case, --latentflow-n; not the claim's verdict)"
+
+
+def pytest_report_header(config: pytest.Config) -> list[str]:
+    n = config.getoption("latentflow_n")
+    if n is None:
+        return []
+    return [f"latentflow: smoke run, every case with at most {n} examples (--latentflow-n): "
+            "verdicts are not the claims' verdicts"]
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:
+    n = config.getoption("latentflow_n")
+    if n is not None:
+        terminalreporter.write_line(f"latentflow: smoke run with at most {n} examples per case (--latentflow-n); "
+                                    "run without it for the claims' verdicts", yellow=True)
 
 
 @pytest.hookimpl(trylast=True)  # after -k / -m / --lf have deselected
@@ -239,6 +301,7 @@ class SpecFile(pytest.File):
             plan = state.session.plan(self.path)
         except (SpecError, ModelLoadError) as error:  # the user's input: its message, no traceback
             raise self.CollectError(str(error)) from None
+        _register_mark(self.config, f"claim_{plan.claim.id}", f"cases of the latentflow claim {plan.claim.id}")
         for case in plan.cases:
             yield CaseItem.from_parent(self, name=case.case_id.split("::", 1)[1], plan=plan, case=case)
         for check in plan.fuzz:
@@ -256,7 +319,9 @@ class CaseItem(pytest.Item):
         self.plan = plan
         self.case = case
         self.verdict = None
-        self.add_marker("latentflow")
+        _add_marks(self, ["latentflow", f"tier_{case.data.tier}", f"claim_{case.claim.id}",
+                          "recorded_fails" if case.outcome == "fails" else "holds"], "latentflow")
+        _add_marks(self, list(case.marks), case.source_file)
         if case.outcome == "fails":
             self.add_marker(_recorded_failure_mark(case.reason, ClaimDoesNotHold))
 
@@ -286,13 +351,13 @@ class CaseItem(pytest.Item):
             raise ClaimFailure(verdict)
 
     def explain_unexpected_hold(self) -> str:
-        return self.verdict.explain() if self.verdict is not None else ""
+        return self.verdict.explain() + _smoke_note(self.config) if self.verdict is not None else ""
 
     def repr_failure(self, excinfo, style=None):
         from latentflow.interventions import InterventionNeverFired
 
         if isinstance(excinfo.value, (ClaimFailure, ClaimDoesNotHold)):
-            return excinfo.value.verdict.explain()
+            return excinfo.value.verdict.explain() + _smoke_note(self.config)
         if isinstance(excinfo.value, InterventionNeverFired):  # a spec problem: no traceback
             return f"{self.case.location}: {excinfo.value}"
         return super().repr_failure(excinfo, style=style)
@@ -307,7 +372,9 @@ class FuzzItem(pytest.Item):
         self.plan = plan
         self.check = check
         self.examples = None
-        self.add_marker("latentflow")
+        _add_marks(self, ["latentflow", "fuzz", f"claim_{check.claim.id}",
+                          "recorded_fails" if check.outcome == "fails" else "holds"], "latentflow")
+        _add_marks(self, list(check.marks), check.source_file)
         if check.outcome == "fails":
             # The recorded violation must still be found (InvariantViolation: xfailed); a check
             # that now holds on every example is XPASS(strict), so that the spec is updated.
@@ -363,7 +430,7 @@ class ResultsCollector:
         results = config.getoption("latentflow_results")
         if results:
             write_results(results, verdicts, model=config.getoption("latentflow_model"),
-                          seed=config.getoption("latentflow_seed"))
+                          seed=config.getoption("latentflow_seed"), max_n=config.getoption("latentflow_n"))
         report = config.getoption("latentflow_report")
         if report:
             from latentflow.report import write_report

@@ -40,6 +40,7 @@ TOP_KEYS = (
     "families",
     "hypotheses",
     "fuzz",
+    "marks",
 )
 CLAIM_KEYS = ("id", "title", "source", "paper", "notes")
 DATA_KEYS = ("tier", "n", "seed", "split", "prompt", "spans")
@@ -61,6 +62,7 @@ HYPOTHESIS_KEYS = (
     "expect",
     "outcome",
     "reason",
+    "marks",
 )
 INTERVENTION_KEYS = ("site", "op", "args", "layers", "steps")
 SOURCE_KEYS = ("prompt", "seed")
@@ -81,6 +83,7 @@ FUZZ_KEYS = (
     "max_examples",
     "outcome",
     "reason",
+    "marks",
 )
 
 NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
@@ -153,6 +156,7 @@ def parse_spec(
     sampler_fields = sampler_fields or {}
     family = _family(raw, "family", "family", r) if "family" in raw else None
     families = _families(raw, r)
+    marks = _marks(raw, "", r)
     ctx = FileContext(file, data_fields, sampler_fields, orphans if orphans is not None else [])
 
     hypotheses: list[s.Hypothesis] = []
@@ -181,6 +185,7 @@ def parse_spec(
         families,
         tuple(fuzz),
         model_line=raw.lines.get("model"),
+        marks=marks,
     )
 
 
@@ -398,6 +403,7 @@ def _hypothesis(
         pieces.append(measure)
     expect = _expect(node, field, r) if "expect" in node else None
     outcome, reason = _outcome(node, field, r)
+    marks = _marks(node, field, r)
     if measure is not None and interventions == () and measure.compare != "internal":
         r.report(
             node,
@@ -437,7 +443,30 @@ def _hypothesis(
         line=node.line,
         lines=s.FrozenDict(node.lines),
         path=field,
+        marks=marks,
     )
+
+
+def _marks(node: LineDict, field: str, r: Reader) -> tuple[str, ...]:
+    """``marks: [slow, gpu]``: pytest marks for ``-m`` (names; the plugin registers them)."""
+    items = r.sequence(node, "marks", field)
+    names: list[str] = []
+    for index, item in enumerate(items or ()):
+        path = f"{field + '.' if field else ''}marks[{index}]"
+        if not isinstance(item, str) or not NAME.match(item):
+            r.report(items, index, path, "expected a mark name", value=item, allowed=NAME_HELP)
+        elif item in s.RESERVED_MARKS:
+            r.report(
+                items,
+                index,
+                path,
+                f"{item!r} is pytest's own mark and takes arguments",
+                value=item,
+                allowed="a mark of your own (e.g. slow); outcome: fails for an expected failure",
+            )
+        elif item not in names:
+            names.append(item)
+    return tuple(names)
 
 
 def _variant(node: LineDict, field: str, r: Reader) -> str | None:
@@ -962,6 +991,7 @@ def parse_fuzz_template(
     )
     given = _given(node, field, r)
     outcome, reason = _outcome(node, field, r)
+    marks = _marks(node, field, r)
     if "given" in node and "variant" in node:
         r.report(
             node,
@@ -988,6 +1018,7 @@ def parse_fuzz_template(
         template=node,
         line=node.line,
         path=field,
+        marks=marks,
     )
     for values in corner_values(spec.given):
         parse_fuzz_instance(spec, values, r, ctx)

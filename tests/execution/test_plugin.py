@@ -285,3 +285,69 @@ def test_every_model_problem_is_one_collection_error_line_naming_the_model_line(
     # the command-line option is named when it chose the model
     result = pytester.runpytest("-p", "no:cacheprovider", "typo.yaml", "--latentflow-model=fixtrue")
     result.stdout.fnmatch_lines(["--latentflow-model=fixtrue: model 'fixtrue': no such file*"])
+
+
+PARAMETRISED = """\
+  - id: scaled
+    title: Scaling the text projection by {factor}
+    parametrize: {factor: [0.5, 2.0], tier: [clean, noisy]}
+    data: {tier: "{tier}"}
+    marks: [slow]
+    interventions: [{site: hook_text_proj, op: scale, args: {factor: "{factor}"}}]
+    measure: {metric: si_snr, compare: baseline}
+    expect: {direction: decrease, null_value: 60.0}
+"""
+
+
+def _selected(result) -> list[str]:
+    return sorted(line.split("::", 1)[1] for line in result.stdout.lines if line.startswith("engine.yaml::"))
+
+
+def test_case_ids_select_with_k_and_marks_with_m_under_strict_markers(pytester):
+    write_spec(pytester, "marks: [nightly]\nhypotheses:\n" + TEXT_ZERO + SCALE_ONE + PARAMETRISED
+               + SCALE_TWO_FUZZ.replace("FACTOR", "2.0"))
+
+    def collect(*args):
+        result = pytester.runpytest("-p", "no:cacheprovider", "--collect-only", "-q", "--strict-markers", *args)
+        assert result.ret == pytest.ExitCode.OK, result.stdout.str()
+        assert "PytestUnknownMarkWarning" not in result.stdout.str()
+        return _selected(result)
+
+    everything = collect()
+    assert everything == sorted(["text_zero_changes_output", "scale_one_changes_nothing", "scaled[0.5-clean]",
+                                 "scaled[0.5-noisy]", "scaled[2.0-clean]", "scaled[2.0-noisy]",
+                                 "fuzz::scale_two_is_identity"])
+    assert collect("-k", "0.5-noisy") == ["scaled[0.5-noisy]"]
+    assert collect("-k", "scaled and clean") == ["scaled[0.5-clean]", "scaled[2.0-clean]"]
+    assert collect("-m", "slow") == [c for c in everything if c.startswith("scaled")]
+    assert collect("-m", "tier_noisy") == ["scaled[0.5-noisy]", "scaled[2.0-noisy]"]
+    assert collect("-m", "fuzz") == ["fuzz::scale_two_is_identity"]
+    assert collect("-m", "recorded_fails") == ["fuzz::scale_two_is_identity", "scale_one_changes_nothing"]
+    assert collect("-m", "nightly and claim_engine and not slow") == [
+        "fuzz::scale_two_is_identity", "scale_one_changes_nothing", "text_zero_changes_output"]
+    markers = pytester.runpytest("-p", "no:cacheprovider", "--markers").stdout.str()
+    for name in ("latentflow:", "fuzz:", "tier_clean:", "tier_noisy:", "tier_env:", "holds:", "recorded_fails:"):
+        assert f"@pytest.mark.{name}" in markers
+
+
+def test_a_spec_cannot_declare_pytest_own_marks(pytester):
+    write_spec(pytester, "marks: [xfail, 'not a name']\nhypotheses:\n" + TEXT_ZERO)
+    result = pytester.runpytest("-p", "no:cacheprovider", "--collect-only")
+    result.stdout.fnmatch_lines(["*engine.yaml:6: marks[[]0[]]: 'xfail' is pytest's own mark*",
+                                 "*engine.yaml:6: marks[[]1[]]: expected a mark name*"])
+
+
+def test_a_smoke_run_uses_at_most_n_examples_and_says_so(pytester):
+    write_spec(pytester, "hypotheses:\n" + TEXT_ZERO)
+    result = pytester.runpytest("-p", "no:cacheprovider", "--latentflow-n=2", "--latentflow-results=r.json")
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(["latentflow: smoke run, every case with at most 2 examples (--latentflow-n)*",
+                                 "latentflow: smoke run with at most 2 examples per case*"])
+    data = json.loads((pytester.path / "r.json").read_text())
+    assert data["smoke_run"] == {"max_examples_per_case": 2}
+    (verdict,) = data["verdicts"]
+    assert verdict["stats"]["n"] == 2  # the spec asks for 4
+    full = pytester.runpytest("-p", "no:cacheprovider", "--latentflow-results=full.json")
+    assert "smoke run" not in full.stdout.str()
+    assert json.loads((pytester.path / "full.json").read_text())["smoke_run"] is None
+    assert pytester.runpytest("-p", "no:cacheprovider", "--latentflow-n=0").ret == pytest.ExitCode.USAGE_ERROR
