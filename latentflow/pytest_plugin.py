@@ -126,6 +126,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 # XML); the controller writes --latentflow-results at the end of the session.
 
 VERDICT_PROPERTY = "latentflow_verdict"
+SETUP_PROPERTY = "latentflow_setup"  # the case's model, codec and text encoder (World.describe())
 
 
 class ClaimFailure(Exception):
@@ -328,7 +329,8 @@ class CaseItem(pytest.Item):
     def runtest(self) -> None:
         import json
 
-        verdict = self.verdict = self.config.stash[_STATE].session.verdict(self.plan, self.case)
+        session = self.config.stash[_STATE].session
+        verdict = self.verdict = session.verdict(self.plan, self.case)
         r = verdict.result
         ci = r.confidence_interval or (None, None)
         self.user_properties.extend([
@@ -342,6 +344,7 @@ class CaseItem(pytest.Item):
             ("pvalue", r.pvalue),
             ("pvalue_corrected", r.pvalue_corrected),
             (VERDICT_PROPERTY, json.dumps(verdict.to_dict(), sort_keys=True)),
+            (SETUP_PROPERTY, json.dumps({self.case.model: session.runner.world(self.case.model).describe()})),
         ])
         if verdict.expected == "fails":
             if not verdict.holds:
@@ -411,6 +414,7 @@ class ResultsCollector:
     def __init__(self, config: pytest.Config) -> None:
         self.config = config
         self.verdicts: dict[str, dict] = {}
+        self.setups: dict[str, dict] = {}
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         import json
@@ -421,6 +425,8 @@ class ResultsCollector:
             if key == VERDICT_PROPERTY:
                 data = json.loads(value)
                 self.verdicts[data["case_id"]] = data
+            elif key == SETUP_PROPERTY:
+                self.setups.update(json.loads(value))
 
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
         from latentflow.results import write_results
@@ -430,7 +436,8 @@ class ResultsCollector:
         results = config.getoption("latentflow_results")
         if results:
             write_results(results, verdicts, model=config.getoption("latentflow_model"),
-                          seed=config.getoption("latentflow_seed"), max_n=config.getoption("latentflow_n"))
+                          seed=config.getoption("latentflow_seed"), max_n=config.getoption("latentflow_n"),
+                          setups=self.setups)
         report = config.getoption("latentflow_report")
         if report:
             from latentflow.report import write_report

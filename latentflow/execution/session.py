@@ -105,8 +105,11 @@ class SpecSession:
         """Write ``verdicts`` as a results file, the one ``pytest --latentflow-results`` writes."""
         from ..results import write_results
 
+        verdicts = list(verdicts)
+        models = self.runner.describe_models()
         return write_results(path, [v.to_dict() for v in verdicts], model=self.overrides.model,
-                             seed=self.overrides.seed)
+                             seed=self.overrides.seed, max_n=self.overrides.max_n,
+                             setups={name: models[name] for name in {v.model for v in verdicts} if name in models})
 
     def fuzz(self, plan: Plan, check: Any, **settings: Any) -> int:
         return run_fuzz_check(self.runner, check, settings)

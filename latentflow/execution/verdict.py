@@ -49,6 +49,8 @@ class Verdict:
     paper: Any = None
     params: dict = field(default_factory=dict)
     extra: dict = field(default_factory=dict, compare=False)
+    # data, sampler, noise seeds and both arms' per-example values (see runner._examples)
+    examples: dict = field(default_factory=dict, compare=False)
 
     @property
     def holds(self) -> bool:
@@ -121,4 +123,5 @@ class Verdict:
             "nan_reasons": sorted(set(self.nan_reasons)),
             "stats": self.result.to_dict(),
             **({"extra": self.extra} if self.extra else {}),
+            **({"examples": self.examples} if self.examples else {}),
         }

@@ -60,7 +60,13 @@ def test_verdicts_outcomes_results_and_junit(pytester):
         "XFAIL engine.yaml::scale_one_changes_nothing - recorded as outcome: fails: scaling by 1 is the identity*",
         "*1 passed, 1 xfailed*",
     ])
-    verdicts = {v["hypothesis"]: v for v in json.loads((pytester.path / "r.json").read_text())["verdicts"]}
+    results = json.loads((pytester.path / "r.json").read_text())
+    # what ran, gathered from the worker that ran it, and each example of both arms
+    assert results["model"] == {"name": "random:fixture", "kind": "random", "preset": "fixture", "weights_seed": 0}
+    assert results["codec"]["name"] == "mel" and results["text_encoder"] == {"name": "minilm", "dim": 384}
+    assert results["seeds"] == {"override": None, "data_seeds": [0]}
+    verdicts = {v["hypothesis"]: v for v in results["verdicts"]}
+    assert len(verdicts["text_zero_changes_output"]["examples"]["x"]) == 4
     held = verdicts["text_zero_changes_output"]
     assert held["holds"] and held["passed"] and held["stats"]["n"] == 4
     assert held["x_mean"] < 60.0 and held["stats"]["pvalue"] < 0.05

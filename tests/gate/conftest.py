@@ -1,5 +1,6 @@
 """Results files for the gate tests, built by hand in the schema the pytest plugin writes
-(``{"latentflow_results": 1, "model", "seed", "verdicts": [Verdict.to_dict(), ...]}``).
+(format 1, ``{"latentflow_results": 1, "model", "seed", "verdicts": [Verdict.to_dict(), ...]}``,
+which the gate still reads; format 2 adds what ran and every example, see latentflow/results.py).
 test_gate_real_verdicts.py checks that this schema matches verdicts made by the real statistics."""
 
 from __future__ import annotations

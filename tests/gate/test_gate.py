@@ -219,7 +219,8 @@ BAD_CANDIDATES = [
     ("[1, 2]", r"b\.json: expected a JSON object .* got a list"),
     (lambda d: d.pop("latentflow_results"),
      r"b\.json: not a latentflow results file: the key 'latentflow_results' is missing"),
-    (lambda d: d.update(latentflow_results=2), r"b\.json: latentflow_results format 2 is not supported"),
+    (lambda d: d.update(latentflow_results=3), r"b\.json: latentflow_results format 3 is not supported; this "
+                                                 r"latentflow reads formats 1, 2"),
     (lambda d: d.update(verdicts={}), r"b\.json: 'verdicts' must be a list, got an object"),
     (lambda d: d["verdicts"][1]["stats"].pop("effect_size"),
      r"b\.json: verdicts\[1\] \(dual_pathway::text_proj_zero\[noisy\]\)\.stats: the field 'effect_size' is missing"),
