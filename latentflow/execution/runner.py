@@ -392,6 +392,7 @@ class Runner:
             x_mean=_mean(raw.x), y_mean=None if raw.y is None else _mean(raw.y),
             nan_reasons=raw.nan_reasons, paper=_plain(case.paper), params=_plain(dict(case.params)),
             extra=self._extra(case), examples=_examples(case, raw),
+            claim_paper=_plain(case.claim.paper), order=case.index,
         )
 
     def _extra(self, case: Any) -> dict:

@@ -121,6 +121,7 @@ class Case:
     source_file: str | None = field(default=None, compare=False)
     line: int | None = field(default=None, compare=False)
     marks: tuple[str, ...] = field(default=(), compare=False)  # the file's and the hypothesis's
+    index: int = field(default=0, compare=False)  # position in the spec file's plan (spec order)
 
     @property
     def location(self) -> str:
@@ -347,6 +348,7 @@ def compile_plan(spec: s.Spec, overrides: Overrides | None = None) -> Plan:
                 source_file=spec.file,
                 line=h.line,
                 marks=_joined(spec.marks, h.marks),
+                index=index,
             )
         )
     fuzz = tuple(

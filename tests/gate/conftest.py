@@ -17,6 +17,9 @@ import pytest
 TEMPLATE = {
     "case_id": "dual_pathway::ca_zero[noisy]",
     "claim": "dual_pathway",
+    "claim_title": "Cross-attention refines acoustic structure",
+    "claim_paper": None,
+    "order": None,
     "hypothesis": "ca_zero",
     "title": "Zeroing every block's cross-attention output lowers SI-SNR",
     "location": "specs/dual_pathway.yaml:40",

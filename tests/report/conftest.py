@@ -32,6 +32,9 @@ def make_verdict(case_id: str, *, measure: str = "si_snr (target)", holds: bool 
     verdict = {
         "case_id": case_id,
         "claim": claim,
+        "claim_title": f"title of claim {claim}",
+        "claim_paper": None,
+        "order": None,
         "hypothesis": rest.split("[", 1)[0],
         "title": f"title of {rest}",
         "location": "specs/example.yaml:12",
