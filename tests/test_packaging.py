@@ -74,7 +74,7 @@ def test_declared_dependencies_and_python_floor():
     ):
         assert needed in names, f"{needed} is not declared in pyproject.toml"
     test_extra = [r for r in requirements if 'extra == "test"' in r]
-    assert sorted(re.split(r"[\s;]", r, maxsplit=1)[0] for r in test_extra) == ["fast-bss-eval", "mir_eval"]
+    assert sorted(re.split(r"[\s;]", r, maxsplit=1)[0] for r in test_extra) == ["fast-bss-eval", "jsonschema", "mir_eval"]
 
 
 def _normalized(distribution: str) -> str:
