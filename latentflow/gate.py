@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping, Optional, Sequence, Union
 
-from .results import RESULTS_FORMAT  # the format has one home: latentflow/results.py
+from .results import READABLE_FORMATS, model_label  # the format has one home: latentflow/results.py
 
 # Half a standard deviation of the paired differences: Cohen's conventional "medium" effect.
 # An effect that moves less than this between two models of the same architecture on the
@@ -104,9 +104,9 @@ def read_cases(data: Any, *, source: str) -> dict[str, CaseNumbers]:
     if version is None:
         raise ResultsError(f"{source}: not a latentflow results file: the key 'latentflow_results' is "
                            f"missing (write one with pytest specs/ --latentflow-results PATH.json)")
-    if version != RESULTS_FORMAT:
+    if version not in READABLE_FORMATS:
         raise ResultsError(f"{source}: latentflow_results format {version!r} is not supported; "
-                           f"this latentflow reads format {RESULTS_FORMAT}")
+                           f"this latentflow reads formats {', '.join(map(str, READABLE_FORMATS))}")
     verdicts = data.get("verdicts")
     if not isinstance(verdicts, list):
         raise ResultsError(f"{source}: 'verdicts' must be a list, got {_kind(verdicts)}")
@@ -258,7 +258,7 @@ def compare(baseline: Mapping[str, Any], candidate: Mapping[str, Any], tolerance
         rows=tuple(rows), tolerance=tolerance,
         tolerance_mean=None if mean_limits is None else tuple(sorted(mean_limits.items())),
         baseline=baseline_name, candidate=candidate_name,
-        baseline_model=_model_name(baseline), candidate_model=_model_name(candidate),
+        baseline_model=model_label(baseline), candidate_model=model_label(candidate),
     )
 
 
@@ -322,11 +322,6 @@ def _mean_limit(limits: Optional[dict[str, float]], metric: str) -> Optional[flo
     if limits is None:
         return None
     return limits.get(metric, limits.get("*"))
-
-
-def _model_name(results: Mapping[str, Any]) -> Optional[str]:
-    model = results.get("model") if isinstance(results, Mapping) else None
-    return None if model is None else str(model)
 
 
 def _delta(before: Optional[float], after: Optional[float]) -> Optional[float]:

@@ -148,6 +148,17 @@ class Separator:
             text_encoder = encoder_from_name(metadata.get(META_TEXT_ENCODER, "minilm"))
         return cls(model, LatentCodec(), text_encoder)
 
+    def describe(self) -> dict:
+        """The codec and text encoder this separator runs with, for results files:
+        ``{"codec": {name, sample_rate, hop, latent_channels}, "text_encoder": {name, dim}}``
+        (``text_encoder`` None for a span-only separator)."""
+        codec, text = self.codec, self.text_encoder
+        return {
+            "codec": {"name": codec.name, "sample_rate": int(codec.sample_rate), "hop": int(codec.hop),
+                      "latent_channels": int(codec.channels)},
+            "text_encoder": None if text is None else {"name": text.name, "dim": int(text.dim)},
+        }
+
     # -- conditioning --------------------------------------------------------------------
 
     def encode_mixtures(self, mixtures: Tensor) -> Tensor:

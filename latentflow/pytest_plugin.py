@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import re
+import warnings
 
 import pytest
 
@@ -38,6 +39,13 @@ def parse_threads(value: str) -> int:
     """A thread count is a non-negative integer; 0 leaves torch's own setting."""
     if not value.isdigit():
         raise argparse.ArgumentTypeError(f"thread count {value!r} is not a non-negative integer (0: torch's default)")
+    return int(value)
+
+
+def parse_positive(value: str) -> int:
+    """A count of examples: a positive integer."""
+    if not value.isdigit() or int(value) < 1:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a positive integer")
     return int(value)
 
 
@@ -97,6 +105,14 @@ def pytest_addoption(parser: pytest.Parser) -> None:
              "(faster where the device is not saturated; numbers agree to float rounding, not bitwise)",
     )
     group.addoption(
+        "--latentflow-n",
+        metavar="N",
+        type=parse_positive,
+        default=None,
+        help="a quick smoke run: every case with at most N examples (the results file and the "
+             "summary say so; the verdicts are not the claims' verdicts)",
+    )
+    group.addoption(
         "--latentflow-results",
         metavar="PATH.json",
         type=_path_with_suffix(".json"),
@@ -120,6 +136,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 # XML); the controller writes --latentflow-results at the end of the session.
 
 VERDICT_PROPERTY = "latentflow_verdict"
+SETUP_PROPERTY = "latentflow_setup"  # the case's model, codec and text encoder (World.describe())
 
 
 class ClaimFailure(Exception):
@@ -192,7 +209,9 @@ class _State:
                 torch.set_num_threads(threads)
             self._session = SpecSession(
                 model=self.config.getoption("latentflow_model"),
+                model_option="--latentflow-model",
                 seed=self.config.getoption("latentflow_seed"),
+                max_n=self.config.getoption("latentflow_n"),
                 device=resolve_device(self.config.getoption("latentflow_device"), _worker_index(self.config)),
                 batch_variants=self.config.getoption("latentflow_batch_variants"),
             )
@@ -210,7 +229,53 @@ def pytest_configure(config: pytest.Config) -> None:
             from latentflow.xdist_scheduling import SpecFileSchedulerPlugin
 
             config.pluginmanager.register(SpecFileSchedulerPlugin(), "latentflow-xdist-scheduling")
-    config.addinivalue_line("markers", "latentflow: a case compiled from a latentflow spec file")
+    for name, doc in builtin_marks():
+        config.addinivalue_line("markers", f"{name}: {doc}")
+
+
+def builtin_marks() -> list[tuple[str, str]]:
+    """The marks every spec case can be selected by (``-m``); per-claim ones (``claim_<id>``)
+    and those a spec declares (``marks:``) are registered as their files are collected."""
+    from latentflow.spec.schema import TIERS
+
+    return [("latentflow", "a case compiled from a latentflow spec file"),
+            ("fuzz", "a latentflow fuzz check (property-based)"),
+            ("holds", "a latentflow claim expected to hold"),
+            ("recorded_fails", "a latentflow claim recorded as outcome: fails (a strict xfail)")] + [
+        (f"tier_{tier}", f"a latentflow case on the {tier} bench tier") for tier in TIERS]
+
+
+def _register_mark(config: pytest.Config, name: str, doc: str) -> None:
+    # registered before any item carries it, so --strict-markers accepts it
+    known = {line.split(":", 1)[0].split("(", 1)[0].strip() for line in config.getini("markers")}
+    if name not in known:
+        config.addinivalue_line("markers", f"{name}: {doc}")
+
+
+def _add_marks(item: pytest.Item, names: list[str], source: str) -> None:
+    for name in names:
+        _register_mark(item.config, name, f"declared in {source}")
+        item.add_marker(name)
+
+
+def _smoke_note(config: pytest.Config) -> str:
+    n = config.getoption("latentflow_n")
+    return "" if n is None else f"\n(smoke run: at most {n} examples per case, --latentflow-n; not the claim's verdict)"
+
+
+def pytest_report_header(config: pytest.Config) -> list[str]:
+    n = config.getoption("latentflow_n")
+    if n is None:
+        return []
+    return [f"latentflow: smoke run, every case with at most {n} examples (--latentflow-n): "
+            "verdicts are not the claims' verdicts"]
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:
+    n = config.getoption("latentflow_n")
+    if n is not None:
+        terminalreporter.write_line(f"latentflow: smoke run with at most {n} examples per case (--latentflow-n); "
+                                    "run without it for the claims' verdicts", yellow=True)
 
 
 @pytest.hookimpl(trylast=True)  # after -k / -m / --lf have deselected
@@ -220,24 +285,35 @@ def pytest_collection_modifyitems(config, items):
         state.session.runner.select(item.case for item in items if isinstance(item, CaseItem))
 
 
+class SpecMarkerWarning(pytest.PytestWarning):
+    """A YAML file that looks like a spec (a top-level ``hypotheses:`` or ``claim:``) but lacks
+    the ``latentflow: 1`` marker, so it is not collected."""
+
+
 def pytest_collect_file(file_path, parent):
     if file_path.suffix in (".yaml", ".yml"):
-        from latentflow.spec import is_spec_file
+        from latentflow.spec import is_spec_file, looks_like_spec
 
         if is_spec_file(file_path):
             return SpecFile.from_parent(parent, path=file_path)
+        reason = looks_like_spec(file_path)
+        if reason is not None:
+            # collection-time warnings land in pytest's warnings summary, with the file named
+            warnings.warn(SpecMarkerWarning(reason), stacklevel=1)
     return None
 
 
 class SpecFile(pytest.File):
     def collect(self):
+        from latentflow.execution import ModelLoadError
         from latentflow.spec import SpecError
 
         state = self.config.stash[_STATE]
         try:
             plan = state.session.plan(self.path)
-        except SpecError as error:
+        except (SpecError, ModelLoadError) as error:  # the user's input: its message, no traceback
             raise self.CollectError(str(error)) from None
+        _register_mark(self.config, f"claim_{plan.claim.id}", f"cases of the latentflow claim {plan.claim.id}")
         for case in plan.cases:
             yield CaseItem.from_parent(self, name=case.case_id.split("::", 1)[1], plan=plan, case=case)
         for check in plan.fuzz:
@@ -255,14 +331,17 @@ class CaseItem(pytest.Item):
         self.plan = plan
         self.case = case
         self.verdict = None
-        self.add_marker("latentflow")
+        _add_marks(self, ["latentflow", f"tier_{case.data.tier}", f"claim_{case.claim.id}",
+                          "recorded_fails" if case.outcome == "fails" else "holds"], "latentflow")
+        _add_marks(self, list(case.marks), case.source_file)
         if case.outcome == "fails":
             self.add_marker(_recorded_failure_mark(case.reason, ClaimDoesNotHold))
 
     def runtest(self) -> None:
         import json
 
-        verdict = self.verdict = self.config.stash[_STATE].session.verdict(self.plan, self.case)
+        session = self.config.stash[_STATE].session
+        verdict = self.verdict = session.verdict(self.plan, self.case)
         r = verdict.result
         ci = r.confidence_interval or (None, None)
         self.user_properties.extend([
@@ -276,6 +355,7 @@ class CaseItem(pytest.Item):
             ("pvalue", r.pvalue),
             ("pvalue_corrected", r.pvalue_corrected),
             (VERDICT_PROPERTY, json.dumps(verdict.to_dict(), sort_keys=True)),
+            (SETUP_PROPERTY, json.dumps({self.case.model: session.runner.world(self.case.model).describe()})),
         ])
         if verdict.expected == "fails":
             if not verdict.holds:
@@ -285,11 +365,15 @@ class CaseItem(pytest.Item):
             raise ClaimFailure(verdict)
 
     def explain_unexpected_hold(self) -> str:
-        return self.verdict.explain() if self.verdict is not None else ""
+        return self.verdict.explain() + _smoke_note(self.config) if self.verdict is not None else ""
 
     def repr_failure(self, excinfo, style=None):
+        from latentflow.interventions import InterventionNeverFired
+
         if isinstance(excinfo.value, (ClaimFailure, ClaimDoesNotHold)):
-            return excinfo.value.verdict.explain()
+            return excinfo.value.verdict.explain() + _smoke_note(self.config)
+        if isinstance(excinfo.value, InterventionNeverFired):  # a spec problem: no traceback
+            return f"{self.case.location}: {excinfo.value}"
         return super().repr_failure(excinfo, style=style)
 
     def reportinfo(self):
@@ -302,7 +386,9 @@ class FuzzItem(pytest.Item):
         self.plan = plan
         self.check = check
         self.examples = None
-        self.add_marker("latentflow")
+        _add_marks(self, ["latentflow", "fuzz", f"claim_{check.claim.id}",
+                          "recorded_fails" if check.outcome == "fails" else "holds"], "latentflow")
+        _add_marks(self, list(check.marks), check.source_file)
         if check.outcome == "fails":
             # The recorded violation must still be found (InvariantViolation: xfailed); a check
             # that now holds on every example is XPASS(strict), so that the spec is updated.
@@ -339,6 +425,7 @@ class ResultsCollector:
     def __init__(self, config: pytest.Config) -> None:
         self.config = config
         self.verdicts: dict[str, dict] = {}
+        self.setups: dict[str, dict] = {}
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         import json
@@ -349,6 +436,8 @@ class ResultsCollector:
             if key == VERDICT_PROPERTY:
                 data = json.loads(value)
                 self.verdicts[data["case_id"]] = data
+            elif key == SETUP_PROPERTY:
+                self.setups.update(json.loads(value))
 
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
         from latentflow.results import write_results
@@ -358,7 +447,8 @@ class ResultsCollector:
         results = config.getoption("latentflow_results")
         if results:
             write_results(results, verdicts, model=config.getoption("latentflow_model"),
-                          seed=config.getoption("latentflow_seed"))
+                          seed=config.getoption("latentflow_seed"), max_n=config.getoption("latentflow_n"),
+                          setups=self.setups)
         report = config.getoption("latentflow_report")
         if report:
             from latentflow.report import write_report

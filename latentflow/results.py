@@ -3,6 +3,18 @@
 One home for the format, so that the pytest plugin and `SpecSession.write_results` write the
 same file that `latentflow gate` (gate.py) and the report read. Pure Python (json): the gate
 imports it without torch.
+
+Format 2 (format 1 had only ``model`` as the override text and ``seed``)::
+
+    {"latentflow_results": 2,
+     "model": {"name", "kind", "sha256", ...} or null,   # the one model the cases ran on
+     "codec": {"name", "sample_rate", "hop", "latent_channels"} or null,
+     "text_encoder": {"name", "dim"} or null,
+     "models": {name: {"model", "codec", "text_encoder"}},   # every model, when several
+     "model_override": "--latentflow-model value" or null,
+     "seeds": {"override": int or null, "data_seeds": [the cases' data seeds]},
+     "smoke_run": {"max_examples_per_case": N} or null,
+     "verdicts": [Verdict.to_dict(), ...]}   # each with "examples": per-example values of both arms
 """
 
 from __future__ import annotations
@@ -11,21 +23,56 @@ import json
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Optional, Union
 
-RESULTS_FORMAT = 1
+RESULTS_FORMAT = 2
+READABLE_FORMATS = (1, 2)  # the gate still compares against a committed format-1 baseline
 
 
 def results_payload(verdicts: Iterable[Mapping[str, Any]], *, model: Optional[str] = None,
-                    seed: Optional[int] = None) -> dict:
-    """The results object: verdict dicts (``Verdict.to_dict()``) sorted by case_id."""
+                    seed: Optional[int] = None, max_n: Optional[int] = None,
+                    setups: Optional[Mapping[str, Mapping[str, Any]]] = None) -> dict:
+    """The results object: verdict dicts (``Verdict.to_dict()``) sorted by case_id.
+
+    ``model``/``seed``: the command line's overrides. ``setups``: model name -> ``{"model":
+    identity, "codec": ..., "text_encoder": ...}`` (``World.describe()``) of the models the cases
+    ran on. ``max_n``: a smoke run's limit on examples per case (``--latentflow-n``), recorded so
+    that nobody mistakes its verdicts for the claims'.
+    """
     ordered = sorted((dict(v) for v in verdicts), key=lambda v: v["case_id"])
-    return {"latentflow_results": RESULTS_FORMAT, "model": model, "seed": seed, "verdicts": ordered}
+    setups = {name: dict(setups[name]) for name in sorted(setups or {})}
+    only = next(iter(setups.values())) if len(setups) == 1 else {}
+    data_seeds = sorted({v["examples"]["data"]["seed"] for v in ordered if "examples" in v})
+    return {
+        "latentflow_results": RESULTS_FORMAT,
+        "model": only.get("model"),
+        "codec": only.get("codec"),
+        "text_encoder": only.get("text_encoder"),
+        "models": setups,
+        "model_override": model,
+        "seeds": {"override": seed, "data_seeds": data_seeds},
+        "smoke_run": None if max_n is None else {"max_examples_per_case": max_n},
+        "verdicts": ordered,
+    }
 
 
 def write_results(path: Union[str, Path], verdicts: Iterable[Mapping[str, Any]], *, model: Optional[str] = None,
-                  seed: Optional[int] = None) -> Path:
+                  seed: Optional[int] = None, max_n: Optional[int] = None,
+                  setups: Optional[Mapping[str, Mapping[str, Any]]] = None) -> Path:
     """Write a results file (creating its folder); returns the path."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    payload = results_payload(verdicts, model=model, seed=seed)
-    path.write_text(json.dumps(payload, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    payload = results_payload(verdicts, model=model, seed=seed, max_n=max_n, setups=setups)
+    # allow_nan=False: per-example NaNs are written as null with their reason, never as NaN
+    path.write_text(json.dumps(payload, indent=2, sort_keys=True, allow_nan=False) + "\n", encoding="utf-8")
     return path
+
+
+def model_label(results: Mapping[str, Any]) -> Optional[str]:
+    """How a results file names its model: format 2's identity (name and checksum prefix), or
+    format 1's override text."""
+    model = results.get("model") if isinstance(results, Mapping) else None
+    if isinstance(model, Mapping):
+        digest = model.get("sha256")
+        return f"{model.get('name')} (sha256 {digest[:12]})" if digest else str(model.get("name"))
+    if model is None and isinstance(results, Mapping) and results.get("model_override"):
+        return str(results["model_override"])
+    return None if model is None else str(model)

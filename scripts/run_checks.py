@@ -9,8 +9,11 @@ Both use LATENTFLOW_TEST_WORKERS pytest-xdist workers (default 2; 0 runs seriall
 worker count keeps runs comparable between machines; ``--dist loadfile`` keeps each file's
 tests in one worker (pytest 9.2 with xdist 3.8 silently ignores ``loadgroup``).
 
-pytest's exit status 5 ("no tests collected") only means that no spec or test exists yet;
-it is reported and treated as success. Every other status passes through unchanged.
+For ``test``, pytest's exit status 5 ("no tests collected") only means that no spec or test
+exists yet; it is reported and treated as success. For ``verify`` it is a failure: the job's
+purpose is to check the claims, and a specs/ folder that yields none (a missing or misspelled
+``latentflow: 1`` marker skips a file, with a warning) checked nothing. Every other status
+passes through unchanged.
 """
 
 from __future__ import annotations
@@ -35,13 +38,22 @@ def _run(command: list[str]) -> int:
     return subprocess.call(command, cwd=ROOT)
 
 
-def run_pytest(folders: list[str], options: list[str]) -> int:
+def run_pytest(folders: list[str], options: list[str], *, nothing_is_failure: bool = False) -> int:
+    """pytest on ``folders``; ``nothing_is_failure``: no folder or no collected test fails."""
     present = [folder for folder in folders if (ROOT / folder).is_dir()]
     if not present:
+        if nothing_is_failure:
+            print(f"FAILED: no {' or '.join(f + '/' for f in folders)} folder: no claim was checked")
+            return NO_TESTS_COLLECTED
         print(f"no {' or '.join(f + '/' for f in folders)} folder yet: nothing to run")
         return 0
     status = _run([sys.executable, "-m", "pytest", *present, *options])
     if status == NO_TESTS_COLLECTED:
+        if nothing_is_failure:
+            print(f"FAILED: pytest collected no claims from {', '.join(f + '/' for f in present)}: nothing was "
+                  "checked. A spec file needs `latentflow: 1` as its first line (see the warnings above for "
+                  "files that look like specs without it)")
+            return NO_TESTS_COLLECTED
         print(f"pytest found no tests in {', '.join(present)}: none exist yet, nothing failed")
         return 0
     return status
@@ -68,7 +80,7 @@ def verify(pytest_options: list[str]) -> int:
     workers = worker_count(dict(os.environ))
     # xdist's default --dist load: latentflow's plugin keeps each spec file on one worker
     parallel = ["-n", str(workers)] if workers else []
-    specs_status = run_pytest(["specs"], parallel + pytest_options)
+    specs_status = run_pytest(["specs"], parallel + pytest_options, nothing_is_failure=True)
     return parity_status or specs_status
 
 

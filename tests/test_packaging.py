@@ -74,7 +74,7 @@ def test_declared_dependencies_and_python_floor():
     ):
         assert needed in names, f"{needed} is not declared in pyproject.toml"
     test_extra = [r for r in requirements if 'extra == "test"' in r]
-    assert sorted(re.split(r"[\s;]", r, maxsplit=1)[0] for r in test_extra) == ["fast-bss-eval", "mir_eval"]
+    assert sorted(re.split(r"[\s;]", r, maxsplit=1)[0] for r in test_extra) == ["fast-bss-eval", "jsonschema", "mir_eval"]
 
 
 def _normalized(distribution: str) -> str:
@@ -363,6 +363,16 @@ def test_no_folder_and_no_tests_count_as_success(checks, tmp_path, capsys):
     (tmp_path / "specs" / "claim.yaml").write_text("claims: []\n")
     assert checks.run_pytest(["specs"], ["-p", "no:cacheprovider"]) == 0
     assert "pytest found no tests in specs" in capsys.readouterr().out
+
+
+def test_verify_fails_when_specs_yields_no_claim(checks, tmp_path, capsys):
+    assert checks.run_pytest(["specs"], [], nothing_is_failure=True) == pytest.ExitCode.NO_TESTS_COLLECTED
+    assert "FAILED: no specs/ folder: no claim was checked" in capsys.readouterr().out
+    (tmp_path / "specs").mkdir()
+    (tmp_path / "specs" / "claim.yaml").write_text("latentflo: 1\nclaim: {id: c}\n")  # misspelled marker
+    status = checks.run_pytest(["specs"], ["-p", "no:cacheprovider"], nothing_is_failure=True)
+    assert status == pytest.ExitCode.NO_TESTS_COLLECTED
+    assert "FAILED: pytest collected no claims from specs/: nothing was checked" in capsys.readouterr().out
 
 
 def test_real_failures_and_collection_errors_still_fail(checks, tmp_path):

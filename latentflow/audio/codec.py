@@ -187,6 +187,8 @@ class LatentCodec(torch.nn.Module):
         est = codec.decode(z_target, mix, z_resid)   # (B, S) waveform
     """
 
+    name = "mel"  # the bundled 16 kHz mel-envelope stand-in for the DAC-VAE (results files name it)
+
     def __init__(self, config: CodecConfig | None = None) -> None:
         super().__init__()
         self.config = config if config is not None else DEFAULT_CODEC_CONFIG

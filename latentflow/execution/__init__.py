@@ -5,7 +5,7 @@ from __future__ import annotations
 from .fuzz import INVARIANTS, Invariant, InvariantViolation, run_fuzz_check
 from .internal import INTERNAL_MEASURES, InternalMeasure
 from .runner import CaseResult, Runner, RunOutput, example_seeds
-from .session import SpecSession, metric_catalog
+from .session import ModelLoadError, SpecSession, metric_catalog
 from .verdict import Verdict
 
 __all__ = [
@@ -15,6 +15,7 @@ __all__ = [
     "Invariant",
     "InternalMeasure",
     "InvariantViolation",
+    "ModelLoadError",
     "RunOutput",
     "Runner",
     "SpecSession",

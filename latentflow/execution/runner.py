@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import contextlib
 import math
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any, Iterable, Mapping, Optional, Sequence
 
 import numpy as np
@@ -32,7 +32,7 @@ import torch
 from torch import Tensor
 
 from .. import metrics as _metrics  # noqa: F401 - registers the built-in metrics
-from ..interventions import OPERATIONS, InterventionContext, applied, batchable, resolve_sites
+from ..interventions import OPERATIONS, InterventionContext, applied, batchable, check_fired, resolve_sites
 from ..metrics import get_metric
 from ..model import SamAudioModel, sample
 from ..stats import TestResult, correct, evaluate
@@ -55,12 +55,17 @@ class RunOutput:
 
 @dataclass(frozen=True)
 class CaseResult:
-    """The uncorrected statistics of one case, with the numbers behind them."""
+    """The uncorrected statistics of one case, with the numbers behind them.
+
+    ``x_reasons`` / ``y_reasons``: per example, why its value is NaN (None where it is not).
+    """
 
     result: TestResult
     x: np.ndarray
     y: Optional[np.ndarray]
     nan_reasons: tuple[str, ...]
+    x_reasons: tuple[Optional[str], ...] = ()
+    y_reasons: tuple[Optional[str], ...] = ()
 
 
 def _run_key(model_name: str, data: Any, sampler: Any, interventions: Sequence[Any], source: Any = None,
@@ -103,6 +108,10 @@ class Runner:
         if model not in self._worlds:
             self._worlds[model] = load_world(model, device=self.device)
         return self._worlds[model]
+
+    def describe_models(self) -> dict[str, dict]:
+        """Model name -> ``World.describe()`` of every model loaded so far (for results files)."""
+        return {name: world.describe() for name, world in sorted(self._worlds.items())}
 
     def inputs(self, model: str, data: Any) -> CaseInputs:
         key = (model, data.tier, data.split, data.n, data.seed, data.prompt, data.spans)
@@ -219,6 +228,7 @@ class Runner:
                               for n in resolve_sites(iv.site, model.hook_dict)})
         seeds = example_seeds(data.seed, data.n)
         finals: list[list[Tensor]] = [[] for _ in variants]
+        fired: list[set[int]] = [set() for _ in variants]
         records: dict = {}
         for start in range(0, data.n, self.batch_size):
             index = list(range(start, min(start + self.batch_size, data.n)))
@@ -237,13 +247,17 @@ class Runner:
             with contextlib.ExitStack() as stack:
                 for k, variant in enumerate(variants):
                     rows = slice(k * m, (k + 1) * m) if shared else None
-                    stack.enter_context(applied(model, variant, ctx, rows=rows))
+                    stack.enter_context(applied(model, variant, ctx, rows=rows, fired=fired[k]))
                 stack.enter_context(model.hooks(fwd_hooks=hooks))
                 out = sample(model, cond, steps=sampler.steps, method=sampler.method, seeds=chunk_seeds)
             for k in range(len(variants)):
                 finals[k].append(out.final[k * m:(k + 1) * m].cpu())
             for name, value in chunk_records.items():
                 records.setdefault(name, []).append(value.cpu())
+        # an intervention whose site never ran left the run equal to the baseline: an error, not
+        # a result (with outcome: fails it would otherwise pass without testing anything)
+        for variant, seen in zip(variants, fired):
+            check_fired(model, variant, seen, why=lambda name: world.why_silent(name, data))
         joined = {name: torch.cat(values) for name, values in records.items()}
         return [(torch.cat(parts), joined) for parts in finals]
 
@@ -297,6 +311,8 @@ class Runner:
             if case.interventions else None
         )
         reasons: list[str] = []
+        x_reasons: list[Optional[str]] = []
+        y_reasons: list[Optional[str]] = []
         if measure.compare == "internal":
             info = INTERNAL_MEASURES.get(measure.metric)
             own = set(self._record_sites(self.world(case.model).model, measure, union=False))
@@ -305,12 +321,13 @@ class Runner:
         elif measure.compare == "baseline":
             if treated is None:
                 raise ValueError(f"{case.case_id}: compare: baseline needs interventions (nothing to compare)")
-            x = self.metric_values(measure, treated, inputs, reference_run=base, reasons=reasons)
+            x = self.metric_values(measure, treated, inputs, reference_run=base, reasons=reasons, each=x_reasons)
             y = None
         else:
             y_source = base if treated is not None else None
-            x = self.metric_values(measure, treated or base, inputs, reasons=reasons)
-            y = self.metric_values(measure, y_source, inputs, reasons=reasons) if y_source is not None else None
+            x = self.metric_values(measure, treated or base, inputs, reasons=reasons, each=x_reasons)
+            y = (self.metric_values(measure, y_source, inputs, reasons=reasons, each=y_reasons)
+                 if y_source is not None else None)
 
         if y is None:
             data = np.asarray(x, dtype=np.float64) - float(expect.null_value)
@@ -326,13 +343,16 @@ class Runner:
             kwargs["n_resamples"] = int(expect.resamples)
         result = evaluate(data, **kwargs)
         out = CaseResult(result, np.asarray(x, dtype=np.float64), None if y is None else np.asarray(y, dtype=np.float64),
-                         tuple(reasons))
+                         tuple(reasons), tuple(x_reasons), tuple(y_reasons))
         self._results[case.case_id] = out
         return out
 
     def metric_values(self, measure: Any, run: RunOutput, inputs: CaseInputs, *, reference_run: RunOutput | None = None,
-                reasons: list[str]) -> np.ndarray:
-        """Per-example values of an audio metric on a run's output (memoised: baselines are shared)."""
+                      reasons: list[str], each: Optional[list] = None) -> np.ndarray:
+        """Per-example values of an audio metric on a run's output (memoised: baselines are shared).
+
+        ``reasons`` receives the NaN reasons; ``each`` (if given) one entry per example: its NaN
+        reason, or None."""
         reference_name = measure.reference or "prompted"
         key = (run.key, measure.metric, reference_run.key if reference_run is not None else reference_name,
                tuple(sorted(dict(measure.args).items())))
@@ -350,9 +370,11 @@ class Runner:
             args = {k: v for k, v in available.items() if k in info.inputs}
             args.update(dict(measure.args))
             result = info(**args)
-            self._metrics[key] = (np.asarray(result.values, dtype=np.float64), tuple(r for r in result.reasons if r))
+            self._metrics[key] = (np.asarray(result.values, dtype=np.float64), tuple(r or None for r in result.reasons))
         values, found = self._metrics[key]
-        reasons.extend(found)
+        reasons.extend(r for r in found if r)
+        if each is not None:
+            each.extend(found)
         return values
 
     # -- verdicts --------------------------------------------------------------------------
@@ -373,7 +395,8 @@ class Runner:
             result=result, expected=case.outcome, expected_reason=case.reason,
             x_mean=_mean(raw.x), y_mean=None if raw.y is None else _mean(raw.y),
             nan_reasons=raw.nan_reasons, paper=_plain(case.paper), params=_plain(dict(case.params)),
-            extra=self._extra(case),
+            extra=self._extra(case), examples=_examples(case, raw),
+            claim_paper=_plain(case.claim.paper), order=case.index,
         )
 
     def _extra(self, case: Any) -> dict:
@@ -399,6 +422,27 @@ class Runner:
             if case.expect.null_value is not None:
                 extra["stable_threshold"] = float(case.expect.null_value)
         return extra
+
+
+def _examples(case: Any, raw: CaseResult) -> dict:
+    """Everything needed to re-analyse a case without re-running it: the data and sampler, each
+    example's noise seed, and both arms' per-example values (NaN as None, with its reason)."""
+    def values(array: Optional[np.ndarray]) -> Optional[list]:
+        return None if array is None else [float(v) if math.isfinite(v) else None for v in array.tolist()]
+
+    def reasons(found: tuple, array: Optional[np.ndarray]) -> Optional[list]:
+        return None if array is None else (list(found) if found else [None] * len(array))
+
+    return {
+        "data": asdict(case.data),
+        "sampler": {"method": case.sampler.method, "steps": case.sampler.steps},
+        "noise_seeds": example_seeds(case.data.seed, case.data.n),
+        "null_value": float(case.expect.null_value),  # a one-sample test tests x - null_value
+        "x": values(raw.x),
+        "y": values(raw.y),
+        "x_nan_reasons": reasons(raw.x_reasons, raw.x),
+        "y_nan_reasons": reasons(raw.y_reasons, raw.y),
+    }
 
 
 def _only(run: RunOutput, sites: set[str]) -> dict:

@@ -13,7 +13,7 @@ from typing import Any, Iterable, Iterator, Optional
 
 from ..interventions import OPERATIONS
 from ..metrics import available_metrics, get_metric
-from ..spec import Overrides, Plan, compile_plan, load_spec, validate
+from ..spec import Overrides, Plan, Spec, compile_plan, load_spec, validate
 from .fuzz import INVARIANTS, run_fuzz_check
 from .internal import INTERNAL_MEASURES
 from .runner import Runner
@@ -28,27 +28,69 @@ def metric_catalog() -> dict[str, Any]:
     return catalog
 
 
+class ModelLoadError(Exception):
+    """The model a spec runs on cannot be loaded: one line naming where the model was chosen
+    (the spec's ``model:`` line or the override option) and why, instead of a traceback."""
+
+
 class SpecSession:
-    """Loads, validates and runs specs on one device, sharing baselines between them."""
+    """Loads, validates and runs specs on one device, sharing baselines between them.
+
+    ``model_option``: how the ``model`` override is spelled where it came from, for messages
+    (the pytest plugin passes ``--latentflow-model``).
+    """
 
     def __init__(self, *, model: Optional[str] = None, seed: Optional[int] = None, n: Optional[int] = None,
-                 device: str = "cpu", batch_size: int = 16, batch_variants: bool = False) -> None:
+                 max_n: Optional[int] = None, device: str = "cpu", batch_size: int = 16,
+                 batch_variants: bool = False, model_option: str = "the model override") -> None:
         from ..extensions import load_extensions
 
         load_extensions()  # users' operations, metrics and invariants, before any spec is read
-        self.overrides = Overrides(model=model, seed=seed, n=n)
+        self.overrides = Overrides(model=model, seed=seed, n=n, max_n=max_n)
+        self.model_option = model_option
         self.runner = Runner(device=device, batch_size=batch_size, batch_variants=batch_variants)
 
     def plan(self, path: str | Path) -> Plan:
         """Load and validate ``path`` against the model the spec runs on, then compile it."""
-        spec = load_spec(path)  # syntax and schema first: a typo must not need a model
+        registries = dict(operations=OPERATIONS, metrics=metric_catalog(), invariants=INVARIANTS)
+        # syntax, schema and registered names first: a typo must not need a model
+        spec = load_spec(path, sites_when_broken=self._sites_if_loadable, **registries)
         plan = compile_plan(spec, self.overrides)
         model_name = plan.cases[0].model if plan.cases else (plan.fuzz[0].model if plan.fuzz else None)
-        sites = self.runner.world(model_name).model.hook_dict if model_name else None
-        # then the names it uses against the registries and the model's hook points
-        validate(spec, sites=sites, operations=OPERATIONS, metrics=metric_catalog(), invariants=INVARIANTS)
+        world = self._world(spec, model_name) if model_name else None
+        # then the sites it names against the model's hook points, and whether the model runs
+        # them for the declared data (the text projection needs a text prompt)
+        validate(spec, sites=world.model.hook_dict if world else None,
+                 silent=world.why_silent if world else None, **registries)
         self.runner.prepare(plan.cases)
         return plan
+
+    def _world(self, spec: Spec, model_name: str):
+        try:
+            return self.runner.world(model_name)
+        # Any failure to load counts (a missing file, an unknown name, a file that is not a
+        # checkpoint, a corrupt one): the user gets its message and where the model was chosen;
+        # the cause stays chained for debugging.
+        except Exception as error:  # noqa: BLE001
+            if self.overrides.model is not None:
+                where = f"{self.model_option}={self.overrides.model}"
+            elif spec.model_line is not None:
+                where = f"{spec.file}:{spec.model_line}: model"
+            else:
+                where = f"{spec.file}: model (no model key: the default {spec.model!r})"
+            reason = str(error) or type(error).__name__
+            if model_name not in reason:
+                reason = f"cannot load model {model_name!r}: {reason}"
+            raise ModelLoadError(f"{where}: {reason}") from error
+
+    def _sites_if_loadable(self, spec: Spec) -> Optional[dict]:
+        """The hook sites of a broken spec's model, so its unknown sites are reported with its
+        other problems; None when the model itself cannot be loaded (that error comes once the
+        spec is fixed, from :meth:`plan`)."""
+        try:
+            return self.runner.world(self.overrides.model_for(spec)).model.hook_dict
+        except Exception:  # noqa: BLE001 - any model problem: report the spec's problems alone
+            return None
 
     def verdict(self, plan: Plan, case: Any) -> Verdict:
         family = [c for c in plan.cases if case.family is not None and c.family == case.family]
@@ -63,8 +105,11 @@ class SpecSession:
         """Write ``verdicts`` as a results file, the one ``pytest --latentflow-results`` writes."""
         from ..results import write_results
 
+        verdicts = list(verdicts)
+        models = self.runner.describe_models()
         return write_results(path, [v.to_dict() for v in verdicts], model=self.overrides.model,
-                             seed=self.overrides.seed)
+                             seed=self.overrides.seed, max_n=self.overrides.max_n,
+                             setups={name: models[name] for name in {v.model for v in verdicts} if name in models})
 
     def fuzz(self, plan: Plan, check: Any, **settings: Any) -> int:
         return run_fuzz_check(self.runner, check, settings)

@@ -49,6 +49,10 @@ class Verdict:
     paper: Any = None
     params: dict = field(default_factory=dict)
     extra: dict = field(default_factory=dict, compare=False)
+    # data, sampler, noise seeds and both arms' per-example values (see runner._examples)
+    examples: dict = field(default_factory=dict, compare=False)
+    claim_paper: Any = None  # the claim's own paper numbers (claim.paper)
+    order: Optional[int] = None  # the case's position in its spec file (reports keep spec order)
 
     @property
     def holds(self) -> bool:
@@ -103,6 +107,9 @@ class Verdict:
         return {
             "case_id": self.case_id,
             "claim": self.claim_id,
+            "claim_title": self.claim_title,
+            "claim_paper": self.claim_paper,
+            "order": self.order,
             "hypothesis": self.hypothesis_id,
             "title": self.title,
             "location": self.location,
@@ -121,4 +128,5 @@ class Verdict:
             "nan_reasons": sorted(set(self.nan_reasons)),
             "stats": self.result.to_dict(),
             **({"extra": self.extra} if self.extra else {}),
+            **({"examples": self.examples} if self.examples else {}),
         }

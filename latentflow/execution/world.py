@@ -6,14 +6,16 @@ deterministic random weights, e.g. for counter-model tests and benchmarks), or a
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Callable, Optional
 
 import numpy as np
 import torch
 from torch import Tensor
 
-from ..model import Conditioning, SamAudioModel, build_model, preset
+from ..model import CONDITIONED_SITES, Conditioning, SamAudioModel, build_model, preset
 
 
 @dataclass
@@ -56,6 +58,7 @@ class World:
         self.device = device
         self.separator = separator
         self.model: SamAudioModel = separator.model.to(device).eval()
+        self._description: Optional[dict] = None
 
     def inputs(self, data: Any) -> CaseInputs:
         from ..audio.bench import make_bench
@@ -78,9 +81,63 @@ class World:
             _alternative=lambda: self.separator.conditioning(examples, prompts=alternative, prompt_kind=kind),
         )
 
+    @staticmethod
+    def conditioning_fields(data: Any) -> frozenset[str]:
+        """The Conditioning fields that :meth:`inputs` fills for ``data``: the mixture, span
+        anchors (every example has anchor ids, "no span" included), text only with a text
+        prompt, and never video (the bench has none)."""
+        fields = {"mixture", "anchor_ids"}
+        if "text" in data.prompt:
+            fields.add("text")
+        return frozenset(fields)
+
+    def why_silent(self, site: str, data: Any) -> Optional[str]:
+        """Why the model never runs hook point ``site`` on ``data``'s inputs; None if it does."""
+        needs = CONDITIONED_SITES.get(site)
+        if needs is None or needs in self.conditioning_fields(data):
+            return None
+        if needs == "text":
+            return (f"{site} runs only with a text prompt, and data.prompt is {data.prompt!r} "
+                    "(text and text+span have one)")
+        if needs == "video":
+            return f"{site} runs only with video frames, and the bench examples have no video"
+        return f"{site} runs only when the conditioning has {needs}, and data {data.prompt!r} gives none"
+
+    def describe(self) -> dict:
+        """What ran, for results files: the model's identity (:func:`model_identity`), the codec
+        and the text encoder (``Separator.describe()``)."""
+        if self._description is None:  # hashing a checkpoint once per world, not per case
+            self._description = {"model": model_identity(self.name), **self.separator.describe()}
+        return self._description
+
     def decode(self, final: Tensor, inputs: CaseInputs) -> Tensor:
         target, _ = self.separator.decode(final.cpu(), inputs.mixtures)
         return target.cpu()
+
+
+def sha256_of(path: Path) -> str:
+    with open(path, "rb") as handle:
+        return hashlib.file_digest(handle, "sha256").hexdigest()
+
+
+def model_identity(name: str) -> dict:
+    """Which weights a model name stands for: a checkpoint's (or the bundled fixture's) sha256,
+    or the recipe of generated weights (``random:<preset>[:<seed>]``, ``counter:<name>`` on the
+    fixture), so a results file says exactly what it was measured on."""
+    from ..fixture import FIXTURE_NAME, fixture_model_path
+
+    if name.startswith("random:"):
+        parts = name.split(":")
+        return {"name": name, "kind": "random", "preset": parts[1],
+                "weights_seed": int(parts[2]) if len(parts) == 3 else 0}
+    if name.startswith("counter:"):
+        return {"name": name, "kind": "counter-model", "counter": name.removeprefix("counter:"),
+                "base": model_identity(FIXTURE_NAME)}
+    if name.strip().lower() == FIXTURE_NAME:
+        path = fixture_model_path()
+        return {"name": name, "kind": "bundled fixture", "file": path.name, "sha256": sha256_of(path)}
+    path = Path(name).expanduser()
+    return {"name": name, "kind": "checkpoint", "file": str(path), "sha256": sha256_of(path)}
 
 
 def load_world(name: str, device: str = "cpu") -> World:

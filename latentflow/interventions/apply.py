@@ -59,6 +59,24 @@ class NotBatchable(ValueError):
     """An intervention that cannot be limited to some rows of the batch."""
 
 
+class InterventionNeverFired(ValueError):
+    """An intervention whose hook sites the model never ran during a run: it tested nothing."""
+
+    def __init__(self, intervention: Any, names: Sequence[str], why: Optional[str] = None):
+        self.intervention = intervention
+        self.names = tuple(names)
+        where = getattr(intervention, "path", None)
+        line = getattr(intervention, "line", None)
+        located = f" ({where}, line {line})" if where and line else ""
+        because = f": {why}" if why else ": the model never ran these hook points for these inputs"
+        super().__init__(
+            f"intervention {intervention.op!r} at {intervention.site!r}{located} never fired: "
+            f"{', '.join(self.names)} never ran during the run{because}. The run equals the baseline, "
+            "so the case would test nothing; choose a site the model runs for this data, or data "
+            "that makes it run"
+        )
+
+
 def batchable(interventions: Sequence[Any]) -> bool:
     """Whether ``applied(..., rows=...)`` can limit these interventions to a slice of the batch:
     activation operations that need no second run. Pattern operations would send every row
@@ -74,6 +92,7 @@ def applied(
     interventions: Sequence[Any],
     ctx: Optional[InterventionContext] = None,
     rows: Optional[slice] = None,
+    fired: Optional[set[int]] = None,
 ) -> Iterator[InterventionContext]:
     """Run the model with ``interventions`` inside the block; everything is removed on exit or error.
 
@@ -83,6 +102,10 @@ def applied(
     ``rows``: apply the interventions to these batch rows only (``ctx`` describes the whole
     batch), so that independent variants can share one forward pass. Only for
     :func:`batchable` interventions; others raise :class:`NotBatchable`.
+
+    ``fired``: receives the index of every intervention whose hook point ran at least once (on
+    any step, whether or not its ``steps`` selected it), so a caller can tell an intervention
+    at a site the model never runs (see :func:`check_fired`).
     """
     ctx = ctx or InterventionContext(model=model)
     if rows is not None and not batchable(interventions):
@@ -93,8 +116,9 @@ def applied(
     hooks = []
     overridden: dict[int, str] = {}
     with contextlib.ExitStack() as stack:
-        for iv in interventions:
+        for index, iv in enumerate(interventions):
             op: Operation = OPERATIONS.get(iv.op)
+            mark = _marker(fired, index)
             args = op.bind(getattr(iv, "args", None))
             names = resolve_sites(iv.site, model.hook_dict, _layers(getattr(iv, "layers", None), model.cfg.n_layers))
             steps = getattr(iv, "steps", None)
@@ -106,22 +130,41 @@ def applied(
                     if id(attention) in overridden:
                         raise ValueError(f"two pattern operations on {name!r} ({overridden[id(attention)]!r} and {op.name!r})")
                     overridden[id(attention)] = op.name
-                    override = _pattern_override(op.build(args), steps, ctx, attention.pattern_override)
+                    override = _pattern_override(op.build(args), steps, ctx, attention.pattern_override, mark)
                     stack.enter_context(attention.overriding_pattern(override))
                 elif rows is not None:
-                    hooks.append((name, _rows_hook(op.build(args), name, steps, ctx, rows)))
+                    hooks.append((name, _rows_hook(op.build(args), name, steps, ctx, rows, mark)))
                 else:
-                    hooks.append((name, _activation_hook(op.build(args), name, steps, ctx)))
+                    hooks.append((name, _activation_hook(op.build(args), name, steps, ctx, mark)))
         stack.enter_context(model.hooks(fwd_hooks=hooks))
         yield ctx
+
+
+def check_fired(model: Any, interventions: Sequence[Any], fired: set[int],
+                why: Optional[Any] = None) -> None:
+    """Raise :class:`InterventionNeverFired` for the first intervention not in ``fired``;
+    ``why(name)`` may say why the model never runs hook point ``name`` (e.g. no text prompt)."""
+    for index, iv in enumerate(interventions):
+        if index in fired:
+            continue
+        names = resolve_sites(iv.site, model.hook_dict, _layers(getattr(iv, "layers", None), model.cfg.n_layers))
+        reasons = [r for r in (why(name) for name in names) if r] if why is not None else []
+        raise InterventionNeverFired(iv, names, reasons[0] if reasons else None)
+
+
+def _marker(fired: Optional[set[int]], index: int):
+    if fired is None:
+        return lambda: None
+    return lambda: fired.add(index)
 
 
 def _step(ctx: InterventionContext) -> Optional[int]:
     return ctx.position()[0]
 
 
-def _activation_hook(fn, name: str, steps: Any, ctx: InterventionContext):
+def _activation_hook(fn, name: str, steps: Any, ctx: InterventionContext, mark=lambda: None):
     def hook(tensor, hook):
+        mark()
         if not _contains(steps, _step(ctx)):
             return None
         return fn(tensor, name, ctx)
@@ -129,12 +172,13 @@ def _activation_hook(fn, name: str, steps: Any, ctx: InterventionContext):
     return hook
 
 
-def _rows_hook(fn, name: str, steps: Any, ctx: InterventionContext, rows: slice):
+def _rows_hook(fn, name: str, steps: Any, ctx: InterventionContext, rows: slice, mark=lambda: None):
     """The operation on ``rows`` of the activation; the other rows pass through unchanged."""
     row_ctx = ctx.rows(rows)
     batch = len(ctx.example_keys)
 
     def hook(tensor, hook):
+        mark()
         if not _contains(steps, _step(ctx)):
             return None
         if tensor.dim() == 0 or tensor.shape[0] != batch:
@@ -146,10 +190,11 @@ def _rows_hook(fn, name: str, steps: Any, ctx: InterventionContext, rows: slice)
     return hook
 
 
-def _pattern_override(fn, steps: Any, ctx: InterventionContext, underlying=None):
+def _pattern_override(fn, steps: Any, ctx: InterventionContext, underlying=None, mark=lambda: None):
     """The operation's override, on top of any override the model already has (e.g. a
     counter-model's): "computing the pattern" then means what the model would have used."""
     def override(compute, call):
+        mark()
         inner = (lambda: pattern_of(underlying, compute, call)) if underlying is not None else compute
         pattern = fn(inner, call, _contains(steps, _step(ctx)), ctx)
         if pattern is None and underlying is not None:

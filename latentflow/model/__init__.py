@@ -6,10 +6,11 @@ from .blocks import AttentionCall, PatternOverride, pattern_of
 from .checkpoint import CheckpointError, LoadReport, infer_config, load_model, read_tensors, save_model
 from .conditioning import Conditioning
 from .config import SamAudioConfig, preset, preset_names
-from .dit import SamAudioModel, SamplingState, build_model, hook_alias
+from .dit import CONDITIONED_SITES, SamAudioModel, SamplingState, build_model, hook_alias
 from .sampler import SampleOutput, initial_noise, sample
 
 __all__ = [
+    "CONDITIONED_SITES",
     "AttentionCall",
     "pattern_of",
     "CheckpointError",

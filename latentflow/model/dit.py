@@ -94,6 +94,17 @@ class DiT(nn.Module):
             self.block_runner = previous
 
 
+# Hook points that run only when the conditioning carries an input (see SamAudioModel.forward):
+# hook name -> the Conditioning field. An intervention there does nothing without that input.
+CONDITIONED_SITES = {
+    "hook_video_gate": "video",
+    "hook_video_add": "video",
+    "hook_anchor_gate": "anchor_ids",
+    "hook_anchor_add": "anchor_ids",
+    "hook_text_proj": "text",
+}
+
+
 class SamAudioModel(HookedRootModule):
     """One velocity evaluation ``v = f(x_t, t | conditioning)`` (SAMAUDIO.md).
 

@@ -50,6 +50,10 @@ class ReportCase:
     min_effect_size: Optional[float]
     reason: str
     extra: Mapping[str, Any] = field(default_factory=dict)
+    claim_title: str = ""
+    claim_paper: Any = None  # the claim's own paper numbers (claim.paper in the spec)
+    location: str = ""  # file:line of the hypothesis
+    order: Optional[int] = None  # position in its spec file
 
     @property
     def label(self) -> str:
@@ -108,7 +112,51 @@ def _read(v: Any, index: int) -> ReportCase:
         min_effect_size=_number(stats, "min_effect_size", sw),
         reason=_typed(stats, "reason", str, sw, "a string") or "",
         extra=_typed(v, "extra", Mapping, where, "an object") or {},
+        claim_title=_typed(v, "claim_title", str, where, "a string") or "",
+        claim_paper=v.get("claim_paper"),
+        location=_typed(v, "location", str, where, "a string") or "",
+        order=_typed(v, "order", int, where, "an integer or null"),
     )
+
+
+def report_order(cases: Sequence[ReportCase]) -> tuple[ReportCase, ...]:
+    """Cases grouped by claim, in spec order (spec file, then position in it), failures first:
+    claims with a case not as expected come first, and inside each claim such cases come first.
+    Verdicts without a location or order (older files) keep the order they came in."""
+    def spec_key(item: tuple[int, ReportCase]) -> tuple:
+        index, case = item
+        file = case.location.rsplit(":", 1)[0] if case.location else ""
+        return (file, case.order if case.order is not None else index, index)
+
+    ordered = sorted(enumerate(cases), key=spec_key)
+    failing_claims = {c.claim for _, c in ordered if c.passed is False}
+    first_seen: dict[str, int] = {}
+    for position, (_, case) in enumerate(ordered):
+        first_seen.setdefault(case.claim, position)
+    ranked = sorted(enumerate(ordered), key=lambda item: (
+        item[1][1].claim not in failing_claims, first_seen[item[1][1].claim],
+        item[1][1].passed is not False, item[0]))
+    return tuple(case for _, (_, case) in ranked)
+
+
+def claims_of(cases: Sequence[ReportCase]) -> list[tuple[str, list[ReportCase]]]:
+    """(claim, its cases) in the order the cases come."""
+    groups: dict[str, list[ReportCase]] = {}
+    for case in cases:
+        groups.setdefault(case.claim, []).append(case)
+    return list(groups.items())
+
+
+def claim_heading(claim: str, cases: Sequence[ReportCase]) -> str:
+    """``claim: title — paper: ... — 2 cases, 1 not as expected``."""
+    title = next((c.claim_title for c in cases if c.claim_title), "")
+    paper = next((c.claim_paper for c in cases if c.claim_paper is not None), None)
+    failed = sum(c.passed is False for c in cases)
+    parts = [f"{claim or '(no claim)'}" + (f": {title}" if title else "")]
+    if paper is not None:
+        parts.append(f"paper: {format_paper(paper)}")
+    parts.append(count_text(len(cases), "case") + (f", {failed} not as expected" if failed else ""))
+    return " — ".join(parts)
 
 
 def _typed(obj: Mapping, name: str, kind: type, where: str, allowed: str) -> Any:

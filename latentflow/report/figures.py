@@ -34,6 +34,8 @@ class PlotSection:
     caption: what the plot shows, or why it is omitted.
     notes: caveats (cases left out of the plot, and why).
     summary: markdown lines with the plot's numbers, for the markdown summary.
+    table: values better read as a table than drawn (header row first), e.g. a sweep with a single
+        value; a section may have a table and no plot.
     """
 
     key: str
@@ -42,10 +44,11 @@ class PlotSection:
     caption: str
     notes: tuple[str, ...] = ()
     summary: tuple[str, ...] = ()
+    table: tuple[tuple[str, ...], ...] = ()
 
     @property
     def omitted(self) -> bool:
-        return self.png is None
+        return self.png is None and not self.table
 
     @property
     def data_uri(self) -> str:

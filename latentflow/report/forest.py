@@ -1,8 +1,11 @@
 """Forest plot: every hypothesis' effect size with its confidence interval, grouped by claim.
 
-A point is filled when the statistical claim held and hollow when it did not; green when the
-verdict is what the spec expects, red otherwise. Grey diamonds mark the |effect| a hypothesis
-requires (``min_effect_size``), on the side its direction claims.
+One panel per metric, each with its own effect-size axis: internal statistics reach effect sizes
+of a hundred (d_z = -107 for an attention entropy) and would squash the audio metrics' effects
+(|d_z| about 1) to dots on a shared axis. A point is filled when the statistical claim held and
+hollow when it did not; green when the verdict is what the spec expects, red otherwise. Grey
+diamonds mark the |effect| a hypothesis requires (``min_effect_size``), on the side its
+direction claims.
 """
 
 from __future__ import annotations
@@ -27,7 +30,7 @@ def effect_size_section(cases: Sequence[ReportCase]) -> PlotSection:
         return omitted(KEY, TITLE, why, skipped)
     figure, names = _draw(drawn)
     caption = (f"Cohen's {'/'.join(names)} of x − y (intervened − baseline) with its "
-               f"confidence interval, {len(drawn)} cases. Filled: the claim held; hollow: it did not. "
+               f"confidence interval, {len(drawn)} cases, one panel (and axis) per metric. Filled: the claim held; hollow: it did not. "
                f"Green: verdict as the spec expects; red: not. Grey diamonds: the required |effect|.")
     summary = tuple(
         f"- `{c.case_id}`: {c.effect_size_name} = {format_number(c.effect_size)} "
@@ -36,9 +39,23 @@ def effect_size_section(cases: Sequence[ReportCase]) -> PlotSection:
     return PlotSection(KEY, TITLE, png_bytes(figure), caption, skipped, summary)
 
 
+def forest_panels(cases: Sequence[ReportCase]) -> list[tuple[str, list[tuple[str, bool]]]]:
+    """(metric, its rows top to bottom as (label, is_claim_header)) per panel, metrics in the order
+    they first appear; cases without an effect are left out."""
+    return [(metric, _layout(members)[0]) for metric, members in _by_metric(
+        [c for c in cases if c.effect_size is not None])]
+
+
 def forest_rows(cases: Sequence[ReportCase]) -> list[tuple[str, bool]]:
-    """The plot's rows top to bottom as (label, is_claim_header); cases without an effect are left out."""
-    return _layout([c for c in cases if c.effect_size is not None])[0]
+    """Every panel's rows, top to bottom, as (label, is_claim_header)."""
+    return [row for _, rows in forest_panels(cases) for row in rows]
+
+
+def _by_metric(cases: Sequence[ReportCase]) -> list[tuple[str, list[ReportCase]]]:
+    groups: dict[str, list[ReportCase]] = {}
+    for case in cases:
+        groups.setdefault(case.metric or "(no metric)", []).append(case)
+    return list(groups.items())
 
 
 def _layout(cases: Sequence[ReportCase]) -> tuple[list[tuple[str, bool]], list[tuple[int, ReportCase]]]:
@@ -59,10 +76,20 @@ def _layout(cases: Sequence[ReportCase]) -> tuple[list[tuple[str, bool]], list[t
 
 
 def _draw(cases: Sequence[ReportCase]):
+    panels = _by_metric(cases)
+    heights = [len(_layout(members)[0]) + 1.6 for _, members in panels]  # rows plus the axis label
+    figure = new_figure(9.0, 0.5 + _ROW_INCHES * sum(heights))
+    grid = figure.add_gridspec(len(panels), 1, height_ratios=heights)
+    names: set[str] = set()
+    for index, (metric, members) in enumerate(panels):
+        names |= _draw_panel(figure.add_subplot(grid[index, 0]), metric, members)
+    figure.tight_layout()
+    return figure, sorted(names)
+
+
+def _draw_panel(ax, metric: str, cases: Sequence[ReportCase]) -> set[str]:
     labels, points = _layout(cases)
     n_rows = len(labels)
-    figure = new_figure(9.0, 1.3 + _ROW_INCHES * n_rows)
-    ax = figure.add_subplot(1, 1, 1)
 
     def y_of(row: int) -> int:  # the first row at the top
         return n_rows - 1 - row
@@ -84,12 +111,11 @@ def _draw(cases: Sequence[ReportCase]):
         if header:
             tick.set_fontweight("bold")
     ax.set_ylim(-0.7, n_rows - 0.3)
-    names = sorted({c.effect_size_name for c in cases})
-    ax.set_xlabel(f"effect size (Cohen's {'/'.join(names)}) with confidence interval")
+    names = {c.effect_size_name for c in cases}
+    ax.set_xlabel(f"{metric}: effect size (Cohen's {'/'.join(sorted(names))}) with confidence interval")
     ax.grid(axis="x", color="#dddddd", linewidth=0.6)
     ax.set_axisbelow(True)
-    figure.tight_layout()
-    return figure, names
+    return names
 
 
 def _required(case: ReportCase) -> tuple[float, ...]:

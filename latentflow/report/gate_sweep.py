@@ -6,7 +6,9 @@ A case's gate value is its ``params["gate"]`` when the spec is parametrised over
 at that value with the interval of the change placed on the baseline (``y_mean`` + the
 confidence interval of the mean difference); the baseline, run with the learned gate (whose
 value the verdict does not record), is a dashed horizontal line. One series per hypothesis
-(its parametrised cases joined by a line), one panel per metric, block ratio first.
+(its parametrised cases joined by a line), one panel per metric, block ratio first. A series
+with a single gate value is no sweep: it goes into a table below the plot (and with no series
+of two values or more there is only the table).
 """
 
 from __future__ import annotations
@@ -76,20 +78,36 @@ def gate_sweep_section(cases: Sequence[ReportCase]) -> PlotSection:
         why = ("no verdict measures block_ratio" if not measured else
                f"{count_text(measured, 'block_ratio verdict')}, but none has a gate value and a finite mean")
         return omitted(KEY, TITLE, why, notes)
-    present = {p.metric for p in points}
+    gates: dict[tuple[str, str], set[float]] = {}
+    for p in points:
+        gates.setdefault((p.series, p.metric), set()).add(p.gate)
+    swept = [p for p in points if len(gates[(p.series, p.metric)]) > 1]
+    single = [p for p in points if len(gates[(p.series, p.metric)]) == 1]
+    summary = tuple(f"- `{p.case_id}`: gate {format_number(p.gate)} -> {p.metric} {format_number(p.value)} "
+                    f"(learned gate: {format_number(p.baseline)})" for p in points)
+    table = (("case", "gate", "measure", "overridden gate", "learned gate", "interval"),) + tuple(
+        (p.case_id, format_number(p.gate), p.metric, format_number(p.value), format_number(p.baseline),
+         "n/a" if p.low is None else f"[{format_number(p.low)}, {format_number(p.high)}]") for p in single
+    ) if single else ()
+    what = ("Block ratio: output power per second inside the anchored span over that outside, or that ratio "
+            "in dB (latentflow.metrics.segmentation).")
+    if not swept:
+        caption = (f"Each measure was taken at a single overridden gate value, so there is no sweep to draw: "
+                   f"the table gives the mean with the gate overridden and with the learned gate, and the "
+                   f"baseline plus the interval of the mean difference. {what}")
+        return PlotSection(KEY, TITLE, None, caption, notes, summary, table)
+    present = {p.metric for p in swept}
     metrics = [m for m in BLOCK_RATIOS if m in present] + sorted(present - set(BLOCK_RATIOS))
     figure = new_figure(4.6 * len(metrics) + 0.6, 4.0)
     for index, metric in enumerate(metrics):
         ax = figure.add_subplot(1, len(metrics), index + 1)
-        _draw_metric(ax, metric, [p for p in points if p.metric == metric])
+        _draw_metric(ax, metric, [p for p in swept if p.metric == metric])
     figure.tight_layout()
     caption = ("Mean of each measure with the anchor gate overridden to the value on the x axis (points; bars: "
                "the baseline plus the confidence interval of the mean difference) and with the learned gate "
-               "(dashed line, same colour). Block ratio: output power per second inside the anchored span over "
-               "that outside, or that ratio in dB (latentflow.metrics.segmentation).")
-    summary = tuple(f"- `{p.case_id}`: gate {format_number(p.gate)} -> {p.metric} {format_number(p.value)} "
-                    f"(learned gate: {format_number(p.baseline)})" for p in points)
-    return PlotSection(KEY, TITLE, png_bytes(figure), caption, notes, summary)
+               f"(dashed line, same colour). {what}"
+               + (" Measures taken at a single gate value are in the table." if single else ""))
+    return PlotSection(KEY, TITLE, png_bytes(figure), caption, notes, summary, table)
 
 
 def _draw_metric(ax, metric: str, points: list[GatePoint]) -> None:

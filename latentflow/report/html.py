@@ -5,8 +5,8 @@ from __future__ import annotations
 from html import escape
 from typing import Sequence
 
-from .cases import (ReportCase, count_text, effect_text, format_paper, held_word, measured_text, pvalue_text,
-                    verdict_word)
+from .cases import (ReportCase, claim_heading, claims_of, count_text, effect_text, format_paper, held_word,
+                    measured_text, pvalue_text, verdict_word)
 from .figures import PlotSection
 
 _CSS = """
@@ -20,6 +20,7 @@ h2 { font-size: 19px; margin-top: 32px; border-bottom: 1px solid #ccc; padding-b
 table { border-collapse: collapse; width: 100%; font-size: 13px; }
 th, td { border: 1px solid #d5d5d5; padding: 4px 6px; text-align: left; vertical-align: top; }
 th { background: #f2f2f2; }
+tr.claim th { background: #e8eef6; font-weight: normal; }
 tr.fail td.verdict { color: #a52a1c; font-weight: bold; }
 tr.pass td.verdict { color: #1f6f3f; font-weight: bold; }
 td.why { color: #555; font-size: 12px; }
@@ -59,6 +60,15 @@ def _verdict_table(cases: Sequence[ReportCase]) -> str:
         return '<p class="omitted">No verdicts: the run produced no claim results.</p>'
     rows = ["<table>", "<thead><tr><th>claim / case</th><th>paper</th><th>measured (x vs y; Δ [CI])</th>"
             "<th>effect [CI]</th><th>p</th><th>claim</th><th>expected</th><th>verdict</th></tr></thead><tbody>"]
+    for claim, members in claims_of(cases):
+        rows.append(f'<tr class="claim"><th colspan="8">{escape(claim_heading(claim, members))}</th></tr>')
+        rows += _case_rows(members)
+    rows.append("</tbody></table>")
+    return "\n".join(rows)
+
+
+def _case_rows(cases: Sequence[ReportCase]) -> list[str]:
+    rows = []
     for case in cases:
         css = "pass" if case.passed else "fail" if case.passed is False else ""
         rows.append(
@@ -74,17 +84,24 @@ def _verdict_table(cases: Sequence[ReportCase]) -> str:
         )
         if case.why:
             rows.append(f'<tr class="{css}"><td class="why" colspan="8">{escape(case.why)}</td></tr>')
-    rows.append("</tbody></table>")
-    return "\n".join(rows)
+    return rows
 
 
 def _section(section: PlotSection) -> str:
     parts = [f'<h2 id="{escape(section.key)}">{escape(section.title)}</h2>']
     if section.omitted:
         parts.append(f'<p class="omitted">Plot omitted: {escape(section.caption)}.</p>')
-    else:
+    elif section.png is not None:
         parts.append(f'<figure><img alt="{escape(section.title)}" src="{section.data_uri}">'
                      f"<figcaption>{escape(section.caption)}</figcaption></figure>")
+    else:
+        parts.append(f"<p>{escape(section.caption)}</p>")
+    if section.table:
+        header, *body = section.table
+        parts.append('<table class="values"><thead><tr>' + "".join(f"<th>{escape(h)}</th>" for h in header)
+                     + "</tr></thead><tbody>" + "".join(
+                         "<tr>" + "".join(f"<td>{escape(cell)}</td>" for cell in row) + "</tr>" for row in body)
+                     + "</tbody></table>")
     if section.notes:
         parts.append('<ul class="notes">' + "".join(f"<li>{escape(n)}</li>" for n in section.notes) + "</ul>")
     return "\n".join(parts)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Sequence
 
-from .cases import (ReportCase, count_text, effect_text, format_paper, held_word, measured_text, pvalue_text,
-                    verdict_word)
+from .cases import (ReportCase, claim_heading, claims_of, count_text, effect_text, format_paper, held_word,
+                    measured_text, pvalue_text, verdict_word)
 from .figures import PlotSection
 
 
@@ -23,6 +23,7 @@ def render_markdown(cases: Sequence[ReportCase], sections: Sequence[PlotSection]
         "",
     ]
     if cases:
+        lines += [f"- {_cell(claim_heading(claim, members))}" for claim, members in claims_of(cases)] + [""]
         lines += [
             "| case | paper | measured (x vs y; Δ [CI]) | effect [CI] | p | claim | expected | verdict |",
             "| --- | --- | --- | --- | --- | --- | --- | --- |",
@@ -41,6 +42,10 @@ def render_markdown(cases: Sequence[ReportCase], sections: Sequence[PlotSection]
             lines.append(f"Plot omitted: {section.caption}.")
         else:
             lines.append(section.caption)
+            if section.table:
+                header, *body = section.table
+                lines += ["", "| " + " | ".join(map(_cell, header)) + " |", "|" + " --- |" * len(header)]
+                lines += ["| " + " | ".join(map(_cell, row)) + " |" for row in body]
             if section.summary:
                 lines += [""] + list(section.summary)
         if section.notes:

@@ -8,7 +8,7 @@ from typing import Any, Mapping, Sequence, Union
 
 from latentflow.metrics.attention import DEFAULT_STABLE_THRESHOLD
 
-from .cases import ReportCase, read_cases
+from .cases import ReportCase, read_cases, report_order
 from .entropy import entropy_section
 from .figures import PlotSection
 from .forest import effect_size_section
@@ -39,7 +39,7 @@ class ReportFiles:
 def build_sections(verdicts: Sequence[Mapping[str, Any]], *,
                    stable_threshold: float = DEFAULT_STABLE_THRESHOLD) -> tuple[PlotSection, ...]:
     """The plot sections of a report (drawn or omitted), without writing anything."""
-    return _sections(read_cases(verdicts), stable_threshold)
+    return _sections(report_order(read_cases(verdicts)), stable_threshold)
 
 
 def _sections(cases: Sequence[ReportCase], stable_threshold: float) -> tuple[PlotSection, ...]:
@@ -57,7 +57,7 @@ def write_report(verdicts: Sequence[Mapping[str, Any]], html_path: Union[str, Pa
     html_path = Path(html_path)
     if html_path.suffix.lower() not in (".html", ".htm"):
         raise ValueError(f"report path {str(html_path)!r} must end in .html or .htm")
-    cases = read_cases(verdicts)
+    cases = report_order(read_cases(verdicts))  # spec order, failures first
     sections = _sections(cases, stable_threshold)
     markdown_path = html_path.with_suffix(".md")
     html_path.parent.mkdir(parents=True, exist_ok=True)

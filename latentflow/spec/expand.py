@@ -43,8 +43,28 @@ def format_value(value: Any) -> str:
 
 
 def variant_label(params: Mapping[str, Any]) -> str:
-    """``{tier: noisy, layer: 3}`` -> ``tier=noisy-layer=3`` (declaration order)."""
+    """``{tier: noisy, layer: 3}`` -> ``tier=noisy-layer=3`` (declaration order): how messages
+    name a variant (``(in variant tier=noisy-layer=3)``)."""
     return "-".join(f"{name}={format_value(value)}" for name, value in params.items())
+
+
+# What `pytest -k` accepts inside a name (its expression lexer reads letters, digits, _ . + -
+# and a few more; ':' and '/' are left out too, since '::' and '/' split pytest node ids).
+ID_UNSAFE = re.compile(r"[^\w.+-]+")
+
+
+def id_value(value: Any) -> str:
+    """One parameter value as it reads in a case id: list items joined by ``_``, and any
+    character `pytest -k` rejects replaced by ``_``."""
+    if isinstance(value, (list, tuple)):
+        return "_".join(id_value(v) for v in value)
+    return ID_UNSAFE.sub("_", format_value(value)) or "_"
+
+
+def case_label(params: Mapping[str, Any]) -> str:
+    """``{tier: noisy, layer: 3}`` -> ``noisy-3``: the variant in a case id, in pytest's own
+    parametrize form (values joined by ``-``, declaration order), so ``-k noisy-3`` selects it."""
+    return "-".join(id_value(value) for value in params.values())
 
 
 def placeholders_in(text: str) -> list[str]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -9,15 +10,26 @@ from latentflow.spec.errors import SpecError
 from latentflow.spec.parse import parse_spec
 from latentflow.spec.reader import Reader
 from latentflow.spec.schema import Spec
-from latentflow.spec.validate import find_issues, find_orphan_issues
+from latentflow.spec.validate import Sites, find_issues, find_orphan_issues
 from latentflow.spec.yaml_loader import load_yaml_text, read_text
 
 
-def loads_spec(text: str, filename: str = "<string>", **registries: Any) -> Spec:
+def loads_spec(
+    text: str,
+    filename: str = "<string>",
+    *,
+    sites_when_broken: Callable[[Spec], Sites] | None = None,
+    **registries: Any,
+) -> Spec:
     """Parse and validate spec text; ``registries`` as for :func:`latentflow.spec.validate`.
 
     Raises SpecError listing every problem found (syntax errors stop at the first, since
     nothing after a syntax error can be read reliably).
+
+    ``sites_when_broken``: when no ``sites`` are given (a caller that validates sites later,
+    against the model the compiled plan names) but the file has problems, the hook sites of
+    the spec's model (``sites_when_broken(spec)``; None when they cannot be had) are checked
+    too, so that an unknown site is reported with the other problems, not after they are fixed.
     """
     raw = load_yaml_text(text, filename)
     reader = Reader(filename)
@@ -25,14 +37,21 @@ def loads_spec(text: str, filename: str = "<string>", **registries: Any) -> Spec
     spec = parse_spec(raw, filename, reader, orphans)
     issues = list(reader.issues)
     if spec is not None:
-        issues += find_issues(spec, **registries)
-        issues += find_orphan_issues(filename, orphans, **registries)
+        named = list(find_issues(spec, **registries)) + list(find_orphan_issues(filename, orphans, **registries))
+        if (issues or named) and registries.get("sites") is None and sites_when_broken is not None:
+            sites = sites_when_broken(spec)
+            if sites is not None:
+                registries = {**registries, "sites": sites}
+                named = list(find_issues(spec, **registries)) + list(
+                    find_orphan_issues(filename, orphans, **registries)
+                )
+        issues += named
     if issues:
         raise SpecError(issues)
     assert spec is not None  # parse_spec reports a problem whenever it returns None
     return spec
 
 
-def load_spec(path: str | Path, **registries: Any) -> Spec:
+def load_spec(path: str | Path, **options: Any) -> Spec:
     """Load the spec file at ``path`` (see :func:`loads_spec`)."""
-    return loads_spec(read_text(path), str(path), **registries)
+    return loads_spec(read_text(path), str(path), **options)

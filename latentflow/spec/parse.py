@@ -17,6 +17,7 @@ from typing import Any
 from latentflow.spec import schema as s
 from latentflow.spec.errors import did_you_mean, listing
 from latentflow.spec.expand import (
+    case_label,
     check_uses,
     expand,
     is_param_value,
@@ -39,6 +40,7 @@ TOP_KEYS = (
     "families",
     "hypotheses",
     "fuzz",
+    "marks",
 )
 CLAIM_KEYS = ("id", "title", "source", "paper", "notes")
 DATA_KEYS = ("tier", "n", "seed", "split", "prompt", "spans")
@@ -60,6 +62,7 @@ HYPOTHESIS_KEYS = (
     "expect",
     "outcome",
     "reason",
+    "marks",
 )
 INTERVENTION_KEYS = ("site", "op", "args", "layers", "steps")
 SOURCE_KEYS = ("prompt", "seed")
@@ -80,12 +83,13 @@ FUZZ_KEYS = (
     "max_examples",
     "outcome",
     "reason",
+    "marks",
 )
 
 NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 NAME_HELP = "a name of letters, digits and _"
 ID_HELP = "letters, digits, '_', '.', '-' (not starting with '.' or '-')"
-VARIANT = re.compile(r"[^\[\]\n]+\Z")
+VARIANT = re.compile(r"[\w.+-]+\Z")  # what `pytest -k` accepts in a name (expand.ID_UNSAFE)
 MAX_N = 1_000_000
 MAX_STEPS = 10_000
 MAX_SEED = 2**63 - 1
@@ -152,6 +156,7 @@ def parse_spec(
     sampler_fields = sampler_fields or {}
     family = _family(raw, "family", "family", r) if "family" in raw else None
     families = _families(raw, r)
+    marks = _marks(raw, "", r)
     ctx = FileContext(file, data_fields, sampler_fields, orphans if orphans is not None else [])
 
     hypotheses: list[s.Hypothesis] = []
@@ -179,6 +184,8 @@ def parse_spec(
         family,
         families,
         tuple(fuzz),
+        model_line=raw.lines.get("model"),
+        marks=marks,
     )
 
 
@@ -382,7 +389,7 @@ def _hypothesis(
     start = r.mark()
     hyp_id = r.text(node, "id", field, pattern=s.ID_PATTERN, pattern_help=ID_HELP)
     title = r.text(node, "title", field)
-    variant = variant_label(params) if params else _variant(node, field, r)
+    variant = case_label(params) if params else _variant(node, field, r)
     notes = r.text(node, "notes", field)
     paper = _paper(node, field, r)
     family = r.text(node, "family", field, pattern=NAME, pattern_help=NAME_HELP)
@@ -391,11 +398,12 @@ def _hypothesis(
     pieces: list[Any] = []
     interventions = _interventions(node, field, r, steps_count, required=False, parsed=pieces)
     source = _source(node, field, r)
-    measure = _measure(node, field, r, steps_count) if "measure" in node else None
+    measure = _measure(node, field, r, steps_count, pieces) if "measure" in node else None
     if measure is not None:
         pieces.append(measure)
     expect = _expect(node, field, r) if "expect" in node else None
     outcome, reason = _outcome(node, field, r)
+    marks = _marks(node, field, r)
     if measure is not None and interventions == () and measure.compare != "internal":
         r.report(
             node,
@@ -435,7 +443,30 @@ def _hypothesis(
         line=node.line,
         lines=s.FrozenDict(node.lines),
         path=field,
+        marks=marks,
     )
+
+
+def _marks(node: LineDict, field: str, r: Reader) -> tuple[str, ...]:
+    """``marks: [slow, gpu]``: pytest marks for ``-m`` (names; the plugin registers them)."""
+    items = r.sequence(node, "marks", field)
+    names: list[str] = []
+    for index, item in enumerate(items or ()):
+        path = f"{field + '.' if field else ''}marks[{index}]"
+        if not isinstance(item, str) or not NAME.match(item):
+            r.report(items, index, path, "expected a mark name", value=item, allowed=NAME_HELP)
+        elif item in s.RESERVED_MARKS:
+            r.report(
+                items,
+                index,
+                path,
+                f"{item!r} is pytest's own mark and takes arguments",
+                value=item,
+                allowed="a mark of your own (e.g. slow); outcome: fails for an expected failure",
+            )
+        elif item not in names:
+            names.append(item)
+    return tuple(names)
 
 
 def _variant(node: LineDict, field: str, r: Reader) -> str | None:
@@ -449,7 +480,7 @@ def _variant(node: LineDict, field: str, r: Reader) -> str | None:
             node,
             "variant",
             f"{field}.variant",
-            "expected a one-line label without [ ]",
+            "expected a label of letters, digits and _ . + - (as pytest -k accepts in a test id)",
             value=value,
         )
         return None
@@ -489,18 +520,29 @@ def _interventions(
     if items is None:
         return None
     start = r.mark()
+    partial: list[s.Intervention] = []
     out = [
-        _intervention(item, items, i, f"{field}.interventions[{i}]", r, steps_count)
+        _intervention(item, items, i, f"{field}.interventions[{i}]", r, steps_count, partial)
         for i, item in enumerate(items)
     ]
     if parsed is not None:
         parsed.extend(item for item in out if item is not None)
+        parsed.extend(partial)
     return None if r.failed_since(start) else tuple(out)
 
 
 def _intervention(
-    node: Any, parent: LineList, index: int, field: str, r: Reader, steps_count: int | None
+    node: Any,
+    parent: LineList,
+    index: int,
+    field: str,
+    r: Reader,
+    steps_count: int | None,
+    partial: list[s.Intervention] | None = None,
 ) -> s.Intervention | None:
+    """The intervention, or None if broken; then, if its site and op still read, a stand-in
+    without the broken fields goes to ``partial``, so that an unknown site or operation is
+    reported beside the broken field instead of after it is fixed."""
     if not isinstance(node, LineDict):
         r.report(
             parent,
@@ -515,10 +557,18 @@ def _intervention(
     r.check_keys(node, field, INTERVENTION_KEYS, ("site", "op"))
     site = _site(node, "site", field, r)
     op = r.text(node, "op", field, pattern=NAME, pattern_help=NAME_HELP)
+    args_start = r.mark()
     args = _args(node, field, r)
+    args_failed = r.failed_since(args_start)
     layers = _layers(node, field, r, site)
     steps = _selection(node, "steps", field, r, "step", steps_count) if "steps" in node else s.ALL
     if r.failed_since(start):
+        if partial is not None and site is not None and op is not None and not args_failed:
+            # layers/steps dropped: the site is then checked as written (`hook_cross_out` with
+            # layers is reported as an unknown site too, with the blocks.* suggestion)
+            partial.append(
+                s.Intervention(site, op, args, None, s.ALL, line=node.line, lines=_lines_with_args(node), path=field)
+            )
         return None
     return s.Intervention(
         site, op, args, layers, steps, line=node.line, lines=_lines_with_args(node), path=field
@@ -712,7 +762,11 @@ def _source(node: LineDict, field: str, r: Reader) -> s.PatchSource | None:
     return None if r.failed_since(start) else s.PatchSource(prompt, seed, line=section.line)
 
 
-def _measure(node: LineDict, field: str, r: Reader, steps_count: int | None) -> s.Measure | None:
+def _measure(
+    node: LineDict, field: str, r: Reader, steps_count: int | None, partial: list[Any] | None = None
+) -> s.Measure | None:
+    """The measure, or None if broken; then, if its metric and compare still read, a stand-in
+    goes to ``partial`` (as for interventions) so an unknown metric is reported too."""
     section = node["measure"]
     path = f"{field}.measure"
     start = r.mark()
@@ -732,7 +786,9 @@ def _measure(node: LineDict, field: str, r: Reader, steps_count: int | None) -> 
                 allowed="no reference key with compare: baseline or internal",
             )
         reference = None
+    args_start = r.mark()
     args = _args(section, path, r)
+    args_failed = r.failed_since(args_start)
     site = layers = steps = None
     if compare == "internal":
         if "site" not in section:
@@ -762,6 +818,11 @@ def _measure(node: LineDict, field: str, r: Reader, steps_count: int | None) -> 
                     allowed=f"compare: internal, or no {key} key",
                 )
     if r.failed_since(start):
+        if partial is not None and metric is not None and compare is not None and not args_failed:
+            partial.append(
+                s.Measure(metric, compare, reference, args, site, None, s.ALL, line=section.line,
+                          lines=_lines_with_args(section), path=path)
+            )
         return None
     return s.Measure(
         metric,
@@ -930,6 +991,7 @@ def parse_fuzz_template(
     )
     given = _given(node, field, r)
     outcome, reason = _outcome(node, field, r)
+    marks = _marks(node, field, r)
     if "given" in node and "variant" in node:
         r.report(
             node,
@@ -956,6 +1018,7 @@ def parse_fuzz_template(
         template=node,
         line=node.line,
         path=field,
+        marks=marks,
     )
     for values in corner_values(spec.given):
         parse_fuzz_instance(spec, values, r, ctx)
@@ -1064,7 +1127,7 @@ def parse_fuzz_instance(
     node = substitute(spec.template, values, skip="given")
     title = rr.text(node, "title", field)
     notes = rr.text(node, "notes", field)
-    variant = label if values else _variant(node, field, rr)
+    variant = case_label(values) if values else _variant(node, field, rr)
     data, sampler = _merged_data_sampler(node, field, rr, ctx)
     steps_count = sampler.steps if sampler is not None else None
     interventions = _interventions(node, field, rr, steps_count, required=True)

@@ -58,11 +58,13 @@ class Overrides:
     model: str | None = None
     seed: int | None = None
     n: int | None = None
+    max_n: int | None = None  # at most this many examples per case (a quick smoke run)
 
     def __post_init__(self) -> None:
         if self.model is not None and (not isinstance(self.model, str) or not self.model.strip()):
             raise ValueError(f"override model must be a name or a path, not {self.model!r}")
-        for name, value, low, high in (("seed", self.seed, 0, MAX_SEED), ("n", self.n, 1, MAX_N)):
+        for name, value, low, high in (("seed", self.seed, 0, MAX_SEED), ("n", self.n, 1, MAX_N),
+                                       ("max_n", self.max_n, 1, MAX_N)):
             if value is not None and (
                 isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high
             ):
@@ -72,6 +74,9 @@ class Overrides:
 
     def apply(self, data: s.Data) -> s.Data:
         changes = {k: v for k, v in (("seed", self.seed), ("n", self.n)) if v is not None}
+        n = changes.get("n", data.n)
+        if self.max_n is not None and n > self.max_n:
+            changes["n"] = self.max_n
         return dataclasses.replace(data, **changes) if changes else data
 
     def model_for(self, spec: s.Spec) -> str:
@@ -115,6 +120,8 @@ class Case:
     params: s.FrozenDict = field(default_factory=s.FrozenDict, compare=False)
     source_file: str | None = field(default=None, compare=False)
     line: int | None = field(default=None, compare=False)
+    marks: tuple[str, ...] = field(default=(), compare=False)  # the file's and the hypothesis's
+    index: int = field(default=0, compare=False)  # position in the spec file's plan (spec order)
 
     @property
     def location(self) -> str:
@@ -209,6 +216,7 @@ class FuzzCheck:
     overrides: Overrides = Overrides()
     source_file: str | None = field(default=None, compare=False)
     line: int | None = field(default=None, compare=False)
+    marks: tuple[str, ...] = field(default=(), compare=False)  # the file's and the check's
 
     @property
     def given(self) -> s.FrozenDict:
@@ -339,6 +347,8 @@ def compile_plan(spec: s.Spec, overrides: Overrides | None = None) -> Plan:
                 params=h.params,
                 source_file=spec.file,
                 line=h.line,
+                marks=_joined(spec.marks, h.marks),
+                index=index,
             )
         )
     fuzz = tuple(
@@ -352,10 +362,15 @@ def compile_plan(spec: s.Spec, overrides: Overrides | None = None) -> Plan:
             overrides,
             spec.file,
             check.line,
+            _joined(spec.marks, check.marks),
         )
         for check in spec.fuzz
     )
     return Plan(spec.file, spec.claim, tuple(cases), families, fuzz)
+
+
+def _joined(*marks: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(name for group in marks for name in group))
 
 
 def _named_id(spec: s.Spec, name: str | None) -> str:

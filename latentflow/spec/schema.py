@@ -15,6 +15,9 @@ from typing import Any
 
 SPEC_VERSIONS = (1,)
 
+# pytest's own marks that take arguments or change how a test runs: a spec cannot declare them
+# as plain marks (outcome: fails is the spec's xfail).
+RESERVED_MARKS = ("skip", "skipif", "xfail", "parametrize", "usefixtures", "filterwarnings")
 TIERS = ("clean", "noisy", "env")
 SPLITS = ("test", "train")
 PROMPT_KINDS = ("text", "span", "text+span")
@@ -333,6 +336,7 @@ class Hypothesis:
     line: int | None = field(default=None, compare=False, repr=False)
     lines: FrozenDict | None = field(default=None, compare=False, repr=False)
     path: str | None = field(default=None, compare=False, repr=False)
+    marks: tuple[str, ...] = ()  # pytest marks (names), besides the file's
 
 
 @dataclass(frozen=True)
@@ -393,6 +397,7 @@ class FuzzSpec:
     template: Any = field(default=None, compare=False, repr=False)
     line: int | None = field(default=None, compare=False, repr=False)
     path: str | None = field(default=None, compare=False, repr=False)
+    marks: tuple[str, ...] = ()  # pytest marks (names), besides the file's
 
 
 @dataclass(frozen=True)
@@ -428,3 +433,5 @@ class Spec:
     family: FamilySpec | None = None
     families: tuple[FamilySpec, ...] = ()
     fuzz: tuple[FuzzSpec, ...] = ()
+    model_line: int | None = field(default=None, compare=False, repr=False)  # None: no model key
+    marks: tuple[str, ...] = ()  # pytest marks (names) of every hypothesis and fuzz check

@@ -5,6 +5,9 @@ Nothing here imports the model or the intervention engine: callers inject what e
 - ``sites``: the real hook names (any iterable of text; patterns with ``*`` must match at
   least one), or a predicate ``pattern -> bool`` (suggestions then come from its optional
   ``names`` attribute).
+- ``silent``: optional ``(hook name, Data) -> reason or None``: why the model never runs a
+  hook point for a data section (e.g. the text projection with a span-only prompt); an
+  intervention or measure there is an error, since it would test nothing.
 - ``operations``, ``metrics``, ``invariants``: :class:`latentflow.registry.Registry`
   objects (or any mapping name -> entry). An entry may declare, as attributes or mapping
   keys:
@@ -78,6 +81,7 @@ def find_issues(
     operations: Mapping[str, Any] | Any = None,
     metrics: Mapping[str, Any] | Any = None,
     invariants: Mapping[str, Any] | Any = None,
+    silent: Callable[[str, s.Data], str | None] | None = None,
 ) -> tuple[SpecIssue, ...]:
     """Every name problem in ``spec``; empty when everything exists."""
     checker = _Checker(
@@ -86,10 +90,13 @@ def find_issues(
         operations,
         metrics,
         invariants,
+        silent,
     )
     for h in spec.hypotheses:
-        r = checker.reader.within(f"variant {h.variant}" if h.variant else None)
+        label = variant_label(h.params) if h.params else h.variant  # as parsing names it
+        r = checker.reader.within(f"variant {label}" if label else None)
         checker.interventions(h.interventions, r, has_source=h.source is not None)
+        checker.fires(h.interventions, h.measure, h.data, r)
         checker.source(h, r)
         checker.measure(h.measure, r)
     ctx = FileContext(spec.file, dataclasses.asdict(spec.data), dataclasses.asdict(spec.sampler))
@@ -101,6 +108,7 @@ def find_issues(
                 continue
             r = checker.reader.within(f"example {variant_label(values)}" if values else None)
             checker.interventions(instance.interventions, r, has_source=False)
+            checker.fires(instance.interventions, instance.measure, instance.data, r)
             if instance.measure is not None:
                 checker.measure(instance.measure, r)
             checker.invariant_measure(check, instance, r)
@@ -142,13 +150,55 @@ def validate(spec: s.Spec, **registries: Any) -> s.Spec:
 
 class _Checker:
     def __init__(
-        self, file: str, sites: SiteCatalog | None, operations: Any, metrics: Any, invariants: Any
+        self,
+        file: str,
+        sites: SiteCatalog | None,
+        operations: Any,
+        metrics: Any,
+        invariants: Any,
+        silent: Callable[[str, s.Data], str | None] | None = None,
     ):
         self.reader = Reader(file)
         self.sites = sites
         self.operations = operations
         self.metrics = metrics
         self.invariants = invariants
+        self.silent = silent
+
+    # -- sites the data never runs ------------------------------------------------------------
+
+    def fires(
+        self,
+        interventions: tuple[s.Intervention, ...],
+        measure: s.Measure | None,
+        data: s.Data,
+        r: Reader,
+    ) -> None:
+        """An intervention (or an internal measure) at a hook point the model never runs for
+        this data would leave the run equal to the baseline: refuse it, saying why."""
+        if self.silent is None:
+            return
+        pieces: list[Any] = list(interventions)
+        if measure is not None and measure.site is not None:
+            pieces.append(measure)
+        for item in pieces:
+            why = next(
+                (reason for name in self._concrete(item) if (reason := self.silent(name, data))),
+                None,
+            )
+            if why is None:
+                continue
+            lines = item.lines or {}
+            what = "intervention" if isinstance(item, s.Intervention) else "measure"
+            r.report(
+                None,
+                None,
+                f"{item.path}.site",
+                f"this {what}'s site never runs for the declared data: {why}",
+                value=item.site,
+                allowed="a site the model runs for this data, or data that makes it run",
+                line=lines.get("site", item.line),
+            )
 
     # -- sites ------------------------------------------------------------------------------
 
@@ -172,12 +222,21 @@ class _Checker:
                 )
             else:
                 allowed = "a site the model defines"
+            # `hook_cross_out` for `blocks.*.hook_cross_out`: the block prefix was forgotten
+            prefixed = f"blocks.*.{name}"
+            hint = (
+                f"did you mean {prefixed!r}?"
+                if not name.startswith("blocks.") and self.sites.matches(prefixed)
+                else None
+            )
             what = (
                 "hook site"
                 if name == site
                 else f"hook site (with layer filled in from {path.rsplit('.', 1)[0]}.layers)"
             )
-            r.report(None, None, path, f"unknown {what}", value=name, allowed=allowed, line=line)
+            r.report(
+                None, None, path, f"unknown {what}", value=name, allowed=allowed, hint=hint, line=line
+            )
             return
 
     # -- operations -------------------------------------------------------------------------

@@ -60,7 +60,13 @@ def test_verdicts_outcomes_results_and_junit(pytester):
         "XFAIL engine.yaml::scale_one_changes_nothing - recorded as outcome: fails: scaling by 1 is the identity*",
         "*1 passed, 1 xfailed*",
     ])
-    verdicts = {v["hypothesis"]: v for v in json.loads((pytester.path / "r.json").read_text())["verdicts"]}
+    results = json.loads((pytester.path / "r.json").read_text())
+    # what ran, gathered from the worker that ran it, and each example of both arms
+    assert results["model"] == {"name": "random:fixture", "kind": "random", "preset": "fixture", "weights_seed": 0}
+    assert results["codec"]["name"] == "mel" and results["text_encoder"] == {"name": "minilm", "dim": 384}
+    assert results["seeds"] == {"override": None, "data_seeds": [0]}
+    verdicts = {v["hypothesis"]: v for v in results["verdicts"]}
+    assert len(verdicts["text_zero_changes_output"]["examples"]["x"]) == 4
     held = verdicts["text_zero_changes_output"]
     assert held["holds"] and held["passed"] and held["stats"]["n"] == 4
     assert held["x_mean"] < 60.0 and held["stats"]["pvalue"] < 0.05
@@ -215,7 +221,20 @@ def test_bad_specs_fail_collection_with_file_line_and_allowed_values(pytester):
 
 def test_other_yaml_is_ignored(pytester):
     pytester.makefile(".yaml", config="name: not a spec\nlist: [1, 2]\n")
-    assert pytester.runpytest("-p", "no:cacheprovider").ret == pytest.ExitCode.NO_TESTS_COLLECTED
+    result = pytester.runpytest("-p", "no:cacheprovider")
+    assert result.ret == pytest.ExitCode.NO_TESTS_COLLECTED
+    assert "SpecMarkerWarning" not in result.stdout.str()
+
+
+@pytest.mark.parametrize("marker", ["", "latentflo: 1\n", "LatentFlow: 1\n"])
+def test_a_spec_without_its_marker_is_skipped_with_a_warning_naming_file_and_marker(pytester, marker):
+    spec = (HEADER + "hypotheses:\n" + TEXT_ZERO).replace("latentflow: 1\n", marker)
+    path = pytester.makefile(".yaml", engine=spec)
+    result = pytester.runpytest("-p", "no:cacheprovider")
+    assert result.ret == pytest.ExitCode.NO_TESTS_COLLECTED
+    found = f"; found {marker.split(':')[0]!r} instead" if marker else ""
+    result.stdout.fnmatch_lines(["*warnings summary*", f"*SpecMarkerWarning: {path}: has a top-level 'claim' key "
+                                 f"like a spec but no `latentflow: 1` marker{found}, so it is not collected*"])
 
 
 def test_two_workers_give_the_same_verdicts_and_numbers_as_one(pytester):
@@ -243,3 +262,98 @@ def test_two_workers_keep_each_spec_file_on_one_worker(pytester):
             worker, rest = line.split("]", 1)
             workers.setdefault(rest.split("::")[0].split()[-1], set()).add(worker)
     assert set(workers) == {"a.yaml", "b.yaml"} and all(len(w) == 1 for w in workers.values()), workers
+
+
+def test_every_model_problem_is_one_collection_error_line_naming_the_model_line(pytester):
+    pytester.path.joinpath("junk.safetensors").write_text("not a checkpoint\n")
+    pytester.path.joinpath("junk.pt").write_bytes(b"\x80\x02not a torch archive")
+    from latentflow.fixture import fixture_model_path
+
+    pytester.path.joinpath("corrupt.safetensors").write_bytes(fixture_model_path().read_bytes()[:2000])
+    models = {"missing": '"missing.safetensors"', "typo": "fixtrue", "junk": '"junk.safetensors"',
+              "junk_pt": '"junk.pt"', "corrupt": '"corrupt.safetensors"', "preset": '"random:nope"'}
+    for name, model in models.items():
+        pytester.makefile(".yaml", **{name: HEADER.replace('model: "random:fixture"', f"model: {model}")
+                                      + "hypotheses:\n" + TEXT_ZERO})
+    result = pytester.runpytest("-p", "no:cacheprovider")
+    assert result.ret == pytest.ExitCode.INTERRUPTED
+    out = result.stdout.str()
+    assert "Traceback" not in out and "latentflow/" not in out.replace(str(pytester.path), "")
+    for name in models:
+        errors = [line for line in out.splitlines() if line.startswith(f"{pytester.path}/{name}.yaml:3: model: ")]
+        assert len(errors) == 1, out
+    result.stdout.fnmatch_lines([
+        "*junk_pt.yaml:3: model: *junk.pt: cannot be read as a PyTorch weights file*",
+        "*missing.yaml:3: model: model '*missing.safetensors': no such file*",
+        "*preset.yaml:3: model: cannot load model 'random:nope': unknown model preset 'nope'*",
+        "*typo.yaml:3: model: model 'fixtrue': no such file; give 'fixture'*",
+    ])
+    # the command-line option is named when it chose the model
+    result = pytester.runpytest("-p", "no:cacheprovider", "typo.yaml", "--latentflow-model=fixtrue")
+    result.stdout.fnmatch_lines(["--latentflow-model=fixtrue: model 'fixtrue': no such file*"])
+
+
+PARAMETRISED = """\
+  - id: scaled
+    title: Scaling the text projection by {factor}
+    parametrize: {factor: [0.5, 2.0], tier: [clean, noisy]}
+    data: {tier: "{tier}"}
+    marks: [slow]
+    interventions: [{site: hook_text_proj, op: scale, args: {factor: "{factor}"}}]
+    measure: {metric: si_snr, compare: baseline}
+    expect: {direction: decrease, null_value: 60.0}
+"""
+
+
+def _selected(result) -> list[str]:
+    return sorted(line.split("::", 1)[1] for line in result.stdout.lines if line.startswith("engine.yaml::"))
+
+
+def test_case_ids_select_with_k_and_marks_with_m_under_strict_markers(pytester):
+    write_spec(pytester, "marks: [nightly]\nhypotheses:\n" + TEXT_ZERO + SCALE_ONE + PARAMETRISED
+               + SCALE_TWO_FUZZ.replace("FACTOR", "2.0"))
+
+    def collect(*args):
+        result = pytester.runpytest("-p", "no:cacheprovider", "--collect-only", "-q", "--strict-markers", *args)
+        assert result.ret == pytest.ExitCode.OK, result.stdout.str()
+        assert "PytestUnknownMarkWarning" not in result.stdout.str()
+        return _selected(result)
+
+    everything = collect()
+    assert everything == sorted(["text_zero_changes_output", "scale_one_changes_nothing", "scaled[0.5-clean]",
+                                 "scaled[0.5-noisy]", "scaled[2.0-clean]", "scaled[2.0-noisy]",
+                                 "fuzz::scale_two_is_identity"])
+    assert collect("-k", "0.5-noisy") == ["scaled[0.5-noisy]"]
+    assert collect("-k", "scaled and clean") == ["scaled[0.5-clean]", "scaled[2.0-clean]"]
+    assert collect("-m", "slow") == [c for c in everything if c.startswith("scaled")]
+    assert collect("-m", "tier_noisy") == ["scaled[0.5-noisy]", "scaled[2.0-noisy]"]
+    assert collect("-m", "fuzz") == ["fuzz::scale_two_is_identity"]
+    assert collect("-m", "recorded_fails") == ["fuzz::scale_two_is_identity", "scale_one_changes_nothing"]
+    assert collect("-m", "nightly and claim_engine and not slow") == [
+        "fuzz::scale_two_is_identity", "scale_one_changes_nothing", "text_zero_changes_output"]
+    markers = pytester.runpytest("-p", "no:cacheprovider", "--markers").stdout.str()
+    for name in ("latentflow:", "fuzz:", "tier_clean:", "tier_noisy:", "tier_env:", "holds:", "recorded_fails:"):
+        assert f"@pytest.mark.{name}" in markers
+
+
+def test_a_spec_cannot_declare_pytest_own_marks(pytester):
+    write_spec(pytester, "marks: [xfail, 'not a name']\nhypotheses:\n" + TEXT_ZERO)
+    result = pytester.runpytest("-p", "no:cacheprovider", "--collect-only")
+    result.stdout.fnmatch_lines(["*engine.yaml:6: marks[[]0[]]: 'xfail' is pytest's own mark*",
+                                 "*engine.yaml:6: marks[[]1[]]: expected a mark name*"])
+
+
+def test_a_smoke_run_uses_at_most_n_examples_and_says_so(pytester):
+    write_spec(pytester, "hypotheses:\n" + TEXT_ZERO)
+    result = pytester.runpytest("-p", "no:cacheprovider", "--latentflow-n=2", "--latentflow-results=r.json")
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(["latentflow: smoke run, every case with at most 2 examples (--latentflow-n)*",
+                                 "latentflow: smoke run with at most 2 examples per case*"])
+    data = json.loads((pytester.path / "r.json").read_text())
+    assert data["smoke_run"] == {"max_examples_per_case": 2}
+    (verdict,) = data["verdicts"]
+    assert verdict["stats"]["n"] == 2  # the spec asks for 4
+    full = pytester.runpytest("-p", "no:cacheprovider", "--latentflow-results=full.json")
+    assert "smoke run" not in full.stdout.str()
+    assert json.loads((pytester.path / "full.json").read_text())["smoke_run"] is None
+    assert pytester.runpytest("-p", "no:cacheprovider", "--latentflow-n=0").ret == pytest.ExitCode.USAGE_ERROR

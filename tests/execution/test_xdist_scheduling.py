@@ -6,7 +6,7 @@ from latentflow.xdist_scheduling import scope_of
 
 
 def test_spec_cases_are_scoped_by_their_file():
-    assert scope_of("specs/dual_pathway.yaml::text_projection_zero[tier=clean-metric=stoi]") == "specs/dual_pathway.yaml"
+    assert scope_of("specs/dual_pathway.yaml::text_projection_zero[clean-stoi]") == "specs/dual_pathway.yaml"
     assert scope_of("specs/lsac.yaml::fuzz::balanced_saves_a_quarter") == "specs/lsac.yaml"
     assert scope_of("specs/x.yml::h") == "specs/x.yml"
 

@@ -1,5 +1,6 @@
 """Results files for the gate tests, built by hand in the schema the pytest plugin writes
-(``{"latentflow_results": 1, "model", "seed", "verdicts": [Verdict.to_dict(), ...]}``).
+(format 1, ``{"latentflow_results": 1, "model", "seed", "verdicts": [Verdict.to_dict(), ...]}``,
+which the gate still reads; format 2 adds what ran and every example, see latentflow/results.py).
 test_gate_real_verdicts.py checks that this schema matches verdicts made by the real statistics."""
 
 from __future__ import annotations
@@ -14,8 +15,11 @@ import pytest
 
 # One verdict as it appears in a results file (a paired t-test on SI-SNR, Bonferroni-corrected).
 TEMPLATE = {
-    "case_id": "dual_pathway::ca_zero[tier=noisy]",
+    "case_id": "dual_pathway::ca_zero[noisy]",
     "claim": "dual_pathway",
+    "claim_title": "Cross-attention refines acoustic structure",
+    "claim_paper": None,
+    "order": None,
     "hypothesis": "ca_zero",
     "title": "Zeroing every block's cross-attention output lowers SI-SNR",
     "location": "specs/dual_pathway.yaml:40",
@@ -59,8 +63,8 @@ def results(*verdicts: dict, model: str = "fixture") -> dict:
 
 def baseline_verdicts() -> list[dict]:
     return [
-        verdict("dual_pathway::ca_zero[tier=noisy]"),
-        verdict("dual_pathway::text_proj_zero[tier=noisy]", measure="stoi (target)", effect=-0.8, mean=-0.2),
+        verdict("dual_pathway::ca_zero[noisy]"),
+        verdict("dual_pathway::text_proj_zero[noisy]", measure="stoi (target)", effect=-0.8, mean=-0.2),
         verdict("segmentation_cues::gate_hijack_sisnr", holds=False, expected="fails", effect=-0.3, mean=-1.0),
     ]
 

@@ -66,7 +66,7 @@ def test_held_claim_that_breaks_fails(g, gate_run):
     status, out, _ = gate_run(candidate_with(g, 0, holds=False, effect=-0.9))
     assert status == 1
     assert "**FAIL**: 1 of 3 cases regressed" in out
-    row = table_row(out, "dual_pathway::ca_zero[tier=noisy]")
+    row = table_row(out, "dual_pathway::ca_zero[noisy]")
     assert "yes → no" in row and "**CLAIM BROKE**" in row
 
 
@@ -88,7 +88,7 @@ def test_effect_moved_past_tolerance(g, gate_run, after, tolerance, expected_sta
     options = ("--tolerance", tolerance) if tolerance else ()
     status, out, _ = gate_run(candidate_with(g, 0, effect=after), *options)
     assert status == expected_status, out
-    row = table_row(out, "dual_pathway::ca_zero[tier=noisy]")
+    row = table_row(out, "dual_pathway::ca_zero[noisy]")
     assert f"{after - (-1.06):+.3g}" in row
     assert ("**EFFECT MOVED**" in row) == (expected_status == 1)
 
@@ -114,7 +114,7 @@ def test_effect_that_becomes_computable_is_not_a_failure(g):
 def test_mean_difference_is_gated_only_when_asked(g, gate_run):
     # SI-SNR mean moves by 1.5 dB and STOI by 0.05; effects unchanged.
     candidate = candidate_with(g, 0, mean=-2.2 + 1.5)
-    candidate["verdicts"][1] = g.verdict("dual_pathway::text_proj_zero[tier=noisy]", measure="stoi (target)",
+    candidate["verdicts"][1] = g.verdict("dual_pathway::text_proj_zero[noisy]", measure="stoi (target)",
                                          effect=-0.8, mean=-0.2 + 0.05)
     assert gate_run(candidate)[0] == 0
     status, out, _ = gate_run(candidate, "--tolerance-mean", "1.0")
@@ -152,13 +152,13 @@ def test_markdown_table_and_file(g, gate_run, tmp_path):
     header = "| case | held (before → after) | effect (before → after) | Δ effect | mean diff (before → after) | status |"
     table = lines[lines.index(header) + 2:lines.index(header) + 5]
     assert table == [
-        "| dual_pathway::ca_zero[tier=noisy] | yes → yes | d_z -1.06 → -1.06 | +0 | -2.2 → -2.2 | ok |",
-        "| dual_pathway::text_proj_zero[tier=noisy] | yes → no | d_z -0.8 → -0.1 | +0.7 | -0.2 → -0.02 "
+        "| dual_pathway::ca_zero[noisy] | yes → yes | d_z -1.06 → -1.06 | +0 | -2.2 → -2.2 | ok |",
+        "| dual_pathway::text_proj_zero[noisy] | yes → no | d_z -0.8 → -0.1 | +0.7 | -0.2 → -0.02 "
         "| **CLAIM BROKE** |",
         "| segmentation_cues::gate_hijack_sisnr | no → no | d_z -0.3 → -0.3 | +0 | -1 → -1 | ok |",
     ]
     why = lines[lines.index("### Why") + 1]
-    assert why.startswith("- `dual_pathway::text_proj_zero[tier=noisy]` (claim broke): held in the baseline")
+    assert why.startswith("- `dual_pathway::text_proj_zero[noisy]` (claim broke): held in the baseline")
     assert "d_z moved by +0.7, more than the tolerance 0.5" in why
 
 
@@ -173,9 +173,9 @@ def test_pipes_in_case_ids_do_not_break_the_table(g):
 def test_compare_returns_a_frozen_report(g):
     report = compare(g.results(*g.baseline_verdicts()), candidate_with(g, 0, holds=False))
     assert report.failed and report.exit_status == 1
-    assert [r.case_id for r in report.failures] == ["dual_pathway::ca_zero[tier=noisy]"]
+    assert [r.case_id for r in report.failures] == ["dual_pathway::ca_zero[noisy]"]
     assert report.tolerance == DEFAULT_TOLERANCE == 0.5
-    row = report.row("dual_pathway::ca_zero[tier=noisy]")
+    row = report.row("dual_pathway::ca_zero[noisy]")
     assert (row.held_before, row.held_after, row.effect_delta) == (True, False, 0.0)
     with pytest.raises(dataclasses.FrozenInstanceError):
         report.rows = ()
@@ -219,19 +219,20 @@ BAD_CANDIDATES = [
     ("[1, 2]", r"b\.json: expected a JSON object .* got a list"),
     (lambda d: d.pop("latentflow_results"),
      r"b\.json: not a latentflow results file: the key 'latentflow_results' is missing"),
-    (lambda d: d.update(latentflow_results=2), r"b\.json: latentflow_results format 2 is not supported"),
+    (lambda d: d.update(latentflow_results=3), r"b\.json: latentflow_results format 3 is not supported; this "
+                                                 r"latentflow reads formats 1, 2"),
     (lambda d: d.update(verdicts={}), r"b\.json: 'verdicts' must be a list, got an object"),
     (lambda d: d["verdicts"][1]["stats"].pop("effect_size"),
-     r"b\.json: verdicts\[1\] \(dual_pathway::text_proj_zero\[tier=noisy\]\)\.stats: the field 'effect_size' is missing"),
+     r"b\.json: verdicts\[1\] \(dual_pathway::text_proj_zero\[noisy\]\)\.stats: the field 'effect_size' is missing"),
     (lambda d: d["verdicts"][0].update(holds="true"),
-     r"verdicts\[0\] \(dual_pathway::ca_zero\[tier=noisy\]\)\.holds: 'true' is not allowed; expected true or false"),
+     r"verdicts\[0\] \(dual_pathway::ca_zero\[noisy\]\)\.holds: 'true' is not allowed; expected true or false"),
     (lambda d: d["verdicts"][0]["stats"].update(effect_size="big"),
      r"\.stats\.effect_size: 'big' is not allowed; expected a finite number or null"),
     (lambda d: d["verdicts"][0].update(expected="maybe"),
      r"\.expected: 'maybe' is not allowed; allowed: 'holds', 'fails'"),
     (lambda d: d["verdicts"][2].pop("case_id"), r"verdicts\[2\]: the field 'case_id' is missing"),
     (lambda d: d["verdicts"].append(d["verdicts"][0]),
-     r"verdicts\[3\]: case_id 'dual_pathway::ca_zero\[tier=noisy\]' appears twice"),
+     r"verdicts\[3\]: case_id 'dual_pathway::ca_zero\[noisy\]' appears twice"),
 ]
 
 

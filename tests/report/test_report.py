@@ -13,9 +13,9 @@ import pytest
 
 from latentflow.metrics.attention import DEFAULT_STABLE_THRESHOLD
 from latentflow.report import build_sections, write_report
-from latentflow.report.cases import read_cases
+from latentflow.report.cases import read_cases, report_order
 from latentflow.report.entropy import entropy_grids, entropy_section
-from latentflow.report.forest import forest_rows
+from latentflow.report.forest import forest_panels, forest_rows
 from latentflow.report.gate_sweep import gate_points, gate_value
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -68,7 +68,7 @@ def test_verdict_table_shows_paper_numbers_and_verdicts(tmp_path, r):
     html = write_report(verdicts, tmp_path / "report.html").html_path.read_text(encoding="utf-8")
     table = html[html.index("<table>"):html.index("</table>")]
     rows = re.findall(r'<tr class="(pass|fail)"><td><b>', table)
-    assert rows == ["pass"] * 6 + ["fail"]
+    assert rows == ["fail"] + ["pass"] * 6  # failures first
     assert table.count('<td class="verdict">PASS</td>') == 6
     assert table.count('<td class="verdict">FAIL</td>') == 1
     assert "STOI &lt;0.01 &amp; d=-0.1" in table and "STOI <0.01" not in table
@@ -86,12 +86,12 @@ def test_markdown_summary(tmp_path, verdicts):
     lines = md.splitlines()
     assert lines[0] == "# latentflow report"
     assert "6 cases: 6 as expected, 0 not as expected. Plots: [report.html](report.html)." in lines
-    assert ("| `dual_pathway::text_proj_zero[tier=clean]` | STOI -0.219 (d=-0.89) | stoi: 0.55 vs 0.76; "
+    assert ("| `dual_pathway::text_proj_zero[clean]` | STOI -0.219 (d=-0.89) | stoi: 0.55 vs 0.76; "
             "Δ -0.21 [-0.3, -0.12] | d_z -0.92 [-1.4, -0.45] | 0.0012 (bonferroni) | holds | holds | **PASS** |") in lines
-    assert "| `dual_pathway::ca_zero[tier=clean]` |" in md and "| does not hold | fails | **PASS** |" in md
+    assert "| `dual_pathway::ca_zero[clean]` |" in md and "| does not hold | fails | **PASS** |" in md
     assert ("- self-attention: 4 layers x 16 steps; threshold 0.01; stable layers [0, 2], fast layers [1, 3]; "
             "rates {0: 0.002, 1: 0.03, 2: 0.004, 3: 0.05}") in lines
-    assert ("- `segmentation_cues::gate_hijack_block_ratio[gate=5.0]`: gate 5 -> block_ratio 9.3 "
+    assert ("- `segmentation_cues::gate_hijack_block_ratio[5.0]`: gate 5 -> block_ratio 9.3 "
             "(learned gate: 5.7)") in lines
     assert "data:image" not in md
 
@@ -136,7 +136,7 @@ def test_spec_rates_and_threshold_classify_the_layers_they_measured(r):
 
 
 def test_entropy_profiles_of_per_layer_cases_are_merged(r):
-    verdicts = [r.make_verdict(f"async::rate[layer={layer}]", measure="entropy_rate (internal)",
+    verdicts = [r.make_verdict(f"async::rate[{layer}]", measure="entropy_rate (internal)",
                                extra={"baseline_profile": r.entropy_profile([layer])}) for layer in (3, 0, 1)]
     # Another case that measured layer 0 on the same baseline run, and a cross-attention profile.
     verdicts.append(r.make_verdict("async::mean_entropy", measure="attention_entropy (internal)",
@@ -146,7 +146,7 @@ def test_entropy_profiles_of_per_layer_cases_are_merged(r):
     assert [g.kind for g in grids] == ["attn", "cross_attn"]
     attn, cross = grids
     assert attn.layers == (0, 1, 3) and attn.disagreement == 0.0
-    assert attn.sources == ("async::rate[layer=3]", "async::rate[layer=0]", "async::rate[layer=1]",
+    assert attn.sources == ("async::rate[3]", "async::rate[0]", "async::rate[1]",
                             "async::mean_entropy")
     assert (attn.stable_layers, attn.fast_layers) == ((0,), (1, 3))
     assert cross.layers == (2,) and cross.stable_layers == (2,)
@@ -191,7 +191,7 @@ def test_entropy_sites_steps_and_measures_that_do_not_belong_are_left_out(r):
 
 def test_gate_value_from_params_or_the_intervention(r):
     cases = read_cases([
-        r.make_verdict("s::a[gate=2.5]", params={"gate": 2.5}, interventions=["override_scalar(value=9) at hook_anchor_gate"]),
+        r.make_verdict("s::a[2.5]", params={"gate": 2.5}, interventions=["override_scalar(value=9) at hook_anchor_gate"]),
         r.make_verdict("s::b", interventions=["zero() at hook_text_proj", "override_scalar(value=-1.5e0) at hook_anchor_gate"]),
         r.make_verdict("s::c", interventions=["scale(value=3.0) at hook_text_proj"]),
         r.make_verdict("s::d", params={"gate": "high"}, interventions=[]),
@@ -203,7 +203,7 @@ def test_gate_points_put_the_change_interval_on_the_baseline(verdicts):
     points, notes = gate_points(read_cases(verdicts))
     assert notes == ()
     by_case = {p.case_id: p for p in points}
-    p = by_case["segmentation_cues::gate_hijack_block_ratio[gate=5.0]"]
+    p = by_case["segmentation_cues::gate_hijack_block_ratio[5.0]"]
     assert (p.metric, p.gate, p.value, p.baseline) == ("block_ratio", 5.0, 9.3, 5.7)
     assert (p.low, p.high) == pytest.approx((5.7 + 2.5, 5.7 + 4.7))
     assert by_case["segmentation_cues::gate_hijack_sisnr"].metric == "si_snr"
@@ -289,6 +289,73 @@ def test_report_files_object_is_frozen(tmp_path, verdicts):
     assert files.markdown_path == tmp_path / "report.md"
     with pytest.raises(dataclasses.FrozenInstanceError):
         files.sections = ()
+
+
+def test_claim_paper_numbers_and_spec_order_with_failures_first(tmp_path, r):
+    def verdict(case_id, line, order, holds=True, **kw):
+        v = r.make_verdict(case_id, holds=holds, **kw)
+        v.update(location=f"specs/{case_id.split('::')[0]}.yaml:{line}", order=order,
+                 claim_title=f"title of claim {case_id.split('::')[0]}", claim_paper={"si_snr_drop_db": 14.6})
+        return v
+
+    # as a results file has them: sorted by case id, not in spec order
+    verdicts = [verdict("a::x", 30, 2), verdict("a::y", 10, 0), verdict("a::z", 20, 1, holds=False),
+                verdict("b::only", 5, 0), verdict("c::late", 9, 1), verdict("c::early", 4, 0, holds=False)]
+    cases = report_order(read_cases(verdicts))
+    # claims with a failure first (in spec-file order), each with its failures first, then spec order
+    assert [c.case_id for c in cases] == ["a::z", "a::y", "a::x", "c::early", "c::late", "b::only"]
+    files = write_report(verdicts, tmp_path / "report.html")
+    html = files.html_path.read_text(encoding="utf-8")
+    assert ('<tr class="claim"><th colspan="8">a: title of claim a — paper: si_snr_drop_db: 14.6 — 3 cases, '
+            "1 not as expected</th></tr>") in html
+    assert html.index("<code>z</code>") < html.index("<code>y</code>") < html.index("<code>x</code>")
+    md = files.markdown_path.read_text(encoding="utf-8").splitlines()
+    assert "- b: title of claim b — paper: si_snr_drop_db: 14.6 — 1 case" in md
+    rows = [line.split("`")[1] for line in md if line.startswith("| `")]
+    assert rows == [c.case_id for c in cases]
+
+
+def test_forest_plot_gives_each_metric_its_own_axis(r):
+    cases = read_cases([r.make_verdict("a::entropy", measure="attention_entropy (internal)", effect=-107.0,
+                                       effect_ci=(-130.0, -84.0)),
+                        r.make_verdict("a::stoi", measure="stoi (target)", effect=-0.9),
+                        r.make_verdict("b::entropy2", measure="attention_entropy (internal)", effect=-80.0)])
+    assert forest_panels(cases) == [("attention_entropy", [("a", True), ("entropy", False), ("b", True),
+                                                           ("entropy2", False)]),
+                                    ("stoi", [("a", True), ("stoi", False)])]
+    section = build_sections([r.make_verdict("a::entropy", measure="attention_entropy (internal)", effect=-107.0,
+                                             effect_ci=(-130.0, -84.0)),
+                              r.make_verdict("a::stoi", measure="stoi (target)", effect=-0.9)])[0]
+    from matplotlib.image import imread
+    import io
+
+    image = imread(io.BytesIO(section.png))
+    assert "one panel (and axis) per metric" in section.caption
+    # two panels: the stoi interval [-1.3, -0.5] spans a visible part of its own axis, i.e. its
+    # green line is many pixels long (on a shared axis with -107 it would be a few pixels)
+    green = (np.abs(image[..., 0] - 0x1f / 255) < 0.02) & (np.abs(image[..., 1] - 0x8a / 255) < 0.02)
+    rows = np.flatnonzero(green.any(axis=1))
+    lower_half = green[rows[rows > image.shape[0] // 2]]
+    assert lower_half.sum(axis=1).max() > 100
+
+
+def test_a_gate_measure_at_one_value_is_a_table_not_a_sweep(tmp_path, r):
+    single = [r.make_verdict("seg::br", measure="block_ratio (target)", params={"gate": 5.0},
+                             interventions=["override_scalar(value=5.0) at hook_anchor_gate"], x_mean=9.3, y_mean=5.7)]
+    (section,) = [s for s in build_sections(single) if s.key == "gate_sweep"]
+    assert section.png is None and not section.omitted
+    assert section.table == (("case", "gate", "measure", "overridden gate", "learned gate", "interval"),
+                             ("seg::br", "5", "block_ratio", "9.3", "5.7", "[2.8, 4.4]"))
+    assert section.caption.startswith("Each measure was taken at a single overridden gate value")
+    files = write_report(single, tmp_path / "report.html")
+    html = files.html_path.read_text(encoding="utf-8")
+    assert "Block ratio vs anchor gate" not in embedded_pngs(html)
+    assert "<td>seg::br</td><td>5</td><td>block_ratio</td><td>9.3</td><td>5.7</td>" in html
+    md = files.markdown_path.read_text(encoding="utf-8")
+    assert "| seg::br | 5 | block_ratio | 9.3 | 5.7 | [2.8, 4.4] |" in md
+    # beside a real sweep, the single-valued measure (si_snr at gate 5 only) is in the table
+    (sweep,) = [s for s in build_sections(r.full_verdicts()) if s.key == "gate_sweep"]
+    assert sweep.png is not None and [row[0] for row in sweep.table[1:]] == ["segmentation_cues::gate_hijack_sisnr"]
 
 
 def test_forest_plot_groups_cases_under_one_header_per_claim(r):

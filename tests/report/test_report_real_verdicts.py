@@ -44,7 +44,7 @@ def real_verdicts() -> list[dict]:
     br_base = rng.lognormal(1.7, 0.2, N)
     for gate, gain in ((2.0, 1.1), (5.0, 1.6)):
         br = br_base * gain * rng.lognormal(0.0, 0.05, N)
-        out.append(_verdict(f"segmentation_cues::br[gate={gate}]", "block_ratio (target)",
+        out.append(_verdict(f"segmentation_cues::br[{gate}]", "block_ratio (target)",
                             evaluate((br, br_base), test="wilcoxon", alternative="greater", n_resamples=999),
                             br, br_base, paper="BR 5.76 -> 9.55", params={"gate": gate},
                             interventions=[f"override_scalar(value={gate}) at hook_anchor_gate"]))

@@ -715,3 +715,43 @@ FUZZ_CASES = [
 )
 def test_fuzz_errors(edits, needle, field, value, allowed, reject, registries):
     reject(FUZZ, edits, needle, field, value, allowed, **registries)
+
+
+def test_a_broken_intervention_field_does_not_hide_its_unknown_site_or_operation(h, write, registries):
+    # layers on a site without its blocks. prefix: the layers error, and the site error with the
+    # suggestion; steps out of range beside an unknown operation: both
+    text = h.edit("      - site: hook_text_proj\n        op: zero\n",
+                  "      - site: hook_cross_out\n        op: zero\n        layers: [1, 2]\n"
+                  "      - site: hook_text_proj\n        op: zeroo\n        steps: [99]\n")
+    path = write(text)
+    with pytest.raises(SpecError) as info:
+        load_spec(path, **registries)
+    issue = h.assert_reported(info.value, path, h.lineno(text, "site: hook_cross_out"), f"{I0}.site",
+                              "'hook_cross_out'", ["nearest real sites: blocks.", "did you mean 'blocks.*.hook_cross_out'?"])
+    assert issue.message == "unknown hook site"
+    h.assert_reported(info.value, path, h.lineno(text, "layers: [1, 2]"), f"{I0}.layers", "'hook_cross_out'",
+                      ["this site names no open block index", "did you mean 'blocks.*.hook_cross_out'?"])
+    h.assert_reported(info.value, path, h.lineno(text, "op: zeroo"), f"{H}.interventions[1].op", "'zeroo'",
+                      ["did you mean 'zero'?"])
+    h.find_issue(info.value, h.lineno(text, "steps: [99]"), f"{H}.interventions[1].steps")
+    assert len(info.value.issues) == 4, str(info.value)
+
+
+def test_a_broken_measure_field_does_not_hide_its_unknown_metric(h, write, registries):
+    text = h.edit("      metric: stoi\n", "      metric: stoii\n      site: blocks.0.hook_cross_out\n")
+    path = write(text)
+    with pytest.raises(SpecError) as info:
+        load_spec(path, **registries)
+    h.assert_reported(info.value, path, h.lineno(text, "metric: stoii"), f"{H}.measure.metric", "'stoii'",
+                      ["did you mean 'stoi'?"])
+    h.find_issue(info.value, h.lineno(text, "site: blocks.0"), f"{H}.measure.site")
+    assert len(info.value.issues) == 2, str(info.value)
+
+
+def test_an_unknown_site_without_the_block_prefix_suggests_it(h, write, registries):
+    text = h.edit("site: hook_text_proj", "site: hook_resid_pre")
+    path = write(text)
+    with pytest.raises(SpecError) as info:
+        load_spec(path, **registries)
+    h.assert_reported(info.value, path, h.lineno(text, "hook_resid_pre"), f"{I0}.site", "'hook_resid_pre'",
+                      ["did you mean 'blocks.*.hook_resid_pre'?"])

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from latentflow.spec import SpecError, compile_plan, load_spec, loads_spec
-from latentflow.spec.expand import fill, placeholders_in, variant_label
+from latentflow.spec.expand import case_label, fill, placeholders_in, variant_label
 
 GRID = """\
 latentflow: 1
@@ -29,15 +29,15 @@ hypotheses:
 def test_grid_ids_are_readable_and_in_declaration_order(registries):
     plan = compile_plan(loads_spec(GRID, "grid.yaml", **registries))
     assert [c.case_id for c in plan.cases] == [
-        "dual_pathway::text_proj_zero[tier=clean-layer=0]",
-        "dual_pathway::text_proj_zero[tier=clean-layer=3]",
-        "dual_pathway::text_proj_zero[tier=clean-layer=6]",
-        "dual_pathway::text_proj_zero[tier=noisy-layer=0]",
-        "dual_pathway::text_proj_zero[tier=noisy-layer=3]",
-        "dual_pathway::text_proj_zero[tier=noisy-layer=6]",
-        "dual_pathway::text_proj_zero[tier=env-layer=0]",
-        "dual_pathway::text_proj_zero[tier=env-layer=3]",
-        "dual_pathway::text_proj_zero[tier=env-layer=6]",
+        "dual_pathway::text_proj_zero[clean-0]",
+        "dual_pathway::text_proj_zero[clean-3]",
+        "dual_pathway::text_proj_zero[clean-6]",
+        "dual_pathway::text_proj_zero[noisy-0]",
+        "dual_pathway::text_proj_zero[noisy-3]",
+        "dual_pathway::text_proj_zero[noisy-6]",
+        "dual_pathway::text_proj_zero[env-0]",
+        "dual_pathway::text_proj_zero[env-3]",
+        "dual_pathway::text_proj_zero[env-6]",
     ]
     case = plan.cases[4]
     assert case.data.tier == "noisy"
@@ -75,8 +75,8 @@ hypotheses:
 """
     cases = compile_plan(loads_spec(text)).cases
     assert [c.case_id for c in cases] == [
-        "freeze::freeze[layers=1,6,9-step=4-factor=0.5-flag=true]",
-        "freeze::freeze[layers=2,3-step=8-factor=2-flag=false]",
+        "freeze::freeze[1_6_9-4-0.5-true]",
+        "freeze::freeze[2_3-8-2-false]",
     ]
     first = cases[0].interventions[0]
     assert first.layers.only == (1, 6, 9)
@@ -93,7 +93,7 @@ def test_placeholder_inside_id_and_literal_braces():
         'title: "{{literal}} {tier} {layer}"',
     )
     cases = compile_plan(loads_spec(text)).cases
-    assert cases[0].case_id == "dual_pathway::ca_zero_L0[tier=clean-layer=0]"
+    assert cases[0].case_id == "dual_pathway::ca_zero_L0[clean-0]"
     assert cases[0].title == "{literal} clean 0"
 
 
@@ -110,6 +110,10 @@ def test_fill_and_scan_rules():
     assert (
         variant_label({"tier": "env", "on": False, "ls": (1, 2), "x": 1e-05})
         == "tier=env-on=false-ls=1,2-x=1e-05"
+    )
+    # in case ids: pytest's parametrize form, only characters `pytest -k` accepts
+    assert case_label({"tier": "env", "on": False, "ls": (1, 2), "x": -1e-05, "s": "a b=c::d"}) == (
+        "env-false-1_2--1e-05-a_b_c_d"
     )
 
 
@@ -193,7 +197,7 @@ def test_variant_label_written_by_hand_joins_the_id():
     text = (
         GRID.split("    title:")[0].replace("id: text_proj_zero", "id: single")
         + """\
-    variant: deep blocks
+    variant: deep_blocks
     title: t
     interventions: [{site: blocks.9.hook_cross_out, op: zero}]
     measure: {metric: sar}
@@ -201,4 +205,7 @@ def test_variant_label_written_by_hand_joins_the_id():
 """
     )
     (case,) = compile_plan(loads_spec(text)).cases
-    assert case.case_id == "dual_pathway::single[deep blocks]"
+    assert case.case_id == "dual_pathway::single[deep_blocks]"
+    # a label pytest -k would reject is refused
+    with pytest.raises(SpecError, match=r"variant: expected a label of letters, digits and _ \. \+ - .*got 'deep blocks'"):
+        loads_spec(text.replace("deep_blocks", "deep blocks"))

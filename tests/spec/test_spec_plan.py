@@ -73,8 +73,8 @@ def plan(write, registries):
 def test_cases_keep_file_order_and_resolve_everything(plan, tmp_path):
     assert [c.case_id for c in plan.cases] == [
         "dp::stoi",
-        "dp::sar[tier=clean]",
-        "dp::sar[tier=noisy]",
+        "dp::sar[clean]",
+        "dp::sar[noisy]",
         "dp::pesq",
         "dp::swap",
     ]
@@ -96,7 +96,7 @@ def test_families(plan):
     assert by_id["dp"].correction == "bonferroni"
     assert by_id["dp"].case_ids == ("dp::stoi", "dp::pesq", "dp::swap")
     assert by_id["dp:acoustic"].correction == "holm"
-    assert by_id["dp:acoustic"].case_ids == ("dp::sar[tier=clean]", "dp::sar[tier=noisy]")
+    assert by_id["dp:acoustic"].case_ids == ("dp::sar[clean]", "dp::sar[noisy]")
     stoi, sar_clean = plan.cases[:2]
     assert (stoi.family, stoi.correction, stoi.family_size) == ("dp", "bonferroni", 3)
     assert (sar_clean.family, sar_clean.correction, sar_clean.family_size) == (
@@ -150,8 +150,8 @@ def test_case_snippet_loads_back_to_the_same_case(plan, write, registries):
 
 
 def test_snippet_of_a_parametrised_case_is_concrete(plan):
-    snippet = plan.case("dp::sar[tier=noisy]").to_snippet()
-    assert "variant: tier=noisy\n" in snippet
+    snippet = plan.case("dp::sar[noisy]").to_snippet()
+    assert "variant: noisy\n" in snippet
     assert "data: {tier: noisy, n: 32, seed: 5, split: test, prompt: text}" in snippet
     assert "{tier}" not in snippet and "parametrize" not in snippet
     assert "corrected with holm over family dp:acoustic (2 cases)" in snippet
@@ -162,7 +162,7 @@ def test_fuzz_examples_and_their_snippets(plan, write, registries):
     assert identity.given["layer"].to_yaml() == {"integers": [0, 7]}
     assert identity.max_examples == 20 and identity.invariant == "identity_at_scale_1"
     example = identity.example({"start": 8, "layer": 7})
-    assert example.example_id == "dp::identity[layer=7-start=8]"
+    assert example.example_id == "dp::identity[7-8]"
     (item,) = example.interventions
     assert item.site == "blocks.7.hook_cross_out" and item.steps.start == 8
     assert example.data.n == 2 and example.args == {}
