@@ -1,7 +1,7 @@
 """``latentflow separate``: separate one sound from a mixture file with a text (and span) prompt.
 
     latentflow separate --mix IN.wav --prompt "a woman speaking" [--span START:END]
-                        --out OUT.wav [--model fixture|PATH] [--steps 16] [--method euler]
+                        --out OUT.wav [--model MODEL] [--steps 16] [--method euler]
 
 The mixture is read with soundfile (any format libsndfile reads; channels are averaged to
 mono) and resampled to 16 kHz with torchaudio. Two files are written at 16 kHz mono: the
@@ -17,6 +17,8 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+
+from latentflow.model_names import MODEL_NAME_FORMS
 
 OUTPUT_SUFFIXES = (".wav", ".flac")
 
@@ -58,7 +60,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--prompt", required=True, help='text description of the target, e.g. "a woman speaking"')
     parser.add_argument("--span", default=None, help="START:END seconds where the target is active (span anchors)")
     parser.add_argument("--out", required=True, type=Path, help="target output (.wav or .flac); residual beside it")
-    parser.add_argument("--model", default="fixture", help="'fixture' (bundled) or a checkpoint path")
+    parser.add_argument("--model", default="fixture", help=f"{MODEL_NAME_FORMS}; default fixture")
     parser.add_argument("--steps", type=int, default=16, help="sampler steps (default 16)")
     parser.add_argument("--method", default="euler", choices=("euler", "midpoint"), help="sampler (default euler)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the starting noise (default 0)")
@@ -119,10 +121,10 @@ def _check_arguments(args: argparse.Namespace) -> None:
 
 def _load_separator(model: str):
     from latentflow.model import CheckpointError
-    from latentflow.pipeline import Separator
+    from latentflow.model_names import load_separator
 
     try:
-        return Separator.load(model)
+        return load_separator(model)
     except (FileNotFoundError, CheckpointError, ValueError) as error:
         raise UsageError(f"--model {model!r}: {error}") from None
 

@@ -16,6 +16,8 @@ import sys
 import time
 from pathlib import Path
 
+from latentflow.model_names import MODEL_NAME_FORMS
+
 TARGET_SECONDS = 120.0
 
 
@@ -35,7 +37,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("paths", nargs="*", default=["specs"], help="spec files or folders (default: specs)")
     parser.add_argument("--workers", type=int, default=2, help="pytest-xdist workers (0: serial)")
     parser.add_argument("--repeats", type=int, default=1)
-    parser.add_argument("--model", help="passed on as --latentflow-model")
+    parser.add_argument("--model", help=f"passed on as --latentflow-model: {MODEL_NAME_FORMS}")
     parser.add_argument("--json", dest="json_out", help="write the results here")
     args = parser.parse_args(argv)
     extra = [f"--latentflow-model={args.model}"] if args.model else []

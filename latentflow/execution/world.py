@@ -1,7 +1,7 @@
 """The world a case runs in: a model, and the bench examples it separates, as tensors.
 
-Model names: ``fixture`` (the bundled trained model), ``random:<preset>[:<seed>]`` (a preset with
-deterministic random weights, e.g. for counter-model tests and benchmarks), or a checkpoint path.
+Model names are resolved by ``latentflow.model_names`` (``fixture``, a checkpoint path,
+``random:<preset>[:<seed>]``, ``counter:<name>``).
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from ..model import Conditioning, SamAudioModel, build_model, preset
+from ..model import Conditioning, SamAudioModel
 
 
 @dataclass
@@ -84,23 +84,8 @@ class World:
 
 
 def load_world(name: str, device: str = "cpu") -> World:
-    """``fixture``, a checkpoint path, ``random:<preset>[:<seed>]`` (random weights, MiniLM text),
-    or ``counter:<name>`` (the fixture with one mechanism broken, latentflow.counter_models)."""
-    from ..pipeline import Separator
+    """A world for any model name ``latentflow.model_names`` accepts (``fixture``, a checkpoint
+    path, ``random:<preset>[:<seed>]``, ``counter:<name>``)."""
+    from ..model_names import load_separator
 
-    if name.startswith("random:"):
-        from ..audio.codec import LatentCodec
-        from ..audio.text import encoder_from_name
-
-        parts = name.split(":")
-        if len(parts) not in (2, 3) or (len(parts) == 3 and not parts[2].isdigit()):
-            raise ValueError(f"model {name!r}: write random:<preset> or random:<preset>:<seed>")
-        model = build_model(preset(parts[1]), seed=int(parts[2]) if len(parts) == 3 else 0)
-        return World(Separator(model, LatentCodec(), encoder_from_name("minilm")), name, device)
-    if name.startswith("counter:"):
-        from ..counter_models import apply_counter, counter_name
-
-        separator = Separator.load("fixture")  # a fresh copy: the counter edits only this one
-        apply_counter(separator.model, counter_name(name))
-        return World(separator, name, device)
-    return World(Separator.load(name), name, device)
+    return World(load_separator(name), name, device)

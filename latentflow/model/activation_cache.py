@@ -20,7 +20,6 @@ from __future__ import annotations
 
 from typing import Any, Optional
 
-import einops
 import torch
 from torch import Tensor
 from transformer_lens import ActivationCache
@@ -167,7 +166,7 @@ class SamAudioActivationCache(ActivationCache):
         for l in range(layer):
             for kind in _kinds(attention):
                 result = self._head_results(kind, l)  # (..., pos, head, d_model)
-                heads.append(einops.rearrange(pos_slice.apply(result, dim=-3), "... h d -> h ... d"))
+                heads.append(pos_slice.apply(result, dim=-3).movedim(-2, 0))  # heads first
                 letter = "H" if kind == "self" else "C"
                 labels += [f"L{l}{letter}{h}" for h in range(self.model.cfg.n_heads)]
         reference = pos_slice.apply(self[("resid_post", max(layer - 1, 0))], dim=-2)
