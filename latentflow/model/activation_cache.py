@@ -48,6 +48,11 @@ _NO_NEURONS = (
 class SamAudioActivationCache(ActivationCache):
     """``ActivationCache`` whose residual helpers know SAM Audio's three-part block."""
 
+    def apply_slice_to_batch_dim(self, batch_slice: Any) -> "SamAudioActivationCache":
+        """TransformerLens' slicing, keeping this class (TL's returns a plain ActivationCache)."""
+        sliced = super().apply_slice_to_batch_dim(batch_slice)
+        return type(self)(sliced.cache_dict, self.model, has_batch_dim=sliced.has_batch_dim)
+
     # -- residual stream ------------------------------------------------------------------
 
     def accumulated_resid(

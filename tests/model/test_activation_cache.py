@@ -46,6 +46,9 @@ def test_remove_batch_dim_on_a_single_example(tiny_model, run):
     assert torch.equal(one["resid_post", 2], cache["resid_post", 2][0])
     # the residual helpers still add up without the batch dimension
     assert torch.allclose(one.decompose_resid().sum(0), cache["resid_post", -1][0], atol=1e-5)
+    second = cache.apply_slice_to_batch_dim(1)
+    assert type(second) is type(cache) and not second.has_batch_dim
+    assert torch.allclose(second.stack_head_results(incl_remainder=True).sum(0), cache["resid_post", -1][1], atol=1e-5)
 
 
 def test_decompose_resid_components_sum_to_the_final_residual(tiny_model, run):
