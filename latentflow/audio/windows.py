@@ -49,8 +49,9 @@ class Windows:
         """Windows of ``window`` samples every ``window - overlap``, the last ending at the end."""
         if n_samples < 1:
             raise ValueError(f"nothing to separate: the clip has {n_samples} samples")
-        if not 0 <= overlap < window:
-            raise ValueError(f"overlap {overlap} samples must be at least 0 and shorter than the window ({window})")
+        if not 0 <= 2 * overlap <= window:
+            # a window's fade-in and fade-out must not overlap each other
+            raise ValueError(f"overlap {overlap} samples must be between 0 and half the window ({window})")
         if n_samples <= window:
             return cls((0,), n_samples, 0)
         step = window - overlap
