@@ -10,4 +10,15 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
-__all__ = ["__version__"]
+
+
+def load(name: str = "fixture"):
+    """The model a name stands for, in eval mode, ready to hook: ``latentflow.load("fixture")`` is
+    the bundled trained model; also a checkpoint path, ``random:<preset>[:<seed>]`` or
+    ``counter:<name>`` (``latentflow.model_names``). Every call gives a fresh copy."""
+    from latentflow.model_names import load as load_by_name
+
+    return load_by_name(name)
+
+
+__all__ = ["__version__", "load"]

@@ -2,7 +2,8 @@
 
 The fixture is a small SAM Audio-architecture separator trained by ``latentflow train-fixture``
 (see ``fixtures/MODEL_CARD.md``) and committed as ``fixtures/model/fixture.safetensors``.
-Every command and spec that takes ``--model`` accepts ``"fixture"`` or a checkpoint path.
+Model names (``fixture``, a path, ``random:``, ``counter:``) are resolved by
+``latentflow.model_names``, which calls :func:`resolve_model` for the first two.
 """
 
 from __future__ import annotations

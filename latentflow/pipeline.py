@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import json
 import math
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional, Sequence
@@ -85,15 +86,21 @@ def span_anchors(spans: Sequence[Span], n_frames: int, frame_rate: float = 25.0)
     for row, span in enumerate(spans):
         if span is None:
             continue
-        start, end = check_span(span, duration, where=f"span {row}")
+        start, end = check_span(span, duration, where=f"span {row}", warn_past_end=False)
         inside = (centres >= start) & (centres < end)
         alignment[row] = torch.where(inside, ALIGN_INSIDE, ALIGN_OUTSIDE)
     anchor_ids = torch.tensor([ANCHOR_TOKENS] * len(spans), dtype=torch.long)
     return anchor_ids, alignment
 
 
-def check_span(span: Sequence[float], duration: float, where: str = "span") -> tuple[float, float]:
-    """Validate ``(start, end)`` seconds against a clip of ``duration`` seconds; returns floats."""
+def check_span(
+    span: Sequence[float], duration: float, where: str = "span", *, warn_past_end: bool = True
+) -> tuple[float, float]:
+    """Validate ``(start, end)`` seconds against a clip of ``duration`` seconds; returns floats.
+
+    An end past the clip's end is clipped to it, with a warning naming the span and the clip's
+    length (``warn_past_end=False`` where the caller's duration is a frame grid, not the clip).
+    """
     try:
         start, end = (float(v) for v in span)
     except (TypeError, ValueError):
@@ -106,6 +113,9 @@ def check_span(span: Sequence[float], duration: float, where: str = "span") -> t
         raise ValueError(
             f"{where}: starts at {start:g} s, at or after the end of the {duration:g} s mixture"
         )
+    if end > duration and warn_past_end:
+        warnings.warn(f"{where}: ({start:g}, {end:g}) s runs past the end of the {duration:g} s mixture; "
+                      f"clipped to ({start:g}, {duration:g}) s", stacklevel=2)
     return start, min(end, duration)
 
 

@@ -13,6 +13,8 @@ import warnings
 
 import pytest
 
+from latentflow.model_names import MODEL_NAME_FORMS
+
 DEVICE_CHOICES = "auto, cpu, cuda, cuda:N (N = GPU index)"
 _DEVICE_PATTERN = re.compile(r"auto|cpu|cuda(:\d+)?")
 
@@ -66,8 +68,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "--latentflow-model",
         metavar="MODEL",
         default=None,
-        help="model the claims run on: a preset name or a checkpoint path "
-        "(default: the model each spec names)",
+        help=f"model the claims run on: {MODEL_NAME_FORMS} (default: the model each spec names)",
     )
     group.addoption(
         "--latentflow-device",

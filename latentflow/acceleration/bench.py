@@ -26,7 +26,8 @@ Quality is pluggable (:class:`QualityMeasure`). Two references exist:
   degradation, and the retention ratio becomes the ratio of the mean relative error powers
   vs the full run, ``mean 10^(-F_trunc/10) / mean 10^(-F_method/10)``.
 
-Workloads: by default the bundled model (``--model fixture``, or any checkpoint path) on
+Workloads: by default the bundled model (``--model fixture``, or any name ``latentflow.model_names``
+accepts: a checkpoint path, ``random:<preset>[:<seed>]``, ``counter:<name>``) on
 ``n`` held-out examples of the audio bench's ``--tier``, prompted with text, scored with
 :class:`DecodedTargetSISNR`; calibration uses examples of the training split. ``--model
 random`` benchmarks the fixture-sized architecture with seeded random weights on seeded random
@@ -58,6 +59,7 @@ from torch import Tensor
 
 from latentflow.metrics.separation import si_snr
 from latentflow.model import CheckpointError, Conditioning, SamAudioModel, build_model, initial_noise, preset, sample
+from latentflow.model_names import MODEL_NAME_FORMS
 from latentflow.model.random_inputs import random_conditioning
 
 from .adaptive import AdaptiveConfig, sample_adaptive
@@ -167,9 +169,9 @@ def audio_workload(
     training split (never the evaluated examples), conditioning and decoding through
     :class:`latentflow.pipeline.Separator` (codec + the checkpoint's text encoder)."""
     from latentflow.audio import make_bench
-    from latentflow.pipeline import Separator
+    from latentflow.model_names import load_separator
 
-    separator = Separator.load(model)
+    separator = load_separator(model)
     cases = tuple(
         BenchCase(
             cond=separator.conditioning([example], prompt_kind=prompt_kind),
@@ -426,8 +428,8 @@ def run_lsac_bench(
 ) -> LsacBenchResult:
     """Run the benchmark; ``model``/``workload`` override ``model_path``/``tier`` (for tests and notebooks).
 
-    model_path: None / ``"fixture"`` (the bundled model) or a checkpoint path, on the audio
-    bench of ``tier``; or ``"random"`` (fixture-sized random weights on random conditioning).
+    model_path: None / ``"fixture"`` (the bundled model) or any name ``latentflow.model_names``
+    accepts, on the audio bench of ``tier``; or ``"random"`` (fixture-sized random weights on random conditioning).
     """
     if tier not in TIERS:
         raise ValueError(f"unknown tier {tier!r}; allowed: {list(TIERS)}")
@@ -613,8 +615,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--tier", choices=TIERS, default="noisy", help="bench tier (default noisy)")
     parser.add_argument("--n", type=int, default=8, help="number of evaluation examples (default 8)")
     parser.add_argument("--model", default=None,
-                        help="'fixture' (the bundled model, default), a checkpoint path, or 'random' "
-                        "(fixture-sized random weights on random conditioning)")
+                        help=f"on the audio bench: {MODEL_NAME_FORMS} (default fixture); or 'random' "
+                        "(fixture-sized random weights on random conditioning, no audio)")
     parser.add_argument("--json", dest="json_out", default=None, help="write the results as JSON to this path")
     parser.add_argument("--steps", type=int, default=16, help="sampling steps of the full run (default 16)")
     parser.add_argument("--method", choices=("euler", "midpoint"), default="euler", help="sampler (default euler, as in the paper)")

@@ -1,6 +1,6 @@
 """``latentflow evaluate``: separation quality of a model on one bench tier, with 95% intervals.
 
-    latentflow evaluate --tier clean|noisy|env --n N [--model fixture|PATH] [--json OUT]
+    latentflow evaluate --tier clean|noisy|env --n N [--model MODEL] [--json OUT]
                         [--steps 16] [--method euler] [--prompt-kind text] [--seed 0]
 
 Runs the model on held-out (``test`` split) bench examples 0..N-1 and reports, per metric,
@@ -27,6 +27,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Optional, Sequence
+
+from latentflow.model_names import MODEL_NAME_FORMS
 
 import numpy as np
 
@@ -247,7 +249,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--tier", required=True, choices=TIERS, help="bench tier")
     parser.add_argument("--n", required=True, type=int, help="number of held-out examples (0..N-1)")
-    parser.add_argument("--model", default="fixture", help="'fixture' (bundled) or a checkpoint path")
+    parser.add_argument("--model", default="fixture", help=f"{MODEL_NAME_FORMS}; default fixture")
     parser.add_argument("--json", type=Path, default=None, help="also write the results as JSON here")
     parser.add_argument("--steps", type=int, default=16, help="sampler steps (default 16)")
     parser.add_argument("--method", default="euler", choices=("euler", "midpoint"), help="sampler (default euler)")
@@ -275,10 +277,10 @@ def main(argv: list[str]) -> int:
     from tqdm import tqdm
 
     from latentflow.model import CheckpointError
-    from latentflow.pipeline import Separator
+    from latentflow.model_names import load_separator
 
     try:
-        separator = Separator.load(args.model)
+        separator = load_separator(args.model)
     except (FileNotFoundError, CheckpointError, ValueError) as error:
         print(f"latentflow evaluate: --model {args.model!r}: {error}", file=sys.stderr)
         return 2

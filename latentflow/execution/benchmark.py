@@ -1,7 +1,9 @@
 """``latentflow bench specs``: wall-clock time of verifying the claims (``pytest specs/ -n 2``).
 
 Issue 5's target: at most 120 s on a 2-core CPU machine with the bundled model. Runs pytest in a
-subprocess (as a user would), repeats it, and reports the median with the verdict counts.
+subprocess (as a user would), repeats it, and reports the median with the verdict counts. While
+it runs, pytest's own progress output (``-q``: a dot per case and the percentage) is passed
+through to stderr as it arrives, under a ``repeat i/N`` line (``--no-progress`` hides it).
 """
 
 from __future__ import annotations
@@ -15,19 +17,33 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import BinaryIO, Optional
+
+from latentflow.model_names import MODEL_NAME_FORMS
 
 TARGET_SECONDS = 120.0
 
 
-def time_pytest(paths: list[str], workers: int, extra: list[str]) -> tuple[float, str, int]:
+def time_pytest(
+    paths: list[str], workers: int, extra: list[str], echo: Optional[BinaryIO] = None
+) -> tuple[float, str, int]:
+    """Run pytest once: (seconds, its summary line, exit status). ``echo`` receives pytest's
+    stdout as it is written (bytes as they arrive, so the progress dots show one by one)."""
     command = [sys.executable, "-m", "pytest", *paths, "-q", "-p", "no:cacheprovider", *extra]
     if workers > 0:
         command += ["-n", str(workers)]  # the default --dist load: what a user types
+    output = bytearray()
     start = time.perf_counter()
-    done = subprocess.run(command, capture_output=True, text=True)
+    with subprocess.Popen(command, stdout=subprocess.PIPE) as process:
+        while chunk := process.stdout.read1(4096):
+            output += chunk
+            if echo is not None:
+                echo.write(chunk)
+                echo.flush()
+        returncode = process.wait()
     elapsed = time.perf_counter() - start
-    lines = [line for line in done.stdout.strip().splitlines() if line.strip()]
-    return elapsed, lines[-1] if lines else "", done.returncode
+    lines = [line for line in output.decode(errors="replace").strip().splitlines() if line.strip()]
+    return elapsed, lines[-1] if lines else "", returncode
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -35,11 +51,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("paths", nargs="*", default=["specs"], help="spec files or folders (default: specs)")
     parser.add_argument("--workers", type=int, default=2, help="pytest-xdist workers (0: serial)")
     parser.add_argument("--repeats", type=int, default=1)
-    parser.add_argument("--model", help="passed on as --latentflow-model")
+    parser.add_argument("--model", help=f"passed on as --latentflow-model: {MODEL_NAME_FORMS}")
     parser.add_argument("--json", dest="json_out", help="write the results here")
+    parser.add_argument("--no-progress", action="store_true", help="do not pass pytest's progress output through")
     args = parser.parse_args(argv)
     extra = [f"--latentflow-model={args.model}"] if args.model else []
-    runs = [time_pytest(args.paths, args.workers, extra) for _ in range(args.repeats)]
+    runs = []
+    for repeat in range(args.repeats):
+        echo = None
+        if not args.no_progress:
+            print(f"repeat {repeat + 1}/{args.repeats}: pytest {' '.join(args.paths)}", file=sys.stderr, flush=True)
+            echo = sys.stderr.buffer
+        runs.append(time_pytest(args.paths, args.workers, extra, echo))
     median = statistics.median(r[0] for r in runs)
     print(f"{'paths':<24} {'workers':>7} {'runs':>4} {'median s':>9} {'target s':>8}  outcome")
     print(f"{' '.join(args.paths):<24} {args.workers:>7} {len(runs):>4} {median:>9.1f} {TARGET_SECONDS:>8.0f}  {runs[-1][1]}")

@@ -1,7 +1,7 @@
 """The world a case runs in: a model, and the bench examples it separates, as tensors.
 
-Model names: ``fixture`` (the bundled trained model), ``random:<preset>[:<seed>]`` (a preset with
-deterministic random weights, e.g. for counter-model tests and benchmarks), or a checkpoint path.
+Model names are resolved by ``latentflow.model_names`` (``fixture``, a checkpoint path,
+``random:<preset>[:<seed>]``, ``counter:<name>``).
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from ..model import CONDITIONED_SITES, Conditioning, SamAudioModel, build_model, preset
+from ..model import CONDITIONED_SITES, Conditioning, SamAudioModel
 
 
 @dataclass
@@ -125,13 +125,13 @@ def model_identity(name: str) -> dict:
     or the recipe of generated weights (``random:<preset>[:<seed>]``, ``counter:<name>`` on the
     fixture), so a results file says exactly what it was measured on."""
     from ..fixture import FIXTURE_NAME, fixture_model_path
+    from ..model_names import parse_model_name
 
-    if name.startswith("random:"):
-        parts = name.split(":")
-        return {"name": name, "kind": "random", "preset": parts[1],
-                "weights_seed": int(parts[2]) if len(parts) == 3 else 0}
-    if name.startswith("counter:"):
-        return {"name": name, "kind": "counter-model", "counter": name.removeprefix("counter:"),
+    parsed = parse_model_name(name)
+    if parsed.preset is not None:
+        return {"name": name, "kind": "random", "preset": parsed.preset, "weights_seed": parsed.seed}
+    if parsed.counter is not None:
+        return {"name": name, "kind": "counter-model", "counter": parsed.counter,
                 "base": model_identity(FIXTURE_NAME)}
     if name.strip().lower() == FIXTURE_NAME:
         path = fixture_model_path()
@@ -141,23 +141,8 @@ def model_identity(name: str) -> dict:
 
 
 def load_world(name: str, device: str = "cpu") -> World:
-    """``fixture``, a checkpoint path, ``random:<preset>[:<seed>]`` (random weights, MiniLM text),
-    or ``counter:<name>`` (the fixture with one mechanism broken, latentflow.counter_models)."""
-    from ..pipeline import Separator
+    """A world for any model name ``latentflow.model_names`` accepts (``fixture``, a checkpoint
+    path, ``random:<preset>[:<seed>]``, ``counter:<name>``)."""
+    from ..model_names import load_separator
 
-    if name.startswith("random:"):
-        from ..audio.codec import LatentCodec
-        from ..audio.text import encoder_from_name
-
-        parts = name.split(":")
-        if len(parts) not in (2, 3) or (len(parts) == 3 and not parts[2].isdigit()):
-            raise ValueError(f"model {name!r}: write random:<preset> or random:<preset>:<seed>")
-        model = build_model(preset(parts[1]), seed=int(parts[2]) if len(parts) == 3 else 0)
-        return World(Separator(model, LatentCodec(), encoder_from_name("minilm")), name, device)
-    if name.startswith("counter:"):
-        from ..counter_models import apply_counter, counter_name
-
-        separator = Separator.load("fixture")  # a fresh copy: the counter edits only this one
-        apply_counter(separator.model, counter_name(name))
-        return World(separator, name, device)
-    return World(Separator.load(name), name, device)
+    return World(load_separator(name), name, device)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from .activation_cache import SamAudioActivationCache
 from .blocks import AttentionCall, PatternOverride, pattern_of
 from .checkpoint import CheckpointError, LoadReport, infer_config, load_model, read_tensors, save_model
 from .conditioning import Conditioning
@@ -17,6 +18,7 @@ __all__ = [
     "Conditioning",
     "LoadReport",
     "PatternOverride",
+    "SamAudioActivationCache",
     "SamAudioConfig",
     "SamAudioModel",
     "SampleOutput",

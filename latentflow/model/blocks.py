@@ -182,6 +182,31 @@ class Attention(nn.Module):
         self.hook_z = HookPoint()
         self.pattern_override: Optional[PatternOverride] = None
 
+    # TransformerLens' per-head weight views, honouring the strided head split (channel c of a
+    # projection belongs to head c % H) and the head-major merge before ``wo``. Queries and keys
+    # are read before qk-norm and RoPE, as in TransformerLens' rotary models.
+
+    @property
+    def W_Q(self) -> Tensor:
+        """(H, d_model, d_head): q[..., h, :] = x @ W_Q[h] (before qk-norm and RoPE)."""
+        return self._input_weights(self.wq)
+
+    @property
+    def W_K(self) -> Tensor:
+        return self._input_weights(self.wk)
+
+    @property
+    def W_V(self) -> Tensor:
+        return self._input_weights(self.wv)
+
+    @property
+    def W_O(self) -> Tensor:
+        """(H, d_head, d_model): the output is sum_h z[..., h, :] @ W_O[h]."""
+        return self.wo.weight.T.reshape(self.n_heads, self.head_dim, -1)
+
+    def _input_weights(self, linear: nn.Linear) -> Tensor:
+        return linear.weight.reshape(self.head_dim, self.n_heads, -1).permute(1, 2, 0)
+
     def split_heads(self, x: Tensor) -> Tensor:
         """(B, T, d) -> (B, T, H, hd); channel c goes to head c % H at position c // H."""
         return x.unflatten(-1, (self.head_dim, self.n_heads)).transpose(-1, -2)
@@ -264,6 +289,16 @@ class DiTBlock(nn.Module):
         self.hook_resid_cross = HookPoint()  # after the cross-attention residual add
         self.hook_mlp_out = HookPoint()  # MLP output before its gate
         self.hook_resid_post = HookPoint()
+
+    # TransformerLens names for the attentions (``model.blocks[l].attn.W_O``). Properties, not
+    # submodules: the official parameter names (``attention.wq``) stay the only ones in the state dict.
+    @property
+    def attn(self) -> Attention:
+        return self.attention
+
+    @property
+    def cross_attn(self) -> Attention:
+        return self.cross_attention
 
     def forward(
         self,

@@ -9,8 +9,15 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
-from dataclasses import dataclass
-from typing import Any, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Mapping, Optional
+
+import torch
+
+# Where a model's weights live: kept on the config for TransformerLens code that reads
+# ``model.cfg.device`` / ``model.cfg.dtype``; the model keeps them current (``SamAudioModel._apply``).
+# They describe one model's placement, not its shape: never compared, saved or read from a checkpoint.
+PLACEMENT_FIELDS = ("device", "dtype")
 
 
 @dataclass(frozen=True)
@@ -38,6 +45,8 @@ class SamAudioConfig:
     anchor_gate_init: float = -0.14
     name: str = "custom"
     notes: str = ""
+    device: Optional[str] = field(default=None, compare=False, repr=False)
+    dtype: Optional[torch.dtype] = field(default=None, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         for name in ("dim", "n_heads", "n_layers", "latent_channels", "text_dim", "vision_dim"):
@@ -56,6 +65,33 @@ class SamAudioConfig:
     @property
     def head_dim(self) -> int:
         return self.dim // self.n_heads
+
+    # -- TransformerLens names (read-only aliases: TL's ActivationCache and TL users read them) ----
+
+    @property
+    def d_model(self) -> int:
+        return self.dim
+
+    @property
+    def d_head(self) -> int:
+        return self.head_dim
+
+    @property
+    def d_mlp(self) -> int:
+        """The SwiGLU hidden width (``feed_forward.w1`` / ``w3`` outputs)."""
+        return self.ffn_hidden
+
+    @property
+    def n_key_value_heads(self) -> int:
+        return self.n_heads  # no grouped-query attention
+
+    @property
+    def attn_only(self) -> bool:
+        return False  # every block has an MLP
+
+    @property
+    def positional_embedding_type(self) -> str:
+        return "rotary" if self.use_rope else "none"
 
     @property
     def state_channels(self) -> int:
@@ -77,11 +113,12 @@ class SamAudioConfig:
         return dataclasses.replace(self, **changes)
 
     def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        """The shape fields (what a checkpoint stores), without the placement fields."""
+        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name not in PLACEMENT_FIELDS}
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> "SamAudioConfig":
-        known = {f.name for f in dataclasses.fields(cls)}
+        known = {f.name for f in dataclasses.fields(cls)} - set(PLACEMENT_FIELDS)
         unknown = sorted(set(data) - known)
         if unknown:
             raise ValueError(f"unknown config fields {unknown}; allowed: {sorted(known)}")

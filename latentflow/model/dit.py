@@ -18,10 +18,12 @@ from torch import Tensor, nn
 from transformer_lens import HookedRootModule
 from transformer_lens.hook_points import HookPoint
 
+from .activation_cache import SamAudioActivationCache
 from .blocks import Attention, DiTBlock, RMSNorm, modulate
 from .conditioning import Conditioning
 from .config import SamAudioConfig
 from .embedders import AnchorEmbedder, ContextEmbedder, PatchEmbedder, TimestepEmbedder, VideoAligner, sinusoid
+from .hook_names import NamesSpec, names_filter
 
 
 @dataclass(frozen=True)
@@ -149,6 +151,37 @@ class SamAudioModel(HookedRootModule):
     def blocks(self) -> nn.ModuleList:
         return self.transformer.layers
 
+    def _apply(self, fn, *args, **kwargs):
+        # Keep cfg.device / cfg.dtype (read by TransformerLens code) where the weights now are.
+        result = super()._apply(fn, *args, **kwargs)
+        weight = next(self.parameters(), None)
+        if weight is not None:
+            self.cfg = self.cfg.replace(device=str(weight.device), dtype=weight.dtype)
+        return result
+
+    def run_with_cache(
+        self,
+        *model_args,
+        names_filter: NamesSpec = None,
+        return_cache_object: bool = True,
+        remove_batch_dim: bool = False,
+        **kwargs,
+    ):
+        """TransformerLens' ``run_with_cache``: ``(output, cache)``.
+
+        As in ``HookedTransformer``, the cache is a ``transformer_lens.ActivationCache`` (this
+        architecture's subclass, ``SamAudioActivationCache``) unless ``return_cache_object=False``
+        (a plain dict). ``names_filter`` is a hook name, a list of names or a callable; a name
+        the model does not have is an error listing the nearest real ones.
+        """
+        keep = _names_filter(names_filter, self.hook_dict, where="run_with_cache names_filter")
+        output, cache = super().run_with_cache(
+            *model_args, names_filter=keep, remove_batch_dim=remove_batch_dim, **kwargs
+        )
+        if return_cache_object:
+            cache = SamAudioActivationCache(cache, self, has_batch_dim=not remove_batch_dim)
+        return output, cache
+
     def attention_modules(self, kind: str = "self") -> list[Attention]:
         """Per-block self- (``"self"``) or cross- (``"cross"``) attention modules, by layer."""
         if kind not in ("self", "cross"):
@@ -196,6 +229,9 @@ class SamAudioModel(HookedRootModule):
 
         v = self.transformer(self.hook_dit_in(h), t, memory, memory_mask, cond.audio_mask)
         return self.hook_velocity(v)
+
+
+_names_filter = names_filter  # the method's argument shadows the function inside it
 
 
 _BLOCK_PATH = re.compile(r"^transformer\.layers\.(\d+)\.(.+)$")

@@ -8,18 +8,17 @@ evaluation ``model.sampling`` holds a ``SamplingState`` so hooks can act on chos
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Callable, Optional, Sequence
+from typing import Optional, Sequence
 
 import torch
 from torch import Tensor
 
 from .conditioning import Conditioning
 from .dit import SamAudioModel, SamplingState
+from .hook_names import NamesSpec, names_filter
 
 METHODS = ("euler", "midpoint")
 EVALUATIONS_PER_STEP = {"euler": 1, "midpoint": 2}
-
-NameFilter = Callable[[str], bool]
 
 
 @dataclass
@@ -83,13 +82,15 @@ def sample(
     seeds: Sequence[int] | None = None,
     generator: torch.Generator | None = None,
     return_states: bool = False,
-    cache: NameFilter | Sequence[str] | None = None,
+    cache: NamesSpec = None,
 ) -> SampleOutput:
     """Integrate dx/dt = v(x, t | cond) on a fixed grid of ``steps`` steps.
 
     Starting noise: ``noise`` if given, else drawn from ``seeds`` / ``generator``.
-    ``cache`` selects hook names whose activations are kept per evaluation (a name list or a
-    predicate); caching only what is asked keeps memory bounded on long trajectories.
+    ``cache`` selects hook names whose activations are kept per evaluation: a hook name, a list
+    of names or a predicate, as ``run_with_cache``'s ``names_filter`` (an unknown name is an
+    error listing the nearest real ones); caching only what is asked keeps memory bounded on
+    long trajectories.
     """
     if method not in METHODS:
         raise ValueError(f"unknown sampler method {method!r}; allowed: {list(METHODS)}")
@@ -105,8 +106,8 @@ def sample(
             f"{(cond.batch_size, cond.n_frames, model.cfg.state_channels)}"
         )
 
+    keep = names_filter(cache, model.hook_dict, where="sample cache")
     output = SampleOutput(final=noise, times=times)
-    keep = _name_filter(cache)
     states = [noise] if return_states else None
     x = noise
 
@@ -116,7 +117,7 @@ def sample(
             if keep is None:
                 v = model(x_in, t, cond)
             else:
-                v, activations = model.run_with_cache(x_in, t, cond, names_filter=keep)
+                v, activations = model.run_with_cache(x_in, t, cond, names_filter=keep, return_cache_object=False)
                 output.caches.append(activations)
                 output.evaluations.append(state)
         return v
@@ -138,9 +139,3 @@ def sample(
         output.states = torch.stack(states)
     return output
 
-
-def _name_filter(cache: NameFilter | Sequence[str] | None) -> NameFilter | None:
-    if cache is None or callable(cache):
-        return cache
-    names = frozenset(cache)
-    return names.__contains__

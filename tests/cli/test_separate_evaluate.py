@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import warnings
 
 import numpy as np
 import pytest
@@ -49,6 +50,22 @@ def test_separate_with_a_span(clean_clip, tmp_path):
     out = tmp_path / "spanned.flac"
     assert separate_main(["--mix", str(mix), "--prompt", example.prompt, "--span", "0:4", "--out", str(out)]) == 0
     assert soundfile.info(str(out)).subtype == "PCM_16"
+
+
+def test_separate_with_a_span_only_prompt_and_a_span_past_the_end(clean_clip, tmp_path, capsys):
+    example, mix = clean_clip
+    out = tmp_path / "span_only.wav"
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # warned once, as a plain line, not again by the windows
+        assert separate_main(["--mix", str(mix), "--span", "1:9", "--out", str(out), "--steps", "2"]) == 0
+    err = capsys.readouterr().err
+    assert "warning: --span '1:9': (1, 9) s runs past the end of the" in err and "clipped to (1, " in err
+    target, _ = soundfile.read(out, dtype="float32")
+    assert abs(len(target) - len(example.mixture)) <= 1 and np.abs(target).max() > 0
+    assert "--prompt (a text description of the target), --span START:END, or both" in _error(
+        capsys, ["--mix", str(mix), "--out", str(out)])
+    assert "--overlap 3: must be between 0 and half the window (2 s)" in _error(
+        capsys, ["--mix", str(mix), "--prompt", "a man", "--out", str(out), "--overlap", "3"])
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,104 @@
+"""The one place that turns a model name into a model: ``latentflow.load`` and every ``--model``.
+
+Accepted names (``MODEL_NAME_FORMS``), the same for the pytest plugin (``--latentflow-model`` and a
+spec's ``model:``), ``SpecSession``, and the ``separate`` / ``evaluate`` / ``bench`` commands:
+
+* ``fixture``: the bundled trained model (``fixtures/model/fixture.safetensors``);
+* a checkpoint path (``.safetensors`` / ``.pt``);
+* ``random:<preset>[:<seed>]``: a preset's architecture with deterministic random weights
+  (seed 0 by default), with the MiniLM text encoder;
+* ``counter:<name>``: a fresh copy of the fixture with one mechanism broken
+  (``latentflow.counter_models``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Optional
+
+MODEL_NAME_FORMS = (
+    "'fixture' (the bundled trained model), a checkpoint path, 'random:<preset>[:<seed>]' "
+    "(random weights) or 'counter:<name>' (the fixture with one mechanism broken)"
+)
+
+
+@dataclass(frozen=True)
+class ModelName:
+    """A parsed model name: exactly one of ``path``, ``preset`` (random) or ``counter`` is set."""
+
+    text: str
+    path: Optional[str] = None  # "fixture" or a checkpoint path, as Separator.load takes it
+    preset: Optional[str] = None
+    seed: int = 0
+    counter: Optional[str] = None
+
+
+def parse_model_name(name: str | Path) -> ModelName:
+    """Check a model name's form (not whether its file exists); errors name what is allowed."""
+    if isinstance(name, Path):
+        return ModelName(str(name), path=str(name))
+    if not isinstance(name, str) or not name.strip():
+        raise ValueError(f"model {name!r}: give {MODEL_NAME_FORMS}")
+    if name.startswith("random:"):
+        from latentflow.model import preset_names
+
+        parts = name.split(":")
+        if len(parts) not in (2, 3) or (len(parts) == 3 and not parts[2].isdigit()):
+            raise ValueError(f"model {name!r}: write random:<preset> or random:<preset>:<seed> (a whole number)")
+        if parts[1] not in preset_names():
+            raise ValueError(f"model {name!r}: unknown preset {parts[1]!r}; allowed: {preset_names()}")
+        return ModelName(name, preset=parts[1], seed=int(parts[2]) if len(parts) == 3 else 0)
+    if name.startswith("counter:"):
+        from latentflow.counter_models import counter_name
+        from latentflow.registry import UnknownNameError
+
+        try:
+            return ModelName(name, counter=counter_name(name))
+        except UnknownNameError as error:
+            raise ValueError(f"model {name!r}: {error}") from None
+    return ModelName(name, path=name)
+
+
+def load(name: str | Path = "fixture"):
+    """The model a name stands for, in eval mode: ``latentflow.load("fixture")`` is the bundled,
+    trained model (``build_model(preset("fixture"))`` has random weights). Every call gives a
+    fresh copy, which the caller may hook or edit."""
+    parsed = parse_model_name(name)
+    if parsed.preset is not None:
+        from latentflow.model import build_model, preset
+
+        return build_model(preset(parsed.preset), seed=parsed.seed)
+    from latentflow.fixture import FIXTURE_NAME, resolve_model
+
+    model = resolve_model(parsed.path or FIXTURE_NAME)[0]
+    return _broken(model, parsed.counter)
+
+
+def load_separator(name: str | Path = "fixture", text_encoder=None):
+    """A :class:`~latentflow.pipeline.Separator` (model, codec, text encoder) for a model name."""
+    from latentflow.pipeline import Separator
+
+    parsed = parse_model_name(name)
+    if parsed.preset is not None:
+        from latentflow.audio.codec import LatentCodec
+        from latentflow.audio.text import encoder_from_name
+
+        encoder = text_encoder if text_encoder is not None else encoder_from_name("minilm")
+        return Separator(load(parsed.text), LatentCodec(), encoder)
+    from latentflow.fixture import FIXTURE_NAME
+
+    separator = Separator.load(parsed.path or FIXTURE_NAME, text_encoder=text_encoder)
+    _broken(separator.model, parsed.counter)
+    return separator
+
+
+def _broken(model, counter: Optional[str]):
+    if counter is None:
+        return model
+    from latentflow.counter_models import apply_counter
+
+    return apply_counter(model, counter)  # a fresh copy: the counter edits only this one
+
+
+__all__ = ["MODEL_NAME_FORMS", "ModelName", "load", "load_separator", "parse_model_name"]
