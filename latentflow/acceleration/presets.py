@@ -1,17 +1,18 @@
-"""LSAC presets for a given model, outside the benchmark: the calibrations the bench makes,
-stored so that specs (the ``lsac`` operation with ``preset:``) use exactly its plans.
+"""LSAC presets outside the benchmark: the calibrations the bench makes, stored so that specs
+(the ``lsac`` operation with ``preset:``) run exactly its plans.
 
 A preset is a rule (:func:`latentflow.acceleration.calibration.preset_plans`, the one
 definition) applied to a calibration: a model's per-layer entropy trajectory on the training
 examples of a bench tier. ``latentflow bench lsac --tier T`` measures that trajectory on every
 run. Re-measuring it inside every spec run would cost a calibration pass per case, so the
-calibrations of the bundled model are stored here (``calibrations/fixture.json``, written by
-:func:`write_calibrations`, the same measurement the bench makes with its defaults: 4 examples,
-seed 0, 16 Euler steps, threshold 0.01) under the SHA-256 of the model's weights.
-tests/acceleration/test_presets.py re-measures them and fails when they are stale.
+bundled model's calibrations are stored here (``calibrations/fixture.json``, written by
+:func:`write_calibrations`: the same measurement the bench makes with its defaults, 4
+examples, seed 0, 16 Euler steps, threshold 0.01), with the SHA-256 of the weights they were
+measured on. tests/acceleration/test_presets.py re-measures them and fails when they are stale.
 
-A model without a stored calibration gets a clear error: give the spec an explicit ``plan:``
-(the ``freeze steps`` that ``latentflow bench lsac`` prints) instead.
+A stored calibration is named by the model it was measured on (``calibrated_on``, the file's
+stem): the spec says whose plan it runs. Running the fixture's preset on another model (a
+counter-model of the fixture) applies that same plan to it, as an explicit ``plan:`` would.
 """
 
 from __future__ import annotations
@@ -32,7 +33,8 @@ from latentflow.model import SamAudioModel
 from .calibration import PRESET_NAMES, measure_entropy_profile, preset_plans
 from .lsac import LSACPlan
 
-CALIBRATIONS = Path(__file__).with_name("calibrations") / "fixture.json"
+CALIBRATION_FOLDER = Path(__file__).with_name("calibrations")
+CALIBRATIONS = CALIBRATION_FOLDER / "fixture.json"
 FORMAT = 1
 
 _FINGERPRINTS: "weakref.WeakKeyDictionary[SamAudioModel, str]" = weakref.WeakKeyDictionary()
@@ -97,22 +99,21 @@ def load_calibrations(path: Path = CALIBRATIONS) -> list[StoredCalibration]:
     return [StoredCalibration.from_dict(entry, f"{path} calibrations[{i}]") for i, entry in enumerate(data["calibrations"])]
 
 
-def stored_calibration(model: SamAudioModel, tier: str, path: Path = CALIBRATIONS) -> StoredCalibration:
-    """The stored calibration of this model (by weights) on ``tier``; a clear error if none."""
-    fingerprint = weights_fingerprint(model)
-    stored = load_calibrations(path)
+def stored_calibration(calibrated_on: str, tier: str, folder: Path = CALIBRATION_FOLDER) -> StoredCalibration:
+    """The stored calibration of model ``calibrated_on`` on ``tier``; a clear error if none."""
+    names = sorted(p.stem for p in folder.glob("*.json"))
+    if calibrated_on not in names:
+        raise ValueError(
+            f"no stored LSAC calibration for model {calibrated_on!r}; stored: {names}. LSAC presets are "
+            "calibrated per model: give the operation an explicit plan: {layer: freeze_step} "
+            "(`latentflow bench lsac --model PATH` prints the calibrated plans)"
+        )
+    stored = load_calibrations(folder / f"{calibrated_on}.json")
     for entry in stored:
-        if entry.model_sha256 == fingerprint and entry.tier == tier:
+        if entry.tier == tier:
             return entry
-    tiers = sorted(e.tier for e in stored if e.model_sha256 == fingerprint)
-    if tiers:
-        raise ValueError(f"no stored LSAC calibration of this model on tier {tier!r}; stored tiers: {tiers}")
-    raise ValueError(
-        "LSAC presets are calibrated per model and only the bundled fixture model's calibrations are "
-        f"stored ({path.name}); this model's weights (sha256 {fingerprint[:12]}...) have none: give the "
-        "operation an explicit plan: {layer: freeze_step} (`latentflow bench lsac --model PATH` prints the "
-        "calibrated plans)"
-    )
+    raise ValueError(f"no stored LSAC calibration of {calibrated_on!r} on tier {tier!r}; "
+                     f"stored tiers: {sorted(e.tier for e in stored)}")
 
 
 def measure_calibration(

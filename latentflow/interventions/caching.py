@@ -6,7 +6,7 @@ All three use the one frozen-pattern primitive (:mod:`latentflow.acceleration.fr
   :class:`~latentflow.acceleration.frozen.FrozenPattern` per site;
 * ``lsac`` (a controller operation): the :class:`~latentflow.acceleration.lsac.LSACController`
   that ``sample_lsac`` and ``latentflow bench lsac`` run, with a preset (the bench's
-  calibration, :mod:`latentflow.acceleration.presets`), an explicit ``plan: {layer: step}``, or
+  calibration of the model ``calibrated_on``, :mod:`latentflow.acceleration.presets`), an explicit ``plan: {layer: step}``, or
   ``from_step`` for every selected layer;
 * ``lsac_adaptive``: the :class:`~latentflow.acceleration.adaptive.AdaptiveController`.
 
@@ -52,8 +52,9 @@ def lsac(args: Mapping[str, Any]) -> ControllerFactory:
     given = [name for name in ("preset", "plan", "from_step") if args.get(name) is not None]
     if len(given) != 1:
         raise ValueError(f"operation 'lsac' takes exactly one of preset, plan, from_step; got {given or 'none'}")
-    if args.get("tier") is not None and given != ["preset"]:
-        raise ValueError("operation 'lsac': tier names the calibration of a preset; it goes with preset only")
+    if (args.get("tier") is not None or args.get("calibrated_on") != "fixture") and given != ["preset"]:
+        raise ValueError("operation 'lsac': tier and calibrated_on name the calibration of a preset; "
+                         "they go with preset only")
     if given == ["preset"] and args.get("tier") is None:
         raise ValueError("operation 'lsac' with a preset needs tier: the bench tier it was calibrated on (clean, noisy, env)")
 
@@ -62,7 +63,7 @@ def lsac(args: Mapping[str, Any]) -> ControllerFactory:
         from latentflow.acceleration.presets import stored_calibration
 
         if args.get("preset") is not None:
-            plan = stored_calibration(model, args["tier"]).plan(args["preset"])
+            plan = stored_calibration(args["calibrated_on"], args["tier"]).plan(args["preset"])
         elif args.get("plan") is not None:
             plan = LSACPlan(_plan_layers(args["plan"]), name="plan")
         else:

@@ -209,6 +209,8 @@ for _op in (
             "preset": Param(str, None, "a calibrated LSAC preset, as `latentflow bench lsac` runs it",
                             ("safe", "balanced", "aggressive")),
             "tier": Param(str, None, "with preset: the bench tier it was calibrated on", ("clean", "noisy", "env")),
+            "calibrated_on": Param(str, "fixture", "with preset: the model whose stored calibration gives the plan "
+                                   "(the bundled 'fixture'; latentflow/acceleration/calibrations/)"),
             "plan": Param(collections.abc.Mapping, None, "explicit LSAC plan {layer: freeze_step}"),
             "from_step": Param(int, None, "every selected layer freezes from this step", low=0),
         },

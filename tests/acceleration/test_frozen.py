@@ -186,11 +186,15 @@ def test_recorded_saving_is_reuse_share_times_pattern_share(model, cond):
         ({"plan": {0: 1}, "from_step": 2}, None, "exactly one of preset, plan, from_step; got \\['plan', 'from_step'\\]"),
         ({}, None, "exactly one of preset, plan, from_step; got none"),
         ({"preset": "balanced"}, None, "with a preset needs tier"),
-        ({"plan": {0: 1}, "tier": "noisy"}, None, "tier names the calibration of a preset"),
+        ({"plan": {0: 1}, "tier": "noisy"}, None, "tier and calibrated_on name the calibration of a preset"),
+        ({"from_step": 1, "calibrated_on": "large"}, None, "they go with preset only"),
         ({"plan": {3: 1}}, [0, 1], "layers \\[3\\] of the plan are not among the sites' layers \\[0, 1\\]"),
         ({"plan": {"x": 1}}, None, "plan: layer 'x' is not an integer"),
         ({"plan": {0: -1}}, None, "freeze step -1 of layer 0 must be an integer >= 0"),
-        ({"preset": "balanced", "tier": "noisy"}, None, "only the bundled fixture model's calibrations are stored"),
+        ({"preset": "balanced", "tier": "noisy", "calibrated_on": "large"}, None,
+         "no stored LSAC calibration for model 'large'; stored: \\['fixture'\\]"),
+        # The fixture's plan names layers 0-7; this model has 4.
+        ({"preset": "balanced", "tier": "noisy"}, None, "layers \\[4, 5, 6, 7\\] of the plan are not among"),
     ],
 )
 def test_lsac_operation_errors_name_the_problem(model, cond, args, layers, message):

@@ -30,8 +30,8 @@ def fixture_model():
     return resolve_model("fixture")[0]
 
 
-def test_the_stored_noisy_calibration_gives_the_bench_presets(fixture_model):
-    calibration = stored_calibration(fixture_model, "noisy")
+def test_the_stored_noisy_calibration_gives_the_bench_presets():
+    calibration = stored_calibration("fixture", "noisy")
     assert dict(calibration.plan("balanced").freeze_steps) == BALANCED_NOISY
     assert dict(calibration.plan("safe").freeze_steps) == {**BALANCED_NOISY, 0: 8, 1: 8}
     assert dict(calibration.plan("aggressive").freeze_steps) == {**BALANCED_NOISY, 0: 2, 1: 2}
@@ -69,18 +69,19 @@ def test_the_preset_operation_runs_the_bench_plan_bitwise(fixture_model):
         sample(fixture_model, cond, steps=8, method="euler", seeds=[3])
 
 
-def test_fingerprint_tells_models_apart(fixture_model, tmp_path):
+def test_stored_calibrations_were_measured_on_the_bundled_weights(fixture_model, tmp_path):
     from latentflow.model import build_model
 
-    other = build_model(fixture_model.cfg, seed=0)
-    assert weights_fingerprint(fixture_model) != weights_fingerprint(other)
-    assert weights_fingerprint(fixture_model) == weights_fingerprint(fixture_model)
-    with pytest.raises(ValueError, match="no stored LSAC calibration of this model on tier 'loud'"):
-        stored_calibration(fixture_model, "loud")
-    bad = tmp_path / "calibrations.json"
-    bad.write_text(json.dumps({"format": 2, "calibrations": []}))
+    assert {c.model_sha256 for c in load_calibrations()} == {weights_fingerprint(fixture_model)}
+    assert {c.tier for c in load_calibrations()} == {"clean", "noisy", "env"}
+    assert weights_fingerprint(build_model(fixture_model.cfg, seed=0)) != weights_fingerprint(fixture_model)
+    with pytest.raises(ValueError, match="no stored LSAC calibration of 'fixture' on tier 'loud'"):
+        stored_calibration("fixture", "loud")
+    with pytest.raises(ValueError, match="no stored LSAC calibration for model 'large'; stored: \\['fixture'\\]"):
+        stored_calibration("large", "noisy")
+    (tmp_path / "other.json").write_text(json.dumps({"format": 2, "calibrations": []}))
     with pytest.raises(ValueError, match="not a stored-calibration file of format 1"):
-        stored_calibration(fixture_model, "noisy", bad)
+        stored_calibration("other", "noisy", tmp_path)
     with pytest.raises(ValueError, match="lacks \\['trajectory'\\]"):
         StoredCalibration.from_dict({k: 0 for k in ("model_sha256", "tier", "steps", "method", "n_calibration",
                                                     "seed", "stable_threshold")}, "entry")
