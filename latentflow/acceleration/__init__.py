@@ -23,7 +23,17 @@ from .calibration import (
     preset_plans,
     tune_drift_threshold,
 )
-from .flops import RunFlops, attention_flops, block_flops, count_for, count_run, evaluation_flops, pattern_share
+from .flops import (
+    RunFlops,
+    attention_flops,
+    block_flops,
+    count_for,
+    count_run,
+    evaluation_flops,
+    pattern_share,
+    self_attention_saving,
+)
+from .frozen import FrozenPattern, FrozenPatternConfig
 from .lsac import AcceleratedSample, LSACController, LSACPlan, lsac_caching, sample_controlled, sample_lsac
 from .record import ComputeRecord, EvaluationRecord
 
@@ -38,6 +48,8 @@ __all__ = [
     "DeepCacheController",
     "EntropyProfile",
     "EvaluationRecord",
+    "FrozenPattern",
+    "FrozenPatternConfig",
     "LSACCalibration",
     "LSACController",
     "LSACPlan",
@@ -59,5 +71,6 @@ __all__ = [
     "sample_deepcache",
     "sample_lsac",
     "sample_truncated",
+    "self_attention_saving",
     "tune_drift_threshold",
 ]

@@ -36,6 +36,7 @@ from torch import Tensor
 from latentflow.model import AttentionCall, Conditioning, SamAudioModel, pattern_of
 
 from .control import SamplingController, layer_index, layer_steps
+from .frozen import FrozenPattern, FrozenPatternConfig
 from .lsac import AcceleratedSample, sample_controlled
 
 DEFAULT_DRIFT_THRESHOLD = 0.05
@@ -95,13 +96,20 @@ class AdaptiveController(SamplingController):
         for layer in config.start_steps:
             layer_index(layer, self.n_layers, f"adaptive config {config.name!r}")
         self.config = config
-        self._patterns: dict[tuple[int, int], Tensor] = {}
+        # The patterns live in the same per-call store LSAC and freeze_pattern use; the
+        # references (inputs the kept patterns were computed from) are adaptive's own.
+        self.frozen = {
+            layer: FrozenPattern(FrozenPatternConfig(start), name=f"adaptive refresh layer {layer}")
+            for layer, start in config.start_steps.items()
+        }
         self._references: dict[tuple[int, int], Tensor] = {}
         self._inputs: dict[int, Tensor] = {}
         self.drifts: list[tuple[int, int, int, Tensor]] = []  # (step, evaluation, layer, drift per row)
 
     def reset(self) -> None:
-        self._patterns, self._references, self._inputs = {}, {}, {}
+        for frozen in self.frozen.values():
+            frozen.reset()
+        self._references, self._inputs = {}, {}
         self.drifts = []
 
     def extra_contexts(self) -> list[contextlib.AbstractContextManager]:
@@ -120,13 +128,13 @@ class AdaptiveController(SamplingController):
         self.config.check_steps(state.n_steps)
         self._inputs = {}
         modules = self.model.attention_modules("self")
-        for layer, start in self.config.start_steps.items():
+        for layer, frozen in self.frozen.items():
             # Nothing can be reused at or after the last step if caching starts there.
-            if start < state.n_steps - 1 and state.step >= start:
+            if frozen.config.active_at(state):
                 attention = modules[layer]
-                stack.enter_context(attention.overriding_pattern(self._override(layer, start, attention.pattern_override)))
+                stack.enter_context(attention.overriding_pattern(self._override(layer, frozen, attention.pattern_override)))
 
-    def _override(self, layer: int, start: int, previous) -> Callable[[Callable[[], Tensor], AttentionCall], Tensor]:
+    def _override(self, layer: int, frozen: FrozenPattern, previous) -> Callable[[Callable[[], Tensor], AttentionCall], Tensor]:
         state = self.state
         audio_mask = None if self.cond.audio_mask is None else self.cond.audio_mask.float()
 
@@ -138,10 +146,11 @@ class AdaptiveController(SamplingController):
             x = self._inputs.get(layer)
             if x is None:
                 raise RuntimeError(f"adaptive refresh: the input of layer {layer} was not observed at hook_in")
-            cached = self._patterns.get(key)
-            if state.step == start or cached is None:
+            cached = frozen.kept(state.evaluation)
+            if state.step == frozen.config.freeze_step or cached is None:
                 pattern = fresh()
-                self._patterns[key], self._references[key] = pattern, x
+                frozen.keep(state.evaluation, pattern)
+                self._references[key] = x
                 return pattern
             drift = relative_drift(x, self._references[key], audio_mask)
             self.drifts.append((state.step, state.evaluation, layer, drift))
@@ -157,7 +166,8 @@ class AdaptiveController(SamplingController):
                 pattern = torch.where(rows, fresh(), cached)
                 reference = torch.where(refresh[:, None, None], x, self._references[key])
             self.recorder.set_pattern_rows(layer, computed=call.batch, needed=n_refresh)
-            self._patterns[key], self._references[key] = pattern, reference
+            frozen.keep(state.evaluation, pattern)
+            self._references[key] = reference
             return pattern
 
         return decide

@@ -181,10 +181,7 @@ def audio_workload(
         )
         for index, example in enumerate(make_bench(tier, "test", n, seed))
     )
-    calibration = tuple(
-        separator.conditioning([example], prompt_kind=prompt_kind)
-        for example in make_bench(tier, "train", n_calibration, seed)
-    )
+    calibration = calibration_conditioning(separator, tier, n_calibration, seed, prompt_kind=prompt_kind)
     workload = Workload(
         name=f"bench:{tier}",
         cases=cases,
@@ -193,6 +190,19 @@ def audio_workload(
         quality=DecodedTargetSISNR(separator),
     )
     return separator.model, workload
+
+
+def calibration_conditioning(
+    separator, tier: str, n_calibration: int, seed: int = 0, *, prompt_kind: str = "text"
+) -> tuple[Conditioning, ...]:
+    """The LSAC calibration examples of an audio workload: examples 0..n-1 of the tier's
+    training split (never evaluated), one batch-1 conditioning each."""
+    from latentflow.audio import make_bench
+
+    return tuple(
+        separator.conditioning([example], prompt_kind=prompt_kind)
+        for example in make_bench(tier, "train", n_calibration, seed)
+    )
 
 
 # -- methods --------------------------------------------------------------------------------

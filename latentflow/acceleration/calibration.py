@@ -5,7 +5,8 @@ Measure (the same as the convergence metrics, :mod:`latentflow.metrics.attention
 example, layer, head and step, the normalised entropy of the self-attention map averaged over
 real queries; for midpoint sampling the grid-time evaluation of each step (``evaluation=0``).
 A layer's trajectory is the mean over examples and heads; its rate is the mean absolute
-step-to-step change; it is *stable* when the rate is at most ``threshold``. Its settling step
+step-to-step change of that trajectory (``layer_entropy_rate``, not the spec measure
+``entropy_rate``, which is per example); it is *stable* when the rate is at most ``threshold``. Its settling step
 is the first step after which every step-to-step change stays within ``threshold``.
 
 Presets, for N sampling steps (N = 16: steps 8, 4, 2):

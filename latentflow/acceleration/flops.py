@@ -256,3 +256,9 @@ def count_for(cfg: SamAudioConfig, record: ComputeRecord, cond, costs: Costs = D
     return count_run(
         cfg, record, cond.n_frames, n_text, video=cond.video is not None, anchors=cond.anchor_ids is not None, costs=costs
     )
+
+
+def self_attention_saving(cfg: SamAudioConfig, record: ComputeRecord, cond, costs: Costs = DEFAULT_COSTS) -> float:
+    """Share of the full run's self-attention FLOPs that the run ``record`` describes skipped."""
+    full = ComputeRecord.full(cfg.n_layers, record.n_steps, record.method, record.batch)
+    return count_for(cfg, record, cond, costs).saved_vs(count_for(cfg, full, cond, costs))[0]

@@ -37,6 +37,7 @@ from torch import Tensor
 from latentflow.model import AttentionCall, Conditioning, SamAudioModel, pattern_of, sample
 
 from .control import SamplingController, layer_index, layer_steps
+from .frozen import FrozenPattern, FrozenPatternConfig
 from .record import ComputeRecord
 
 
@@ -80,7 +81,7 @@ class LSACPlan:
     def effective(self, n_steps: int) -> dict[int, int]:
         """The layers that actually reuse a pattern in an ``n_steps`` run (freeze < n_steps - 1)."""
         self.check_steps(n_steps)
-        return {layer: step for layer, step in self.freeze_steps.items() if step < n_steps - 1}
+        return {layer: step for layer, step in self.freeze_steps.items() if FrozenPatternConfig(step).reuses_in(n_steps)}
 
     def check_steps(self, n_steps: int) -> None:
         if self.n_steps is not None and n_steps != self.n_steps:
@@ -100,51 +101,45 @@ class LSACPlan:
 
 
 class LSACController(SamplingController):
-    """Applies an :class:`LSACPlan` to a model while attached (see module docstring)."""
+    """Applies an :class:`LSACPlan` to a model while attached (see module docstring): one
+    :class:`~latentflow.acceleration.frozen.FrozenPattern` per planned layer."""
 
     def __init__(self, model: SamAudioModel, plan: LSACPlan) -> None:
         super().__init__(model)
         plan.check_model(self.n_layers)
         self.plan = plan
-        self._cache: dict[tuple[int, int], Tensor] = {}
+        self.frozen = {
+            layer: FrozenPattern(FrozenPatternConfig(step), name=f"LSAC layer {layer}")
+            for layer, step in plan.freeze_steps.items()
+        }
 
     def reset(self) -> None:
-        self._cache = {}
+        for frozen in self.frozen.values():
+            frozen.reset()
 
     def begin_evaluation(self, stack: contextlib.ExitStack) -> None:
         state = self.state
-        active = self.plan.effective(state.n_steps)
+        self.plan.check_steps(state.n_steps)
         modules = self.model.attention_modules("self")
-        for layer, freeze in active.items():
-            if state.step >= freeze:
+        for layer, frozen in self.frozen.items():
+            # Only from the freeze step on: before it the layer keeps the model's fused path.
+            if frozen.config.active_at(state):
                 attention = modules[layer]
-                override = self._override(layer, freeze, attention.pattern_override)
-                stack.enter_context(attention.overriding_pattern(override))
+                stack.enter_context(attention.overriding_pattern(self._override(layer, frozen, attention.pattern_override)))
 
     def cached_pattern(self, layer: int, evaluation: int = 0) -> Optional[Tensor]:
         """The pattern kept for ``layer`` / evaluation index in the current call (None if none)."""
-        return self._cache.get((layer, evaluation))
+        frozen = self.frozen.get(layer)
+        return None if frozen is None else frozen.kept(evaluation)
 
-    def _override(self, layer: int, freeze: int, previous) -> Callable[[Callable[[], Tensor], AttentionCall], Tensor]:
+    def _override(self, layer: int, frozen: FrozenPattern, previous) -> Callable[[Callable[[], Tensor], AttentionCall], Tensor]:
         state = self.state
 
         def decide(compute: Callable[[], Tensor], call: AttentionCall) -> Tensor:
-            key = (layer, state.evaluation)
-            if state.step == freeze:
-                pattern = pattern_of(previous, compute, call)
-                self._cache[key] = pattern
-                return pattern
-            cached = self._cache.get(key)
-            if cached is None:
-                raise RuntimeError(
-                    f"LSAC: layer {layer} has no pattern cached at its freeze step {freeze} for "
-                    f"evaluation {state.evaluation} (now at step {state.step}); the sampler skipped the freeze step"
-                )
-            expected = (call.batch, call.n_heads, call.n_queries, call.n_keys)
-            if tuple(cached.shape) != expected:
-                raise RuntimeError(f"LSAC: cached pattern of layer {layer} has shape {tuple(cached.shape)}, the call needs {expected}")
-            self.recorder.set_pattern_rows(layer, computed=0, needed=0)
-            return cached
+            pattern = frozen(state, lambda: pattern_of(previous, compute, call), call)
+            if state.step > frozen.config.freeze_step:
+                self.recorder.set_pattern_rows(layer, computed=0, needed=0)
+            return pattern
 
         return decide
 

@@ -82,36 +82,24 @@ def _monotone(runner, example, check) -> str | None:
 
 
 def measured_self_attention_saving(runner, example) -> float:
-    """Share of self-attention FLOPs the interventions skipped in a run of the example's data.
-
-    A call that reuses a pattern skips q/k projections, qk-norm, RoPE, QK^T and softmax (the
-    "pattern" share of a layer's self-attention, latentflow.acceleration.flops.pattern_share);
-    such calls are those where ``attn.hook_v`` fired but ``attn.hook_q`` did not.
-    """
-    from ..acceleration.flops import pattern_share
+    """Share of self-attention FLOPs a run of the example's data skipped, from what the run's
+    LSAC controllers recorded (the ComputeRecord and FLOP count ``latentflow bench lsac`` uses)."""
+    from ..acceleration.flops import self_attention_saving
     from ..interventions import InterventionContext, applied
     from ..model import sample
     from .runner import example_seeds
 
-    world = runner.world(example.model)
-    model = world.model
-    inputs = runner.inputs(example.model, example.data)
-    counts = {"q": 0, "v": 0}
-
-    def counter(kind):
-        def hook(tensor, hook):
-            counts[kind] += 1
-
-        return hook
-
-    hooks = [(lambda n: n.endswith("attn.hook_q") and ".cross_attn." not in n, counter("q")),
-             (lambda n: n.endswith("attn.hook_v") and ".cross_attn." not in n, counter("v"))]
-    cond = inputs.cond.to(runner.device)
-    with applied(model, example.interventions, InterventionContext(model=model)), model.hooks(fwd_hooks=hooks):
+    model = runner.world(example.model).model
+    cond = runner.inputs(example.model, example.data).cond.to(runner.device)
+    ctx = InterventionContext(model=model)
+    with applied(model, example.interventions, ctx):
         sample(model, cond, steps=example.sampler.steps, method=example.sampler.method,
                seeds=example_seeds(example.data.seed, example.data.n))
-    skipped = 1.0 - counts["q"] / counts["v"]
-    return skipped * pattern_share(model.cfg, cond.n_frames)
+        records = [controller.record() for controller in ctx.controllers]
+    if len(records) != 1:
+        raise ValueError(f"self_attention_saving_at_least measures one LSAC operation (lsac, lsac_adaptive); "
+                         f"the interventions attach {len(records)}")
+    return self_attention_saving(model.cfg, records[0], cond)
 
 
 def _saving_at_least(runner, example, check) -> str | None:

@@ -15,7 +15,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from ..metrics.attention import pattern_entropy
+from ..metrics.attention import example_entropy_rate, pattern_entropy
 from ..registry import Param, Registry
 
 # (site, step, evaluation) -> reduced tensor of shape (B, ...)
@@ -71,8 +71,7 @@ def _entropy_rate(records: Records, args: Mapping[str, Any]) -> np.ndarray:
     for site, values in _by_site(records).items():
         if len(values) < 2:
             raise ValueError(f"entropy_rate at {site!r} needs at least 2 sampler steps, got {len(values)}")
-        trajectory = torch.stack([v for _, v in values]).float()  # (steps, B, H)
-        rates.append(trajectory.diff(dim=0).abs().mean(dim=(0, 2)))
+        rates.append(example_entropy_rate(torch.stack([v for _, v in values])))  # (steps, B, H) -> (B,)
     return torch.stack(rates).mean(0).double().numpy()
 
 

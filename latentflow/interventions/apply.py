@@ -125,6 +125,8 @@ def applied(
             for name in names:
                 if op.acts_on is not None and not op.acts_on.accepts(name):
                     raise ValueError(f"operation {op.name!r} cannot act on {name!r}; it acts on {op.acts_on.describe()}")
+                if op.kind == "controller":
+                    continue  # acts on the model as a whole, below
                 if op.kind == "pattern":
                     attention = _attention_for(model, name)
                     if id(attention) in overridden:
@@ -136,6 +138,10 @@ def applied(
                     hooks.append((name, _rows_hook(op.build(args), name, steps, ctx, rows, mark)))
                 else:
                     hooks.append((name, _activation_hook(op.build(args), name, steps, ctx, mark)))
+            if op.kind == "controller":
+                stack.enter_context(_controller(op, args, names, steps, model, ctx))
+                # a controller acts on self-attention, which runs on every forward: attached is fired
+                mark()
         stack.enter_context(model.hooks(fwd_hooks=hooks))
         yield ctx
 
@@ -156,6 +162,18 @@ def _marker(fired: Optional[set[int]], index: int):
     if fired is None:
         return lambda: None
     return lambda: fired.add(index)
+
+
+@contextlib.contextmanager
+def _controller(op: Operation, args: Mapping[str, Any], names: Sequence[str], steps: Any, model: Any,
+                ctx: InterventionContext) -> Iterator[None]:
+    """Attach the controller a controller operation builds for the layers of its sites."""
+    if steps is not None and not getattr(steps, "is_all", False):
+        raise ValueError(f"operation {op.name!r} decides per step itself (its plan); it takes no steps selection")
+    controller = op.build(args)(model, sorted({int(name.split(".")[1]) for name in names}))
+    ctx.controllers.append(controller)
+    with controller.attached():
+        yield
 
 
 def _step(ctx: InterventionContext) -> Optional[int]:

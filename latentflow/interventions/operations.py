@@ -6,7 +6,10 @@ An operation has a ``kind``:
 - ``pattern``: an attention-pattern override for the attention module behind a ``hook_pattern``
   site (uniform weights, freezing), called on every evaluation with ``active`` telling whether
   the step is selected, so stateful operations can record what they need before they act;
-- ``scalar`` is an activation operation meant for 1-element sites such as the anchor gate.
+- ``scalar`` is an activation operation meant for 1-element sites such as the anchor gate;
+- ``controller``: a method that follows the sampler as a whole (LSAC, adaptive refresh) for the
+  layers its sites select; ``build(args)`` returns ``(model, layers) -> SamplingController``
+  (see :mod:`latentflow.interventions.caching`).
 
 Users register their own with ``register_operation`` (from a conftest.py or an entry point in
 the ``latentflow.operations`` group).
@@ -14,6 +17,7 @@ the ``latentflow.operations`` group).
 
 from __future__ import annotations
 
+import collections.abc
 import zlib
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping, Optional, Sequence
@@ -22,7 +26,8 @@ import torch
 from torch import Tensor
 
 from ..registry import REQUIRED, Param, Registry, declared_params
-from .sites import PATTERN_SITES, SCALAR_SITES, SiteKind
+from . import caching
+from .sites import PATTERN_SITES, SCALAR_SITES, SELF_PATTERN_SITES, SiteKind
 
 
 @dataclass
@@ -35,12 +40,15 @@ class InterventionContext:
     example_keys: one integer per batch row, so seeded randomness depends on the example, not on
         its position in a batch.
     frame_mask: (B, T) bool, True = real frame, so temporal means skip padding.
+    controllers: the controllers ``applied`` attached for controller operations (LSAC), in
+        order; each one's ``record()`` says what the latest sampling call computed.
     """
 
     model: Any
     source: Optional[Mapping[tuple[str, Optional[int], Optional[int]], Tensor]] = None
     example_keys: Optional[Sequence[int]] = None
     frame_mask: Optional[Tensor] = None
+    controllers: list = field(default_factory=list)
 
     def position(self) -> tuple[Optional[int], Optional[int]]:
         state = getattr(self.model, "sampling", None)
@@ -63,8 +71,8 @@ PatternFn = Callable[[Callable[[], Tensor], Any, bool, InterventionContext], Opt
 @dataclass(frozen=True)
 class Operation:
     name: str
-    kind: str  # "activation" | "pattern" | "scalar"
-    build: Callable[[Mapping[str, Any]], Any]  # args -> ActivationFn or a fresh PatternFn
+    kind: str  # "activation" | "pattern" | "scalar" | "controller"
+    build: Callable[[Mapping[str, Any]], Any]  # args -> ActivationFn, a fresh PatternFn or a ControllerFactory
     params: Mapping[str, Param] = field(default_factory=dict)
     doc: str = ""
     requires_source: bool = False
@@ -165,27 +173,6 @@ def _uniform(args):
     return fn
 
 
-def _freeze(args):
-    from_step = int(args["from_step"])
-    frozen: dict[int, Tensor] = {}  # evaluation index within a step -> pattern at from_step
-
-    def fn(compute, call, active, ctx):
-        state = ctx.model.sampling
-        if state is None or state.step < from_step or from_step >= state.n_steps - 1:
-            # Not frozen yet, or frozen at the last step where no later step would reuse the
-            # pattern: attention runs untouched (bitwise the baseline).
-            return None
-        if state.step == from_step:
-            pattern = compute()
-            frozen[state.evaluation] = pattern
-            return pattern
-        if state.evaluation not in frozen:
-            raise RuntimeError("freeze_pattern: reached a later step without seeing the freeze step")
-        return frozen[state.evaluation]
-
-    return fn
-
-
 for _op in (
     Operation("zero", "activation", lambda a: (lambda t, site, ctx: torch.zeros_like(t)), doc="replace by zeros"),
     Operation(
@@ -213,8 +200,32 @@ for _op in (
               params={"std": Param(float, REQUIRED, "noise standard deviation"), "seed": Param(int, 0, "noise seed")},
               doc="add seeded Gaussian noise"),
     Operation("uniform_attention", "pattern", _uniform, doc="uniform weights over unmasked keys", acts_on=PATTERN_SITES),
-    Operation("freeze_pattern", "pattern", _freeze,
+    Operation("freeze_pattern", "pattern", caching.freeze_pattern,
               params={"from_step": Param(int, REQUIRED, "first step that reuses the pattern computed at this step", low=0)},
               doc="clamp the attention pattern from a sampler step on", acts_on=PATTERN_SITES),
+    Operation(
+        "lsac", "controller", caching.lsac,
+        params={
+            "preset": Param(str, None, "a calibrated LSAC preset, as `latentflow bench lsac` runs it",
+                            ("safe", "balanced", "aggressive")),
+            "tier": Param(str, None, "with preset: the bench tier it was calibrated on", ("clean", "noisy", "env")),
+            "calibrated_on": Param(str, "fixture", "with preset: the model whose stored calibration gives the plan "
+                                   "(the bundled 'fixture'; latentflow/acceleration/calibrations/)"),
+            "plan": Param(collections.abc.Mapping, None, "explicit LSAC plan {layer: freeze_step}"),
+            "from_step": Param(int, None, "every selected layer freezes from this step", low=0),
+        },
+        doc="LSAC (layer-selective attention caching) as shipped: a preset, an explicit plan or one freeze "
+            "step for the selected self-attention layers",
+        acts_on=SELF_PATTERN_SITES,
+    ),
+    Operation(
+        "lsac_adaptive", "controller", caching.lsac_adaptive,
+        params={
+            "threshold": Param(float, REQUIRED, "relative input drift above which a pattern is recomputed", low=0),
+            "start_step": Param(int, REQUIRED, "step from which the selected layers may reuse patterns", low=0),
+        },
+        doc="LSAC with adaptive refresh on the selected self-attention layers",
+        acts_on=SELF_PATTERN_SITES,
+    ),
 ):
     register_operation(_op)

@@ -44,6 +44,10 @@ PATTERN_SITES = SiteKind(
     "attention-pattern sites", r"blocks\.\d+\.(attn|cross_attn)\.hook_pattern",
     ("blocks.<i>.attn.hook_pattern", "blocks.<i>.cross_attn.hook_pattern"),
 )
+# LSAC caches self-attention only: cross-attention reads the fixed text, nothing to save there.
+SELF_PATTERN_SITES = SiteKind(
+    "self-attention pattern sites", r"blocks\.\d+\.attn\.hook_pattern", ("blocks.<i>.attn.hook_pattern",),
+)
 SCALAR_SITES = SiteKind("scalar sites", r"hook_anchor_gate|hook_video_gate", ("hook_anchor_gate", "hook_video_gate"))
 
 

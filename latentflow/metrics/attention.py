@@ -14,7 +14,14 @@ Definitions (every function below follows them):
   evaluates the model twice per step, a trajectory holds one chosen evaluation per step
   (default: the first, made at the step's grid time).
 * **Rate of change** (``entropy_rate``): the mean absolute first difference along the step
-  axis, ``mean_k |E[k+1] - E[k]|``, in entropy units per sampling step.
+  axis, ``mean_k |E[k+1] - E[k]|``, in entropy units per sampling step. It is taken at one of
+  two levels, with two names (docs/lsac.md says when each is used):
+
+  - :func:`layer_entropy_rate`: the rate of the *layer's* trajectory, averaged over examples
+    and heads first (LSAC calibration, the stable/fast classification, the report's fallback);
+  - :func:`example_entropy_rate`: per example, the rate of each head's trajectory, then the
+    mean over heads (the spec measure ``entropy_rate``: one value per example, for paired
+    tests). Head-to-head wiggles do not cancel here, so it is larger than the layer rate.
 * **Stable / fast**: a layer is *stable* when its rate is at most ``threshold``, *fast*
   otherwise. The threshold is a parameter; :data:`DEFAULT_STABLE_THRESHOLD` (0.01 normalised
   entropy per step: over 16 steps a stable layer's entropy drifts by less than about 16% of
@@ -139,6 +146,29 @@ def entropy_rate(trajectory: np.ndarray | Tensor, *, axis: int = 0) -> np.ndarra
     return np.abs(np.diff(values, axis=axis)).mean(axis=axis)
 
 
+def layer_entropy_rate(entropy: np.ndarray | Tensor) -> np.ndarray:
+    """Per-layer rate of the mean trajectory: (steps, examples, layers, heads) -> (layers,),
+    averaged over examples and heads before differencing (what LSAC calibration classifies)."""
+    values = _as_float_array(entropy, "entropy")
+    if values.ndim != 4:
+        raise ValueError(f"entropy must be (steps, examples, layers, heads); got shape {values.shape}")
+    return entropy_rate(values.mean(axis=(1, 3)), axis=0)
+
+
+def example_entropy_rate(trajectory: Tensor) -> Tensor:
+    """Per-example rate: (steps, examples, heads) -> (examples,), each head's mean absolute
+    step-to-step change, then the mean over heads (the spec measure ``entropy_rate``).
+
+    In float32 torch, as the recorded entropies are, so spec numbers do not depend on a cast.
+    """
+    values = torch.as_tensor(trajectory).float()
+    if values.dim() != 3:
+        raise ValueError(f"trajectory must be (steps, examples, heads); got shape {tuple(values.shape)}")
+    if values.shape[0] < 2:
+        raise ValueError(f"a rate of change needs at least 2 steps; got {values.shape[0]}")
+    return values.diff(dim=0).abs().mean(dim=(0, 2))
+
+
 def classify_stable(rates: np.ndarray | Sequence[float], threshold: float = DEFAULT_STABLE_THRESHOLD) -> np.ndarray:
     """True where a rate is at most ``threshold`` (stable), False where it is larger (fast)."""
     values = _as_float_array(rates, "rates")
@@ -212,7 +242,8 @@ def summarize_convergence(
 ) -> ConvergenceSummary:
     """Summarise a trajectory (steps, examples, layers, heads) or (steps, layers).
 
-    The 4-D form is averaged over examples and heads first (the layer's entropy). The rate,
+    The 4-D form is averaged over examples and heads first (the layer's entropy), so its rates
+    are :func:`layer_entropy_rate`. The rate,
     classification and settling step are then computed per layer; ``tolerance`` defaults to
     ``threshold`` (a layer has settled once it changes no faster than a stable layer does).
     """
@@ -258,6 +289,8 @@ __all__ = [
     "classify_stable",
     "entropy_rate",
     "entropy_trajectory",
+    "example_entropy_rate",
+    "layer_entropy_rate",
     "pattern_entropy",
     "settling_steps",
     "summarize_convergence",

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import torch
 
 from latentflow.acceleration import PRESET_NAMES, calibrate_lsac, measure_entropy_profile, preset_plans
 from latentflow.acceleration.calibration import EntropyProfile
@@ -95,3 +96,21 @@ def test_drift_threshold_tuning_reaches_the_budget_with_the_smallest_threshold(m
     assert not hopeless.reached and hopeless.config.threshold == 10.0
     with pytest.raises(ValueError, match=r"target_saving must lie in \(0, 1\)"):
         tune_drift_threshold(model, cond, candidates, target_saving=1.5)
+
+
+def test_the_two_entropy_rates_are_named_and_differ_as_documented():
+    """layer_entropy_rate (LSAC calibration) averages over examples and heads before
+    differencing; example_entropy_rate (the spec measure) differences each head per example."""
+    from latentflow.metrics.attention import example_entropy_rate, layer_entropy_rate
+
+    # 3 steps, 2 examples, 1 layer, 2 heads whose wiggles cancel in the mean.
+    heads = np.array([[0.5, 0.7], [0.7, 0.5], [0.5, 0.7]])  # (steps, heads)
+    entropy = np.stack([heads, heads + 0.1], axis=1)[:, :, None, :]  # (3, 2, 1, 2)
+    np.testing.assert_allclose(layer_entropy_rate(entropy), [0.0], atol=1e-15)
+    np.testing.assert_allclose(layer_entropy_rate(entropy), summarize_convergence(entropy).rates)
+    per_example = example_entropy_rate(torch.tensor(entropy[:, :, 0, :]))
+    torch.testing.assert_close(per_example, torch.tensor([0.2, 0.2]))
+    with pytest.raises(ValueError, match="needs at least 2 steps"):
+        example_entropy_rate(torch.zeros(1, 2, 2))
+    with pytest.raises(ValueError, match="entropy must be \\(steps, examples, layers, heads\\)"):
+        layer_entropy_rate(np.zeros((3, 2)))

@@ -35,7 +35,7 @@ def baseline(model, cond):
 def no_hooks_left(model):
     return not any(hp.fwd_hooks for hp in model.hook_dict.values()) and all(
         a.pattern_override is None for kind in ("self", "cross") for a in model.attention_modules(kind)
-    )
+    ) and not (model._forward_pre_hooks or model._forward_hooks)  # controllers hook the root module
 
 
 CHANGING = [
@@ -52,6 +52,8 @@ CHANGING = [
     Intervention("blocks.*.attn.hook_pattern", "uniform_attention"),
     Intervention("blocks.*.cross_attn.hook_pattern", "uniform_attention"),
     Intervention("blocks.*.attn.hook_pattern", "freeze_pattern", {"from_step": 1}),
+    Intervention("blocks.*.attn.hook_pattern", "lsac", {"plan": {0: 1, 1: 1}}),
+    Intervention("blocks.*.attn.hook_pattern", "lsac_adaptive", {"threshold": 1e9, "start_step": 1}),
 ]
 
 
