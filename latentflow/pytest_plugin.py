@@ -58,8 +58,22 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "--latentflow-model",
         metavar="MODEL",
         default=None,
-        help="model the claims run on: a preset name or a checkpoint path "
+        help="model the claims run on: a preset name, a checkpoint path or a SAM Audio model folder "
         "(default: the model each spec names)",
+    )
+    group.addoption(
+        "--latentflow-text-encoder",
+        metavar="PATH",
+        default=None,
+        help="local T5 folder for a SAM Audio model folder's text encoder (sets LATENTFLOW_TEXT_ENCODER; "
+        "default: that variable, <model>/<name>, or the offline Hugging Face cache)",
+    )
+    group.addoption(
+        "--latentflow-n",
+        metavar="N",
+        type=int,
+        default=None,
+        help="number of examples in every case (default: each spec's own n)",
     )
     group.addoption(
         "--latentflow-device",
@@ -183,6 +197,7 @@ class _State:
             self._session = SpecSession(
                 model=self.config.getoption("latentflow_model"),
                 seed=self.config.getoption("latentflow_seed"),
+                n=self.config.getoption("latentflow_n"),
                 device=resolve_device(self.config.getoption("latentflow_device"), _worker_index(self.config)),
             )
         return self._session
@@ -192,6 +207,13 @@ _STATE = pytest.StashKey[_State]()
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    text_encoder = config.getoption("latentflow_text_encoder", default=None)
+    if text_encoder:
+        # read where a SAM Audio folder's T5 is resolved (latentflow.audio.text_resolve), in this
+        # process and in the xdist workers it starts
+        import os
+
+        os.environ["LATENTFLOW_TEXT_ENCODER"] = os.path.abspath(os.path.expanduser(str(text_encoder)))
     config.stash[_STATE] = _State(config)
     if not hasattr(config, "workerinput"):  # workers send their reports; the controller writes files
         config.pluginmanager.register(ResultsCollector(config), "latentflow-results")

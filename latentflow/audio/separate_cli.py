@@ -58,7 +58,10 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--prompt", required=True, help='text description of the target, e.g. "a woman speaking"')
     parser.add_argument("--span", default=None, help="START:END seconds where the target is active (span anchors)")
     parser.add_argument("--out", required=True, type=Path, help="target output (.wav or .flac); residual beside it")
-    parser.add_argument("--model", default="fixture", help="'fixture' (bundled) or a checkpoint path")
+    parser.add_argument("--model", default="fixture", help="'fixture' (bundled), a checkpoint path or a SAM Audio folder")
+    parser.add_argument("--text-encoder", default=None, metavar="PATH",
+                        help="local T5 folder for a SAM Audio model (default: $LATENTFLOW_TEXT_ENCODER, "
+                             "<model>/<name>, or the offline Hugging Face cache)")
     parser.add_argument("--steps", type=int, default=16, help="sampler steps (default 16)")
     parser.add_argument("--method", default="euler", choices=("euler", "midpoint"), help="sampler (default euler)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the starting noise (default 0)")
@@ -83,7 +86,7 @@ def main(argv: list[str]) -> int:
             raise UsageError(f"--mix {args.mix}: {1000 * duration:.0f} ms of audio is too short; "
                              f"need at least {1000 * LATENT_HOP / SAMPLE_RATE:.0f} ms (one latent frame)")
         span = None if args.span is None else parse_span(args.span, duration)
-        separator = _load_separator(args.model)
+        separator = _load_separator(args.model, args.text_encoder)
         kind = "text" if span is None else "text+span"
         result = separator.separate(
             mixtures=mixture[None],
@@ -117,12 +120,12 @@ def _check_arguments(args: argparse.Namespace) -> None:
         raise UsageError(f"--steps {args.steps}: must be a positive integer")
 
 
-def _load_separator(model: str):
+def _load_separator(model: str, text_encoder: str | None = None):
     from latentflow.model import CheckpointError
     from latentflow.pipeline import Separator
 
     try:
-        return Separator.load(model)
+        return Separator.load(model, text_encoder=text_encoder)
     except (FileNotFoundError, CheckpointError, ValueError) as error:
         raise UsageError(f"--model {model!r}: {error}") from None
 
