@@ -259,6 +259,8 @@ class OfficialT5TextEncoder(TextEncoder):
     differ in the last float bits with the batch it shares, as in the official code.
     """
 
+    pads_to_batch = True  # features depend on the longest prompt of the batch (see the class docstring)
+
     def __init__(self, model_path: str | os.PathLike, *, max_length: int | None = 512, cache_size: int = 32,
                  device: str | torch.device = "cpu") -> None:
         super().__init__(cache_size=cache_size, device=device)

@@ -78,11 +78,12 @@ class World:
         cond = sep.conditioning_from_features(features, [ex.prompt for ex in examples], spans_s, kind)
         alternative = [ex.alt_prompt for ex in examples]
         alt_cache = None
-        if cond.text is not None:
+        if cond.text is not None and getattr(sep.text_encoder, "pads_to_batch", False):
             # Patching the alternative prompt's activations into a prompted run needs both text
             # sequences equally long. A T5 run as SAM Audio runs it pads each prompt list to its
             # own longest prompt, so pad the shorter one with masked positions (zero features,
-            # mask False): masked keys take no attention weight, so the outputs do not change.
+            # mask False): masked keys take no attention weight. Encoders that encode prompts one
+            # by one (the bundled model's MiniLM) are left exactly as they were.
             alt_cache = sep.conditioning_from_features(features, alternative, spans_s, kind)
             cond, alt_cache = _same_text_length(cond, alt_cache)
         spans = np.array([ex.span for ex in examples], dtype=np.float64)

@@ -162,7 +162,7 @@ def test_t5_narrower_than_the_config_says(folder, tmp_path):
 
 def test_missing_t5_says_what_to_download_and_where(folder, tmp_path, monkeypatch):
     monkeypatch.delenv("LATENTFLOW_TEXT_ENCODER", raising=False)
-    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "empty-cache"))
+    monkeypatch.setattr("huggingface_hub.constants.HF_HUB_CACHE", str(tmp_path / "empty-cache"))
     copy = _copy(folder, tmp_path)
     shutil.rmtree(copy / TEXT_ENCODER_NAME)
     message = _error(copy, f"the text encoder {TEXT_ENCODER_NAME!r} is not available offline")
@@ -266,3 +266,19 @@ def test_editing_loaded_weights_never_writes_the_checkpoint(folder, tmp_path):
     stored = torch.load(folder / "checkpoint.pt", weights_only=True)["proj.weight"]
     assert torch.equal(again.model.state_dict()["proj.weight"], stored)
     assert not torch.equal(parts.model.state_dict()["proj.weight"], stored)
+
+
+def test_t5_found_in_the_offline_hugging_face_cache(folder, tmp_path, monkeypatch):
+    # the layout huggingface_hub writes: models--<id>/refs/main -> snapshots/<revision>/
+    cache = tmp_path / "hub"
+    snapshot = cache / f"models--{TEXT_ENCODER_NAME}" / "snapshots" / "0123abc"
+    shutil.copytree(folder / TEXT_ENCODER_NAME, snapshot)
+    (cache / f"models--{TEXT_ENCODER_NAME}" / "refs").mkdir()
+    (cache / f"models--{TEXT_ENCODER_NAME}" / "refs" / "main").write_text("0123abc")
+    monkeypatch.delenv("LATENTFLOW_TEXT_ENCODER", raising=False)
+    monkeypatch.setenv("HF_HUB_CACHE", str(cache))
+    monkeypatch.setattr("huggingface_hub.constants.HF_HUB_CACHE", str(cache))
+    copy = _copy(folder, tmp_path)
+    shutil.rmtree(copy / TEXT_ENCODER_NAME)
+    encoder = load_separator_parts(copy).text_encoder
+    assert Path(encoder.name) == snapshot and encoder.dim == 32
