@@ -37,7 +37,7 @@ def write_random_folder(folder: Path, size: str = "large", seed: int = 0) -> dic
     from latentflow.model.checkpoint import build_on_meta
     from latentflow.model.config import preset
     from latentflow.model.official_config import TextEncoderSpec, official_config_dict
-    from latentflow.test_model import _write_tiny_t5
+    from latentflow.random_folder import write_tiny_t5
 
     folder.mkdir(parents=True, exist_ok=True)
     cfg = preset(size)
@@ -50,7 +50,7 @@ def write_random_folder(folder: Path, size: str = "large", seed: int = 0) -> dic
     generator = torch.Generator().manual_seed(seed)
     _stream_safetensors(folder / "model.safetensors", shapes, generator)
     (folder / "config.json").write_text(json.dumps(official_config_dict(cfg, codec_cfg, text), indent=2))
-    _write_tiny_t5(folder / "tiny-t5", cfg.text_dim, seed)
+    write_tiny_t5(folder / "tiny-t5", cfg.text_dim, seed)
     return {"parameters": sum(torch.Size(s).numel() for s in shapes.values()), "entries": len(shapes)}
 
 

@@ -19,7 +19,7 @@ import torch
 from latentflow.loading import load_separator_parts
 from latentflow.model import CheckpointError
 from latentflow.pipeline import Separator
-from latentflow.test_model import TEXT_ENCODER_NAME, make_test_model
+from latentflow.random_folder import TEXT_ENCODER_NAME, make_test_model
 
 ROOT = Path(__file__).resolve().parents[2]
 DACVAE_48K = {"name": "dacvae", "sample_rate": 48_000, "hop": 1920, "latent_channels": 8}

@@ -49,11 +49,11 @@ def make_test_model(folder: str | Path, *, seed: int = 0, dim: int = 64, n_heads
         state[name] = torch.randn(shape, generator=generator)
     torch.save(state, folder / "checkpoint.pt")
     (folder / "config.json").write_text(json.dumps(official_config_dict(cfg, codec_cfg, text), indent=2) + "\n")
-    _write_tiny_t5(folder / TEXT_ENCODER_NAME, text_dim, seed + 3)
+    write_tiny_t5(folder / TEXT_ENCODER_NAME, text_dim, seed + 3)
     return folder
 
 
-def _write_tiny_t5(folder: Path, width: int, seed: int) -> None:
+def write_tiny_t5(folder: Path, width: int, seed: int) -> None:
     from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, processors
     from transformers import PreTrainedTokenizerFast, T5Config, T5EncoderModel
 
@@ -71,8 +71,16 @@ def _write_tiny_t5(folder: Path, width: int, seed: int) -> None:
     torch.manual_seed(seed)
     model = T5EncoderModel(config).eval()
     folder.mkdir(parents=True, exist_ok=True)
-    model.save_pretrained(folder)
-    fast.save_pretrained(folder)
+    from transformers.utils import logging as hf_logging
+
+    was_enabled = hf_logging.is_progress_bar_enabled()
+    hf_logging.disable_progress_bar()  # one tiny shard: a progress bar is noise
+    try:
+        model.save_pretrained(folder)
+        fast.save_pretrained(folder)
+    finally:
+        if was_enabled:
+            hf_logging.enable_progress_bar()
 
 
 def main(argv: list[str] | None = None) -> int:
