@@ -41,6 +41,7 @@ SUBCOMMANDS: tuple[Subcommand, ...] = (
     Subcommand("separate", "latentflow.audio.separate_cli:main", "separate a prompted sound from a mixture file"),
     Subcommand("evaluate", "latentflow.audio.evaluate_cli:main", "measure separation quality on a bench tier"),
     Subcommand("gate", "latentflow.gate:main", "compare two results files and fail on regressions"),
+    Subcommand("make-test-model", "latentflow.random_folder:main", "write a random-weight SAM Audio folder (tests)"),
 )
 
 _BY_NAME = {command.name: command for command in SUBCOMMANDS}

@@ -34,6 +34,17 @@ def resolve_model(name_or_path: str | Path) -> tuple[SamAudioModel, dict[str, st
 
     Raises FileNotFoundError / CheckpointError with the path and what is wrong.
     """
+    path = model_path(name_or_path)
+    if path.is_dir():
+        raise CheckpointError(f"model {str(path)!r} is a directory; give a checkpoint file")
+    return load_model(path), _metadata(path)
+
+
+def model_path(name_or_path: str | Path) -> Path:
+    """``"fixture"`` -> the bundled checkpoint; anything else -> that existing file or folder.
+
+    Raises FileNotFoundError naming the path and what is accepted.
+    """
     if isinstance(name_or_path, str) and name_or_path.strip().lower() == FIXTURE_NAME:
         path = fixture_model_path()
         if not path.is_file():
@@ -41,16 +52,14 @@ def resolve_model(name_or_path: str | Path) -> tuple[SamAudioModel, dict[str, st
                 f"the bundled fixture model is missing: {path} does not exist; "
                 "regenerate it with `latentflow train-fixture --out " + str(path) + "`"
             )
-    else:
-        path = Path(name_or_path).expanduser()
-        if not path.exists():
-            raise FileNotFoundError(
-                f"model {str(name_or_path)!r}: no such file; give 'fixture' or the path of a "
-                ".safetensors / .pt checkpoint"
-            )
-        if path.is_dir():
-            raise CheckpointError(f"model {str(path)!r} is a directory; give a checkpoint file")
-    return load_model(path), _metadata(path)
+        return path
+    path = Path(name_or_path).expanduser()
+    if not path.exists():
+        raise FileNotFoundError(
+            f"model {str(name_or_path)!r}: no such file or folder; give 'fixture', the path of a "
+            ".safetensors / .pt checkpoint, or a SAM Audio model folder (config.json + weights)"
+        )
+    return path
 
 
 def _metadata(path: Path) -> dict[str, str]:
@@ -63,4 +72,4 @@ def _metadata(path: Path) -> dict[str, str]:
         return dict(handle.metadata() or {})
 
 
-__all__ = ["FIXTURE_FILE", "FIXTURE_NAME", "fixture_model_path", "load_fixture_model", "resolve_model"]
+__all__ = ["FIXTURE_FILE", "FIXTURE_NAME", "fixture_model_path", "load_fixture_model", "model_path", "resolve_model"]

@@ -18,7 +18,8 @@ from pathlib import Path
 from typing import Optional
 
 MODEL_NAME_FORMS = (
-    "'fixture' (the bundled trained model), a checkpoint path, 'random:<preset>[:<seed>]' "
+    "'fixture' (the bundled trained model), a checkpoint path, a SAM Audio model folder "
+    "(config.json + checkpoint.pt or model.safetensors), 'random:<preset>[:<seed>]' "
     "(random weights) or 'counter:<name>' (the fixture with one mechanism broken)"
 )
 
@@ -69,10 +70,12 @@ def load(name: str | Path = "fixture"):
         from latentflow.model import build_model, preset
 
         return build_model(preset(parsed.preset), seed=parsed.seed)
-    from latentflow.fixture import FIXTURE_NAME, resolve_model
+    from latentflow.fixture import FIXTURE_NAME, model_path, resolve_model
 
-    model = resolve_model(parsed.path or FIXTURE_NAME)[0]
-    return _broken(model, parsed.counter)
+    path = parsed.path or FIXTURE_NAME
+    if model_path(path).is_dir():  # a SAM Audio folder: config.json decides the model
+        return load_separator(path).model
+    return _broken(resolve_model(path)[0], parsed.counter)
 
 
 def load_separator(name: str | Path = "fixture", text_encoder=None):
@@ -81,11 +84,11 @@ def load_separator(name: str | Path = "fixture", text_encoder=None):
 
     parsed = parse_model_name(name)
     if parsed.preset is not None:
-        from latentflow.audio.codec import LatentCodec
+        from latentflow.audio.codecs import MelCodec
         from latentflow.audio.text import encoder_from_name
 
         encoder = text_encoder if text_encoder is not None else encoder_from_name("minilm")
-        return Separator(load(parsed.text), LatentCodec(), encoder)
+        return Separator(load(parsed.text), MelCodec(), encoder)
     from latentflow.fixture import FIXTURE_NAME
 
     separator = Separator.load(parsed.path or FIXTURE_NAME, text_encoder=text_encoder)

@@ -25,6 +25,17 @@ without a span still embeds ``<null>`` tokens.
 
 Noise: each example's starting noise is drawn from its own seed (``seeds``, default 0 for every
 example), so an example's output never depends on which other examples share its batch.
+
+Codec and rates: the separator works through the codec interface
+(:mod:`latentflow.audio.codec_protocol`): the bundled 16 kHz mel codec or SAM Audio's 48 kHz
+DAC-VAE. Waveforms go in and come out at the caller's ``sample_rate`` (default 16 kHz, the
+bench's rate); the separator resamples them to the codec's rate with torchaudio before encoding
+and resamples the decoded estimates back, trimmed to the input length (DAC-VAE decodes whole
+frames, up to hop - 1 samples past the input). Frames, spans and anchors follow the codec's hop.
+
+Watermark: DAC-VAE stamps a message into every decode. Here it comes from each example's noise
+seed (:func:`latentflow.audio.dacvae.separation_messages`), never from the global generator, so a
+baseline and every intervened run of an example carry the same message.
 """
 
 from __future__ import annotations
@@ -39,10 +50,16 @@ from typing import Optional, Sequence
 import torch
 from torch import Tensor
 
-from latentflow.audio.codec import LatentCodec, mixture_features, split_target_residual
+import torchaudio
+
+from latentflow.audio.codec import LatentCodec, mixture_features
+from latentflow.audio.codec_protocol import check_same_codec, codec_label
+from latentflow.audio.codecs import MelCodec, as_codec
+from latentflow.audio.dacvae import separation_messages
 from latentflow.model import Conditioning, SamAudioModel, sample
 
 PROMPT_KINDS = ("text", "span", "text+span")
+SAMPLE_RATE = 16_000  # the bench's rate: waveforms go in and come out at it unless told otherwise
 
 # SAM Audio's anchor vocabulary (the embedding's last row, 3, is padding and never used here).
 ANCHOR_NULL, ANCHOR_POSITIVE, ANCHOR_NEGATIVE = 0, 1, 2
@@ -61,7 +78,8 @@ Span = Optional[tuple[float, float]]
 class Separation:
     """The result of :meth:`Separator.separate`.
 
-    target / residual: (B, S) float32 waveforms at 16 kHz (their sum is the mixture).
+    target / residual: (B, S) float32 waveforms at the input's rate and length (with the mel
+    codec their sum is the mixture).
     state: (B, T, 2C) the sampler's final latent state, [target C | residual C].
     conditioning: what the model was run on.
     """
@@ -122,17 +140,20 @@ def check_span(
 class Separator:
     """A model with the codec and text encoder it was trained with.
 
-    ``text_encoder`` may be None for a separator used only with ``prompt_kind="span"``.
+    ``codec`` is any codec of the codec interface (a bare ``LatentCodec`` is taken as the mel
+    codec); default the bundled mel codec. ``text_encoder`` may be None for a separator used
+    only with ``prompt_kind="span"``.
     """
 
-    def __init__(self, model: SamAudioModel, codec: LatentCodec | None = None, text_encoder=None) -> None:
+    def __init__(self, model: SamAudioModel, codec=None, text_encoder=None) -> None:
         self.model = model.eval()
-        self.codec = codec if codec is not None else LatentCodec()
+        self.codec = as_codec(codec) if codec is not None else MelCodec()
         self.text_encoder = text_encoder
         C = model.cfg.latent_channels
-        if self.codec.channels != C:
+        if self.codec.latent_channels != C:
             raise ValueError(
-                f"the codec has {self.codec.channels} latent channels but the model expects C={C}"
+                f"the codec {codec_label(self.codec.describe())} has {self.codec.latent_channels} latent "
+                f"channels but the model {model.cfg.name!r} expects C={C}"
             )
         if text_encoder is not None and text_encoder.dim != model.cfg.text_dim:
             raise ValueError(
@@ -143,37 +164,53 @@ class Separator:
     # -- construction --------------------------------------------------------------------
 
     @classmethod
-    def load(cls, name_or_path: str | Path = "fixture", text_encoder=None) -> "Separator":
-        """A separator for ``"fixture"`` (the bundled model) or a checkpoint path.
+    def load(cls, name_or_path: str | Path = "fixture", text_encoder=None, codec=None) -> "Separator":
+        """A separator for ``"fixture"`` (the bundled model), a checkpoint file or a SAM Audio
+        model folder (config.json + checkpoint.pt / model.safetensors).
 
-        The text encoder named in the checkpoint's metadata (default ``"minilm"``) is built
-        unless one is passed.
+        The checkpoint says which codec it needs (DAC-VAE when it holds ``audio_codec.*`` or its
+        config.json has ``audio_codec``; the bundled mel codec otherwise); a ``codec`` passed
+        here must be that one. The text encoder the checkpoint names is built unless one is
+        passed (``text_encoder`` may also be a path, as for ``--text-encoder``).
         """
-        from latentflow.audio.text import encoder_from_name
-        from latentflow.fixture import resolve_model
+        from latentflow.loading import load_separator_parts
 
-        model, metadata = resolve_model(name_or_path)
-        check_codec_metadata(metadata, str(name_or_path))
-        if text_encoder is None:
-            text_encoder = encoder_from_name(metadata.get(META_TEXT_ENCODER, "minilm"))
-        return cls(model, LatentCodec(), text_encoder)
+        parts = load_separator_parts(name_or_path, text_encoder=text_encoder)
+        if codec is not None:
+            check_same_codec(parts.codec.describe(), as_codec(codec).describe(), source=str(name_or_path))
+        return cls(parts.model, parts.codec, parts.text_encoder)
 
     def describe(self) -> dict:
-        """The codec and text encoder this separator runs with, for results files:
-        ``{"codec": {name, sample_rate, hop, latent_channels}, "text_encoder": {name, dim}}``
-        (``text_encoder`` None for a span-only separator)."""
-        codec, text = self.codec, self.text_encoder
+        """What this separator runs on, JSON-able: ``{"codec": {"name", "sample_rate", "hop",
+        "latent_channels"}, "text_encoder": {"name", "dim"}}``."""
+        encoder = self.text_encoder
         return {
-            "codec": {"name": codec.name, "sample_rate": int(codec.sample_rate), "hop": int(codec.hop),
-                      "latent_channels": int(codec.channels)},
-            "text_encoder": None if text is None else {"name": text.name, "dim": int(text.dim)},
+            "codec": self.codec.describe(),
+            "text_encoder": {"name": None if encoder is None else str(encoder.name),
+                             "dim": None if encoder is None else int(encoder.dim)},
         }
 
     # -- conditioning --------------------------------------------------------------------
 
-    def encode_mixtures(self, mixtures: Tensor) -> Tensor:
-        """(B, S) or (S,) 16 kHz waveforms -> the model's mixture features (B, T, 2C)."""
-        return mixture_features(self.codec.encode(mixtures))
+    def to_codec_rate(self, waveforms: Tensor, sample_rate: int) -> Tensor:
+        """(B, S) at ``sample_rate`` -> (B, S') at the codec's rate (torchaudio's resampler)."""
+        waves = _as_batch(waveforms)
+        if int(sample_rate) == self.codec.sample_rate:
+            return waves
+        return torchaudio.functional.resample(waves, int(sample_rate), self.codec.sample_rate)
+
+    def from_codec_rate(self, waveforms: Tensor, sample_rate: int, length: int) -> Tensor:
+        """(B, S') at the codec's rate -> (B, length) at ``sample_rate`` (resampled, trimmed)."""
+        if int(sample_rate) != self.codec.sample_rate:
+            waveforms = torchaudio.functional.resample(waveforms, self.codec.sample_rate, int(sample_rate))
+        if waveforms.shape[-1] < length:
+            raise ValueError(f"decoded {waveforms.shape[-1]} samples, fewer than the input's {length}")
+        return waveforms[..., :length]
+
+    def encode_mixtures(self, mixtures: Tensor, sample_rate: int = SAMPLE_RATE) -> Tensor:
+        """(B, S) or (S,) waveforms at ``sample_rate`` -> the model's mixture features (B, T, 2C)."""
+        latents = self.codec.encode(self.to_codec_rate(mixtures, sample_rate))
+        return mixture_features(latents.transpose(1, 2))
 
     def conditioning(
         self,
@@ -183,15 +220,17 @@ class Separator:
         prompts: Sequence[str] | None = None,
         spans: Sequence[Span] | None = None,
         prompt_kind: str = "text",
+        sample_rate: int = SAMPLE_RATE,
     ) -> Conditioning:
         """The model's conditioning for bench examples or for (mixtures, prompts, spans).
 
-        With ``examples`` (objects with ``mixture``, ``prompt`` and ``span``, like
-        :class:`~latentflow.audio.BenchExample`), ``prompts`` / ``spans`` may still be given to
-        replace the examples' own (e.g. the alternative prompt).
+        With ``examples`` (objects with ``mixture``, ``prompt``, ``span`` and ``sample_rate``,
+        like :class:`~latentflow.audio.BenchExample`), ``prompts`` / ``spans`` may still be given
+        to replace the examples' own (e.g. the alternative prompt).
         """
-        mixtures, prompts, spans = self._inputs(examples, mixtures, prompts, spans, prompt_kind)
-        features = self.encode_mixtures(mixtures)
+        mixtures, prompts, spans, sample_rate = self._inputs(examples, mixtures, prompts, spans, prompt_kind,
+                                                             sample_rate)
+        features = self.encode_mixtures(mixtures, sample_rate)
         return self.conditioning_from_features(features, prompts, spans, prompt_kind)
 
     def conditioning_from_features(
@@ -218,7 +257,7 @@ class Separator:
             anchor_spans = list(spans)
         else:
             anchor_spans = [None] * B
-        anchor_ids, alignment = span_anchors(anchor_spans, T, frame_rate=self._frame_rate)
+        anchor_ids, alignment = span_anchors(anchor_spans, T, frame_rate=self.frame_rate)
         return Conditioning(
             mixture=mixture_feats,
             text=text,
@@ -241,33 +280,53 @@ class Separator:
         steps: int = 16,
         method: str = "euler",
         seeds: Sequence[int] | None = None,
+        sample_rate: int = SAMPLE_RATE,
     ) -> Separation:
         """Separate each mixture into (target, residual) waveforms; see the module docstring."""
-        mixtures, prompts, spans = self._inputs(examples, mixtures, prompts, spans, prompt_kind)
-        cond = self.conditioning_from_features(self.encode_mixtures(mixtures), prompts, spans, prompt_kind)
+        mixtures, prompts, spans, sample_rate = self._inputs(examples, mixtures, prompts, spans, prompt_kind,
+                                                             sample_rate)
+        cond = self.conditioning_from_features(self.encode_mixtures(mixtures, sample_rate), prompts, spans,
+                                               prompt_kind)
         seeds = [0] * cond.batch_size if seeds is None else list(seeds)
         state = sample(self.model, cond, steps=steps, method=method, seeds=seeds).final
-        target, residual = self.decode(state, mixtures)
+        target, residual = self.decode(state, mixtures, seeds=seeds, sample_rate=sample_rate)
         return Separation(target=target, residual=residual, state=state, conditioning=cond)
 
     @torch.no_grad()
-    def decode(self, final_state: Tensor, mixture_waveforms: Tensor) -> tuple[Tensor, Tensor]:
-        """(B, T, 2C) final state + (B, S) mixtures -> (target, residual) waveforms (B, S).
+    def decode(self, final_state: Tensor, mixture_waveforms: Tensor, *, seeds: Sequence[int] | None = None,
+               sample_rate: int = SAMPLE_RATE) -> tuple[Tensor, Tensor]:
+        """(B, T, 2C) final state + (B, S) mixtures at ``sample_rate`` -> (target, residual),
+        each (B, S) at ``sample_rate``.
 
-        Both come from the codec's mask decoder on the mixture, so they sum to the mixture.
+        ``seeds`` are the examples' noise seeds (default 0 each): a watermarking codec's message
+        comes from them. With the mel codec both come from one mask on the mixture and sum to it.
         """
         mix = _as_batch(mixture_waveforms)
-        target_latent, residual_latent = split_target_residual(final_state.float())
-        target = self.codec.decode(target_latent, mix, residual_latent)
-        return target, mix.to(target.dtype) - target
+        seeds = [0] * mix.shape[0] if seeds is None else list(seeds)
+        if len(seeds) != mix.shape[0]:
+            raise ValueError(f"decode: {len(seeds)} seeds for {mix.shape[0]} mixtures")
+        codec_mix = self.to_codec_rate(mix, sample_rate)
+        messages = separation_messages(seeds) if self.codec.watermarked else None
+        target, residual = self.codec.decode_separation(final_state.float(), mixture=codec_mix, messages=messages)
+        length = mix.shape[-1]
+        return (self.from_codec_rate(target, sample_rate, length),
+                self.from_codec_rate(residual, sample_rate, length))
+
+    @torch.no_grad()
+    def oracle(self, mixtures: Tensor, targets: Tensor, residuals: Tensor, sample_rate: int = SAMPLE_RATE) -> Tensor:
+        """The codec's ceiling: the target decoded from the true target's and residual's latents."""
+        encode = lambda w: self.codec.encode(self.to_codec_rate(w, sample_rate)).transpose(1, 2)  # noqa: E731
+        state = torch.cat([encode(targets), encode(residuals)], dim=-1)
+        return self.decode(state, mixtures, sample_rate=sample_rate)[0]
 
     # -- helpers -------------------------------------------------------------------------
 
     @property
-    def _frame_rate(self) -> float:
-        return self.codec.sample_rate / self.codec.config.latent_hop
+    def frame_rate(self) -> float:
+        """Latent frames per second: the codec's rate over its hop (25 for both codecs)."""
+        return self.codec.sample_rate / self.codec.hop
 
-    def _inputs(self, examples, mixtures, prompts, spans, prompt_kind):
+    def _inputs(self, examples, mixtures, prompts, spans, prompt_kind, sample_rate):
         check_prompt_kind(prompt_kind)
         if examples is not None:
             if mixtures is not None:
@@ -278,13 +337,18 @@ class Separator:
             lengths = {int(e.mixture.shape[-1]) for e in examples}
             if len(lengths) != 1:
                 raise ValueError(f"examples differ in length ({sorted(lengths)} samples); batch equal lengths")
+            rates = {int(getattr(e, "sample_rate", sample_rate)) for e in examples}
+            if len(rates) != 1:
+                raise ValueError(f"examples differ in sample rate ({sorted(rates)} Hz)")
+            sample_rate = rates.pop()
             mixtures = torch.stack([e.mixture for e in examples])
             prompts = [e.prompt for e in examples] if prompts is None else prompts
             spans = [tuple(e.span) for e in examples] if spans is None else spans
         if mixtures is None:
             raise ValueError("give examples or mixtures")
         mixtures = _as_batch(mixtures)
-        return mixtures, (None if prompts is None else list(prompts)), (None if spans is None else list(spans))
+        return (mixtures, (None if prompts is None else list(prompts)), (None if spans is None else list(spans)),
+                int(sample_rate))
 
 
 def check_prompt_kind(prompt_kind: str) -> None:

@@ -71,6 +71,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help=f"model the claims run on: {MODEL_NAME_FORMS} (default: the model each spec names)",
     )
     group.addoption(
+        "--latentflow-text-encoder",
+        metavar="PATH",
+        default=None,
+        help="local T5 folder for a SAM Audio model folder's text encoder (sets LATENTFLOW_TEXT_ENCODER; "
+        "default: that variable, <model>/<name>, or the offline Hugging Face cache)",
+    )
+    group.addoption(
         "--latentflow-device",
         metavar="DEVICE",
         type=parse_device,
@@ -223,6 +230,13 @@ _STATE = pytest.StashKey[_State]()
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    text_encoder = config.getoption("latentflow_text_encoder", default=None)
+    if text_encoder:
+        # read where a SAM Audio folder's T5 is resolved (latentflow.audio.text_resolve), in this
+        # process and in the xdist workers it starts
+        import os
+
+        os.environ["LATENTFLOW_TEXT_ENCODER"] = os.path.abspath(os.path.expanduser(str(text_encoder)))
     config.stash[_STATE] = _State(config)
     if not hasattr(config, "workerinput"):  # workers send their reports; the controller writes files
         config.pluginmanager.register(ResultsCollector(config), "latentflow-results")

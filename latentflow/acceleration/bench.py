@@ -124,7 +124,8 @@ class DecodedTargetSISNR:
     def __call__(self, final: Tensor, case: BenchCase, full_final: Tensor) -> float:
         if case.target is None or case.mixture is None:
             raise ValueError("target-referenced quality needs each case's mixture and target waveforms")
-        target, _ = self.separator.decode(final, case.mixture)
+        # the watermark message (DAC-VAE) comes from the case's noise seed, as in the bench world
+        target, _ = self.separator.decode(final, case.mixture, seeds=[case.seed] * final.shape[0])
         return float(si_snr(target.double().numpy(), case.target.double().numpy())[0])
 
 

@@ -181,6 +181,15 @@ class Bottleneck(nn.Module):
         self.out_proj = WNConv1d(cfg.codebook_dim, cfg.latent_dim, 1)
 
 
+def separation_messages(seeds: Sequence[int]) -> torch.Tensor:
+    """(2B, 16) messages for the 2B rows of a separation decode: item b's target and residual
+    rows get ``watermark_message(seeds[b], 2)``. ``seeds`` are the examples' noise seeds, so a
+    baseline and every intervened run of an example carry the same watermark, whatever the batch."""
+    if not len(seeds):
+        raise ValueError("separation_messages needs one noise seed per example, got none")
+    return torch.cat([watermark_message(int(seed), 2) for seed in seeds])
+
+
 def watermark_message(seed: int | torch.Generator, batch: int) -> torch.Tensor:
     """Deterministic (batch, 16) float32 0/1 bits from ``seed``, with its own generator."""
     generator = seed if isinstance(seed, torch.Generator) else torch.Generator().manual_seed(int(seed))
@@ -188,7 +197,15 @@ def watermark_message(seed: int | torch.Generator, batch: int) -> torch.Tensor:
 
 
 class DACVAE(nn.Module):
-    """The codec; ``state_dict()`` names equal a checkpoint's ``audio_codec.*`` names."""
+    """The codec; ``state_dict()`` names equal a checkpoint's ``audio_codec.*`` names.
+
+    It implements ``latentflow.audio.codec_protocol.AudioCodec``: it needs no mixture to decode,
+    and every decode stamps a watermark message.
+    """
+
+    name = "dacvae"
+    needs_mixture = False
+    watermarked = True
 
     def __init__(self, config: DACVAEConfig | None = None) -> None:
         super().__init__()
@@ -254,11 +271,13 @@ class DACVAE(nn.Module):
         message: torch.Tensor | None = None,
         *,
         seed: int | torch.Generator | None = None,
+        mixture: torch.Tensor | None = None,
     ) -> torch.Tensor:
         """(B, C, T) -> (B, 1, hop * T), with the watermark stamped in.
 
         ``message`` is (B, 16) of 0/1; without it the bits come from ``watermark_message(seed)``
-        (never from torch's global generator, unlike the official code).
+        (never from torch's global generator, unlike the official code). ``mixture`` is part of
+        the codec interface for codecs that decode through it; DAC-VAE decodes latents alone.
         """
         if latents.dim() != 3 or latents.shape[1] != self.latent_channels:
             raise ValueError(f"DACVAE.decode expects (B, C={self.latent_channels}, T), got {tuple(latents.shape)}")
@@ -269,6 +288,20 @@ class DACVAE(nn.Module):
         message = message.to(latents.device)
         with _cudnn_off(latents):
             return self.decoder(self.quantizer.out_proj(latents), message)
+
+    def decode_separation(
+        self, state: torch.Tensor, *, mixture: torch.Tensor | None = None, messages: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """(B, T, 2C) final state -> (target, residual), each (B, hop * T), as SAM Audio's
+        ``separate`` decodes them (one call on 2B rows; ``messages`` (2B, 16))."""
+        batch, frames, _ = state.shape
+        pairs = separation_outputs(self, state.float(), [frames] * batch, messages)
+        return torch.stack([t for t, _ in pairs]), torch.stack([r for _, r in pairs])
+
+    def describe(self) -> dict:
+        from .codec_protocol import describe_codec
+
+        return describe_codec(self, self.name)
 
     def load_official_state_dict(self, tensors: Mapping[str, torch.Tensor], *, prefix: str = "", source: str = "<tensors>") -> None:
         """Strict load of ``prefix + name`` entries; errors name every key and both shapes."""
@@ -341,6 +374,7 @@ __all__ = [
     "WM_RATES",
     "config_from_metadata",
     "feature_idx_to_wav_idx",
+    "separation_messages",
     "separation_outputs",
     "watermark_message",
     "wav_idx_to_feature_idx",

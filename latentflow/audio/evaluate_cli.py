@@ -132,6 +132,7 @@ class Evaluation:
     values: dict  # name -> tuple of per-example values (NaN kept)
     prompt_following: Optional[PromptFollowing]
     nan_reasons: dict = field(default_factory=dict)  # metric -> {reason: count} for NaN values
+    separator: dict = field(default_factory=dict)  # Separator.describe(): the codec and text encoder
 
     def as_dict(self) -> dict:
         following = None
@@ -154,6 +155,7 @@ class Evaluation:
                 for name, interval in self.metrics.items()
             },
             "prompt_following": following,
+            "separator": self.separator,
         }
 
     def table(self) -> str:
@@ -213,7 +215,7 @@ def evaluate_separator(
             columns[name].extend(float(v) for v in getattr(report, name))
         mixture_score = si_snr(mixture, target)
         columns["mixture_si_snr"].extend(float(v) for v in mixture_score)
-        oracle = separator.codec.oracle(mixture, target, residual)
+        oracle = separator.oracle(mixture, target, residual)
         columns["oracle_si_snr_improvement"].extend(float(v) for v in si_snr(oracle, target) - mixture_score)
         for name in METRIC_ORDER:
             nan_reasons[name].extend(r for r in report.reasons[name] if r is not None)
@@ -231,6 +233,7 @@ def evaluate_separator(
         following = PromptFollowing(Proportion.of(both), Proportion.of(followed_target + followed_other))
     return Evaluation(
         tier=tier, n=n, model=model_name, steps=steps, method=method, prompt_kind=prompt_kind, seed=seed,
+        separator=separator.describe(),
         metrics={name: MeanInterval.of(values) for name, values in columns.items()},
         values={name: tuple(values) for name, values in columns.items()},
         prompt_following=following,
@@ -250,6 +253,9 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--tier", required=True, choices=TIERS, help="bench tier")
     parser.add_argument("--n", required=True, type=int, help="number of held-out examples (0..N-1)")
     parser.add_argument("--model", default="fixture", help=f"{MODEL_NAME_FORMS}; default fixture")
+    parser.add_argument("--text-encoder", default=None, metavar="PATH",
+                        help="local T5 folder for a SAM Audio model (default: $LATENTFLOW_TEXT_ENCODER, "
+                             "<model>/<name>, or the offline Hugging Face cache)")
     parser.add_argument("--json", type=Path, default=None, help="also write the results as JSON here")
     parser.add_argument("--steps", type=int, default=16, help="sampler steps (default 16)")
     parser.add_argument("--method", default="euler", choices=("euler", "midpoint"), help="sampler (default euler)")
@@ -280,7 +286,7 @@ def main(argv: list[str]) -> int:
     from latentflow.model_names import load_separator
 
     try:
-        separator = load_separator(args.model)
+        separator = load_separator(args.model, text_encoder=args.text_encoder)
     except (FileNotFoundError, CheckpointError, ValueError) as error:
         print(f"latentflow evaluate: --model {args.model!r}: {error}", file=sys.stderr)
         return 2

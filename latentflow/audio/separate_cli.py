@@ -71,6 +71,9 @@ def _parser() -> argparse.ArgumentParser:
                         help="START:END seconds where the target is active (span anchors; --prompt, --span or both)")
     parser.add_argument("--out", required=True, type=Path, help="target output (.wav or .flac); residual beside it")
     parser.add_argument("--model", default="fixture", help=f"{MODEL_NAME_FORMS}; default fixture")
+    parser.add_argument("--text-encoder", default=None, metavar="PATH",
+                        help="local T5 folder for a SAM Audio model (default: $LATENTFLOW_TEXT_ENCODER, "
+                             "<model>/<name>, or the offline Hugging Face cache)")
     parser.add_argument("--steps", type=int, default=16, help="sampler steps (default 16)")
     parser.add_argument("--method", default="euler", choices=("euler", "midpoint"), help="sampler (default euler)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the starting noise (default 0)")
@@ -105,7 +108,7 @@ def main(argv: list[str]) -> int:
             span = None if args.span is None else parse_span(args.span, duration)
         for warning in caught:  # one plain line, not a warnings-module source listing
             print(f"latentflow separate: warning: {warning.message}", file=sys.stderr)
-        separator = _load_separator(args.model)
+        separator = _load_separator(args.model, args.text_encoder)
         target, residual = separate_long(
             separator, mixture, prompt=args.prompt, span=span, window_seconds=args.window,
             overlap_seconds=args.overlap, steps=args.steps, method=args.method, seed=args.seed,
@@ -143,12 +146,12 @@ def _check_arguments(args: argparse.Namespace) -> None:
         raise UsageError(f"--overlap {args.overlap:g}: must be between 0 and half the window ({args.window / 2:g} s)")
 
 
-def _load_separator(model: str):
+def _load_separator(model: str, text_encoder: str | None = None):
     from latentflow.model import CheckpointError
     from latentflow.model_names import load_separator
 
     try:
-        return load_separator(model)
+        return load_separator(model, text_encoder=text_encoder)
     except (FileNotFoundError, CheckpointError, ValueError) as error:
         raise UsageError(f"--model {model!r}: {error}") from None
 

@@ -249,6 +249,48 @@ class T5TextEncoder(_PretrainedTextEncoder):
         super().__init__(tokenizer, model, name=str(model_dir), cache_size=cache_size, device=device)
 
 
+class OfficialT5TextEncoder(TextEncoder):
+    """T5 run as SAM Audio runs it: the whole batch tokenized at once with ``padding="longest"``,
+    ``truncation=True`` at ``max_length``, the encoder's last hidden states and the attention
+    mask (True = real token). Padding positions keep the encoder's values (the mask hides them
+    from cross-attention), exactly as the official code passes them on.
+
+    Batches are cached whole (the bench reuses its prompt lists): a prompt's features may
+    differ in the last float bits with the batch it shares, as in the official code.
+    """
+
+    pads_to_batch = True  # features depend on the longest prompt of the batch (see the class docstring)
+
+    def __init__(self, model_path: str | os.PathLike, *, max_length: int | None = 512, cache_size: int = 32,
+                 device: str | torch.device = "cpu") -> None:
+        super().__init__(cache_size=cache_size, device=device)
+        inner = T5TextEncoder(model_path, cache_size=0, device=device)
+        self.tokenizer, self.model, self.dim = inner.tokenizer, inner.model, inner.dim
+        self.name = inner.name
+        self.max_length = max_length
+        self._batches: OrderedDict[tuple[str, ...], TextFeatures] = OrderedDict()
+
+    @torch.no_grad()
+    def encode(self, prompts: Sequence[str]) -> TextFeatures:
+        key = tuple(_check_prompts(prompts))
+        if key in self._batches:
+            self._batches.move_to_end(key)
+            return self._batches[key]
+        batch = self.tokenizer(list(key), padding="longest", truncation=self.max_length is not None,
+                               max_length=self.max_length, return_tensors="pt")
+        ids, mask = batch["input_ids"].to(self.device), batch["attention_mask"].to(self.device)
+        hidden = self.model(input_ids=ids, attention_mask=mask).last_hidden_state.to(torch.float32)
+        features = TextFeatures(features=hidden, mask=mask.bool())
+        if self.cache_size:
+            self._batches[key] = features
+            if len(self._batches) > self.cache_size:
+                self._batches.popitem(last=False)
+        return features
+
+    def _encode_one(self, prompt: str) -> torch.Tensor:
+        return self.encode([prompt]).features[0]
+
+
 def _existing_dir(path: str | os.PathLike, what: str) -> Path:
     directory = Path(path).expanduser()
     if not directory.exists():

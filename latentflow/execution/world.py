@@ -1,7 +1,13 @@
 """The world a case runs in: a model, and the bench examples it separates, as tensors.
 
-Model names are resolved by ``latentflow.model_names`` (``fixture``, a checkpoint path,
-``random:<preset>[:<seed>]``, ``counter:<name>``).
+Model names are resolved by ``latentflow.model_names`` (``fixture``, a checkpoint path, a SAM
+Audio model folder, ``random:<preset>[:<seed>]``, ``counter:<name>``).
+
+Rates: the bench tiers are 16 kHz. The separator resamples each mixture to its codec's rate
+before encoding and each decoded estimate back to 16 kHz (trimmed to the mixture's length)
+before the metrics, so STOI and wideband PESQ mean the same for every model. Span frames follow
+the codec's hop. A decode's watermark message (DAC-VAE) comes from the example's noise seed, so
+the baseline and every intervened run of an example share it.
 """
 
 from __future__ import annotations
@@ -29,6 +35,7 @@ class CaseInputs:
     span_frames: Optional[Tensor]  # (n, 2) long, [start, end) latent frames
     sample_rate: int
     cond: Conditioning  # prompted
+    noise_seeds: tuple[int, ...] = ()  # one per example: the sampler's noise and the decode's watermark
     _alternative: Callable[[], Conditioning] = field(repr=False, default=None)
     _alt_cache: Optional[Conditioning] = field(default=None, repr=False)
 
@@ -62,23 +69,38 @@ class World:
 
     def inputs(self, data: Any) -> CaseInputs:
         from ..audio.bench import make_bench
+        from .runner import example_seeds
 
         examples = make_bench(data.tier, data.split, data.n, data.seed, spans=data.spans)
         kind = data.prompt
-        cond = self.separator.conditioning(examples, prompt_kind=kind)
-        spans = np.array([ex.span for ex in examples], dtype=np.float64)
-        frame_rate = self.separator.codec.sample_rate / self.separator.codec.config.latent_hop
-        span_frames = torch.tensor([ex.span_frames(frame_rate) for ex in examples], dtype=torch.long)
+        sep = self.separator
+        mixtures = torch.stack([ex.mixture for ex in examples])
+        spans_s = [tuple(ex.span) for ex in examples]
+        features = sep.encode_mixtures(mixtures, examples[0].sample_rate)
+        cond = sep.conditioning_from_features(features, [ex.prompt for ex in examples], spans_s, kind)
         alternative = [ex.alt_prompt for ex in examples]
+        alt_cache = None
+        if cond.text is not None and getattr(sep.text_encoder, "pads_to_batch", False):
+            # Patching the alternative prompt's activations into a prompted run needs both text
+            # sequences equally long. A T5 run as SAM Audio runs it pads each prompt list to its
+            # own longest prompt, so pad the shorter one with masked positions (zero features,
+            # mask False): masked keys take no attention weight. Encoders that encode prompts one
+            # by one (the bundled model's MiniLM) are left exactly as they were.
+            alt_cache = sep.conditioning_from_features(features, alternative, spans_s, kind)
+            cond, alt_cache = _same_text_length(cond, alt_cache)
+        spans = np.array([ex.span for ex in examples], dtype=np.float64)
+        span_frames = torch.tensor([ex.span_frames(sep.frame_rate) for ex in examples], dtype=torch.long)
         return CaseInputs(
-            mixtures=torch.stack([ex.mixture for ex in examples]),
+            mixtures=mixtures,
             targets=torch.stack([ex.target for ex in examples]),
             residuals=torch.stack([ex.residual for ex in examples]),
             spans=spans,
             span_frames=span_frames,
             sample_rate=examples[0].sample_rate,
             cond=cond,
-            _alternative=lambda: self.separator.conditioning(examples, prompts=alternative, prompt_kind=kind),
+            noise_seeds=tuple(example_seeds(data.seed, data.n)),
+            _alternative=lambda: sep.conditioning_from_features(features, alternative, spans_s, kind),
+            _alt_cache=alt_cache,
         )
 
     @staticmethod
@@ -111,8 +133,23 @@ class World:
         return self._description
 
     def decode(self, final: Tensor, inputs: CaseInputs) -> Tensor:
-        target, _ = self.separator.decode(final.cpu(), inputs.mixtures)
+        """The target estimate at the bench's rate and length, (n, N)."""
+        target, _ = self.separator.decode(final.cpu(), inputs.mixtures, seeds=list(inputs.noise_seeds),
+                                          sample_rate=inputs.sample_rate)
         return target.cpu()
+
+
+def _same_text_length(a: Conditioning, b: Conditioning) -> tuple[Conditioning, Conditioning]:
+    length = max(a.text.shape[1], b.text.shape[1])
+
+    def pad(c: Conditioning) -> Conditioning:
+        extra = length - c.text.shape[1]
+        if not extra:
+            return c
+        text = torch.nn.functional.pad(c.text, (0, 0, 0, extra))
+        return c.replace(text=text, text_mask=torch.nn.functional.pad(c.text_mask, (0, extra), value=False))
+
+    return pad(a), pad(b)
 
 
 def sha256_of(path: Path) -> str:
@@ -137,6 +174,10 @@ def model_identity(name: str) -> dict:
         path = fixture_model_path()
         return {"name": name, "kind": "bundled fixture", "file": path.name, "sha256": sha256_of(path)}
     path = Path(name).expanduser()
+    if path.is_dir():  # a SAM Audio model folder: its config and weights files
+        files = sorted(f for f in path.iterdir() if f.is_file() and f.suffix in (".json", ".pt", ".safetensors"))
+        return {"name": name, "kind": "model folder", "folder": str(path),
+                "sha256": {f.name: sha256_of(f) for f in files}}
     return {"name": name, "kind": "checkpoint", "file": str(path), "sha256": sha256_of(path)}
 
 

@@ -42,8 +42,13 @@ class LoadReport:
         return f"{self.source}: loaded {self.loaded} tensors" + (f"; skipped unmodelled {skipped}" if skipped else "")
 
 
-def read_tensors(path: str | Path) -> tuple[dict[str, Tensor], dict[str, str]]:
-    """All tensors of a safetensors or PyTorch file, with its metadata (empty for torch files)."""
+def read_tensors(path: str | Path, *, mmap: bool = False) -> tuple[dict[str, Tensor], dict[str, str]]:
+    """All tensors of a safetensors or PyTorch file, with its metadata (empty for torch files).
+
+    ``mmap``: PyTorch files are memory-mapped instead of read (their tensors then share the
+    file's pages: a big checkpoint is not copied into memory a second time); safetensors files
+    are always read tensor by tensor from a memory map.
+    """
     path = Path(path)
     if not path.exists():
         raise CheckpointError(f"{path}: no such file")
@@ -53,7 +58,7 @@ def read_tensors(path: str | Path) -> tuple[dict[str, Tensor], dict[str, str]]:
     if suffix in SAFETENSORS_SUFFIXES:
         return _read_safetensors(path)
     if suffix in TORCH_SUFFIXES:
-        return _read_torch(path), {}
+        return _read_torch(path, mmap=mmap), {}
     raise CheckpointError(
         f"{path}: unknown checkpoint type {suffix or '(no suffix)'!r}; allowed: "
         f"{list(SAFETENSORS_SUFFIXES + TORCH_SUFFIXES)}"
@@ -75,12 +80,12 @@ def _read_safetensors(path: Path) -> tuple[dict[str, Tensor], dict[str, str]]:
     return tensors, metadata
 
 
-def _read_torch(path: Path) -> dict[str, Tensor]:
+def _read_torch(path: Path, *, mmap: bool = False) -> dict[str, Tensor]:
     import pickle
     import zipfile
 
     try:
-        obj = torch.load(path, map_location="cpu", weights_only=True)
+        obj = torch.load(path, map_location="cpu", weights_only=True, mmap=mmap)
     except (pickle.UnpicklingError, zipfile.BadZipFile, EOFError, RuntimeError, OSError) as err:
         first_line = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         raise CheckpointError(
@@ -100,10 +105,13 @@ def load_state_dict_into(
     *,
     prefix: str = "",
     source: str = "<tensors>",
+    assign: bool = False,
 ) -> LoadReport:
     """Copy ``tensors`` (names optionally behind ``prefix``) into the model, strictly.
 
-    Raises CheckpointError listing every missing key, unexpected key and shape mismatch.
+    ``assign``: the model's parameters become the given tensors (for a model built on the meta
+    device: nothing is copied). Raises CheckpointError listing every missing key, unexpected key
+    and shape mismatch.
     """
     own = {k.removeprefix(prefix): v for k, v in tensors.items() if k.startswith(prefix)}
     # Tolerate the common wrappers around a state dict ("model.", "module.") when they wrap all keys.
@@ -111,6 +119,8 @@ def load_state_dict_into(
         if own and all(k.startswith(wrapper) for k in own):
             own = {k.removeprefix(wrapper): v for k, v in own.items()}
     modelled = {k: v for k, v in own.items() if k.startswith(MODELLED_PREFIXES)}
+    if assign:
+        modelled = {k: v.float() for k, v in modelled.items()}  # float32 as the model is built
     skipped: dict[str, int] = {}
     for key in own.keys() - modelled.keys():
         top = key.split(".", 1)[0]
@@ -119,7 +129,7 @@ def load_state_dict_into(
     problems = state_dict_problems(model.state_dict(), modelled)
     if problems:
         raise CheckpointError(f"{source}: weights do not fit the model config {model.cfg.name!r}:\n" + "\n".join(problems))
-    model.load_state_dict(modelled, strict=True)
+    model.load_state_dict(modelled, strict=True, assign=assign)
     return LoadReport(source=source, loaded=len(modelled), skipped_submodules=skipped)
 
 
@@ -148,22 +158,46 @@ def _listing(title: str, items: list[str], limit: int = 12) -> str:
     return f"{title}: {len(items)}\n{shown}{more}"
 
 
-def infer_config(tensors: Mapping[str, Tensor], metadata: Mapping[str, str] | None = None, *, prefix: str = "") -> SamAudioConfig:
-    """The config of a checkpoint: from its metadata when present, else from its tensor shapes."""
+def infer_config(tensors: Mapping[str, Tensor], metadata: Mapping[str, str] | None = None, *, prefix: str = "",
+                 source: str = "checkpoint") -> SamAudioConfig:
+    """The config of a checkpoint: from its metadata when present, else from its tensor shapes.
+
+    Errors are CheckpointErrors naming ``source`` (the file) and the metadata key or tensor.
+    """
     metadata = metadata or {}
     if "latentflow_config" in metadata:
-        return SamAudioConfig.from_dict(json.loads(metadata["latentflow_config"]))
+        try:
+            data = json.loads(metadata["latentflow_config"])
+        except json.JSONDecodeError as err:
+            raise CheckpointError(f"{source}: metadata 'latentflow_config' is not valid JSON "
+                                  f"(line {err.lineno}, column {err.colno}): {err.msg}") from None
+        if not isinstance(data, dict):
+            raise CheckpointError(f"{source}: metadata 'latentflow_config' must be a JSON object, got {type(data).__name__}")
+        try:
+            return SamAudioConfig.from_dict(data)
+        except (TypeError, ValueError) as err:
+            raise CheckpointError(f"{source}: metadata 'latentflow_config': {err}") from None
     if "transformer_config" in metadata:
-        return SamAudioConfig.from_metadata(metadata, name=metadata.get("name", "checkpoint"))
+        try:
+            return SamAudioConfig.from_metadata(metadata, name=metadata.get("name", "checkpoint"))
+        except (KeyError, TypeError, ValueError) as err:
+            raise CheckpointError(f"{source}: metadata 'transformer_config': {err}") from None
 
     def shape(name: str) -> Optional[torch.Size]:
         t = tensors.get(prefix + name)
         return None if t is None else t.shape
 
+    def need(name: str) -> torch.Size:
+        found = shape(name)
+        if found is None:
+            raise CheckpointError(f"{source}: no tensor {prefix + name!r}; the model config is read from it "
+                                  "(a SAM Audio checkpoint holds it; or give a 'latentflow_config' metadata entry)")
+        return found
+
     proj = shape("proj.weight")
     if proj is None:
         raise CheckpointError(
-            "cannot infer the model config: no 'proj.weight' and no 'transformer_config' metadata "
+            f"{source}: cannot infer the model config: no 'proj.weight' and no 'transformer_config' metadata "
             f"(first keys: {sorted(tensors)[:5]})"
         )
     dim, in_features = int(proj[0]), int(proj[1])
@@ -173,26 +207,27 @@ def infer_config(tensors: Mapping[str, Tensor], metadata: Mapping[str, str] | No
     )
     q_norm = shape("transformer.layers.0.attention.q_norm.weight")
     if q_norm is None:
-        raise CheckpointError("cannot infer the number of heads without qk-norm weights; give a transformer_config")
+        raise CheckpointError(f"{source}: cannot infer the number of heads without qk-norm weights "
+                              f"({prefix}transformer.layers.0.attention.q_norm.weight); give a transformer_config")
     hidden = shape("transformer.layers.0.feed_forward.w1.weight")
     if dim % int(q_norm[0]):
-        raise CheckpointError(f"the qk-norm width {int(q_norm[0])} does not divide the model width {dim}")
+        raise CheckpointError(f"{source}: the qk-norm width {int(q_norm[0])} does not divide the model width {dim}")
     cfg = SamAudioConfig(
         dim=dim,
         n_heads=dim // int(q_norm[0]),
         n_layers=n_layers,
         latent_channels=in_features // 6,
-        text_dim=int(shape("memory_proj.weight")[1]),
-        vision_dim=int(shape("align_masked_video.conv.weight")[1]),
-        num_anchors=int(shape("embed_anchors.embed.weight")[0]) - 1,
-        anchor_embedding_dim=int(shape("embed_anchors.embed.weight")[1]),
+        text_dim=int(need("memory_proj.weight")[1]),
+        vision_dim=int(need("align_masked_video.conv.weight")[1]),
+        num_anchors=int(need("embed_anchors.embed.weight")[0]) - 1,
+        anchor_embedding_dim=int(need("embed_anchors.embed.weight")[1]),
         name="checkpoint",
     )
     if hidden is not None and int(hidden[0]) != cfg.ffn_hidden:
         # Recover the multiplier that gives the stored width (the configs round to multiple_of).
         cfg = cfg.replace(ffn_dim_multiplier=int(hidden[0]) / int(2 * cfg.ffn_exp * dim / 3))
         if cfg.ffn_hidden != int(hidden[0]):
-            raise CheckpointError(f"cannot infer ffn_dim_multiplier for feed-forward width {int(hidden[0])}")
+            raise CheckpointError(f"{source}: cannot infer ffn_dim_multiplier for feed-forward width {int(hidden[0])}")
     return cfg
 
 
@@ -204,14 +239,26 @@ def load_model(
     prefix: str = "",
 ) -> SamAudioModel:
     """Build a model from a checkpoint file (config from its metadata or shapes), in eval mode."""
-    tensors, metadata = read_tensors(path)
-    cfg = infer_config(tensors, metadata, prefix=prefix)
-    with torch.device("meta"):
-        model = SamAudioModel(cfg)
-    model = model.to_empty(device="cpu")
-    model.transformer.layers.apply(_reset_rope_buffers)
-    load_state_dict_into(model, tensors, prefix=prefix, source=str(path))
+    tensors, metadata = read_tensors(path, mmap=True)
+    cfg = infer_config(tensors, metadata, prefix=prefix, source=str(path))
+    model = build_on_meta(cfg)
+    load_state_dict_into(model, tensors, prefix=prefix, source=str(path), assign=True)
+    materialise_buffers(model)
     return model.to(device=device, dtype=dtype).eval()
+
+
+def build_on_meta(cfg: SamAudioConfig) -> SamAudioModel:
+    """The model with no storage: loading then assigns the checkpoint's tensors (no second copy)."""
+    with torch.device("meta"):
+        return SamAudioModel(cfg)
+
+
+def materialise_buffers(model: SamAudioModel) -> None:
+    """Rebuild the non-persistent buffers (RoPE frequencies) of a model loaded by assignment."""
+    model.transformer.layers.apply(_reset_rope_buffers)
+    left = [n for n, t in [*model.named_parameters(), *model.named_buffers()] if t.device.type == "meta"]
+    if left:
+        raise CheckpointError(f"after loading, {len(left)} tensors have no data: {left[:5]}")
 
 
 def _reset_rope_buffers(module: torch.nn.Module) -> None:

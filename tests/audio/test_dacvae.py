@@ -135,13 +135,58 @@ def test_check_parity_names_a_missing_transformer_key(tmp_path, capsys):
 
 
 def test_both_codecs_follow_the_protocol(codec):
-    from latentflow.audio.codec import LatentCodec
-    from latentflow.audio.codec_protocol import CodecGeometry, WaveformCodec
+    from latentflow.audio.codec_protocol import AudioCodec
+    from latentflow.audio.codecs import MelCodec
 
-    assert isinstance(codec, WaveformCodec)
-    assert (codec.sample_rate, codec.hop, codec.latent_channels) == (48_000, 1920, 8)
+    assert isinstance(codec, AudioCodec)
+    assert codec.describe() == {"name": "dacvae", "sample_rate": 48_000, "hop": 1920, "latent_channels": 8}
     assert (codec.samples_to_frames(8914), codec.frames_to_samples(5)) == (5, 9600)
-    mel = LatentCodec()
-    assert isinstance(mel, CodecGeometry)
-    assert (mel.sample_rate, mel.hop, mel.latent_channels, mel.samples_to_frames(641), mel.frames_to_samples(2)) == (
-        16_000, 640, 64, 2, 1280)
+    mel = MelCodec()
+    assert isinstance(mel, AudioCodec)
+    assert mel.describe() == {"name": "mel", "sample_rate": 16_000, "hop": 640, "latent_channels": 64}
+    assert (mel.samples_to_frames(641), mel.frames_to_samples(2)) == (2, 1280)
+    wave = torch.randn(1, 1600, generator=torch.Generator().manual_seed(0))
+    assert mel.encode(wave).shape == (1, 64, 3)
+    with pytest.raises(ValueError, match="no watermark"):
+        mel.decode(mel.encode(wave), mixture=wave, message=torch.zeros(1, 16))
+    with pytest.raises(ValueError, match="through the mixture"):
+        mel.decode(mel.encode(wave))
+
+
+def test_separation_decode_is_bitwise_repeatable_and_leaves_the_global_rng_alone(codec, vector):
+    from latentflow.audio.dacvae import separation_messages
+
+    state = vector[0]["input.separation_state"]
+    before = torch.random.get_rng_state()
+    first = codec.decode_separation(state, messages=separation_messages([3, 4]))
+    second = codec.decode_separation(state, messages=separation_messages([3, 4]))
+    assert torch.equal(torch.random.get_rng_state(), before)
+    assert all(torch.equal(a, b) for a, b in zip(first, second))
+    # item 1 alone gets the same message, so the same waveform, as inside the batch of two
+    alone = codec.decode_separation(state[1:], messages=separation_messages([4]))
+    torch.testing.assert_close(alone[0], first[0][1:], rtol=0, atol=1e-5)
+    other = codec.decode_separation(state, messages=separation_messages([3, 5]))
+    assert torch.equal(other[0][0], first[0][0]) and not torch.equal(other[0][1], first[0][1])
+
+
+def test_check_parity_reproduces_a_vector_of_another_batch_size(vector, tmp_path, capsys):
+    # the vector's second item alone (batch 1): every output must still be reproduced
+    from safetensors.torch import save_file
+
+    tensors, metadata = vector
+    one = {}
+    for name, value in tensors.items():
+        if name.startswith("param."):
+            one[name] = value
+        elif name == "input.separation_message":  # rows 2b, 2b+1 belong to item b
+            one[name] = value[2:].contiguous()
+        elif name.startswith("output.separation_"):
+            if name.endswith(".1"):
+                one[name[:-2] + ".0"] = value
+        elif name.startswith(("input.", "output.", "intermediate.")):
+            one[name] = value[1:].contiguous()
+    path = tmp_path / "batch1.safetensors"
+    save_file(one, str(path), metadata=metadata)
+    assert check_parity_main([str(path)]) == 0
+    out = capsys.readouterr().out.strip().splitlines()
+    assert float(re.fullmatch(r"max_abs_err=(\S+)", out[-1])[1]) < 1e-5

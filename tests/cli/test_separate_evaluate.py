@@ -137,7 +137,9 @@ def test_evaluate_prints_a_table_and_writes_json(tmp_path, capsys):
         assert label in printed
     result = json.loads(path.read_text())
     assert set(result) == {"version", "tier", "split", "n", "model", "steps", "method", "prompt_kind", "seed",
-                           "metrics", "prompt_following"}
+                           "metrics", "prompt_following", "separator"}
+    assert result["separator"] == {"codec": {"name": "mel", "sample_rate": 16_000, "hop": 640, "latent_channels": 64},
+                                   "text_encoder": {"name": "minilm", "dim": 384}}
     assert (result["tier"], result["n"], result["steps"], result["method"]) == ("clean", 2, 4, "euler")
     assert set(result["metrics"]) == {"si_snr", "si_snr_improvement", "sar", "stoi", "pesq", "mixture_si_snr",
                                          "oracle_si_snr_improvement"}

@@ -64,7 +64,7 @@ def test_conditioning_for_each_prompt_kind(random_separator, minilm):
     C2 = random_separator.model.cfg.state_channels
     assert cond.mixture.shape == (3, 100, C2)
     # The mixture features are the mixture latent twice.
-    latent = random_separator.codec.encode(torch.stack([e.mixture for e in examples]))
+    latent = random_separator.codec.encode(torch.stack([e.mixture for e in examples])).transpose(1, 2)
     assert torch.equal(cond.mixture, torch.cat([latent, latent], -1))
     expected = minilm.encode([e.prompt for e in examples])
     assert torch.equal(cond.text, expected.features) and torch.equal(cond.text_mask, expected.mask)
