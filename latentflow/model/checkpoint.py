@@ -84,6 +84,9 @@ def _read_torch(path: Path, *, mmap: bool = False) -> dict[str, Tensor]:
     import pickle
     import zipfile
 
+    # torch can memory-map only the zip format that torch.save writes since 1.6; an older
+    # (legacy) file is still a valid checkpoint and is read into memory instead.
+    mmap = mmap and zipfile.is_zipfile(path)
     try:
         obj = torch.load(path, map_location="cpu", weights_only=True, mmap=mmap)
     except (pickle.UnpicklingError, zipfile.BadZipFile, EOFError, RuntimeError, OSError) as err:

@@ -285,12 +285,12 @@ def test_every_model_problem_is_one_collection_error_line_naming_the_model_line(
     result.stdout.fnmatch_lines([
         "*junk_pt.yaml:3: model: *junk.pt: cannot be read as a PyTorch weights file*",
         "*missing.yaml:3: model: model '*missing.safetensors': no such file*",
-        "*preset.yaml:3: model: cannot load model 'random:nope': unknown model preset 'nope'*",
-        "*typo.yaml:3: model: model 'fixtrue': no such file; give 'fixture'*",
+        "*preset.yaml:3: model: model 'random:nope': unknown preset 'nope'; allowed: *",
+        "*typo.yaml:3: model: model 'fixtrue': no such file or folder; give 'fixture'*",
     ])
     # the command-line option is named when it chose the model
     result = pytester.runpytest("-p", "no:cacheprovider", "typo.yaml", "--latentflow-model=fixtrue")
-    result.stdout.fnmatch_lines(["--latentflow-model=fixtrue: model 'fixtrue': no such file*"])
+    result.stdout.fnmatch_lines(["--latentflow-model=fixtrue: model 'fixtrue': no such file or folder*"])
 
 
 PARAMETRISED = """\
