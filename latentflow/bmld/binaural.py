@@ -14,8 +14,9 @@ Architecture (the same for both): a per-frame MLP (input -> 64 -> ``EMBED_DIM``,
 output is the embedding that the BMLD probe reads (``site = "embedding"``, mean over frames),
 then a linear classifier on the time-averaged embedding.
 
-Training is deterministic: one thread, ``torch.manual_seed``, data from numpy Generators
-seeded by ``TrainConfig.seed``. Retrain both with ``python -m latentflow.bmld.binaural``
+Training is deterministic: one thread, the initial weights drawn under ``TrainConfig.seed``
+inside ``torch.random.fork_rng`` (so the caller's global torch RNG is left as it was), batch
+order from a seeded ``torch.Generator``, data from numpy Generators seeded by ``TrainConfig.seed``. Retrain both with ``python -m latentflow.bmld.binaural``
 (writes ``fixtures/bmld/binaural_{phase,magnitude}.safetensors``; the model card
 ``fixtures/bmld/MODEL_CARD.md`` records the recipe, the time and the accuracies).
 """
@@ -145,8 +146,11 @@ def train(kind: str, config: TrainConfig = TrainConfig()) -> tuple[Lateralisatio
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
-        torch.manual_seed(config.seed)
-        model = LateralisationNet(kind)
+        # nn.Linear draws its initial weights from the global torch RNG and takes no generator:
+        # seed it inside fork_rng, which restores the caller's RNG state on exit.
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(config.seed)
+            model = LateralisationNet(kind)
         x_train, y_train = _frames_and_labels(config, "train", kind)
         x_val, y_val = _frames_and_labels(config, "val", kind)
         optimiser = torch.optim.Adam(model.parameters(), lr=config.learning_rate)

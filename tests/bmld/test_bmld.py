@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 import torch
+from scipy.optimize import approx_fprime
+from scipy.stats import binom
 
 from latentflow.bmld import binaural
-from latentflow.bmld.probe import bmld, detection_curve, fit_psychometric, probe_bmld, psychometric
+from latentflow.bmld.probe import (DetectionCurve, bmld, detection_curve, fit_psychometric,
+                                   paired_bootstrap_thresholds, probe_bmld, psychometric)
 from latentflow.bmld.references import REFERENCE_MODELS, ec_bmld_closed_form
 from latentflow.bmld.stimuli import ABLATIONS, StimulusConfig, make_pair, make_stimuli, with_config
 from latentflow.registry import UnknownNameError
@@ -105,28 +110,44 @@ def test_bad_stimulus_settings_name_the_field_and_the_allowed_values():
 # --- probe -----------------------------------------------------------------------------------
 
 
-def test_psychometric_fit_recovers_a_planted_threshold():
+def test_psychometric_fit_recovers_a_planted_threshold_by_binomial_maximum_likelihood():
     rng = np.random.default_rng(0)
     ladder = np.arange(-40.0, 1.0, 4.0)
     n = np.full(ladder.shape, 400)
     planted = (-18.5, 3.0)
-    accuracy = rng.binomial(n, psychometric(ladder, *planted)) / n
-    fit = fit_psychometric(ladder, accuracy, n)
+    correct = rng.binomial(n, psychometric(ladder, *planted))
+    fit = fit_psychometric(ladder, correct, n)
     assert fit.converged and fit.censored is None
     assert fit.threshold_db == pytest.approx(planted[0], abs=0.75)
     assert fit.width_db == pytest.approx(planted[1], abs=1.0)
-    flat = fit_psychometric(ladder, np.full(ladder.shape, 0.5), n)
+    # It is the maximum of the binomial likelihood (a least-squares fit weighted by observed
+    # proportions is not): the score vanishes there.
+    log_likelihood = lambda params: binom.logpmf(correct, n, psychometric(ladder, params[0], params[1])).sum()
+    score = approx_fprime(np.array([fit.threshold_db, fit.width_db]), log_likelihood, 1e-6)
+    assert np.abs(score).max() < 1e-2
+    flat = fit_psychometric(ladder, n // 2, n)
     assert flat.censored == "above"
+    with pytest.raises(ValueError, match="0 <= n_correct <= n_trials"):
+        fit_psychometric(ladder, n + 1, n)
 
 
-def _planted_curve(threshold: float, seed: int):
+def test_a_fit_against_its_bounds_is_not_converged():
+    ladder = np.arange(-40.0, 1.0, 4.0)
+    n = np.full(ladder.shape, 40)
+    # 60 % correct on every rung: a logistic with guess rate 0.5 can only approach that flat
+    # line by stretching towards the box's edges.
+    flat = fit_psychometric(ladder, np.full(ladder.shape, 24), n)
+    assert not flat.converged
+    # A curve jumping from guessing to ceiling between two rungs is resolved to that gap.
+    step = fit_psychometric(ladder, np.where(ladder < -20, n // 2, n), n)
+    assert step.converged and -24.0 < step.threshold_db < -20.0
+
+
+def _planted_curve(threshold: float, seed: int, n: int = 40) -> DetectionCurve:
     rng = np.random.default_rng(seed)
     ladder = np.arange(-40.0, 1.0, 4.0)
-    n = 40
-    from latentflow.bmld.probe import DetectionCurve
-
-    acc = rng.binomial(n, psychometric(ladder, threshold, 2.5)) / n
-    return DetectionCurve(tuple(ladder), tuple(float(a) for a in acc), (n,) * len(ladder), 5, 0)
+    correct = [tuple(bool(c) for c in rng.random(n) < psychometric(x, threshold, 2.5)) for x in ladder]
+    return DetectionCurve(tuple(float(x) for x in ladder), tuple(correct), 5, 0)
 
 
 def test_bmld_bootstrap_is_deterministic_per_seed_and_brackets_the_planted_difference():
@@ -137,8 +158,24 @@ def test_bmld_bootstrap_is_deterministic_per_seed_and_brackets_the_planted_diffe
     assert first == again
     assert first.confidence_interval != other.confidence_interval
     assert first.bmld_db == pytest.approx(first.threshold_n0s0_db - first.threshold_n0spi_db)
+    assert first.converged and first.n_failed_resamples == 0 and first.judgeable
     low, high = first.confidence_interval
     assert low < 12.0 < high and high - low < 8.0
+
+
+def test_bootstrap_resamples_trials_paired_across_the_two_conditions():
+    curve = _planted_curve(-15.0, 1)
+    same = bmld(curve, curve, seed=3, n_resamples=100)
+    # Paired: every replicate draws the same trials from both conditions, so a model that cannot
+    # tell them apart gets exactly 0 (the earlier independent resampling gave the monaural table rows
+    # intervals of +-1.7 to 4.4 dB around an exact 0).
+    assert same.bmld_db == 0.0 and same.confidence_interval == (0.0, 0.0)
+    fits = (fit_psychometric(curve.tnr_db, curve.n_correct, curve.n_trials),) * 2
+    replicates = paired_bootstrap_thresholds(curve, _planted_curve(-15.0, 2), fits=fits, seed=3, n_resamples=50)
+    assert replicates.shape == (50, 2)
+    np.testing.assert_array_equal(replicates[:, 0], np.asarray(same.replicates_n0s0_db[:50]))
+    with pytest.raises(ValueError, match="trial count per rung"):
+        bmld(curve, _planted_curve(-15.0, 2, n=30), n_resamples=10)
 
 
 def test_detection_curve_finds_a_separable_rung_and_not_a_random_one():
@@ -172,10 +209,10 @@ def test_ec_model_gives_a_positive_bmld_near_its_closed_form(tone_pair):
     assert result.censored_n0s0 is None and result.censored_n0spi is None
 
 
-def test_a_monaural_front_end_has_a_bmld_interval_covering_zero(tone_pair):
+def test_a_monaural_front_end_has_a_bmld_of_exactly_zero(tone_pair):
     result = probe_bmld("logmel", *tone_pair, n_resamples=100)
-    assert result.interval_covers_zero
-    assert result.bmld_db == 0.0  # the left ear is the same in both conditions
+    # The left ear is the same in both conditions, and the paired bootstrap resamples both alike.
+    assert result.bmld_db == 0.0 and result.confidence_interval == (0.0, 0.0)
     assert result.threshold_n0s0_db < -10.0  # and it does detect the tone
 
 
@@ -222,6 +259,17 @@ def test_trained_binaural_models_load_and_give_their_recorded_accuracy(kind):
     assert all(not p.requires_grad for p in model.parameters())
 
 
+def test_training_leaves_the_global_torch_rng_alone_and_is_deterministic():
+    config = binaural.TrainConfig(n_train=36, n_val=9, epochs=1, batch_size=18)
+    torch.manual_seed(123)
+    before = torch.get_rng_state()
+    first, _ = binaural.train("magnitude", config)
+    assert torch.equal(torch.get_rng_state(), before)
+    again, _ = binaural.train("magnitude", config)
+    for name, tensor in first.state_dict().items():
+        assert torch.equal(tensor, again.state_dict()[name]), name
+
+
 def test_binaural_input_frames_differ_only_by_the_phase_features():
     waves, _ = binaural.lateralised_bursts(binaural.TrainConfig(n_val=2), "val")
     phase, magnitude = binaural.input_frames(waves, "phase"), binaural.input_frames(waves, "magnitude")
@@ -242,17 +290,93 @@ def test_table_verdicts_follow_their_written_rules():
     rows = {
         table.RowSpec("ec", "tone", None, "ec_baseline"): ec,
         table.RowSpec("binaural_phase", "tone", None, "dedicated_near_ec"): near,
-        table.RowSpec("logmel", "tone", None, "monaural_zero"): flat,
+        table.RowSpec("logmel", "tone", None, "monaural_zero", True): flat,
         table.RowSpec("binaural_magnitude", "tone", None, "phase_blind_little"): flat,
     }
     verdicts = {spec.model: table._verdict(spec, result, rows)[0] for spec, result in rows.items()}
-    assert verdicts == {"ec": "supports", "binaural_phase": "supports", "logmel": "supports",
+    assert verdicts == {"ec": "supports", "binaural_phase": "supports", "logmel": "by construction",
                         "binaural_magnitude": "supports"}
-    # The monaural rule fails where the interval excludes 0, the EC rule where it is far from Durlach's.
-    assert table._verdict(table.RowSpec("logmel", "tone", None, "monaural_zero"), near, rows)[0] == "does not support"
     far = bmld(_planted_curve(-10.0, 1), _planted_curve(-35.0, 2), seed=0, n_resamples=50)
     assert table._verdict(table.RowSpec("ec", "tone", None, "ec_baseline"), far, rows)[0] == "does not support"
     assert set(spec.claim for spec in table.ROWS) <= set(table.CLAIMS)
+    by_construction = {(spec.model, spec.ablation) for spec in table.ROWS if spec.by_construction}
+    assert {m for m, a in by_construction if a is None} == set(table.MONAURAL_MODELS)
+    assert {a for _, a in by_construction} == {None, "target_ipd_scrambled"}
+
+
+def test_zero_by_construction_is_a_kept_test_not_support():
+    from latentflow.bmld import table
+
+    spec = table.RowSpec("ec", "tone", "target_ipd_scrambled", "target_ipd_control", True)
+    same = bmld(_planted_curve(-15.0, 5), _planted_curve(-15.0, 5), seed=0, n_resamples=50)
+    assert table._verdict(spec, same, {}) == ("by construction",
+                                              "identical detection curves in both conditions: BMLD exactly 0")
+    # A broken construction (the conditions differ: a BMLD of about 12 dB) fails the row.
+    broken = bmld(_planted_curve(-15.0, 1), _planted_curve(-27.0, 2), seed=0, n_resamples=50)
+    assert table._verdict(spec, broken, {})[0] == "does not support"
+
+
+def test_a_real_zero_claim_needs_its_interval_inside_the_margin_not_just_covering_zero():
+    from latentflow.bmld import table
+
+    spec = table.RowSpec("some_monaural_model", "tone", None, "monaural_zero")  # not zero by construction
+    result = bmld(_planted_curve(-15.0, 5), _planted_curve(-15.0, 6), seed=0, n_resamples=50)
+    narrow = dataclasses.replace(result, confidence_interval=(-2.0, 2.5))
+    wide = dataclasses.replace(result, confidence_interval=(-5.0, 5.0))  # covers 0: absence of evidence
+    assert table._verdict(spec, narrow, {})[0] == "supports"
+    assert table._verdict(spec, wide, {})[0] == "does not support"
+    assert table._verdict(spec, wide, {}, table.VerdictRules(zero_margin_db=6.0))[0] == "supports"
+    with pytest.raises(ValueError, match="zero_margin_db > 0"):
+        table.VerdictRules(zero_margin_db=0.0)
+
+
+def test_censored_or_unconverged_fits_are_not_judged():
+    from latentflow.bmld import table
+
+    spec = table.RowSpec("gcc_phat", "tone", None, "gcc_positive_control")
+    never = DetectionCurve(tuple(float(x) for x in np.arange(-40.0, 1.0, 4.0)), ((True, False) * 20,) * 11, 5, 0)
+    censored = bmld(never, _planted_curve(-27.0, 2), seed=0, n_resamples=50)
+    assert censored.censored_n0s0 == "above" and not censored.judgeable
+    verdict, why = table._verdict(spec, censored, {})
+    assert verdict == "not judged" and "censored (N0S0 above" in why
+    good = bmld(_planted_curve(-15.0, 1), _planted_curve(-27.0, 2), seed=0, n_resamples=50)
+    assert table._verdict(spec, good, {})[0] == "supports"
+    unconverged = dataclasses.replace(good, converged_n0spi=False)
+    assert table._verdict(spec, unconverged, {}) == (
+        "not judged", "fit not converged (N0S0 True, N0Spi False, 0/50 resamples failed)")
+    too_many_failed = dataclasses.replace(good, n_failed_resamples=3)  # 6 % of 50
+    assert table._verdict(spec, too_many_failed, {})[0] == "not judged"
+
+
+@pytest.mark.parametrize("model", ["ec", "gcc_phat", "binaural_phase", "binaural_magnitude"])
+def test_textures_rule_can_fail_for_every_model_kind(model):
+    from latentflow.bmld import table
+
+    intact = bmld(_planted_curve(-15.0, 1), _planted_curve(-27.0, 2), seed=0, n_resamples=50)
+    lost = bmld(_planted_curve(-15.0, 1), _planted_curve(-15.0, 1), seed=0, n_resamples=50)
+    halfway = bmld(_planted_curve(-15.0, 1), _planted_curve(-21.0, 2), seed=0, n_resamples=50)
+    spec = table.RowSpec(model, "tone", "mixture_ipd_removed", "textures_not_phase")
+    results = {table._intact(model, "tone"): intact}
+    assert table._verdict(spec, intact, results)[0] == "supports"  # keeps all of it
+    assert table._verdict(spec, lost, results)[0] == "does not support"  # keeps none
+    assert table._verdict(spec, halfway, results)[0] == "not judged"  # about half: the interval straddles it
+    assert table._verdict(spec, intact, {})[0] == "not judged"  # no intact row
+
+
+def test_speech_envelope_rule_compares_paired_threshold_intervals_with_the_margin():
+    from latentflow.bmld import table
+
+    speech = bmld(_planted_curve(-15.0, 1), _planted_curve(-27.0, 2), seed=0, n_resamples=50)
+    results = {table._intact("logmel", "speech"): speech}
+    spec = table.RowSpec("logmel", "speech", "envelope_only", "speech_envelopes")
+    same, why = table._verdict(spec, speech, results)
+    assert same == "supports" and "[0.0, 0.0]" in why and "RMS kept" in why
+    moved = bmld(_planted_curve(-5.0, 1), _planted_curve(-27.0, 2), seed=0, n_resamples=50)
+    assert table._verdict(spec, moved, results)[0] == "does not support"
+    jitter = np.random.default_rng(0).normal(0.0, 5.0, 50)
+    blurred = dataclasses.replace(speech, replicates_n0s0_db=tuple(np.asarray(speech.replicates_n0s0_db) + jitter))
+    verdict, why = table._verdict(spec, blurred, results)
+    assert verdict == "not judged" and "not testable at this resolution" in why
 
 
 def test_table_computes_rows_and_writes_json_numbers():
