@@ -96,7 +96,9 @@ def test_sequential_verdicts_stay_within_alpha_on_the_models_own_null(scores, al
     """1000 seeded sequential runs on the seed-to-seed null (max n 24, a decision after
     every chunk of 4, t-mixture): false positives at most alpha within the 99% binomial
     interval, while a fixed-n t-test repeated at the same six looks exceeds alpha."""
-    design = SequentialDesign(max_n=N_EXAMPLES, chunk=4, alternative=alternative, alpha=ALPHA)
+    # Symmetric by construction (two random seeds in random order), as the t mixture needs.
+    design = SequentialDesign(max_n=N_EXAMPLES, chunk=4, alternative=alternative, alpha=ALPHA,
+                              symmetric=True)
     summary = simulate(sequential_null_sampler(scores), design, draws=1000, seed=2024)
     assert summary.rate_interval[0] <= ALPHA, f"sequential: {summary.holds}/1000 null claims"
     assert summary.trap_interval[0] > ALPHA, f"repeated t: {summary.trap_holds}/1000 null claims"
