@@ -535,11 +535,17 @@ def _band(result: SequentialResult) -> str:
             f"{fmt_interval((result.cs_lower[-1], result.cs_upper[-1]))}")
 
 
+def _share(result: SequentialResult) -> str:
+    if result.family_alpha is None:
+        return ""
+    return f" = {fmt(result.family_alpha)} / {result.family_size} (family of {result.family_size})"
+
+
 def _reason(result: SequentialResult, status: str) -> str:
     claim = _claim(result)
     evidence = (f"anytime-valid p = {fmt(result.pvalue_for_decision)} "
                 f"{'<=' if result.pvalue_for_decision <= result.alpha else '>'} alpha "
-                f"{fmt(result.alpha)} ({result.method}); {_band(result)}")
+                f"{fmt(result.alpha)}{_share(result)} ({result.method}); {_band(result)}")
     if status == "holds":
         return f"{claim} holds after {result.n_used} of at most {result.max_n} pairs: {evidence}"
     if status == "futility":

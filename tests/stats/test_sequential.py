@@ -300,6 +300,7 @@ def test_a_planned_family_splits_alpha_and_bonferroni_and_holm_use_the_anytime_p
     assert all(r.alpha == 0.0125 and r.family_alpha == 0.05 and r.family_size == 4
                for r in results)
     assert [r.status for r in results] == ["holds", "holds", "holds", "futility"]
+    assert "alpha 0.0125 = 0.05 / 4 (family of 4) (t_mixture)" in results[0].reason
     raw = np.array([r.pvalue for r in results])
     bonferroni = correct_sequential(results, "bonferroni")
     np.testing.assert_allclose([r.pvalue_corrected for r in bonferroni], np.minimum(1, 4 * raw))
