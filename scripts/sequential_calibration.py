@@ -22,7 +22,7 @@ def main() -> None:
                         default=Path("docs/benchmarks/sequential-calibration.json"))
     args = parser.parse_args()
     rows = []
-    print(f"{'scenario':74s} {'max_n':>5s} {'held':>10s} {'99% CI':>15s} {'mean n':>6s} "
+    print(f"{'scenario':80s} {'max_n':>5s} {'held':>10s} {'99% CI':>15s} {'mean n':>6s} "
           f"{'futile':>6s} {'repeated t':>10s}")
     for index, scenario in enumerate(SCENARIOS):
         summary = run_scenario(index)
@@ -37,7 +37,7 @@ def main() -> None:
                else list(summary.trap_interval)}
         rows.append(row)
         trap = "-" if summary.trap_rate is None else f"{summary.trap_rate:.3f}"
-        print(f"{scenario.name:74s} {scenario.design.max_n:5d} "
+        print(f"{scenario.name:80s} {scenario.design.max_n:5d} "
               f"{summary.holds:4d}/{summary.draws:<5d} "
               f"[{summary.rate_interval[0]:.3f}, {summary.rate_interval[1]:.3f}] "
               f"{summary.mean_n:6.1f} {summary.futility:6d} {trap:>10s}")

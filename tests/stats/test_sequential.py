@@ -6,6 +6,7 @@ test_sequential_calibration.py.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import numpy as np
@@ -76,7 +77,8 @@ def test_betting_capital_matches_the_hedged_capital_recursion_step_by_step():
     assert math.exp(down) == pytest.approx(capital_down, rel=1e-12)
 
 
-@pytest.mark.parametrize("method, extra", [("t_mixture", {}), ("betting", {"bounds": (-2, 2)})])
+@pytest.mark.parametrize("method, extra", [("t_mixture", {"symmetric": True}),
+                                           ("betting", {"bounds": (-2, 2)})])
 @pytest.mark.parametrize("alternative", ["less", "greater", "two-sided"])
 def test_the_decision_agrees_with_the_confidence_sequence(method, extra, alternative):
     """Holds exactly when the running CS excludes the null side of 0 (betting: up to its
@@ -103,7 +105,7 @@ def test_the_decision_agrees_with_the_confidence_sequence(method, extra, alterna
 def test_the_confidence_sequence_only_narrows_and_covers_the_mean():
     rng = np.random.default_rng(5)
     d = rng.normal(0.3, 1.0, 40)
-    result = sequential_test(d, SequentialDesign(40, 40, alternative="two-sided"))
+    result = sequential_test(d, SequentialDesign(40, 40, alternative="two-sided", symmetric=True))
     lower, upper = np.array(result.cs_lower), np.array(result.cs_upper)
     np.testing.assert_array_equal(lower, np.maximum.accumulate(lower))
     np.testing.assert_array_equal(upper, np.minimum.accumulate(upper))
@@ -124,7 +126,7 @@ def test_the_earliest_possible_decision():
 
 def test_a_large_effect_stops_at_the_first_look_that_can_decide():
     d = np.random.default_rng(1).normal(-3.1, 1.0, 24)  # the text-projection ablation
-    result = sequential_test(d, SequentialDesign(24, 4, alternative="decrease"))
+    result = sequential_test(d, SequentialDesign(24, 4, alternative="decrease", symmetric=True))
     assert result.status == "holds" and result.passed
     assert result.n_used == 8 and result.stopped_at_look == 2
     assert result.looks == (4, 8, 12, 16, 20, 24)
@@ -134,7 +136,7 @@ def test_a_large_effect_stops_at_the_first_look_that_can_decide():
 
 def test_undecided_data_ask_for_more_and_max_n_gives_not_shown():
     d = np.random.default_rng(2).normal(0.0, 1.0, 24)
-    design = SequentialDesign(24, 4, alternative="two-sided")
+    design = SequentialDesign(24, 4, alternative="two-sided", symmetric=True)
     partial = sequential_test(d[:10], design)
     assert partial.status == "continue" and not partial.passed and partial.n_used == 10
     final = sequential_test(d, design)
@@ -142,7 +144,8 @@ def test_undecided_data_ask_for_more_and_max_n_gives_not_shown():
     assert "not shown within max_n 24" in final.reason or "futility" in final.reason
 
 
-@pytest.mark.parametrize("method, extra", [("t_mixture", {}), ("betting", {"bounds": (-1, 1)})])
+@pytest.mark.parametrize("method, extra", [("t_mixture", {"symmetric": True}),
+                                           ("betting", {"bounds": (-1, 1)})])
 def test_futility_is_only_declared_when_the_best_continuation_cannot_reach(method, extra):
     """Feed the most favourable continuation the bound allows for (betting: the far bound
     every time; t mixture: one huge value repeated) and check it indeed never holds."""
@@ -166,7 +169,7 @@ def test_futility_is_only_declared_when_the_best_continuation_cannot_reach(metho
 
 def test_results_do_not_depend_on_how_the_chunks_are_split():
     d = np.random.default_rng(4).normal(-0.6, 1.0, 24)
-    design = SequentialDesign(24, 4, alternative="less")
+    design = SequentialDesign(24, 4, alternative="less", symmetric=True)
     whole = sequential_test(d, design)
     as_chunks = sequential_test_chunks([d[i:i + 4] for i in range(0, 24, 4)], design)
     assert whole == as_chunks and whole.to_dict() == as_chunks.to_dict()
@@ -191,7 +194,7 @@ def test_results_are_deterministic_and_round_trip():
 
 def test_nan_never_shrinks_n():
     d = np.array([-1.0, -2.0, np.nan, -1.5, -1.2, -0.8, -1.1, -1.4])
-    result = sequential_test(d, SequentialDesign(8, 4, alternative="less"))
+    result = sequential_test(d, SequentialDesign(8, 4, alternative="less", symmetric=True))
     assert result.status == "untestable" and not result.passed
     assert "index 2" in result.reason and math.isnan(result.pvalue)
 
@@ -199,17 +202,17 @@ def test_nan_never_shrinks_n():
 def test_identical_differences_carry_no_t_mixture_evidence():
     """A measure that did not change (all differences 0) must not look equivalent, nor a
     constant shift look like a decrease, under the normal model's reading of zero spread."""
-    equivalence = SequentialDesign(24, 4, alternative="equivalence", margin=0.5)
+    equivalence = SequentialDesign(24, 4, alternative="equivalence", margin=0.5, symmetric=True)
     partial = sequential_test(np.zeros(12), equivalence)
     assert partial.status == "continue" and math.isinf(partial.cs_upper[-1])
     final = sequential_test(np.zeros(24), equivalence)
     assert final.status == "untestable" and not final.passed
     assert "all 24 differences equal 0" in final.reason and "betting" in final.reason
-    shifted = sequential_test(np.full(24, -0.3), SequentialDesign(24, 4, alternative="less"))
+    shifted = sequential_test(np.full(24, -0.3), SequentialDesign(24, 4, alternative="less", symmetric=True))
     assert shifted.status == "untestable"
     # One differing value restores the evidence from then on.
     d = np.concatenate([np.full(8, -0.3), [-0.31], np.full(3, -0.3)])
-    assert sequential_test(d, SequentialDesign(12, 4, alternative="less")).status == "holds"
+    assert sequential_test(d, SequentialDesign(12, 4, alternative="less", symmetric=True)).status == "holds"
     # Betting has no such model: ties are ordinary bounded data.
     betting = SequentialDesign(24, 4, method="betting", bounds=(-1, 1), alternative="less")
     assert sequential_test(np.full(24, -0.3), betting).status == "holds"
@@ -229,6 +232,15 @@ def test_identical_differences_carry_no_t_mixture_evidence():
     ({"max_n": 8, "chunk": 4, "method": "betting", "bounds": (-1, 1),
       "alternative": "equivalence", "margin": 2.0}, "must lie inside the bounds"),
     ({"max_n": 8, "chunk": 4, "prior_scale": -1.0}, "prior_scale must be a finite positive"),
+    ({"max_n": 8, "chunk": 4, "alternative": "decrease"},
+     "method 't_mixture' (alternative 'less') assumes differences symmetric about their "
+     "mean, and is not valid on skewed ones: .* use method 'betting' with bounds"),
+    ({"max_n": 8, "chunk": 4, "alternative": "two-sided", "symmetric": "yes"},
+     "symmetric must be true or false; got 'yes'"),
+    ({"max_n": 8, "chunk": 4, "method": "betting", "bounds": (-1, 1), "symmetric": True},
+     "symmetric is for method 't_mixture' only"),
+    ({"max_n": 8, "chunk": 4, "symmetric": True, "family_size": 0},
+     "family_size must be a positive integer; got 0"),
 ])
 def test_bad_designs_are_refused_with_what_is_allowed(kwargs, message):
     with pytest.raises(ValueError, match=message.replace("(", r"\(").replace(")", r"\)")):
@@ -251,7 +263,8 @@ def test_misuse_of_the_data_is_refused():
 # ----- family corrections ---------------------------------------------------------------
 
 
-def _finished(effects, design=SequentialDesign(24, 4, alternative="decrease")):
+def _finished(effects, design=SequentialDesign(24, 4, alternative="decrease", symmetric=True,
+                                               family_size=4)):
     rng = np.random.default_rng(21)
     return [sequential_test(rng.normal(effect, 1.0, 24), design) for effect in effects]
 
@@ -259,57 +272,104 @@ def _finished(effects, design=SequentialDesign(24, 4, alternative="decrease")):
 def test_which_corrections_each_design_allows_is_data_and_refusals_say_why():
     assert CORRECTION_VALIDITY["bh"]["sequential"] is False
     assert CORRECTION_VALIDITY["e_bh"]["fixed_n"] is False
+    assert CORRECTION_VALIDITY["e_bh"]["sequential_designs"]["t_mixture"] == ("two-sided",)
     assert check_correction("Bonferroni", sequential=True) == "bonferroni"
     assert check_correction("holm", sequential=False) == "holm"
+    assert check_correction("e_bh", sequential=True, method="t_mixture",
+                            alternative="two-sided") == "e_bh"
+    assert check_correction("e_bh", sequential=True, method="betting",
+                            alternative="equivalence") == "e_bh"
     with pytest.raises(ValueError, match=r"correction 'bh' is not valid with a sequential "
-                                         r"design: needs independent or PRDS .* use e_bh\. "
-                                         r"Allowed with a sequential design: bonferroni, holm, "
-                                         r"e_bh"):
+                                         r"design: needs independent or PRDS .* Allowed with "
+                                         r"a sequential design: bonferroni, holm, e_bh"):
         check_correction("bh", sequential=True)
     with pytest.raises(ValueError, match="'e_bh' is not valid with a fixed-n design"):
         check_correction("e_bh", sequential=False)
     with pytest.raises(ValueError, match="correction 'fdr' is not known; allowed: bonferroni"):
         check_correction("fdr", sequential=True)
+    for alternative in ("less", "greater", "equivalence"):
+        with pytest.raises(ValueError, match=rf"'e_bh' is not valid with method 't_mixture' and "
+                                             rf"alternative '{alternative}': needs E\[E_tau\] "
+                                             rf"<= 1 .* composite null"):
+            check_correction("e_bh", sequential=True, method="t_mixture",
+                             alternative=alternative)
 
 
-def test_bonferroni_and_holm_use_the_anytime_p_values():
+def test_a_planned_family_splits_alpha_and_bonferroni_and_holm_use_the_anytime_p_values():
     results = _finished([-2.0, -1.0, -0.7, 0.0])
+    assert all(r.alpha == 0.0125 and r.family_alpha == 0.05 and r.family_size == 4
+               for r in results)
+    assert [r.status for r in results] == ["holds", "holds", "holds", "futility"]
+    assert "alpha 0.0125 = 0.05 / 4 (family of 4) (t_mixture)" in results[0].reason
     raw = np.array([r.pvalue for r in results])
     bonferroni = correct_sequential(results, "bonferroni")
     np.testing.assert_allclose([r.pvalue_corrected for r in bonferroni], np.minimum(1, 4 * raw))
-    for before, after in zip(results, bonferroni):
-        assert after.passed == (before.passed and after.pvalue_corrected <= 0.05)
-        assert after.family_size == 4 and after.correction == "bonferroni"
+    # Each case already decided at 0.05 / 4: Bonferroni keeps exactly those decisions.
+    assert [r.passed for r in bonferroni] == [r.passed for r in results] == [True, True, True,
+                                                                             False]
+    assert all(r.family_size == 4 and r.correction == "bonferroni" for r in bonferroni)
     holm = correct_sequential(results, "holm")
     assert all(h.pvalue_corrected <= b.pvalue_corrected + 1e-15
                for h, b in zip(holm, bonferroni))
     assert results == _finished([-2.0, -1.0, -0.7, 0.0])  # inputs unchanged
 
 
-def test_e_bh_rejects_the_k_largest_stopped_e_values():
-    # One look at n = 24, so the e-values grow past 1/alpha (a case that stops at its own
-    # first crossing of 1/alpha = 20 rarely reaches e-BH's m / (alpha k)).
-    results = _finished([-2.0, -1.5, -0.6, 0.3, 0.0], SequentialDesign(24, 24, alternative="less"))
-    e = np.array([r.e_value for r in results])
-    corrected = correct_sequential(results, "e_bh")
-    m, order = 5, np.argsort(-e)
-    k = max([rank for rank in range(1, m + 1) if e[order[rank - 1]] >= m / (0.05 * rank)],
-            default=0)
-    expected = np.zeros(m, dtype=bool)
-    expected[order[:k]] = True
-    np.testing.assert_array_equal([r.passed for r in corrected],
-                                  expected & np.array([r.passed for r in results]))
-    assert k >= 1 and "e-BH over a family of 5" in corrected[order[0]].reason
+def test_a_correction_after_stopping_is_refused_with_what_to_do():
+    unplanned = _finished([-1.0, -0.8], SequentialDesign(24, 4, alternative="less",
+                                                          symmetric=True))
+    with pytest.raises(ValueError, match=r"results\[0\] was run at alpha 0.05 for a family of "
+                                         r"1, but is corrected in a family of 2: .* a "
+                                         r"correction after stopping \(p x 2\) rejects almost "
+                                         r"nothing\. Set the family before running: .*"
+                                         r"family_size=2\)"):
+        correct_sequential(unplanned, "bonferroni")
+    planned_for_four = _finished([-1.0, -0.8])
+    with pytest.raises(ValueError, match="for a family of 4, but is corrected in a family of 2"):
+        correct_sequential(planned_for_four, "holm")
+
+
+def test_e_bh_on_a_worked_example():
+    """m = 4 planned betting cases at family alpha 0.05, given e-values 28, 1, 100, 30.
+    By hand: sorted e = 100, 30, 28, 1 against m / (alpha k) = 80, 40, 26.67, 20:
+    k = 1: 100 >= 80 yes; k = 2: 30 >= 40 no; k = 3: 28 >= 26.67 yes; k = 4: 1 >= 20 no.
+    The largest k is 3, so e-BH rejects 100, 30 and 28 (30 too, although it fails its own
+    rank's threshold). The smallest level at which each is rejected, min over k >= its
+    rank of m / (k e_(k)) with m / (k e_(k)) = 0.04, 0.0667, 0.0476, 1: 100 -> 0.04;
+    30 and 28 -> 4 / 84 = 0.0476; 1 -> 1."""
+    design = SequentialDesign(24, 4, method="betting", bounds=(-1, 1), alternative="less",
+                              family_size=4)
+    base = sequential_test(np.full(24, -0.5), design)
+    assert base.status == "holds" and base.alpha == 0.0125
+    family = [dataclasses.replace(base, e_value=e) for e in (28.0, 1.0, 100.0, 30.0)]
+    corrected = correct_sequential(family, "e_bh")
+    assert [r.passed for r in corrected] == [True, False, True, True]
+    np.testing.assert_allclose([r.pvalue_corrected for r in corrected],
+                               [4 / 84, 1.0, 0.04, 4 / 84], rtol=1e-12)
+    assert "e-BH over a family of 4 at alpha 0.05 (e = 28" in corrected[0].reason
+    # A case that did not hold never starts to hold, whatever its e-value.
+    stopped = dataclasses.replace(family[2], status="not_shown", passed=False)
+    assert not correct_sequential([family[0], family[1], stopped, family[3]], "e_bh")[2].passed
+
+
+def test_e_bh_is_refused_where_the_stopped_t_mixture_is_no_e_value():
+    with pytest.raises(ValueError, match="'e_bh' is not valid with method 't_mixture' and "
+                                         "alternative 'less'"):
+        correct_sequential(_finished([-1.0, -0.5, 0.0, 0.2]), "e_bh")
+    two_sided = _finished([-1.0, -0.5, 0.0, 0.2],
+                          SequentialDesign(24, 4, alternative="two-sided", symmetric=True,
+                                           family_size=4))
+    assert [r.correction for r in correct_sequential(two_sided, "e_bh")] == ["e_bh"] * 4
 
 
 def test_a_family_still_running_or_mixed_is_refused():
-    design = SequentialDesign(24, 4, alternative="less")
+    design = SequentialDesign(24, 4, alternative="less", symmetric=True)
     running = sequential_test(np.zeros(6) + np.arange(6), design)
     with pytest.raises(ValueError, match=r"results\[0\] is still running"):
         correct_sequential([running], "bonferroni")
     with pytest.raises(ValueError, match="not valid with a sequential design"):
         correct_sequential(_finished([-1.0]), "bh")
     other = sequential_test(np.random.default_rng(0).normal(-1, 1, 24),
-                            SequentialDesign(24, 4, alternative="less", alpha=0.01))
+                            SequentialDesign(24, 4, alternative="less", alpha=0.01,
+                                             symmetric=True, family_size=4))
     with pytest.raises(ValueError, match="a family must share one alpha"):
-        correct_sequential(_finished([-1.0]) + [other], "holm")
+        correct_sequential(_finished([-1.0, -1.0, -1.0]) + [other], "holm")
