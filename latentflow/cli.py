@@ -84,7 +84,8 @@ def _load(command: Subcommand) -> Callable[[list[str]], int]:
 
 
 def _build_parser() -> argparse.ArgumentParser:
-    listing = "\n".join(f"  {c.name:<16}{c.help}" for c in SUBCOMMANDS)
+    width = max(len(c.name) for c in SUBCOMMANDS) + 2  # two spaces after the longest name
+    listing = "\n".join(f"  {c.name:<{width}}{c.help}" for c in SUBCOMMANDS)
     parser = argparse.ArgumentParser(
         prog="latentflow",
         usage="latentflow [-h] [--version] COMMAND [ARGS ...]",

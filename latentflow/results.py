@@ -72,7 +72,11 @@ def model_label(results: Mapping[str, Any]) -> Optional[str]:
     model = results.get("model") if isinstance(results, Mapping) else None
     if isinstance(model, Mapping):
         digest = model.get("sha256")
-        return f"{model.get('name')} (sha256 {digest[:12]})" if digest else str(model.get("name"))
+        if isinstance(digest, Mapping):  # a model folder: one checksum per file
+            digest = ", ".join(f"{name} {value[:12]}" for name, value in sorted(digest.items()))
+        elif digest:
+            digest = digest[:12]
+        return f"{model.get('name')} (sha256 {digest})" if digest else str(model.get("name"))
     if model is None and isinstance(results, Mapping) and results.get("model_override"):
         return str(results["model_override"])
     return None if model is None else str(model)

@@ -123,8 +123,12 @@ def separate_long(
         raise ValueError(f"mixture must be one mono waveform (S,), got shape {tuple(mixture.shape)}")
     if prompt is None and span is None:
         raise ValueError("give a text prompt, a span, or both")
-    rate = separator.codec.sample_rate
-    hop = separator.codec.config.latent_hop
+    from latentflow.pipeline import SAMPLE_RATE
+
+    # The mixture is at the pipeline's rate (16 kHz); the separator resamples each window to its
+    # codec's rate, so a latent frame is hop / codec-rate seconds, i.e. this many input samples.
+    rate = SAMPLE_RATE
+    hop = round(rate * separator.codec.hop / separator.codec.sample_rate)
     duration = mixture.shape[-1] / rate
     if span is not None:
         span = check_span(span, duration)
@@ -143,7 +147,7 @@ def separate_long(
         if span is not None and local is None:
             cond = cond.replace(anchor_alignment=torch.full_like(cond.anchor_alignment, ALIGN_OUTSIDE))
         state = sample(separator.model, cond, steps=steps, method=method, seeds=[seed]).final
-        targets.append(separator.decode(state, chunk)[0][0])
+        targets.append(separator.decode(state, chunk, seeds=[seed])[0][0])
     target = overlap_add(targets, windows, mixture.shape[-1])
     return target, mixture.to(target.dtype) - target
 

@@ -48,7 +48,11 @@ def test_the_stored_calibration_is_what_the_bench_measures_now():
     assert fresh.model_sha256 == stored.model_sha256
     assert (fresh.steps, fresh.method, fresh.n_calibration, fresh.seed, fresh.stable_threshold) == (
         stored.steps, stored.method, stored.n_calibration, stored.seed, stored.stable_threshold)
-    np.testing.assert_allclose(np.array(fresh.trajectory), np.array(stored.trajectory), rtol=0, atol=1e-9)
+    # float32 entropies of about 0.8: a full-suite run (another torch thread count in the xdist
+    # worker than when the file was written) moved them by up to 2.5e-8, i.e. rounding; a changed
+    # fixture, bench or calibration moves them by orders of magnitude more, and the plans below
+    # must match exactly.
+    np.testing.assert_allclose(np.array(fresh.trajectory), np.array(stored.trajectory), rtol=0, atol=1e-6)
     for preset in ("safe", "balanced", "aggressive"):
         assert fresh.plan(preset).freeze_steps == stored.plan(preset).freeze_steps
 

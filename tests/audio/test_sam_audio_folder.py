@@ -225,9 +225,16 @@ def test_pytest_runs_a_spec_on_the_folder(folder, tmp_path):
                 f"--latentflow-results={results}")
     assert "1 failed" in done.stdout or "1 passed" in done.stdout, done.stdout[-3000:] + done.stderr[-3000:]
     data = json.loads(results.read_text())
-    assert data["model"] == str(folder)
+    assert data["model_override"] == str(folder)
+    assert data["model"]["kind"] == "model folder"
+    assert set(data["model"]["sha256"]) == {"config.json", "checkpoint.pt"}  # one checksum per file
+    from latentflow.results import model_label
+
+    assert model_label(data).startswith(f"{folder} (sha256 checkpoint.pt ")
+    assert data["codec"] == DACVAE_48K  # the results name the DAC-VAE codec at 48 kHz
+    assert data["text_encoder"]["dim"] > 0
     (verdict,) = data["verdicts"]
-    assert verdict["case_id"] == "dual_pathway::text_projection_zero[tier=clean-metric=stoi]"
+    assert verdict["case_id"] == "dual_pathway::text_projection_zero[clean-stoi]"
     assert verdict["x_mean"] == verdict["x_mean"] and verdict["y_mean"] == verdict["y_mean"]  # not NaN
 
 
