@@ -159,7 +159,8 @@ class Runner:
     def _add_variant(self, case: Any) -> None:
         # grouped per spec file: a file's cases run on one xdist worker, so a shared pass only
         # holds variants that this worker will use
-        if case.source is None and batchable(case.interventions):
+        # a sequential case grows its own runs chunk by chunk (run_prefix), never a full run
+        if case.source is None and getattr(case, "sequential", None) is None and batchable(case.interventions):
             variants = self._variants.setdefault((case.source_file, case.model, case.data, case.sampler), [()])
             if tuple(case.interventions) not in variants:
                 variants.append(tuple(case.interventions))
@@ -379,6 +380,11 @@ class Runner:
         fixed-n test on the examples used is kept next to it (the decision is the sequential
         one)."""
         design = stats_design(case.sequential, case.expect)
+        if case.correction != "none" and case.family_size > 1:
+            # a case of a corrected family of m stops at alpha / m (Bonferroni's share): stopping
+            # at alpha would stop near p = alpha, which the correction then rejects
+            # (docs/sequential.md, "Families under optional stopping")
+            design = dataclasses.replace(design, alpha=design.alpha / case.family_size)
         inputs = self.inputs(case.model, case.data)
         block = case.sequential.chunk
         for k in design.default_looks:
@@ -477,8 +483,10 @@ class Runner:
         if case.correction != "none" and len(members) > 1:
             position = [m.case_id for m in members].index(case.case_id)
             if decided is not None:  # the spec refuses families that mix the two designs
-                decided = correct_sequential([self.case_result(m).sequential for m in members],
-                                             case.correction)[position]
+                # each stopped at alpha / m; the correction judges the family at the spec's alpha
+                decided = correct_sequential(
+                    [dataclasses.replace(self.case_result(m).sequential, alpha=m.expect.alpha) for m in members],
+                    case.correction)[position]
             else:
                 result = correct([self.case_result(m).result for m in members], method=case.correction)[position]
         return Verdict(

@@ -56,6 +56,9 @@ def test_one_and_two_workers_give_identical_sequential_results(pytester):
     held = verdicts[("engine", "text_zero")]["sequential"]
     assert (held["status"], held["n_used"], held["correction"], held["family_size"]) == ("holds", 8, "holm", 2)
     assert held["pvalue_corrected"] == 2 * held["pvalue"]  # Holm's smallest of two
+    # in a corrected family of 2 each case stops at alpha / 2; the family is judged at alpha
+    assert held["alpha"] == 0.05 and "<= alpha 0.025" in held["reason"]
+    assert "still holds after Holm-corrected anytime p" in held["reason"]
     assert verdicts[("engine", "scale_tiny")]["sequential"]["status"] == "futility"
     assert len(verdicts[("engine", "text_zero")]["examples"]["x"]) == 8
     # a claim that does not hold explains its sequential decision next to the fixed-n test

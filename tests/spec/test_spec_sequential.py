@@ -3,6 +3,8 @@ expectation and the family's correction, and carried into the compiled case."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from latentflow.spec import Overrides, SpecError, compile_plan, load_spec, loads_spec
@@ -115,3 +117,11 @@ def test_a_family_cannot_mix_sequential_and_fixed_n(h, write):
         load_spec(path)
     h.assert_reported(info.value, path, h.lineno(text, "family:"), "family.correction", "'holm'",
                       ["mixes sequential and fixed-n", "a family of their own"])
+
+
+def test_the_documented_example_file_compiles_to_a_sequential_family():
+    path = Path(__file__).resolve().parents[2] / "docs" / "examples" / "sequential_dual_pathway.yaml"
+    cases = compile_plan(load_spec(path)).cases
+    assert len(cases) == 8
+    assert {(c.sequential.max_n, c.sequential.chunk, c.sequential.method, c.correction, c.family_size)
+            for c in cases} == {(24, 4, "t_mixture", "holm", 8)}
