@@ -15,6 +15,12 @@ Format 2 (format 1 had only ``model`` as the override text and ``seed``)::
      "seeds": {"override": int or null, "data_seeds": [the cases' data seeds]},
      "smoke_run": {"max_examples_per_case": N} or null,
      "verdicts": [Verdict.to_dict(), ...]}   # each with "examples": per-example values of both arms
+
+A sequential case's verdict adds ``"sequential"`` (``SequentialResult.to_dict()``: method,
+status, n_used, stopped_at_look, looks, anytime p-value, e-value, the confidence sequence
+cs_lower/cs_upper for n = 1..n_used, any family correction); its ``"stats"`` are then the
+fixed-n test on the examples used and its ``"examples"`` hold those n_used examples. Added
+fields only, so the format stays 2.
 """
 
 from __future__ import annotations

@@ -23,6 +23,7 @@ share its run (``pytest -k`` changes that), and on a 2-core CPU it brought no sp
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import math
 from dataclasses import asdict, dataclass, field
 from typing import Any, Iterable, Mapping, Optional, Sequence
@@ -35,7 +36,10 @@ from .. import metrics as _metrics  # noqa: F401 - registers the built-in metric
 from ..interventions import OPERATIONS, InterventionContext, applied, batchable, check_fired, resolve_sites
 from ..metrics import get_metric
 from ..model import SamAudioModel, sample
+from ..spec.parse import stats_design
 from ..stats import TestResult, correct, evaluate
+from ..stats.sequential import SequentialResult, sequential_test
+from ..stats.sequential_corrections import correct_sequential
 from .internal import INTERNAL_MEASURES, RecordContext
 from .verdict import Verdict
 from .world import CaseInputs, World, load_world
@@ -66,12 +70,27 @@ class CaseResult:
     nan_reasons: tuple[str, ...]
     x_reasons: tuple[Optional[str], ...] = ()
     y_reasons: tuple[Optional[str], ...] = ()
+    sequential: Optional[SequentialResult] = None  # a sequential case's decision (result: fixed-n numbers)
 
 
 def _run_key(model_name: str, data: Any, sampler: Any, interventions: Sequence[Any], source: Any = None,
              record: tuple = (), steps_filter: Any = None) -> tuple:
     """What determines a run: the memo key of :meth:`Runner.run`."""
     return (model_name, data, sampler, tuple(interventions), source, record, steps_filter)
+
+
+def _next_block(start: int, block: Optional[int]) -> int:
+    """Where the block holding ``start`` ends (batches never cross a block boundary)."""
+    return math.inf if block is None else (start // block + 1) * block
+
+
+def _batch_starts(first: int, stop: int, block: int, batch_size: int) -> list[int]:
+    """Batch starts covering first..stop-1: each block [j*block, (j+1)*block) split into
+    batch_size pieces, so an example's batch depends on the block grid alone."""
+    starts = []
+    for block_start in range(first - first % block, stop, block):
+        starts.extend(range(max(block_start, first), min(block_start + block, stop), batch_size))
+    return starts
 
 
 def example_seeds(data_seed: int, n: int) -> list[int]:
@@ -98,6 +117,8 @@ class Runner:
         self._metrics: dict[tuple, tuple[np.ndarray, tuple[str, ...]]] = {}
         # Sites that internal measures of several cases read from the same runs: recorded once.
         self._record_union: dict[tuple, frozenset[str]] = {}
+        # (run key, examples it had, examples it has now): each extension of a sequential run
+        self.prefix_log: list[tuple[tuple, int, int]] = []
 
     # -- shared state ----------------------------------------------------------------------
 
@@ -138,7 +159,8 @@ class Runner:
     def _add_variant(self, case: Any) -> None:
         # grouped per spec file: a file's cases run on one xdist worker, so a shared pass only
         # holds variants that this worker will use
-        if case.source is None and batchable(case.interventions):
+        # a sequential case grows its own runs chunk by chunk (run_prefix), never a full run
+        if case.source is None and getattr(case, "sequential", None) is None and batchable(case.interventions):
             variants = self._variants.setdefault((case.source_file, case.model, case.data, case.sampler), [()])
             if tuple(case.interventions) not in variants:
                 variants.append(tuple(case.interventions))
@@ -212,10 +234,13 @@ class Runner:
 
     def _sample_chunks(self, model_name: str, data: Any, sampler: Any, variants: Sequence[tuple], *,
                        source: Any = None, record: tuple = (), reducer: Any = None,
-                       steps_filter: Any = None) -> list[tuple[Tensor, dict]]:
-        """Sample the data's examples once per intervention variant, chunk by chunk, all variants
-        in the same forward passes (each one's interventions act on its own rows; one variant
-        runs alone). Returns (final, records) per variant; sources and records need one variant."""
+                       steps_filter: Any = None, first: int = 0, stop: Optional[int] = None,
+                       block: Optional[int] = None) -> list[tuple[Tensor, dict]]:
+        """Sample the data's examples ``first..stop-1`` (default: all) once per intervention
+        variant, in batches that start every ``block`` examples from 0 (default: batch_size) and
+        hold at most batch_size, all variants in the same forward passes (each one's
+        interventions act on its own rows; one variant runs alone). Returns (final, records)
+        per variant; sources and records need one variant."""
         world = self.world(model_name)
         model = world.model
         inputs = self.inputs(model_name, data)
@@ -230,8 +255,9 @@ class Runner:
         finals: list[list[Tensor]] = [[] for _ in variants]
         fired: list[set[int]] = [set() for _ in variants]
         records: dict = {}
-        for start in range(0, data.n, self.batch_size):
-            index = list(range(start, min(start + self.batch_size, data.n)))
+        stop = data.n if stop is None else stop
+        for start in _batch_starts(first, stop, block or self.batch_size, self.batch_size):
+            index = list(range(start, min(start + self.batch_size, stop, _next_block(start, block))))
             m = len(index)
             cond = inputs.cond.select(index * len(variants)).to(self.device)
             chunk_seeds = [seeds[i] for i in index] * len(variants)
@@ -260,6 +286,36 @@ class Runner:
             check_fired(model, variant, seen, why=lambda name: world.why_silent(name, data))
         joined = {name: torch.cat(values) for name, values in records.items()}
         return [(torch.cat(parts), joined) for parts in finals]
+
+    def run_prefix(self, model_name: str, data: Any, sampler: Any, interventions: Sequence[Any] = (), *,
+                   upto: int, block: int, measure: Any = None, source: Any = None) -> RunOutput:
+        """The first ``upto`` examples of the data's run, for a sequential case: a run grows by
+        sampling only the examples it lacks (a baseline run for 8 examples is extended, not
+        recomputed, when a case needs 16), in batches on a grid of ``block`` examples, so its
+        numbers do not depend on which case asked first or how far. Memoised per ``block``."""
+        world = self.world(model_name)
+        inputs = self.inputs(model_name, data)
+        record = self._record_sites(world.model, measure) if measure is not None else ()
+        reducer = INTERNAL_MEASURES.get(measure.metric).reduce if record else None
+        steps_filter = measure.steps if (measure is not None and record) else None
+        key = _run_key(model_name, data, sampler, interventions, source, record, steps_filter) + (("block", block),)
+        grown = self._runs.get(key)
+        done = 0 if grown is None else grown.final.shape[0]
+        if upto > done:
+            ((final, records),) = self._sample_chunks(
+                model_name, data, sampler, [tuple(interventions)], source=source, record=record,
+                reducer=reducer, steps_filter=steps_filter, first=done, stop=upto, block=block)
+            estimate = world.decode(final, _rows(inputs, done, upto))
+            if grown is not None:
+                final = torch.cat([grown.final, final])
+                estimate = torch.cat([grown.estimate, estimate])
+                records = {name: torch.cat([grown.records[name], value]) for name, value in records.items()}
+            grown = RunOutput(final=final, estimate=estimate, records=records, key=key)
+            self._runs[key] = grown
+            self.prefix_log.append((key, done, upto))
+        return RunOutput(final=grown.final[:upto], estimate=grown.estimate[:upto],
+                         records={name: value[:upto] for name, value in grown.records.items()},
+                         key=key + (("upto", upto),))
 
     def _pending_variants(self, model_name: str, data: Any, sampler: Any, interventions: tuple) -> list[tuple]:
         """The not yet sampled variants of the spec file group that ``interventions`` belongs to."""
@@ -303,13 +359,54 @@ class Runner:
     def case_result(self, case: Any) -> CaseResult:
         if case.case_id in self._results:
             return self._results[case.case_id]
+        if case.sequential is not None:
+            out = self._sequential_result(case)
+        else:
+            inputs = self.inputs(case.model, case.data)
+            base = self.run(case.model, case.data, case.sampler, measure=case.measure)
+            treated = (
+                self.run(case.model, case.data, case.sampler, case.interventions, measure=case.measure,
+                         source=case.source)
+                if case.interventions else None
+            )
+            x, y, reasons, x_reasons, y_reasons = self._values(case, base, treated, inputs)
+            out = CaseResult(self._fixed_n_test(case, x, y), x, y, reasons, x_reasons, y_reasons)
+        self._results[case.case_id] = out
+        return out
+
+    def _sequential_result(self, case: Any) -> CaseResult:
+        """Run a sequential case look by look: the first k examples (k = chunk, 2 chunk, ...,
+        max_n), decided after each; stops at the first look that is not "continue". The
+        fixed-n test on the examples used is kept next to it (the decision is the sequential
+        one)."""
+        design = stats_design(case.sequential, case.expect)
+        if case.correction != "none" and case.family_size > 1:
+            # a case of a corrected family of m stops at alpha / m (Bonferroni's share): stopping
+            # at alpha would stop near p = alpha, which the correction then rejects
+            # (docs/sequential.md, "Families under optional stopping")
+            design = dataclasses.replace(design, alpha=design.alpha / case.family_size)
         inputs = self.inputs(case.model, case.data)
-        measure, expect = case.measure, case.expect
-        base = self.run(case.model, case.data, case.sampler, measure=measure)
-        treated = (
-            self.run(case.model, case.data, case.sampler, case.interventions, measure=measure, source=case.source)
-            if case.interventions else None
-        )
+        block = case.sequential.chunk
+        for k in design.default_looks:
+            base = self.run_prefix(case.model, case.data, case.sampler, upto=k, block=block, measure=case.measure)
+            treated = (
+                self.run_prefix(case.model, case.data, case.sampler, case.interventions, upto=k, block=block,
+                                measure=case.measure, source=case.source)
+                if case.interventions else None
+            )
+            x, y, reasons, x_reasons, y_reasons = self._values(case, base, treated, _rows(inputs, 0, k))
+            decided = sequential_test(_differences(case, x, y), design)
+            if decided.status != "continue":
+                break
+        if decided.status == "untestable" and reasons:  # say which measurement failed, and why
+            decided = dataclasses.replace(
+                decided, reason=f"{decided.reason}; the measure gave NaN: {'; '.join(sorted(set(reasons)))}")
+        return CaseResult(self._fixed_n_test(case, x, y), x, y, reasons, x_reasons, y_reasons, decided)
+
+    def _values(self, case: Any, base: RunOutput, treated: Optional[RunOutput], inputs: CaseInputs) -> tuple:
+        """Both arms' per-example values of the case's measure: (x, y or None, NaN reasons,
+        x's per-example reasons, y's)."""
+        measure = case.measure
         reasons: list[str] = []
         x_reasons: list[Optional[str]] = []
         y_reasons: list[Optional[str]] = []
@@ -328,11 +425,14 @@ class Runner:
             x = self.metric_values(measure, treated or base, inputs, reasons=reasons, each=x_reasons)
             y = (self.metric_values(measure, y_source, inputs, reasons=reasons, each=y_reasons)
                  if y_source is not None else None)
+        x = np.asarray(x, dtype=np.float64)
+        y = None if y is None else np.asarray(y, dtype=np.float64)
+        return x, y, tuple(reasons), tuple(x_reasons), tuple(y_reasons)
 
-        if y is None:
-            data = np.asarray(x, dtype=np.float64) - float(expect.null_value)
-        else:
-            data = (np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64))
+    @staticmethod
+    def _fixed_n_test(case: Any, x: np.ndarray, y: Optional[np.ndarray]) -> TestResult:
+        expect = case.expect
+        data = x - float(expect.null_value) if y is None else (x, y)
         kwargs: dict[str, Any] = dict(test=expect.test, alpha=expect.alpha, seed=int(case.data.seed))
         if expect.test == "tost":
             kwargs["margin"] = tuple(expect.margin)
@@ -341,11 +441,7 @@ class Runner:
             kwargs["min_effect_size"] = expect.min_effect_size
         if expect.resamples is not None:
             kwargs["n_resamples"] = int(expect.resamples)
-        result = evaluate(data, **kwargs)
-        out = CaseResult(result, np.asarray(x, dtype=np.float64), None if y is None else np.asarray(y, dtype=np.float64),
-                         tuple(reasons), tuple(x_reasons), tuple(y_reasons))
-        self._results[case.case_id] = out
-        return out
+        return evaluate(data, **kwargs)
 
     def metric_values(self, measure: Any, run: RunOutput, inputs: CaseInputs, *, reference_run: RunOutput | None = None,
                       reasons: list[str], each: Optional[list] = None) -> np.ndarray:
@@ -382,11 +478,17 @@ class Runner:
     def verdict(self, case: Any, family: Iterable[Any] = ()) -> Verdict:
         """The case's verdict; with ``family`` (all cases of its family), corrected over it."""
         raw = self.case_result(case)
-        result = raw.result
+        result, decided = raw.result, raw.sequential
         members = list(family)
         if case.correction != "none" and len(members) > 1:
-            corrected = correct([self.case_result(m).result for m in members], method=case.correction)
-            result = corrected[[m.case_id for m in members].index(case.case_id)]
+            position = [m.case_id for m in members].index(case.case_id)
+            if decided is not None:  # the spec refuses families that mix the two designs
+                # each stopped at alpha / m; the correction judges the family at the spec's alpha
+                decided = correct_sequential(
+                    [dataclasses.replace(self.case_result(m).sequential, alpha=m.expect.alpha) for m in members],
+                    case.correction)[position]
+            else:
+                result = correct([self.case_result(m).result for m in members], method=case.correction)[position]
         return Verdict(
             case_id=case.case_id, claim_id=case.claim.id, claim_title=case.claim.title,
             hypothesis_id=case.hypothesis_id, title=case.title, location=case.location, model=case.model,
@@ -395,17 +497,21 @@ class Runner:
             result=result, expected=case.outcome, expected_reason=case.reason,
             x_mean=_mean(raw.x), y_mean=None if raw.y is None else _mean(raw.y),
             nan_reasons=raw.nan_reasons, paper=_plain(case.paper), params=_plain(dict(case.params)),
-            extra=self._extra(case), examples=_examples(case, raw),
-            claim_paper=_plain(case.claim.paper), order=case.index,
+            extra=self._extra(case, raw), examples=_examples(case, raw),
+            claim_paper=_plain(case.claim.paper), order=case.index, sequential=decided,
         )
 
-    def _extra(self, case: Any) -> dict:
+    def _extra(self, case: Any, raw: CaseResult) -> dict:
         """Per-site, per-step means of an internal measure's records (for reports: heatmaps);
         for ``entropy_rate`` also each site's baseline rate (the measure itself, averaged over
         the examples) and the spec's threshold, so a report classifies layers as the spec does."""
         if case.measure.compare != "internal":
             return {}
-        base = self.run(case.model, case.data, case.sampler, measure=case.measure)
+        if raw.sequential is None:
+            base = self.run(case.model, case.data, case.sampler, measure=case.measure)
+        else:  # the examples the case used, from its grown run
+            base = self.run_prefix(case.model, case.data, case.sampler, upto=raw.sequential.n_used,
+                                   block=case.sequential.chunk, measure=case.measure)
         own = set(self._record_sites(self.world(case.model).model, case.measure, union=False))
         records = _only(base, own)
         profile: dict[str, dict[str, float]] = {}
@@ -436,13 +542,29 @@ def _examples(case: Any, raw: CaseResult) -> dict:
     return {
         "data": asdict(case.data),
         "sampler": {"method": case.sampler.method, "steps": case.sampler.steps},
-        "noise_seeds": example_seeds(case.data.seed, case.data.n),
+        # a sequential case: the first n_used of its max_n examples (data.n)
+        "noise_seeds": example_seeds(case.data.seed, case.data.n if raw.sequential is None else raw.sequential.n_used),
         "null_value": float(case.expect.null_value),  # a one-sample test tests x - null_value
         "x": values(raw.x),
         "y": values(raw.y),
         "x_nan_reasons": reasons(raw.x_reasons, raw.x),
         "y_nan_reasons": reasons(raw.y_reasons, raw.y),
     }
+
+
+def _rows(inputs: CaseInputs, first: int, stop: int) -> CaseInputs:
+    """The examples first..stop-1 of ``inputs`` (what decoding and the metrics read; the
+    conditioning stays whole, as sampling selects its rows itself)."""
+    return dataclasses.replace(
+        inputs, mixtures=inputs.mixtures[first:stop], targets=inputs.targets[first:stop],
+        residuals=inputs.residuals[first:stop], spans=inputs.spans[first:stop],
+        span_frames=None if inputs.span_frames is None else inputs.span_frames[first:stop])
+
+
+def _differences(case: Any, x: np.ndarray, y: Optional[np.ndarray]) -> np.ndarray:
+    """What a sequential test decides on: x - y, or x - null_value for a one-sample measure
+    (as the fixed-n tests read them)."""
+    return x - float(case.expect.null_value) if y is None else x - y
 
 
 def _only(run: RunOutput, sites: set[str]) -> dict:

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any, Optional
 
 from ..stats import TestResult
+from ..stats.sequential import SequentialResult
 
 
 def _num(value: Any) -> Any:
@@ -28,6 +29,8 @@ class Verdict:
     holds: the statistical expectation was met (``result.passed``, after any correction).
     expected: "holds", or "fails" when the spec records that the claim does not hold on the model.
     passed: the spec's expectation about the verdict was right (holds == (expected == "holds")).
+    sequential: a sequential case's decision (after any family correction); ``result`` is then
+    the fixed-n test on the examples it used, shown next to it but not deciding.
     """
 
     case_id: str
@@ -53,10 +56,16 @@ class Verdict:
     examples: dict = field(default_factory=dict, compare=False)
     claim_paper: Any = None  # the claim's own paper numbers (claim.paper)
     order: Optional[int] = None  # the case's position in its spec file (reports keep spec order)
+    sequential: Optional[SequentialResult] = None
+
+    @property
+    def decision(self) -> Any:
+        """What decides the verdict: the sequential result, else the fixed-n test."""
+        return self.result if self.sequential is None else self.sequential
 
     @property
     def holds(self) -> bool:
-        return bool(self.result.passed)
+        return bool(self.decision.passed)
 
     @property
     def passed(self) -> bool:
@@ -66,14 +75,15 @@ class Verdict:
     def why(self) -> str:
         """Why the verdict passed or failed, in a sentence."""
         claim = "holds" if self.holds else "does not hold"
+        reason = self.decision.reason
         if self.passed:
             if self.expected == "holds":
-                return f"the claim holds: {self.result.reason}"
-            return f"as recorded in the spec, the claim does not hold on this model ({self.expected_reason}): {self.result.reason}"
+                return f"the claim holds: {reason}"
+            return f"as recorded in the spec, the claim does not hold on this model ({self.expected_reason}): {reason}"
         if self.expected == "holds":
-            return f"the claim {claim}: {self.result.reason}"
+            return f"the claim {claim}: {reason}"
         return (f"the spec records that this claim fails on this model ({self.expected_reason}), "
-                f"but it now holds: {self.result.reason}")
+                f"but it now holds: {reason}")
 
     def explain(self) -> str:
         """One screen for a failure report."""
@@ -101,6 +111,9 @@ class Verdict:
             + (f", min |effect|={r.min_effect_size}" if r.min_effect_size is not None else "")
             + (f", margin={r.margin}" if r.margin is not None else ""),
         ]
+        if self.sequential is not None:
+            lines[-1] = "fixed-n     " + lines[-1][len("test        "):] + "  (on the examples used; not the decision)"
+            lines.extend(_sequential_lines(self.sequential))
         return "\n".join(lines)
 
     def to_dict(self) -> dict[str, Any]:
@@ -127,6 +140,25 @@ class Verdict:
             "params": self.params,
             "nan_reasons": sorted(set(self.nan_reasons)),
             "stats": self.result.to_dict(),
+            **({"sequential": self.sequential.to_dict()} if self.sequential is not None else {}),
             **({"extra": self.extra} if self.extra else {}),
             **({"examples": self.examples} if self.examples else {}),
         }
+
+
+def _sequential_lines(s: SequentialResult) -> list[str]:
+    """A sequential decision for the failure screen: the design, where it stopped and why, the
+    corrected p-value if any, and the confidence sequence at each look up to the n used."""
+    stop = f"look {s.stopped_at_look} of {len(s.looks)}" if s.stopped_at_look else "no look (untestable)"
+    lines = [
+        f"sequential  {s.method} ({s.alternative}), alpha={s.alpha}: {s.status.upper()} at n={s.n_used} "
+        f"of at most {s.max_n} ({stop}); anytime p={_fmt(s.pvalue)}, e={_fmt(s.e_value)}"
+        + (f"  corrected p={_fmt(s.pvalue_corrected)} ({s.correction}, family of {s.family_size})"
+           if s.pvalue_corrected is not None else ""),
+        f"why         {s.reason}",
+    ]
+    looks = [n for n in s.looks if n <= len(s.cs_lower)]
+    if looks:
+        band = "  ".join(f"n={n} [{_fmt(s.cs_lower[n - 1])}, {_fmt(s.cs_upper[n - 1])}]" for n in looks)
+        lines.append(f"conf. seq.  {100 * s.confidence:g}% at each look: {band}")
+    return lines

@@ -144,6 +144,18 @@ class _Builder:
         }, ("direction",))
 
 
+def _sequential(templated: bool) -> dict:
+    v = _Builder(templated).value
+    return _section(p.SEQUENTIAL_KEYS, {
+        "max_n": v(_integer(1, p.MAX_N)),
+        "chunk": v(_integer(1, p.MAX_N)),
+        "method": v(_enum(s.SEQUENTIAL_METHODS)),
+        "bounds": {"type": "array", "items": v({"type": "number"}), "minItems": 2, "maxItems": 2,
+                   "description": "betting only: [low, high] with low < 0 < high"},
+        "prior_scale": v({"type": "number", "exclusiveMinimum": 0}),
+    }, (), "anytime-valid sequential design: examples chunk by chunk up to max_n (docs/sequential.md)")
+
+
 def _paper() -> dict:
     scalar = {"type": ["string", "number"]}
     return {"anyOf": [scalar, {"type": "object", "additionalProperties": scalar}],
@@ -197,6 +209,7 @@ def _hypothesis() -> dict:
         "outcome": _enum(s.OUTCOMES),
         "reason": _text("why the claim fails (with outcome: fails)"),
         "marks": _marks(),
+        "sequential": _sequential(templated=True),
     }, ("id", "title", "measure", "expect"))
 
 
@@ -249,16 +262,21 @@ def spec_json_schema() -> dict:
             "title": _text(), "source": _text(), "paper": _paper(), "notes": _text(),
         }, ("id", "title", "source")),
         "model": _text("fixture, a model name (random:<preset>, counter:<name>) or a checkpoint path"),
-        "data": top.data(("tier", "n")),
+        "data": top.data(("tier",)),
         "sampler": top.sampler(),
         "family": _family(),
         "families": {"type": "object", "propertyNames": {"pattern": _pattern(p.NAME)},
                      "additionalProperties": _family()},
+        "sequential": _sequential(templated=False),
         "hypotheses": {"type": "array", "items": _hypothesis(), "minItems": 1},
         "fuzz": {"type": "array", "items": _fuzz(), "minItems": 1},
         "marks": _marks(),
     }, (p.VERSION_KEY, "claim", "data"), "A latentflow spec: claims about the model as testable hypotheses")
-    schema["anyOf"] = [{"required": ["hypotheses"]}, {"required": ["fuzz"]}]
+    schema["allOf"] = [
+        {"anyOf": [{"required": ["hypotheses"]}, {"required": ["fuzz"]}]},
+        # data.n, except in a sequential file (sequential.max_n sets the examples)
+        {"anyOf": [{"required": ["sequential"]}, {"properties": {"data": {"required": ["n"]}}}]},
+    ]
     return {"$schema": "https://json-schema.org/draft/2020-12/schema", "$id": SCHEMA_ID,
             "title": "latentflow spec", **schema}
 

@@ -38,6 +38,7 @@ TOP_KEYS = (
     "sampler",
     "family",
     "families",
+    "sequential",
     "hypotheses",
     "fuzz",
     "marks",
@@ -46,6 +47,7 @@ CLAIM_KEYS = ("id", "title", "source", "paper", "notes")
 DATA_KEYS = ("tier", "n", "seed", "split", "prompt", "spans")
 SAMPLER_KEYS = ("method", "steps")
 FAMILY_KEYS = ("correction",)
+SEQUENTIAL_KEYS = ("max_n", "chunk", "method", "bounds", "prior_scale")
 HYPOTHESIS_KEYS = (
     "id",
     "title",
@@ -63,6 +65,7 @@ HYPOTHESIS_KEYS = (
     "outcome",
     "reason",
     "marks",
+    "sequential",
 )
 INTERVENTION_KEYS = ("site", "op", "args", "layers", "steps")
 SOURCE_KEYS = ("prompt", "seed")
@@ -102,6 +105,9 @@ class FileContext:
     file: str
     data: dict[str, Any]
     sampler: dict[str, Any]
+    # the file's `sequential:` fields (every hypothesis inherits them) and that key's line
+    sequential: dict[str, Any] = field(default_factory=dict)
+    sequential_line: int | None = None
     # Interventions and measures that parsed inside hypotheses that did not, with the
     # variant they came from: their names are still checked, so one run reports everything.
     orphans: list[tuple[Any, str | None]] = field(default_factory=list)
@@ -148,16 +154,31 @@ def parse_spec(
     model = r.text(raw, "model", "", s.FIXTURE_MODEL)
     data_fields = _section_fields(raw, "data", "data", DATA_KEYS, _data_field, r)
     sampler_fields = _section_fields(raw, "sampler", "sampler", SAMPLER_KEYS, _sampler_field, r)
+    sequential_fields = _section_fields(
+        raw, "sequential", "sequential", SEQUENTIAL_KEYS, _sequential_field, r
+    )
     if "data" in raw and data_fields is not None:
-        _complete_data(raw, "data", r)
+        _complete_data(raw, "data", r, sequential="sequential" in raw)
     # Stand-ins for broken sections let the hypotheses be checked too; the file is
-    # rejected anyway because the broken section was reported.
-    data_fields = {"tier": s.TIERS[0], "n": 1, **(data_fields or {})}
+    # rejected anyway because the broken section was reported. A sequential file's
+    # examples are its max_n (fuzz checks run on them too).
+    data_fields = {
+        "tier": s.TIERS[0],
+        "n": (sequential_fields or {}).get("max_n", 1),
+        **(data_fields or {}),
+    }
     sampler_fields = sampler_fields or {}
     family = _family(raw, "family", "family", r) if "family" in raw else None
     families = _families(raw, r)
     marks = _marks(raw, "", r)
-    ctx = FileContext(file, data_fields, sampler_fields, orphans if orphans is not None else [])
+    ctx = FileContext(
+        file,
+        data_fields,
+        sampler_fields,
+        orphans=orphans if orphans is not None else [],
+        sequential=sequential_fields or {},
+        sequential_line=raw.lines.get("sequential"),
+    )
 
     hypotheses: list[s.Hypothesis] = []
     node = r.sequence(raw, "hypotheses", "", non_empty=True)
@@ -172,6 +193,7 @@ def parse_spec(
 
     _check_unique_ids(hypotheses, fuzz, r)
     _check_families(hypotheses, family, families, raw, r)
+    _check_family_designs(hypotheses, family, families, r)
     claim = claim or s.Claim("claim", "", "")
     return s.Spec(
         file,
@@ -286,9 +308,20 @@ def _sampler_field(node: LineDict, name: str, field: str, r: Reader) -> Any:
     return r.integer(node, name, field, low=1, high=MAX_STEPS)
 
 
-def _complete_data(node: LineDict, field: str, r: Reader) -> None:
-    """The file's data must name the tier and the number of examples (the rest has defaults)."""
-    for key in ("tier", "n"):
+def _complete_data(node: LineDict, field: str, r: Reader, sequential: bool = False) -> None:
+    """The file's data must name the tier and the number of examples (the rest has defaults);
+    in a sequential file ``sequential.max_n`` is the number of examples, and data.n is refused."""
+    if sequential and "n" in node[field]:
+        r.report(
+            node[field],
+            "n",
+            f"{field}.n",
+            "data.n conflicts with sequential: a sequential spec runs up to sequential.max_n "
+            "examples, chunk by chunk",
+            value=node[field]["n"],
+            allowed="leave data.n out (sequential.max_n sets the number of examples)",
+        )
+    for key in ("tier",) if sequential else ("tier", "n"):
         if key not in node[field]:  # present but invalid is reported where it is read
             r.report(
                 node[field],
@@ -404,6 +437,9 @@ def _hypothesis(
     expect = _expect(node, field, r) if "expect" in node else None
     outcome, reason = _outcome(node, field, r)
     marks = _marks(node, field, r)
+    sequential = _sequential(node, field, r, ctx, expect)
+    if sequential is not None and data is not None:
+        data = replace(data, n=sequential.max_n)
     if measure is not None and interventions == () and measure.compare != "internal":
         r.report(
             node,
@@ -444,6 +480,7 @@ def _hypothesis(
         lines=s.FrozenDict(node.lines),
         path=field,
         marks=marks,
+        sequential=sequential,
     )
 
 
@@ -939,6 +976,135 @@ def _margin(section: LineDict, path: str, r: Reader) -> tuple[float, float] | No
     return None if width is None else (-width, width)
 
 
+def _sequential_field(node: LineDict, name: str, field: str, r: Reader) -> Any:
+    if name in ("max_n", "chunk"):
+        return r.integer(node, name, field, low=1, high=MAX_N)
+    if name == "method":
+        return r.choice(node, name, field, s.SEQUENTIAL_METHODS)
+    if name == "prior_scale":
+        return r.number(node, name, field, low=0.0, open_low=True)
+    return _bounds(node, field, r)
+
+
+def _bounds(section: LineDict, path: str, r: Reader) -> tuple[float, float] | None:
+    value = section["bounds"]
+    allowed = "[low, high] with low < 0 < high: the range every difference lies in"
+    if not isinstance(value, LineList) or len(value) != 2:
+        r.report(section, "bounds", f"{path}.bounds", "expected two bounds", value=value, allowed=allowed)
+        return None
+    low = r.check_number(value[0], value, 0, f"{path}.bounds[0]")
+    high = r.check_number(value[1], value, 1, f"{path}.bounds[1]")
+    if low is None or high is None:
+        return None
+    if not low < 0.0 < high:
+        r.report(
+            section, "bounds", f"{path}.bounds", "the bounds must enclose 0", value=value, allowed=allowed
+        )
+        return None
+    return (low, high)
+
+
+# What a sequential design cannot express, per expect key: the reason given when it is refused.
+SEQUENTIAL_REFUSED_EXPECT = {
+    "min_effect_size": "the sequential methods test the mean difference against 0, not a "
+    "minimum effect size",
+    "resamples": "the sequential methods draw nothing at random",
+}
+
+
+def _sequential(
+    node: LineDict, field: str, r: Reader, ctx: FileContext, expect: s.Expect | None
+) -> s.Sequential | None:
+    """The hypothesis's sequential design (the file's, with this hypothesis's fields over it),
+    checked against its expectation; None for a fixed-n hypothesis."""
+    path = f"{field}.sequential"
+    override = _section_fields(node, "sequential", path, SEQUENTIAL_KEYS, _sequential_field, r)
+    if override is None or (not override and not ctx.sequential and "sequential" not in node):
+        return None
+    fields = {**ctx.sequential, **override}
+    here = "sequential" in node
+    line = node.lines.get("sequential") if here else ctx.sequential_line
+    where = path if here else "sequential"
+    start = r.mark()
+    for key in ("max_n", "chunk"):
+        if key not in fields:
+            r.report(None, None, f"{where}.{key}", f"sequential needs {key!r}", line=line,
+                     allowed="max_n: the most examples; chunk: examples between decisions")
+    data = node.get("data")
+    if isinstance(data, LineDict) and "n" in data:
+        r.report(
+            data,
+            "n",
+            f"{field}.data.n",
+            "data.n conflicts with sequential: a sequential hypothesis runs up to "
+            "sequential.max_n examples, chunk by chunk",
+            value=data["n"],
+            allowed="leave data.n out (sequential.max_n sets the number of examples)",
+        )
+    section = node.get("expect")
+    if isinstance(section, LineDict):
+        for key, why in SEQUENTIAL_REFUSED_EXPECT.items():
+            if key in section:
+                r.report(section, key, f"{field}.expect.{key}",
+                         f"{key} cannot be used with sequential: {why}", value=section[key],
+                         allowed=f"leave {key} out, or drop sequential:")
+        if expect is not None and "test" in section and expect.test not in s.SEQUENTIAL_FIXED_N_TESTS:
+            r.report(
+                section,
+                "test",
+                f"{field}.expect.test",
+                f"test {expect.test} cannot be used with sequential: the sequential method "
+                "decides, and test only names the fixed-n test shown next to it, which must "
+                "test the same mean difference",
+                value=expect.test,
+                allowed=f"{listing(s.SEQUENTIAL_FIXED_N_TESTS)}, or leave test out",
+            )
+    if r.failed_since(start) or expect is None:
+        return None
+    design = s.Sequential(
+        fields["max_n"], fields["chunk"], fields.get("method", "t_mixture"), fields.get("bounds"),
+        fields.get("prior_scale"), line=line,
+    )
+    problem = sequential_design_problem(design, expect)
+    if problem is not None:
+        r.report(None, None, where, problem, line=line,
+                 allowed="see docs/sequential.md: max_n >= chunk; bounds (and only bounds) with "
+                 "betting; an equivalence margin inside the bounds")
+        return None
+    return design
+
+
+def sequential_design_problem(design: s.Sequential, expect: s.Expect) -> str | None:
+    """Why the statistics layer refuses this design for this expectation, or None."""
+    # imported here: the stats layer owns the rules and pulls numpy/scipy, which specs without
+    # sequential: never need
+    from latentflow.stats.sequential import SequentialDesign
+
+    try:
+        stats_design(design, expect, SequentialDesign)
+    except ValueError as why:
+        return str(why)
+    return None
+
+
+def stats_design(design: s.Sequential, expect: s.Expect, factory: Any = None) -> Any:
+    """The ``latentflow.stats.sequential.SequentialDesign`` of a hypothesis's design."""
+    if factory is None:
+        from latentflow.stats.sequential import SequentialDesign as factory
+    equivalence = expect.direction == "equivalent"
+    extra = {} if design.prior_scale is None else {"prior_scale": design.prior_scale}
+    return factory(
+        max_n=design.max_n,
+        chunk=design.chunk,
+        method=design.method,
+        alternative="equivalence" if equivalence else expect.direction,
+        alpha=expect.alpha,
+        margin=expect.margin if equivalence else None,
+        bounds=design.bounds,
+        **extra,
+    )
+
+
 def _outcome(node: LineDict, field: str, r: Reader) -> tuple[str, str | None]:
     """``outcome`` (holds / fails) and the ``reason`` that ``outcome: fails`` must give."""
     outcome = r.choice(node, "outcome", field, s.OUTCOMES, "holds")
@@ -1225,3 +1391,38 @@ def _check_families(
             "every hypothesis names its own family, so the file-level family is empty",
             allowed="remove the file-level family, or leave some hypotheses without family:",
         )
+
+
+def _check_family_designs(
+    hypotheses: list[s.Hypothesis],
+    family: s.FamilySpec | None,
+    families: tuple[s.FamilySpec, ...],
+    r: Reader,
+) -> None:
+    """A correction must stay valid for the family's design (sequential or fixed n), and one
+    family cannot correct both kinds together (their p-values mean different things)."""
+    from latentflow.stats.sequential_corrections import check_correction  # see sequential_design_problem
+
+    declared = ([family] if family is not None else []) + list(families)
+    for f in declared:
+        members = [h for h in hypotheses if h.family == f.name]
+        kinds = {h.sequential is not None for h in members}
+        if f.correction == "none" or not members:
+            continue
+        field = "family" if f.name is None else f"families.{f.name}"
+        if len(kinds) > 1:
+            r.report(
+                None,
+                None,
+                f"{field}.correction",
+                "the family mixes sequential and fixed-n hypotheses; a correction needs one "
+                "kind of p-value",
+                value=f.correction,
+                allowed="put the sequential hypotheses in a family of their own (families:)",
+                line=f.line,
+            )
+            continue
+        try:
+            check_correction(f.correction, sequential=kinds == {True})
+        except ValueError as why:
+            r.report(None, None, f"{field}.correction", str(why), value=f.correction, line=f.line)

@@ -122,6 +122,8 @@ class Case:
     line: int | None = field(default=None, compare=False)
     marks: tuple[str, ...] = field(default=(), compare=False)  # the file's and the hypothesis's
     index: int = field(default=0, compare=False)  # position in the spec file's plan (spec order)
+    # None: fixed n. Else run chunk by chunk up to data.n (= max_n, or less in a smoke run)
+    sequential: s.Sequential | None = None
 
     @property
     def location(self) -> str:
@@ -143,6 +145,8 @@ class Case:
             hypothesis["source"] = self.source.to_yaml()
         hypothesis["measure"] = self.measure.to_yaml()
         hypothesis["expect"] = self.expect.to_yaml()
+        if self.sequential is not None:
+            hypothesis["sequential"] = self.sequential.to_yaml()
         if self.outcome != "holds":
             hypothesis["outcome"] = self.outcome
             hypothesis["reason"] = self.reason
@@ -300,6 +304,14 @@ class Plan:
         )
 
 
+def _within(design: s.Sequential | None, n: int) -> s.Sequential | None:
+    """The design with max_n = the case's examples, which an override may change
+    (``--latentflow-n`` sets a sequential case's max_n; a smoke run cuts it)."""
+    if design is None or n == design.max_n:
+        return design
+    return dataclasses.replace(design, max_n=n, chunk=min(design.chunk, n))
+
+
 def case_id(claim_id: str, hypothesis_id: str, variant: str | None) -> str:
     return f"{claim_id}::{hypothesis_id}" + (f"[{variant}]" if variant else "")
 
@@ -323,6 +335,7 @@ def compile_plan(spec: s.Spec, overrides: Overrides | None = None) -> Plan:
     cases = []
     for index, h in enumerate(spec.hypotheses):
         fid = family_of[index]
+        data = overrides.apply(h.data)
         cases.append(
             Case(
                 case_id=ids[index],
@@ -331,7 +344,7 @@ def compile_plan(spec: s.Spec, overrides: Overrides | None = None) -> Plan:
                 variant=h.variant,
                 title=h.title,
                 model=model,
-                data=overrides.apply(h.data),
+                data=data,
                 sampler=h.sampler,
                 interventions=h.interventions,
                 measure=h.measure,
@@ -349,6 +362,7 @@ def compile_plan(spec: s.Spec, overrides: Overrides | None = None) -> Plan:
                 line=h.line,
                 marks=_joined(spec.marks, h.marks),
                 index=index,
+                sequential=_within(h.sequential, data.n),
             )
         )
     fuzz = tuple(

@@ -33,7 +33,12 @@ DIFFERENCE_TESTS = ("paired_t", "wilcoxon", "permutation", "bootstrap")
 # Tests whose p-value or interval comes from resampling (latentflow.stats uses BCa
 # intervals for all three), so `resamples` means something for them.
 RESAMPLING_TESTS = ("wilcoxon", "permutation", "bootstrap")
-CORRECTIONS = ("bonferroni", "holm", "bh", "none")
+# e_bh: sequential families only (it needs e-values); parse checks each family's design
+CORRECTIONS = ("bonferroni", "holm", "bh", "none", "e_bh")
+# latentflow.stats.sequential.SEQUENTIAL_METHODS (mirrored: the schema stays free of numpy)
+SEQUENTIAL_METHODS = ("t_mixture", "betting")
+# the fixed-n test whose numbers a sequential case shows next to its own (expect.test)
+SEQUENTIAL_FIXED_N_TESTS = ("paired_t", "tost")
 OUTCOMES = ("holds", "fails")
 SOURCE_PROMPTS = ("alternative", "original")
 STRATEGIES = ("integers", "floats", "sampled_from")
@@ -315,6 +320,28 @@ class Expect:
 
 
 @dataclass(frozen=True)
+class Sequential:
+    """An anytime-valid design: examples run chunk by chunk, up to ``max_n``, a decision after
+    every chunk (docs/sequential.md). ``bounds``: betting only; ``prior_scale``: t_mixture only."""
+
+    max_n: int
+    chunk: int
+    method: str = "t_mixture"
+    bounds: tuple[float, float] | None = None
+    prior_scale: float | None = None
+    line: int | None = field(default=None, compare=False, repr=False)
+
+    def to_yaml(self) -> dict[str, Any]:
+        return present(
+            max_n=self.max_n,
+            chunk=self.chunk,
+            method=self.method,
+            bounds=None if self.bounds is None else list(self.bounds),
+            prior_scale=self.prior_scale,
+        )
+
+
+@dataclass(frozen=True)
 class Hypothesis:
     """One expanded hypothesis (one per parameter combination), with data/sampler merged."""
 
@@ -337,6 +364,7 @@ class Hypothesis:
     lines: FrozenDict | None = field(default=None, compare=False, repr=False)
     path: str | None = field(default=None, compare=False, repr=False)
     marks: tuple[str, ...] = ()  # pytest marks (names), besides the file's
+    sequential: Sequential | None = None  # None: a fixed-n hypothesis (data.n examples)
 
 
 @dataclass(frozen=True)

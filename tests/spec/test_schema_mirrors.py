@@ -8,6 +8,8 @@ from latentflow.model import sampler
 from latentflow.pipeline import PROMPT_KINDS
 from latentflow.spec import schema as s
 from latentflow.stats.corrections import CORRECTIONS
+from latentflow.stats.sequential import SEQUENTIAL_METHODS
+from latentflow.stats.sequential_corrections import SEQUENTIAL_CORRECTIONS
 from latentflow.stats.evaluate import TESTS  # the module: latentflow.stats.evaluate is also a function
 
 
@@ -18,4 +20,6 @@ def test_the_schema_allows_exactly_what_runs():
     assert set(s.PROMPT_KINDS) == set(PROMPT_KINDS)
     assert set(s.SAMPLER_METHODS) == set(sampler.METHODS)
     assert set(s.TESTS) == set(TESTS)
-    assert set(s.CORRECTIONS) == {*CORRECTIONS, "none"}  # "none": no family correction
+    # "none": no family correction; e_bh: sequential families only
+    assert set(s.CORRECTIONS) == {*CORRECTIONS, *SEQUENTIAL_CORRECTIONS, "none"}
+    assert set(s.SEQUENTIAL_METHODS) == set(SEQUENTIAL_METHODS)

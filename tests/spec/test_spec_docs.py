@@ -40,6 +40,7 @@ def test_the_page_has_an_example_per_feature():
         "fuzz:",
         "compare: internal",
         "variant:",
+        "sequential:",
     ):
         assert feature in bodies, f"no complete example uses {feature!r}"
 
