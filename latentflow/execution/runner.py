@@ -379,12 +379,11 @@ class Runner:
         max_n), decided after each; stops at the first look that is not "continue". The
         fixed-n test on the examples used is kept next to it (the decision is the sequential
         one)."""
-        design = stats_design(case.sequential, case.expect)
-        if case.correction != "none" and case.family_size > 1:
-            # a case of a corrected family of m stops at alpha / m (Bonferroni's share): stopping
-            # at alpha would stop near p = alpha, which the correction then rejects
-            # (docs/sequential.md, "Families under optional stopping")
-            design = dataclasses.replace(design, alpha=design.alpha / case.family_size)
+        # a case of a corrected family of m stops at alpha / m (Bonferroni's share, fixed before
+        # any data): stopping at alpha would stop near p = alpha, which a correction after
+        # stopping then rejects (docs/sequential.md, "Families under optional stopping")
+        family = case.family_size if case.correction != "none" else 1
+        design = stats_design(case.sequential, case.expect, family_size=family)
         inputs = self.inputs(case.model, case.data)
         block = case.sequential.chunk
         for k in design.default_looks:
@@ -484,9 +483,8 @@ class Runner:
             position = [m.case_id for m in members].index(case.case_id)
             if decided is not None:  # the spec refuses families that mix the two designs
                 # each stopped at alpha / m; the correction judges the family at the spec's alpha
-                decided = correct_sequential(
-                    [dataclasses.replace(self.case_result(m).sequential, alpha=m.expect.alpha) for m in members],
-                    case.correction)[position]
+                decided = correct_sequential([self.case_result(m).sequential for m in members],
+                                             case.correction)[position]
             else:
                 result = correct([self.case_result(m).result for m in members], method=case.correction)[position]
         return Verdict(
@@ -558,7 +556,8 @@ def _rows(inputs: CaseInputs, first: int, stop: int) -> CaseInputs:
     return dataclasses.replace(
         inputs, mixtures=inputs.mixtures[first:stop], targets=inputs.targets[first:stop],
         residuals=inputs.residuals[first:stop], spans=inputs.spans[first:stop],
-        span_frames=None if inputs.span_frames is None else inputs.span_frames[first:stop])
+        span_frames=None if inputs.span_frames is None else inputs.span_frames[first:stop],
+        noise_seeds=inputs.noise_seeds[first:stop])
 
 
 def _differences(case: Any, x: np.ndarray, y: Optional[np.ndarray]) -> np.ndarray:

@@ -153,6 +153,8 @@ def _sequential(templated: bool) -> dict:
         "bounds": {"type": "array", "items": v({"type": "number"}), "minItems": 2, "maxItems": 2,
                    "description": "betting only: [low, high] with low < 0 < high"},
         "prior_scale": v({"type": "number", "exclusiveMinimum": 0}),
+        "symmetric": {"type": "boolean",
+                      "description": "t_mixture only, required true: the differences are symmetric about their mean"},
     }, (), "anytime-valid sequential design: examples chunk by chunk up to max_n (docs/sequential.md)")
 
 

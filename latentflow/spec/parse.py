@@ -47,7 +47,7 @@ CLAIM_KEYS = ("id", "title", "source", "paper", "notes")
 DATA_KEYS = ("tier", "n", "seed", "split", "prompt", "spans")
 SAMPLER_KEYS = ("method", "steps")
 FAMILY_KEYS = ("correction",)
-SEQUENTIAL_KEYS = ("max_n", "chunk", "method", "bounds", "prior_scale")
+SEQUENTIAL_KEYS = ("max_n", "chunk", "method", "bounds", "prior_scale", "symmetric")
 HYPOTHESIS_KEYS = (
     "id",
     "title",
@@ -983,6 +983,13 @@ def _sequential_field(node: LineDict, name: str, field: str, r: Reader) -> Any:
         return r.choice(node, name, field, s.SEQUENTIAL_METHODS)
     if name == "prior_scale":
         return r.number(node, name, field, low=0.0, open_low=True)
+    if name == "symmetric":
+        value = node[name]
+        if not isinstance(value, bool):
+            r.report(node, name, f"{field}.{name}", "expected true or false", value=value,
+                     allowed="true: you declare the differences symmetric about their mean (t_mixture needs it)")
+            return None
+        return value
     return _bounds(node, field, r)
 
 
@@ -1063,13 +1070,13 @@ def _sequential(
         return None
     design = s.Sequential(
         fields["max_n"], fields["chunk"], fields.get("method", "t_mixture"), fields.get("bounds"),
-        fields.get("prior_scale"), line=line,
+        fields.get("prior_scale"), fields.get("symmetric", False), line=line,
     )
     problem = sequential_design_problem(design, expect)
     if problem is not None:
         r.report(None, None, where, problem, line=line,
                  allowed="see docs/sequential.md: max_n >= chunk; bounds (and only bounds) with "
-                 "betting; an equivalence margin inside the bounds")
+                 "betting; symmetric: true (and only) with t_mixture; an equivalence margin inside the bounds")
         return None
     return design
 
@@ -1087,8 +1094,9 @@ def sequential_design_problem(design: s.Sequential, expect: s.Expect) -> str | N
     return None
 
 
-def stats_design(design: s.Sequential, expect: s.Expect, factory: Any = None) -> Any:
-    """The ``latentflow.stats.sequential.SequentialDesign`` of a hypothesis's design."""
+def stats_design(design: s.Sequential, expect: s.Expect, factory: Any = None, family_size: int = 1) -> Any:
+    """The ``latentflow.stats.sequential.SequentialDesign`` of a hypothesis's design;
+    ``family_size``: the cases of its corrected family, which split alpha before any data."""
     if factory is None:
         from latentflow.stats.sequential import SequentialDesign as factory
     equivalence = expect.direction == "equivalent"
@@ -1101,6 +1109,8 @@ def stats_design(design: s.Sequential, expect: s.Expect, factory: Any = None) ->
         alpha=expect.alpha,
         margin=expect.margin if equivalence else None,
         bounds=design.bounds,
+        symmetric=design.symmetric,
+        family_size=family_size,
         **extra,
     )
 
@@ -1422,7 +1432,11 @@ def _check_family_designs(
                 line=f.line,
             )
             continue
-        try:
-            check_correction(f.correction, sequential=kinds == {True})
-        except ValueError as why:
-            r.report(None, None, f"{field}.correction", str(why), value=f.correction, line=f.line)
+        designs = {(h.sequential.method, "equivalence" if h.expect.direction == "equivalent" else h.expect.direction)
+                   for h in members if h.sequential is not None and h.expect is not None} or {(None, None)}
+        for method, alternative in sorted(designs, key=str):  # e_bh holds for some designs only
+            try:
+                check_correction(f.correction, sequential=kinds == {True}, method=method, alternative=alternative)
+            except ValueError as why:
+                r.report(None, None, f"{field}.correction", str(why), value=f.correction, line=f.line)
+                break

@@ -322,13 +322,16 @@ class Expect:
 @dataclass(frozen=True)
 class Sequential:
     """An anytime-valid design: examples run chunk by chunk, up to ``max_n``, a decision after
-    every chunk (docs/sequential.md). ``bounds``: betting only; ``prior_scale``: t_mixture only."""
+    every chunk (docs/sequential.md). ``bounds``: betting only; ``prior_scale`` and
+    ``symmetric`` (the user's declaration that the differences are symmetric about their mean,
+    which the t mixture's validity needs): t_mixture only."""
 
     max_n: int
     chunk: int
     method: str = "t_mixture"
     bounds: tuple[float, float] | None = None
     prior_scale: float | None = None
+    symmetric: bool = False
     line: int | None = field(default=None, compare=False, repr=False)
 
     def to_yaml(self) -> dict[str, Any]:
@@ -338,6 +341,7 @@ class Sequential:
             method=self.method,
             bounds=None if self.bounds is None else list(self.bounds),
             prior_scale=self.prior_scale,
+            symmetric=self.symmetric or None,
         )
 
 

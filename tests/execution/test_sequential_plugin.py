@@ -17,7 +17,7 @@ claim: {id: engine, title: Engine checks, source: tests}
 model: "random:fixture"
 data: {tier: clean, seed: 0}
 sampler: {method: euler, steps: 2}
-sequential: {max_n: 12, chunk: 4}
+sequential: {max_n: 12, chunk: 4, symmetric: true}
 """
 
 TEXT_ZERO = """\
@@ -57,7 +57,7 @@ def test_one_and_two_workers_give_identical_sequential_results(pytester):
     assert (held["status"], held["n_used"], held["correction"], held["family_size"]) == ("holds", 8, "holm", 2)
     assert held["pvalue_corrected"] == 2 * held["pvalue"]  # Holm's smallest of two
     # in a corrected family of 2 each case stops at alpha / 2; the family is judged at alpha
-    assert held["alpha"] == 0.05 and "<= alpha 0.025" in held["reason"]
+    assert (held["alpha"], held["family_alpha"]) == (0.025, 0.05) and "<= alpha 0.025" in held["reason"]
     assert "still holds after Holm-corrected anytime p" in held["reason"]
     assert verdicts[("engine", "scale_tiny")]["sequential"]["status"] == "futility"
     assert len(verdicts[("engine", "text_zero")]["examples"]["x"]) == 8

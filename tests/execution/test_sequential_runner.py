@@ -24,7 +24,7 @@ claim: {id: engine, title: Engine checks, source: tests}
 model: "random:fixture"
 data: {tier: clean, seed: 0}
 sampler: {method: euler, steps: 2}
-sequential: {max_n: 16, chunk: 4}
+sequential: {max_n: 16, chunk: 4, symmetric: true}
 hypotheses:
   - id: text_zero
     title: Zeroing the text projection lowers SI-SNR against the baseline

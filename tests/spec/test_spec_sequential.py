@@ -10,7 +10,7 @@ import pytest
 from latentflow.spec import Overrides, SpecError, compile_plan, load_spec, loads_spec
 
 SEQ = "      direction: decrease\n"
-HYP_SEQ = "      direction: decrease\n    sequential: {max_n: 24, chunk: 4}\n"
+HYP_SEQ = "      direction: decrease\n    sequential: {max_n: 24, chunk: 4, symmetric: true}\n"
 
 
 def test_a_hypothesis_level_design_replaces_data_n(h, write):
@@ -61,7 +61,7 @@ def test_the_snippet_reproduces_the_design(h, write):
         ("{max_n: 24, chunk: 4, bounds: [-1, 1]}", "sequential", None, ["bounds are for method 'betting' only"]),
         ("{max_n: 24, chunk: 4, method: betting, bounds: [0, 1]}", "sequential.bounds", "[0, 1]", ["low < 0 < high"]),
         ("{max_n: 24, chunk: 4, prior_scale: 0}", "sequential.prior_scale", "0", ["numbers in (0.0"]),
-        ("{max_n: 24, chunk: 4, stop: early}", "sequential.stop", "'stop'", ["max_n, chunk, method, bounds, prior_scale"]),
+        ("{max_n: 24, chunk: 4, stop: early}", "sequential.stop", "'stop'", ["max_n, chunk, method, bounds, prior_scale, symmetric"]),
     ],
 )
 def test_a_broken_design_is_reported_where_it_is(h, reject, design, field, value, allowed):
@@ -79,7 +79,7 @@ def test_a_broken_design_is_reported_where_it_is(h, reject, design, field, value
 )
 def test_an_expectation_sequential_cannot_express_is_refused_with_why(h, reject, expect, key, value, allowed):
     edits = [("    expect:\n      direction: decrease\n",
-              f"    expect: {{{expect}}}\n    sequential: {{max_n: 24, chunk: 4}}\n")]
+              f"    expect: {{{expect}}}\n    sequential: {{max_n: 24, chunk: 4, symmetric: true}}\n")]
     reject(h.BASE, edits, "expect:", f"hypotheses[0].expect.{key}", value, allowed)
 
 
@@ -92,20 +92,28 @@ def test_an_equivalence_margin_outside_the_betting_bounds_is_refused(h, reject):
 def test_data_n_beside_a_design_is_refused(h, reject):
     reject(h.BASE, [(SEQ, HYP_SEQ + "    data: {n: 12}\n")], "data: {n: 12}", "hypotheses[0].data.n", "12",
            ["sequential.max_n sets the number of examples"])
-    reject(h.BASE, [("hypotheses:\n", "sequential: {max_n: 24, chunk: 4}\nhypotheses:\n")], "n: 8", "data.n", "8",
+    reject(h.BASE, [("hypotheses:\n", "sequential: {max_n: 24, chunk: 4, symmetric: true}\nhypotheses:\n")], "n: 8", "data.n", "8",
            ["leave data.n out"])
 
 
 def test_corrections_are_checked_against_the_design(h, reject, write):
     seq_family = [("hypotheses:\n", "family: {correction: bh}\nhypotheses:\n"), (SEQ, HYP_SEQ)]
     reject(h.BASE, seq_family, "family:", "family.correction", "'bh'",
-           ["not valid with a sequential design", "use e_bh", "bonferroni, holm, e_bh"])
+           ["not valid with a sequential design", "or e_bh where it is allowed", "bonferroni, holm, e_bh"])
     reject(h.BASE, [("hypotheses:\n", "family: {correction: e_bh}\nhypotheses:\n")], "family:",
            "family.correction", "'e_bh'", ["not valid with a fixed-n design", "needs e-values"])
-    for correction in ("bonferroni", "holm", "e_bh"):
+    # e_bh needs e-values valid at the stopping time: the t mixture gives them for a two-sided
+    # (point-null) claim only, so a one-sided t_mixture family is refused and names why
+    reject(h.BASE, [("hypotheses:\n", "family: {correction: e_bh}\nhypotheses:\n"), (SEQ, HYP_SEQ)], "family:",
+           "family.correction", "'e_bh'", ["not valid with method 't_mixture' and alternative 'decrease'"])
+    for correction in ("bonferroni", "holm"):
         text = h.edit("hypotheses:\n", f"family: {{correction: {correction}}}\nhypotheses:\n", h.edit(SEQ, HYP_SEQ))
         (case,) = compile_plan(load_spec(write(text))).cases
         assert case.correction == correction
+    two_sided = HYP_SEQ.replace("direction: decrease", "direction: two-sided")
+    text = h.edit("hypotheses:\n", "family: {correction: e_bh}\nhypotheses:\n", h.edit(SEQ, two_sided))
+    (case,) = compile_plan(load_spec(write(text))).cases
+    assert case.correction == "e_bh"
 
 
 def test_a_family_cannot_mix_sequential_and_fixed_n(h, write):
