@@ -113,7 +113,7 @@ class Runner:
         self._worlds: dict[str, World] = {}
         self._inputs: dict[tuple, CaseInputs] = {}
         self._runs: dict[tuple, RunOutput] = {}
-        self._results: dict[str, CaseResult] = {}
+        self._results: dict[tuple[Optional[str], str], CaseResult] = {}
         self._metrics: dict[tuple, tuple[np.ndarray, tuple[str, ...]]] = {}
         # Sites that internal measures of several cases read from the same runs: recorded once.
         self._record_union: dict[tuple, frozenset[str]] = {}
@@ -357,8 +357,10 @@ class Runner:
     # -- measures and statistics -------------------------------------------------------------
 
     def case_result(self, case: Any) -> CaseResult:
-        if case.case_id in self._results:
-            return self._results[case.case_id]
+        # keyed by file and id: two spec files may use the same claim and hypothesis ids
+        key = (case.source_file, case.case_id)
+        if key in self._results:
+            return self._results[key]
         if case.sequential is not None:
             out = self._sequential_result(case)
         else:
@@ -371,7 +373,7 @@ class Runner:
             )
             x, y, reasons, x_reasons, y_reasons = self._values(case, base, treated, inputs)
             out = CaseResult(self._fixed_n_test(case, x, y), x, y, reasons, x_reasons, y_reasons)
-        self._results[case.case_id] = out
+        self._results[key] = out
         return out
 
     def _sequential_result(self, case: Any) -> CaseResult:

@@ -210,3 +210,21 @@ def test_rows_need_a_context_that_knows_the_batch():
     with pytest.raises(ValueError, match="example_keys"):
         with applied(model, [Intervention("hook_text_proj", "zero")], rows=slice(0, 1)):
             pass
+
+
+def test_two_spec_files_with_the_same_ids_keep_their_own_numbers(tmp_path):
+    # A serial session runs many files: a case's numbers are keyed by its file too, not by
+    # claim::hypothesis alone (which two files may share).
+    one, two = tmp_path / "one.yaml", tmp_path / "two.yaml"
+    head = SPEC.split("  - id: cross_scaled")[0]
+    one.write_text(head)
+    two.write_text(head.replace("op: zero}]", "op: scale, args: {factor: 0.5}}]"))
+    session = SpecSession()
+    (first,) = session.plan(one).cases
+    (second,) = session.plan(two).cases
+    assert first.case_id == second.case_id
+    a, b = session.runner.case_result(first), session.runner.case_result(second)
+    assert not np.array_equal(a.x, b.x)
+    alone = SpecSession()
+    (again,) = alone.plan(two).cases
+    assert np.array_equal(alone.runner.case_result(again).x, b.x)

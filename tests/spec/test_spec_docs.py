@@ -77,6 +77,9 @@ def test_documented_errors_are_what_latentflow_reports(tmp_path, monkeypatch, re
     (tmp_path / "specs").mkdir()
     (tmp_path / "specs" / "demo.yaml").write_text(bad)
     monkeypatch.chdir(tmp_path)
+    from latentflow.interventions import OPERATIONS
+
+    # the operations a user has (the docs show the real list), the test registries otherwise
     with pytest.raises(SpecError) as info:
-        load_spec("specs/demo.yaml", **registries)
+        load_spec("specs/demo.yaml", **{**registries, "operations": OPERATIONS})
     assert str(info.value) == shown.rstrip("\n")
