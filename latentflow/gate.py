@@ -251,6 +251,13 @@ def compare(baseline: Mapping[str, Any], candidate: Mapping[str, Any], tolerance
     mean_limits = _mean_limits(tolerance_mean)
     before = read_cases(baseline, source=baseline_name)
     after = read_cases(candidate, source=candidate_name)
+    smoke = {name: data.get("smoke_run") for name, data in ((baseline_name, baseline), (candidate_name, candidate))}
+    if smoke[baseline_name] != smoke[candidate_name]:
+        # a --latentflow-n run's verdicts are not the claims': its numbers move with n alone
+        raise ResultsError(
+            f"{baseline_name} and {candidate_name} ran different numbers of examples (smoke_run "
+            f"{smoke[baseline_name]!r} vs {smoke[candidate_name]!r}); gate two full runs, or two smoke "
+            "runs of the same --latentflow-n")
     rows = []
     for case_id in sorted(set(before) | set(after)):
         rows.append(_compare_case(before.get(case_id), after.get(case_id), tolerance, mean_limits))

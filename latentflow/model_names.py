@@ -87,8 +87,17 @@ def load_separator(name: str | Path = "fixture", text_encoder=None):
         from latentflow.audio.codecs import MelCodec
         from latentflow.audio.text import encoder_from_name
 
+        model = load(parsed.text)
+        codec = MelCodec()
+        if (model.cfg.latent_channels, model.cfg.text_dim) != (codec.latent_channels, 384):
+            # random weights pair with the bundled mel codec and MiniLM only at their widths
+            raise ValueError(
+                f"model {parsed.text!r}: random weights run with the bundled mel codec (C=64) and "
+                f"MiniLM (384 wide), but preset {parsed.preset!r} has C={model.cfg.latent_channels} and "
+                f"text_dim={model.cfg.text_dim}; use random:fixture, or write a random folder of SAM "
+                "Audio's layout with `latentflow make-test-model DIR` and give DIR")
         encoder = text_encoder if text_encoder is not None else encoder_from_name("minilm")
-        return Separator(load(parsed.text), MelCodec(), encoder)
+        return Separator(model, codec, encoder)
     from latentflow.fixture import FIXTURE_NAME
 
     separator = Separator.load(parsed.path or FIXTURE_NAME, text_encoder=text_encoder)

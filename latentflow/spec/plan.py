@@ -38,8 +38,13 @@ def is_model_name(model: str) -> bool:
 
 
 def resolve_model(model: str, relative_to: str | Path) -> str:
-    """Names stay names; a relative path is resolved against ``relative_to`` (a folder)."""
+    """Names stay names; a relative path is resolved against ``relative_to`` (a folder). A
+    bare word that names a file or folder beside the spec (a SAM Audio model folder has no
+    suffix) is that path; otherwise it stays as written, so a typo is reported as typed."""
     if is_model_name(model):
+        beside = Path(relative_to).resolve() / model
+        if model.strip().lower() != "fixture" and MODEL_SCHEME.match(model) is None and beside.exists():
+            return os.path.normpath(beside)
         return model
     path = Path(model).expanduser()
     if not path.is_absolute():

@@ -357,3 +357,4 @@ def test_a_smoke_run_uses_at_most_n_examples_and_says_so(pytester):
     assert "smoke run" not in full.stdout.str()
     assert json.loads((pytester.path / "full.json").read_text())["smoke_run"] is None
     assert pytester.runpytest("-p", "no:cacheprovider", "--latentflow-n=0").ret == pytest.ExitCode.USAGE_ERROR
+

@@ -278,3 +278,14 @@ def test_gate_runs_without_importing_torch(g, write_results):
     done = subprocess.run([sys.executable, "-c", script, str(a), str(b)], capture_output=True, text=True, timeout=60)
     assert done.returncode == 1, done.stderr
     assert "**CLAIM BROKE**" in done.stdout
+
+
+def test_a_smoke_run_is_not_gated_against_a_full_run(g):
+    from latentflow.gate import ResultsError, compare
+
+    full = g.results(*g.baseline_verdicts())
+    smoke = {**g.results(*g.baseline_verdicts()), "smoke_run": {"max_examples_per_case": 2}}
+    with pytest.raises(ResultsError, match=r"ran different numbers of examples \(smoke_run None vs "
+                                           r"\{'max_examples_per_case': 2\}\); gate two full runs"):
+        compare(full, smoke)
+    assert not compare(smoke, dict(smoke)).failed  # two smoke runs of the same size are comparable

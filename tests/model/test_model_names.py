@@ -65,3 +65,11 @@ def test_cli_help_names_the_accepted_forms(capsys):
     with pytest.raises(SystemExit):
         separate_main(["--help"])
     assert "random:<preset>[:<seed>]" in capsys.readouterr().out
+
+
+def test_a_random_preset_without_the_bundled_widths_has_no_separator_and_says_why():
+    from latentflow.model_names import load_separator
+
+    with pytest.raises(ValueError, match=r"model 'random:small': random weights run with the bundled mel codec "
+                                         r"\(C=64\) .* has C=128 and text_dim=768; use random:fixture, or .*make-test-model"):
+        load_separator("random:small")

@@ -221,3 +221,15 @@ def test_model_names_and_absolute_paths_stay(write, h, tmp_path):
     text = h.BASE.replace("data:", f"model: {absolute}\ndata:", 1)
     assert compile_plan(load_spec(write(text))).cases[0].model == str(absolute)
     assert Path(compile_plan(loads_spec(text)).cases[0].model).is_absolute()
+
+
+def test_a_bare_word_model_is_a_path_beside_the_spec(tmp_path):
+    # a SAM Audio model folder has no suffix: a bare word that exists beside the spec is a path
+    from latentflow.spec.plan import resolve_model
+
+    assert resolve_model("my_model", tmp_path) == "my_model"  # nothing there: reported as typed
+    (tmp_path / "my_model").mkdir()
+    assert resolve_model("my_model", tmp_path) == str(tmp_path.resolve() / "my_model")
+    assert resolve_model("fixture", tmp_path) == "fixture"
+    assert resolve_model("random:fixture:3", tmp_path) == "random:fixture:3"
+    assert resolve_model("counter:no_text_injection", tmp_path) == "counter:no_text_injection"
