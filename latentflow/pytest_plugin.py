@@ -74,8 +74,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "--latentflow-text-encoder",
         metavar="PATH",
         default=None,
-        help="local T5 folder for a SAM Audio model folder's text encoder (sets LATENTFLOW_TEXT_ENCODER; "
-        "default: that variable, <model>/<name>, or the offline Hugging Face cache)",
+        help="local T5 folder for a SAM Audio model folder's text encoder (default: $LATENTFLOW_TEXT_ENCODER, "
+        "<model>/<name>, or the offline Hugging Face cache)",
     )
     group.addoption(
         "--latentflow-device",
@@ -222,6 +222,7 @@ class _State:
                 max_n=self.config.getoption("latentflow_n"),
                 device=resolve_device(self.config.getoption("latentflow_device"), _worker_index(self.config)),
                 batch_variants=self.config.getoption("latentflow_batch_variants"),
+                text_encoder=self.config.getoption("latentflow_text_encoder"),
             )
         return self._session
 
@@ -230,13 +231,6 @@ _STATE = pytest.StashKey[_State]()
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    text_encoder = config.getoption("latentflow_text_encoder", default=None)
-    if text_encoder:
-        # read where a SAM Audio folder's T5 is resolved (latentflow.audio.text_resolve), in this
-        # process and in the xdist workers it starts
-        import os
-
-        os.environ["LATENTFLOW_TEXT_ENCODER"] = os.path.abspath(os.path.expanduser(str(text_encoder)))
     config.stash[_STATE] = _State(config)
     if not hasattr(config, "workerinput"):  # workers send their reports; the controller writes files
         config.pluginmanager.register(ResultsCollector(config), "latentflow-results")

@@ -100,10 +100,11 @@ def example_seeds(data_seed: int, n: int) -> list[int]:
 
 class Runner:
     def __init__(self, *, device: str = "cpu", batch_size: int = 16, batch_variants: bool = False,
-                 variants_per_forward: int = 4) -> None:
+                 variants_per_forward: int = 4, text_encoder: Any = None) -> None:
         if variants_per_forward < 1:
             raise ValueError(f"variants_per_forward={variants_per_forward} must be at least 1")
         self.device = device
+        self.text_encoder = text_encoder  # a local T5 folder for SAM Audio model folders, or None
         self.batch_size = batch_size
         self.batch_variants = batch_variants
         self.variants_per_forward = variants_per_forward
@@ -127,7 +128,7 @@ class Runner:
 
     def world(self, model: str) -> World:
         if model not in self._worlds:
-            self._worlds[model] = load_world(model, device=self.device)
+            self._worlds[model] = load_world(model, device=self.device, text_encoder=self.text_encoder)
         return self._worlds[model]
 
     def describe_models(self) -> dict[str, dict]:

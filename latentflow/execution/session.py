@@ -42,13 +42,15 @@ class SpecSession:
 
     def __init__(self, *, model: Optional[str] = None, seed: Optional[int] = None, n: Optional[int] = None,
                  max_n: Optional[int] = None, device: str = "cpu", batch_size: int = 16,
-                 batch_variants: bool = False, model_option: str = "the model override") -> None:
+                 batch_variants: bool = False, model_option: str = "the model override",
+                 text_encoder: Optional[str] = None) -> None:
         from ..extensions import load_extensions
 
         load_extensions()  # users' operations, metrics and invariants, before any spec is read
         self.overrides = Overrides(model=model, seed=seed, n=n, max_n=max_n)
         self.model_option = model_option
-        self.runner = Runner(device=device, batch_size=batch_size, batch_variants=batch_variants)
+        self.runner = Runner(device=device, batch_size=batch_size, batch_variants=batch_variants,
+                             text_encoder=text_encoder)
 
     def plan(self, path: str | Path) -> Plan:
         """Load and validate ``path`` against the model the spec runs on, then compile it."""

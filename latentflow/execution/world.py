@@ -181,9 +181,10 @@ def model_identity(name: str) -> dict:
     return {"name": name, "kind": "checkpoint", "file": str(path), "sha256": sha256_of(path)}
 
 
-def load_world(name: str, device: str = "cpu") -> World:
+def load_world(name: str, device: str = "cpu", text_encoder: Any = None) -> World:
     """A world for any model name ``latentflow.model_names`` accepts (``fixture``, a checkpoint
-    path, ``random:<preset>[:<seed>]``, ``counter:<name>``)."""
+    path, a SAM Audio model folder, ``random:<preset>[:<seed>]``, ``counter:<name>``);
+    ``text_encoder``: a local T5 folder for a SAM Audio folder (``--latentflow-text-encoder``)."""
     from ..model_names import load_separator
 
-    return World(load_separator(name), name, device)
+    return World(load_separator(name, text_encoder=text_encoder), name, device)

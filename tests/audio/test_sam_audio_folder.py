@@ -289,3 +289,16 @@ def test_t5_found_in_the_offline_hugging_face_cache(folder, tmp_path, monkeypatc
     shutil.rmtree(copy / TEXT_ENCODER_NAME)
     encoder = load_separator_parts(copy).text_encoder
     assert Path(encoder.name) == snapshot and encoder.dim == 32
+
+
+def test_the_plugin_option_reaches_the_loader_without_touching_the_environment(folder, tmp_path, monkeypatch):
+    # --latentflow-text-encoder travels through SpecSession to the world, not through os.environ
+    from latentflow.execution import SpecSession
+
+    monkeypatch.delenv("LATENTFLOW_TEXT_ENCODER", raising=False)
+    monkeypatch.setattr("huggingface_hub.constants.HF_HUB_CACHE", str(tmp_path / "empty-cache"))
+    copy = _copy(folder, tmp_path)
+    shutil.rmtree(copy / TEXT_ENCODER_NAME)
+    world = SpecSession(text_encoder=str(folder / TEXT_ENCODER_NAME)).runner.world(str(copy))
+    assert world.separator.text_encoder.dim == 32
+    assert "LATENTFLOW_TEXT_ENCODER" not in os.environ
