@@ -1,4 +1,4 @@
-"""``latentflow make-test-model DIR``: a random-weight SAM Audio folder in the official layout.
+"""A random-weight SAM Audio folder in the official layout (``latentflow make-test-model DIR``).
 
 The folder is what facebook/sam-audio-* publishes, at tiny widths: ``config.json`` (official
 fields), ``checkpoint.pt`` (one state dict: the DiT and wrapper, ``audio_codec.*`` and a few
@@ -11,9 +11,7 @@ in their tensors; the verdicts on such a model mean nothing: it exists to test t
 
 from __future__ import annotations
 
-import argparse
 import json
-import sys
 from pathlib import Path
 
 import torch
@@ -81,22 +79,3 @@ def write_tiny_t5(folder: Path, width: int, seed: int) -> None:
     finally:
         if was_enabled:
             hf_logging.enable_progress_bar()
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="latentflow make-test-model",
-                                     description="write a random-weight SAM Audio folder in the official layout")
-    parser.add_argument("folder", type=Path, help="where to write config.json, checkpoint.pt and the tiny T5")
-    parser.add_argument("--seed", type=int, default=0, help="weights seed (default 0)")
-    parser.add_argument("--latent-channels", type=int, default=8, help="codec latent channels C (default 8)")
-    args = parser.parse_args(argv)
-    if args.folder.exists() and any(args.folder.iterdir()):
-        print(f"latentflow make-test-model: {args.folder} is not empty; give a new or empty folder", file=sys.stderr)
-        return 2
-    folder = make_test_model(args.folder, seed=args.seed, codebook_dim=args.latent_channels)
-    print(f"wrote {folder}: config.json, checkpoint.pt, {TEXT_ENCODER_NAME}/")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))

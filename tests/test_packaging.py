@@ -410,7 +410,7 @@ def test_wheel_ships_package_data_but_not_top_level_fixtures(tmp_path):
     )
     (wheel,) = (tmp_path / "dist").glob("latentflow-*.whl")
     names = set(zipfile.ZipFile(wheel).namelist())
-    assert {"latentflow/cli.py", "latentflow/pytest_plugin.py"} <= names
+    assert {"latentflow/cli/__init__.py", "latentflow/pytest_plugin.py"} <= names
     assert {"latentflow/bundled/probe.safetensors", "latentflow/bundled/probe.yaml"} <= names
     assert not any(name.startswith("fixtures/") for name in names)
     entry_points = zipfile.ZipFile(wheel).read(f"latentflow-{latentflow.__version__}.dist-info/entry_points.txt").decode()

@@ -11,8 +11,8 @@ import soundfile
 import torch
 
 from latentflow.audio.bench import make_example
-from latentflow.audio.separate_cli import main as separate_main, parse_span, residual_path, UsageError
-from latentflow.audio.evaluate_cli import MeanInterval, Proportion, main as evaluate_main
+from latentflow.cli.separate import main as separate_main, parse_span, residual_path, UsageError
+from latentflow.cli.evaluate import MeanInterval, Proportion, main as evaluate_main
 from latentflow.metrics import si_snr
 
 

@@ -8,7 +8,7 @@ import soundfile
 import torch
 
 import latentflow
-from latentflow.audio.separate_cli import main as separate_main
+from latentflow.cli.separate import main as separate_main
 from latentflow.fixture import fixture_model_path
 from latentflow.model import SamAudioModel, build_model, preset, read_tensors
 from latentflow.model_names import load_separator, parse_model_name

@@ -1,10 +1,14 @@
 """The ``latentflow`` console script: a small dispatcher over subcommands.
 
-Each subcommand lives in the module that does the work and owns its own argument parser.
-To add one, give that module a function ``main(argv: list[str]) -> int`` (build an
-``argparse.ArgumentParser(prog="latentflow NAME")`` inside it) and add one line to
-``SUBCOMMANDS`` below. The module is imported only when its subcommand runs, so
-``latentflow --help`` never pays for importing torch.
+The commands sit here, above the library they drive: ``latentflow.cli.separate``,
+``.evaluate``, ``.train_fixture``, ``.make_test_model`` and ``.bench`` (the benchmark
+dispatcher) import the pipeline, the model and the training code; nothing in the library
+imports this package. A few commands whose whole job belongs to one layer keep their ``main``
+there (``check-parity`` in ``latentflow.model.parity``, ``gate`` in ``latentflow.gate``, each
+benchmark beside what it measures). To add one, give a module a function
+``main(argv: list[str]) -> int`` (build an ``argparse.ArgumentParser(prog="latentflow NAME")``
+inside it) and add one line to ``SUBCOMMANDS`` below. The module is imported only when its
+subcommand runs, so ``latentflow --help`` never pays for importing torch.
 """
 
 from __future__ import annotations
@@ -36,12 +40,12 @@ class Subcommand:
 SUBCOMMANDS: tuple[Subcommand, ...] = (
     Subcommand("version", "latentflow.cli:version_main", "print the latentflow version"),
     Subcommand("check-parity", "latentflow.model.parity:main", "compare the model with an official parity vector"),
-    Subcommand("bench", "latentflow.bench:main", "run a benchmark (forward, lsac): table + JSON"),
-    Subcommand("train-fixture", "latentflow.training.cli:main", "retrain the bundled fixture model from its recipe"),
-    Subcommand("separate", "latentflow.audio.separate_cli:main", "separate a prompted sound from a mixture file"),
-    Subcommand("evaluate", "latentflow.audio.evaluate_cli:main", "measure separation quality on a bench tier"),
+    Subcommand("bench", "latentflow.cli.bench:main", "run a benchmark (forward, lsac, specs, load): table + JSON"),
+    Subcommand("train-fixture", "latentflow.cli.train_fixture:main", "retrain the bundled fixture model from its recipe"),
+    Subcommand("separate", "latentflow.cli.separate:main", "separate a prompted sound from a mixture file"),
+    Subcommand("evaluate", "latentflow.cli.evaluate:main", "measure separation quality on a bench tier"),
     Subcommand("gate", "latentflow.gate:main", "compare two results files and fail on regressions"),
-    Subcommand("make-test-model", "latentflow.random_folder:main", "write a random-weight SAM Audio folder (tests)"),
+    Subcommand("make-test-model", "latentflow.cli.make_test_model:main", "write a random-weight SAM Audio folder (tests)"),
 )
 
 _BY_NAME = {command.name: command for command in SUBCOMMANDS}

@@ -15,7 +15,7 @@ import sys
 import time
 from pathlib import Path
 
-from .recipe import TrainingRecipe
+from latentflow.training.recipe import TrainingRecipe
 
 
 def main(argv: list[str]) -> int:
@@ -56,8 +56,8 @@ def main(argv: list[str]) -> int:
         print(f"latentflow train-fixture: --out {out}: folder {out.parent} does not exist", file=sys.stderr)
         return 2
 
-    from .checkpoint import save_trained
-    from .trainer import train
+    from latentflow.training.checkpoint import save_trained
+    from latentflow.training.trainer import train
 
     bar = _ProgressBar(recipe.steps, args.minutes * 60.0, enabled=not args.quiet)
     try:
