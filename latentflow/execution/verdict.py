@@ -65,10 +65,6 @@ class Verdict:
     sequential: Optional[SequentialResult] = None
 
     @property
-    def metric(self) -> str:
-        return str(self.measure["metric"])
-
-    @property
     def decision(self) -> Any:
         """What decides the verdict: the sequential result, else the fixed-n test."""
         return self.result if self.sequential is None else self.sequential
