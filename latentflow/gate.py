@@ -26,14 +26,14 @@ torch import.
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping, Optional, Sequence, Union
 
-from .results import READABLE_FORMATS, model_label  # the format has one home: latentflow/results.py
+# the format has one home: latentflow/results.py (ResultsError is re-exported for callers of the gate)
+from .results import ResultsError, model_label, read_results, results_verdicts
 
 # Half a standard deviation of the paired differences: Cohen's conventional "medium" effect.
 # An effect that moves less than this between two models of the same architecture on the
@@ -57,11 +57,7 @@ OK = "ok"
 FAILING_STATUSES = frozenset({BROKE, EFFECT_MOVED, EFFECT_LOST, MEAN_MOVED, MISSING})
 
 
-class ResultsError(ValueError):
-    """A results file (or dict) that cannot be read as latentflow results; names the source."""
-
-
-# -- reading and checking results ------------------------------------------------------------
+# -- reading results (the format and its checks live in latentflow/results.py) ---------------------
 
 
 @dataclass(frozen=True)
@@ -69,7 +65,7 @@ class CaseNumbers:
     """What the gate reads from one verdict of a results file."""
 
     case_id: str
-    metric: str  # the measure's metric name ("si_snr"), the first word of ``measure``
+    metric: str  # the measure's metric name ("si_snr")
     holds: bool
     expected: str
     effect_size: Optional[float]
@@ -78,96 +74,29 @@ class CaseNumbers:
     reason: str  # the statistics' own sentence, shown when an effect went missing
 
 
-def load_results(path: Union[str, Path]) -> dict:
-    """Read and check a ``--latentflow-results`` file; `ResultsError` names the file and problem."""
-    path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ResultsError(f"{path}: no such file") from None
-    except (OSError, UnicodeDecodeError) as error:
-        raise ResultsError(f"{path}: cannot be read: {error}") from None
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as error:
-        raise ResultsError(f"{path}:{error.lineno}:{error.colno}: not valid JSON: {error.msg}") from None
-    read_cases(data, source=str(path))
-    return data
+load_results = read_results  # the gate's name for it: read and check a file, ResultsError naming the problem
 
 
 def read_cases(data: Any, *, source: str) -> dict[str, CaseNumbers]:
-    """The verdicts of one results object by case_id, checked field by field."""
-    if not isinstance(data, dict):
-        raise ResultsError(f"{source}: expected a JSON object with 'latentflow_results' and 'verdicts', "
-                           f"got {_kind(data)}")
-    version = data.get("latentflow_results")
-    if version is None:
-        raise ResultsError(f"{source}: not a latentflow results file: the key 'latentflow_results' is "
-                           f"missing (write one with pytest specs/ --latentflow-results PATH.json)")
-    if version not in READABLE_FORMATS:
-        raise ResultsError(f"{source}: latentflow_results format {version!r} is not supported; "
-                           f"this latentflow reads formats {', '.join(map(str, READABLE_FORMATS))}")
-    verdicts = data.get("verdicts")
-    if not isinstance(verdicts, list):
-        raise ResultsError(f"{source}: 'verdicts' must be a list, got {_kind(verdicts)}")
-    cases: dict[str, CaseNumbers] = {}
-    for index, verdict in enumerate(verdicts):
-        case = _read_case(verdict, f"{source}: verdicts[{index}]")
-        if case.case_id in cases:
-            raise ResultsError(f"{source}: verdicts[{index}]: case_id {case.case_id!r} appears twice")
-        cases[case.case_id] = case
+    """The verdicts of one results object by case_id (checked by `results_verdicts`)."""
+    cases = {}
+    for verdict in results_verdicts(data, source=source):
+        stats = verdict["stats"]
+        cases[verdict["case_id"]] = CaseNumbers(
+            case_id=verdict["case_id"],
+            metric=verdict["measure"]["metric"],
+            holds=verdict["holds"],
+            expected=verdict["expected"],
+            effect_size=_number(stats["effect_size"]),
+            effect_size_name=stats["effect_size_name"],
+            mean_difference=_number(stats["mean_difference"]),
+            reason=stats.get("reason") if isinstance(stats.get("reason"), str) else "",
+        )
     return cases
 
 
-def _read_case(verdict: Any, where: str) -> CaseNumbers:
-    if not isinstance(verdict, dict):
-        raise ResultsError(f"{where}: expected an object, got {_kind(verdict)}")
-    case_id = _field(verdict, "case_id", where, str, "a non-empty string")
-    if not case_id:
-        raise ResultsError(f"{where}.case_id: must be a non-empty string")
-    where = f"{where} ({case_id})"
-    holds = _field(verdict, "holds", where, bool, "true or false")
-    expected = _field(verdict, "expected", where, str, "'holds' or 'fails'")
-    if expected not in ("holds", "fails"):
-        raise ResultsError(f"{where}.expected: {expected!r} is not allowed; allowed: 'holds', 'fails'")
-    measure = _field(verdict, "measure", where, str, "a string such as 'si_snr (target)'")
-    stats = _field(verdict, "stats", where, dict, "an object (TestResult.to_dict())")
-    where_stats = f"{where}.stats"
-    return CaseNumbers(
-        case_id=case_id,
-        metric=measure.split(" ", 1)[0],
-        holds=holds,
-        expected=expected,
-        effect_size=_number_or_none(stats, "effect_size", where_stats),
-        effect_size_name=_field(stats, "effect_size_name", where_stats, str, "a string such as 'd_z'"),
-        mean_difference=_number_or_none(stats, "mean_difference", where_stats),
-        reason=stats.get("reason") if isinstance(stats.get("reason"), str) else "",
-    )
-
-
-def _field(obj: dict, name: str, where: str, kind: type, allowed: str) -> Any:
-    if name not in obj:
-        raise ResultsError(f"{where}: the field {name!r} is missing; expected {allowed}")
-    value = obj[name]
-    if not isinstance(value, kind) or (kind is not bool and isinstance(value, bool)):
-        raise ResultsError(f"{where}.{name}: {value!r} is not allowed; expected {allowed}")
-    return value
-
-
-def _number_or_none(obj: dict, name: str, where: str) -> Optional[float]:
-    if name not in obj:
-        raise ResultsError(f"{where}: the field {name!r} is missing; expected a number or null")
-    value = obj[name]
-    if value is None:
-        return None  # to_dict writes NaN as null: the statistics could not compute it
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise ResultsError(f"{where}.{name}: {value!r} is not allowed; expected a finite number or null")
-    return float(value)
-
-
-def _kind(value: Any) -> str:
-    return {dict: "an object", list: "a list", str: "a string", bool: "a boolean",
-            type(None): "null"}.get(type(value), f"a {type(value).__name__}")
+def _number(value: Optional[float]) -> Optional[float]:
+    return None if value is None else float(value)
 
 
 # -- comparing -------------------------------------------------------------------------------

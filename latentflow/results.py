@@ -1,12 +1,13 @@
-"""The ``--latentflow-results`` file: its format version, and writing it.
+"""The ``--latentflow-results`` file: its format, writing it, and reading it back.
 
-One home for the format, so that the pytest plugin and `SpecSession.write_results` write the
-same file that `latentflow gate` (gate.py) and the report read. Pure Python (json): the gate
-imports it without torch.
+One home for the format: the pytest plugin and `SpecSession.write_results` write the file with
+`write_results`; `latentflow gate` (gate.py) and the report read it with `read_results` /
+`results_verdicts`, which check its version and shape and name the file, the verdict and the
+field of any problem. Pure Python (json): the gate imports it without torch.
 
-Format 2 (format 1 had only ``model`` as the override text and ``seed``)::
+Format 3::
 
-    {"latentflow_results": 2,
+    {"latentflow_results": 3,
      "model": {"name", "kind", "sha256", ...} or null,   # the one model the cases ran on
      "codec": {"name", "sample_rate", "hop", "latent_channels"} or null,
      "text_encoder": {"name", "dim"} or null,
@@ -16,21 +17,35 @@ Format 2 (format 1 had only ``model`` as the override text and ``seed``)::
      "smoke_run": {"max_examples_per_case": N} or null,
      "verdicts": [Verdict.to_dict(), ...]}   # each with "examples": per-example values of both arms
 
-A sequential case's verdict adds ``"sequential"`` (``SequentialResult.to_dict()``: method,
-status, n_used, stopped_at_look, looks, anytime p-value, e-value, the confidence sequence
-cs_lower/cs_upper for n = 1..n_used, any family correction); its ``"stats"`` are then the
-fixed-n test on the examples used and its ``"examples"`` hold those n_used examples. Added
-fields only, so the format stays 2.
+A verdict's ``interventions``, ``measure`` and ``expectation`` are the spec's own dicts
+(``Intervention.to_yaml()``, ``Measure.to_yaml()``, ``Expect.to_yaml()``). A sequential case's
+verdict adds ``"sequential"`` (``SequentialResult.to_dict()``: method, status, n_used,
+stopped_at_look, looks, anytime p-value, e-value, the confidence sequence cs_lower/cs_upper for
+n = 1..n_used, any family correction); its ``"stats"`` are then the fixed-n test on the examples
+used and its ``"examples"`` hold those n_used examples.
+
+Older formats, still read (a committed gate baseline may be one): format 2 wrote the three
+fields above as display text (``"si_snr (target)"``); format 1 also lacked what ran and the
+examples (only ``model`` as the override text, and ``seed``). `results_verdicts` gives their
+verdicts in the current shape: the metric is the one fact the gate needs from that text, and it
+is the text's first word by how those formats were written; the rest of the text is kept under
+``"display"`` and the structured fields are None (unknown).
 """
 
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Optional, Union
 
-RESULTS_FORMAT = 2
-READABLE_FORMATS = (1, 2)  # the gate still compares against a committed format-1 baseline
+RESULTS_FORMAT = 3
+READABLE_FORMATS = (1, 2, 3)  # the gate still compares against committed older baselines
+TEXT_FORMATS = (1, 2)  # formats whose interventions, measure and expectation are display text
+
+
+class ResultsError(ValueError):
+    """A results file (or object) that cannot be read as latentflow results; names the source."""
 
 
 def results_payload(verdicts: Iterable[Mapping[str, Any]], *, model: Optional[str] = None,
@@ -86,3 +101,110 @@ def model_label(results: Mapping[str, Any]) -> Optional[str]:
     if model is None and isinstance(results, Mapping) and results.get("model_override"):
         return str(results["model_override"])
     return None if model is None else str(model)
+
+
+# -- reading -----------------------------------------------------------------------------------
+
+
+def read_results(path: Union[str, Path]) -> dict:
+    """Read and check a results file; returns its object as stored. `ResultsError` names the
+    file and the problem."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ResultsError(f"{path}: no such file") from None
+    except (OSError, UnicodeDecodeError) as error:
+        raise ResultsError(f"{path}: cannot be read: {error}") from None
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise ResultsError(f"{path}:{error.lineno}:{error.colno}: not valid JSON: {error.msg}") from None
+    results_verdicts(data, source=str(path))
+    return data
+
+
+def results_verdicts(data: Any, *, source: str) -> tuple[dict, ...]:
+    """The verdicts of a results object, checked field by field, in the current format's shape
+    (an older format's verdicts are converted copies; see the module docstring)."""
+    if not isinstance(data, dict):
+        raise ResultsError(f"{source}: expected a JSON object with 'latentflow_results' and 'verdicts', "
+                           f"got {_kind(data)}")
+    version = data.get("latentflow_results")
+    if version is None:
+        raise ResultsError(f"{source}: not a latentflow results file: the key 'latentflow_results' is "
+                           f"missing (write one with pytest specs/ --latentflow-results PATH.json)")
+    if isinstance(version, bool) or version not in READABLE_FORMATS:
+        raise ResultsError(f"{source}: latentflow_results format {version!r} is not supported; "
+                           f"this latentflow reads formats {', '.join(map(str, READABLE_FORMATS))}")
+    verdicts = data.get("verdicts")
+    if not isinstance(verdicts, list):
+        raise ResultsError(f"{source}: 'verdicts' must be a list, got {_kind(verdicts)}")
+    seen: set[str] = set()
+    out = []
+    for index, verdict in enumerate(verdicts):
+        checked = _check_verdict(verdict, f"{source}: verdicts[{index}]", text_fields=version in TEXT_FORMATS)
+        if checked["case_id"] in seen:
+            raise ResultsError(f"{source}: verdicts[{index}]: case_id {checked['case_id']!r} appears twice")
+        seen.add(checked["case_id"])
+        out.append(checked)
+    return tuple(out)
+
+
+def _check_verdict(verdict: Any, where: str, *, text_fields: bool) -> dict:
+    if not isinstance(verdict, dict):
+        raise ResultsError(f"{where}: expected an object, got {_kind(verdict)}")
+    case_id = _field(verdict, "case_id", where, str, "a non-empty string")
+    if not case_id:
+        raise ResultsError(f"{where}.case_id: must be a non-empty string")
+    where = f"{where} ({case_id})"
+    _field(verdict, "holds", where, bool, "true or false")
+    expected = _field(verdict, "expected", where, str, "'holds' or 'fails'")
+    if expected not in ("holds", "fails"):
+        raise ResultsError(f"{where}.expected: {expected!r} is not allowed; allowed: 'holds', 'fails'")
+    stats = _field(verdict, "stats", where, dict, "an object (TestResult.to_dict())")
+    where_stats = f"{where}.stats"
+    _number_or_none(stats, "effect_size", where_stats)
+    _field(stats, "effect_size_name", where_stats, str, "a string such as 'd_z'")
+    _number_or_none(stats, "mean_difference", where_stats)
+    if text_fields:
+        measure = _field(verdict, "measure", where, str, "a string such as 'si_snr (target)'")
+        display = {"interventions": verdict.get("interventions"), "measure": measure,
+                   "expectation": verdict.get("expectation")}
+        # the metric is the first word of a format 1 or 2 measure text (how they wrote it)
+        return {**verdict, "measure": {"metric": measure.split(" ", 1)[0]}, "interventions": None,
+                "expectation": None, "display": display}
+    measure = _field(verdict, "measure", where, dict, "an object (Measure.to_yaml())")
+    _field(measure, "metric", f"{where}.measure", str, "a metric name such as 'si_snr'")
+    interventions = _field(verdict, "interventions", where, list, "a list of objects (Intervention.to_yaml())")
+    for k, iv in enumerate(interventions):
+        if not isinstance(iv, dict) or not isinstance(iv.get("op"), str) or not isinstance(iv.get("site"), str):
+            raise ResultsError(f"{where}.interventions[{k}]: {iv!r} is not allowed; expected an object with "
+                               f"'op' and 'site' (Intervention.to_yaml())")
+    _field(verdict, "expectation", where, dict, "an object (Expect.to_yaml())")
+    return verdict
+
+
+def _field(obj: dict, name: str, where: str, kind: type, allowed: str) -> Any:
+    if name not in obj:
+        raise ResultsError(f"{where}: the field {name!r} is missing; expected {allowed}")
+    value = obj[name]
+    if not isinstance(value, kind) or (kind is not bool and isinstance(value, bool)):
+        raise ResultsError(f"{where}.{name}: {value!r} is not allowed; expected {allowed}")
+    return value
+
+
+def _number_or_none(obj: dict, name: str, where: str) -> Optional[float]:
+    if name not in obj:
+        raise ResultsError(f"{where}: the field {name!r} is missing; expected a number or null")
+    value = obj[name]
+    if value is None:
+        return None  # to_dict writes NaN as null: the statistics could not compute it
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise ResultsError(f"{where}.{name}: {value!r} is not allowed; expected a finite number or null")
+    return float(value)
+
+
+def _kind(value: Any) -> str:
+    return {dict: "an object", list: "a list", str: "a string", bool: "a boolean",
+            type(None): "null"}.get(type(value), f"a {type(value).__name__}")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from .fuzz import INVARIANTS, Invariant, InvariantViolation, run_fuzz_check
 from .internal import INTERNAL_MEASURES, InternalMeasure
-from .runner import CaseResult, Runner, RunOutput, example_seeds
+from .runner import CaseResult, Measurements, Runner, RunOutput, example_seeds
 from .session import ModelLoadError, SpecSession, metric_catalog
 from .verdict import Verdict
 
@@ -15,6 +15,7 @@ __all__ = [
     "Invariant",
     "InternalMeasure",
     "InvariantViolation",
+    "Measurements",
     "ModelLoadError",
     "RunOutput",
     "Runner",

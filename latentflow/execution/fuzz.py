@@ -87,7 +87,7 @@ def measured_self_attention_saving(runner, example) -> float:
     from ..acceleration.flops import self_attention_saving
     from ..interventions import InterventionContext, applied
     from ..model import sample
-    from .runner import example_seeds
+    from .sampling import example_seeds
 
     model = runner.world(example.model).model
     cond = runner.inputs(example.model, example.data).cond.to(runner.device)

@@ -13,7 +13,7 @@ from typing import Any, Iterable, Iterator, Optional
 
 from ..interventions import OPERATIONS
 from ..metrics import available_metrics, get_metric
-from ..spec import Overrides, Plan, Spec, compile_plan, load_spec, validate
+from ..spec import Case, Overrides, Plan, Spec, compile_plan, load_spec, validate
 from .fuzz import INVARIANTS, run_fuzz_check
 from .internal import INTERNAL_MEASURES
 from .runner import Runner
@@ -94,7 +94,7 @@ class SpecSession:
         except Exception:  # noqa: BLE001 - any model problem: report the spec's problems alone
             return None
 
-    def verdict(self, plan: Plan, case: Any) -> Verdict:
+    def verdict(self, plan: Plan, case: Case) -> Verdict:
         family = [c for c in plan.cases if case.family is not None and c.family == case.family]
         return self.runner.verdict(case, family)
 

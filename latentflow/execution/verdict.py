@@ -1,10 +1,16 @@
-"""A case's verdict: the statistics of its measure, judged against what the spec expects."""
+"""A case's verdict: the statistics of its measure, judged against what the spec expects.
+
+A verdict carries what was done, measured and expected as the spec's own dicts
+(``Intervention.to_yaml()``, ``Measure.to_yaml()``, ``Expect.to_yaml()``, JSON-plain), so a
+results file, the gate and the report read them as values; the text in `Verdict.explain` is
+rendered from them for display only.
+"""
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any, Optional
+from typing import Any, Mapping, Optional
 
 from ..stats import TestResult
 from ..stats.sequential import SequentialResult
@@ -40,9 +46,9 @@ class Verdict:
     title: str
     location: str
     model: str
-    interventions: tuple[str, ...]
-    measure: str
-    expectation: str
+    interventions: tuple[dict, ...]  # Intervention.to_yaml() of each, in the spec's order
+    measure: dict  # Measure.to_yaml()
+    expectation: dict  # Expect.to_yaml()
     result: TestResult
     expected: str
     expected_reason: Optional[str]
@@ -52,7 +58,7 @@ class Verdict:
     paper: Any = None
     params: dict = field(default_factory=dict)
     extra: dict = field(default_factory=dict, compare=False)
-    # data, sampler, noise seeds and both arms' per-example values (see runner._examples)
+    # data, sampler, noise seeds and both arms' per-example values (see judgement.examples_record)
     examples: dict = field(default_factory=dict, compare=False)
     claim_paper: Any = None  # the claim's own paper numbers (claim.paper)
     order: Optional[int] = None  # the case's position in its spec file (reports keep spec order)
@@ -99,9 +105,11 @@ class Verdict:
             f"claim       {self.claim_id}: {self.claim_title}",
             f"hypothesis  {self.hypothesis_id}: {self.title}  ({self.location})",
             f"model       {self.model}",
-            "intervention " + ("; ".join(self.interventions) if self.interventions else "(none: baseline only)"),
-            f"measure     {self.measure}",
-            f"expect      {self.expectation}" + (f"  [paper: {self.paper}]" if self.paper is not None else ""),
+            "intervention " + ("; ".join(map(describe_intervention, self.interventions))
+                               if self.interventions else "(none: baseline only)"),
+            f"measure     {describe_measure(self.measure)}",
+            f"expect      {describe_expectation(self.expectation)}"
+            + (f"  [paper: {self.paper}]" if self.paper is not None else ""),
             f"n           {r.n}" + (f"  (NaN: {'; '.join(sorted(set(self.nan_reasons)))})" if self.nan_reasons else ""),
             f"means       intervened/x={_fmt(self.x_mean)}  baseline/y={_fmt(self.y_mean)}",
             f"effect      mean difference {_fmt(r.mean_difference)} "
@@ -127,7 +135,7 @@ class Verdict:
             "title": self.title,
             "location": self.location,
             "model": self.model,
-            "interventions": list(self.interventions),
+            "interventions": [dict(iv) for iv in self.interventions],
             "measure": self.measure,
             "expectation": self.expectation,
             "expected": self.expected,
@@ -162,3 +170,48 @@ def _sequential_lines(s: SequentialResult) -> list[str]:
         band = "  ".join(f"n={n} [{_fmt(s.cs_lower[n - 1])}, {_fmt(s.cs_upper[n - 1])}]" for n in looks)
         lines.append(f"conf. seq.  {100 * s.confidence:g}% at each look: {band}")
     return lines
+
+
+# -- display text, rendered from the spec's dicts (never parsed back) ------------------------
+
+
+def describe_intervention(iv: Mapping[str, Any]) -> str:
+    """``op(arg=value, ...) at site [layers L] [steps S]``."""
+    args = ", ".join(f"{k}={_show(v)}" for k, v in (iv.get("args") or {}).items())
+    text = f"{iv['op']}({args}) at {iv['site']}"
+    for selection in ("layers", "steps"):
+        if iv.get(selection) not in (None, "all"):
+            text += f" {selection} {_show(iv[selection])}"
+    return text
+
+
+def describe_measure(m: Mapping[str, Any]) -> str:
+    """``metric (compare[, against the alternative source][, at site])``."""
+    compare = m.get("compare", "target")
+    text = f"{m['metric']} ({compare}"
+    if compare == "target" and m.get("reference") not in (None, "prompted"):
+        text += f", against the {m['reference']} source"
+    if m.get("site") is not None:
+        text += f", at {m['site']}"
+    return text + ")"
+
+
+def describe_expectation(e: Mapping[str, Any]) -> str:
+    """``direction (test, alpha A[, |d| >= D][, null V])`` or ``equivalent within [lo, hi] (tost, alpha A)``."""
+    if e["test"] == "tost":
+        return f"equivalent within {list(e['margin'])} ({e['test']}, alpha {e['alpha']})"
+    text = f"{e['direction']} ({e['test']}, alpha {e['alpha']}"
+    if e.get("min_effect_size") is not None:
+        text += f", |d| >= {e['min_effect_size']}"
+    if not math.isclose(e.get("null_value", 0.0), 0.0):
+        text += f", null {e['null_value']}"
+    return text + ")"
+
+
+def _show(value: Any) -> str:
+    """A spec value as the spec would write it in flow style: ``{0: 4, 1: 13}``, ``[1, 2]``, ``5.0``."""
+    if isinstance(value, Mapping):
+        return "{" + ", ".join(f"{k}: {_show(v)}" for k, v in value.items()) + "}"
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(_show(v) for v in value) + "]"
+    return str(value)

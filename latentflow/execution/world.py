@@ -69,7 +69,7 @@ class World:
 
     def inputs(self, data: Any) -> CaseInputs:
         from ..audio.bench import make_bench
-        from .runner import example_seeds
+        from .sampling import example_seeds
 
         examples = make_bench(data.tier, data.split, data.n, data.seed, spans=data.spans)
         kind = data.prompt

@@ -1,16 +1,19 @@
 """Verdict dicts (``Verdict.to_dict()``, as in a results file) read into `ReportCase` objects.
 
 The report must draw whatever a run produced, so only ``case_id`` is required; every other
-field may be missing (an older results file, a hand-made one) and is then None. A field that
-is present with the wrong type is an error naming the verdict, the field and the value,
-because drawing it would show a wrong number.
+field may be missing (a hand-made verdict) and is then None. A field that is present with the
+wrong type is an error naming the verdict, the field and the value, because drawing it would
+show a wrong number. A whole results file (any format `latentflow.results` reads) is checked and
+converted there first.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Mapping, Optional, Sequence
+from typing import Any, Iterable, Mapping, Optional, Sequence, Union
+
+from latentflow.results import results_verdicts
 
 Interval = Optional[tuple[float, float]]
 
@@ -24,16 +27,16 @@ class ReportCase:
     hypothesis: str
     title: str
     model: str
-    metric: str  # the measure's metric name ("si_snr"), the first word of ``measure``
-    measure: str
-    expectation: str
+    metric: str  # the measure's metric name ("si_snr")
+    measure: Mapping[str, Any]  # Measure.to_yaml() ({} when absent)
+    expectation: Mapping[str, Any]  # Expect.to_yaml() ({} when absent)
     expected: str  # "holds" / "fails" / "" when unknown
     holds: Optional[bool]
     passed: Optional[bool]
     why: str
     paper: Any
     params: Mapping[str, Any]
-    interventions: tuple[str, ...]
+    interventions: tuple[Mapping[str, Any], ...]  # Intervention.to_yaml() of each
     x_mean: Optional[float]
     y_mean: Optional[float]
     test: str
@@ -61,8 +64,11 @@ class ReportCase:
         return self.case_id.split("::", 1)[1] if "::" in self.case_id else self.case_id
 
 
-def read_cases(verdicts: Sequence[Mapping[str, Any]]) -> tuple[ReportCase, ...]:
-    """Read every verdict; ValueError names the verdict index, case and field of a bad value."""
+def read_cases(verdicts: Union[Sequence[Mapping[str, Any]], Mapping[str, Any]]) -> tuple[ReportCase, ...]:
+    """Read every verdict (a list of verdict dicts, or a whole results object); ValueError names
+    the verdict index, case and field of a bad value."""
+    if isinstance(verdicts, Mapping) and "latentflow_results" in verdicts:
+        verdicts = results_verdicts(verdicts, source="results")
     if isinstance(verdicts, (str, bytes, Mapping)) or not isinstance(verdicts, Iterable):
         raise ValueError(f"verdicts must be a list of verdict dicts (Verdict.to_dict()); got {type(verdicts).__name__}")
     return tuple(_read(verdict, index) for index, verdict in enumerate(verdicts))
@@ -78,7 +84,8 @@ def _read(v: Any, index: int) -> ReportCase:
     where = f"{where} ({case_id})"
     stats = _typed(v, "stats", Mapping, where, "an object (TestResult.to_dict())") or {}
     sw = f"{where}.stats"
-    measure = _typed(v, "measure", str, where, "a string") or ""
+    measure = _typed(v, "measure", Mapping, where, "an object (Measure.to_yaml())") or {}
+    metric = _typed(measure, "metric", str, f"{where}.measure", "a metric name") or ""
     claim, _, rest = case_id.partition("::")
     return ReportCase(
         case_id=case_id,
@@ -86,16 +93,16 @@ def _read(v: Any, index: int) -> ReportCase:
         hypothesis=_typed(v, "hypothesis", str, where, "a string") or (rest.split("[", 1)[0] if rest else case_id),
         title=_typed(v, "title", str, where, "a string") or "",
         model=_typed(v, "model", str, where, "a string") or "",
-        metric=measure.split(" ", 1)[0],
+        metric=metric,
         measure=measure,
-        expectation=_typed(v, "expectation", str, where, "a string") or "",
+        expectation=_typed(v, "expectation", Mapping, where, "an object (Expect.to_yaml())") or {},
         expected=_typed(v, "expected", str, where, "'holds' or 'fails'") or "",
         holds=_typed(v, "holds", bool, where, "true or false"),
         passed=_typed(v, "passed", bool, where, "true or false"),
         why=_typed(v, "why", str, where, "a string") or "",
         paper=v.get("paper"),
         params=_typed(v, "params", Mapping, where, "an object") or {},
-        interventions=tuple(str(i) for i in (_typed(v, "interventions", list, where, "a list of strings") or ())),
+        interventions=_interventions(v, where),
         x_mean=_number(v, "x_mean", where),
         y_mean=_number(v, "y_mean", where),
         test=_typed(stats, "test", str, sw, "a string") or "",
@@ -157,6 +164,15 @@ def claim_heading(claim: str, cases: Sequence[ReportCase]) -> str:
         parts.append(f"paper: {format_paper(paper)}")
     parts.append(count_text(len(cases), "case") + (f", {failed} not as expected" if failed else ""))
     return " — ".join(parts)
+
+
+def _interventions(v: Mapping, where: str) -> tuple[Mapping[str, Any], ...]:
+    found = _typed(v, "interventions", list, where, "a list of objects (Intervention.to_yaml())") or []
+    for index, iv in enumerate(found):
+        if not isinstance(iv, Mapping):
+            raise ValueError(f"{where}.interventions[{index}]: {iv!r} is not allowed; expected an object "
+                             f"(Intervention.to_yaml())")
+    return tuple(found)
 
 
 def _typed(obj: Mapping, name: str, kind: type, where: str, allowed: str) -> Any:

@@ -1,8 +1,8 @@
 """Block ratio (and any other measure taken under an anchor-gate override) against the gate value.
 
 A case's gate value is its ``params["gate"]`` when the spec is parametrised over it, else the
-``value=`` of an intervention at ``hook_anchor_gate`` (as the runner describes it:
-``override_scalar(value=5.0) at hook_anchor_gate``). Its intervened mean (``x_mean``) is drawn
+``value`` argument of an intervention at ``hook_anchor_gate`` (``override_scalar`` with
+``args: {value: 5.0}``). Its intervened mean (``x_mean``) is drawn
 at that value with the interval of the change placed on the baseline (``y_mean`` + the
 confidence interval of the mean difference); the baseline, run with the learned gate (whose
 value the verdict does not record), is a dashed horizontal line. One series per hypothesis
@@ -13,7 +13,6 @@ of two values or more there is only the table).
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from typing import Optional, Sequence
 
@@ -23,7 +22,7 @@ from .figures import PlotSection, new_figure, omitted, png_bytes
 KEY = "gate_sweep"
 TITLE = "Block ratio vs anchor gate"
 BLOCK_RATIOS = ("block_ratio", "block_ratio_db")  # the ratio, and the ratio in dB
-_GATE_OVERRIDE = re.compile(r"\bvalue=([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)[,)].* at hook_anchor_gate\b")
+GATE_SITE = "hook_anchor_gate"
 _SERIES_COLORS = ("#2c7fb8", "#d95f02", "#7570b3", "#1b9e77", "#e7298a", "#66a61e")
 
 
@@ -42,13 +41,17 @@ class GatePoint:
 def gate_value(case: ReportCase) -> Optional[float]:
     """The overridden gate of a case: params['gate'], else an override at hook_anchor_gate."""
     gate = case.params.get("gate")
-    if isinstance(gate, (int, float)) and not isinstance(gate, bool):
+    if _is_number(gate):
         return float(gate)
-    for text in case.interventions:
-        match = _GATE_OVERRIDE.search(text)
-        if match:
-            return float(match.group(1))
+    for iv in case.interventions:
+        value = (iv.get("args") or {}).get("value")
+        if iv.get("site") == GATE_SITE and _is_number(value):
+            return float(value)
     return None
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 def gate_points(cases: Sequence[ReportCase]) -> tuple[tuple[GatePoint, ...], tuple[str, ...]]:

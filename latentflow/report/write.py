@@ -36,7 +36,10 @@ class ReportFiles:
         return {s.key: s.caption for s in self.sections if s.omitted}
 
 
-def build_sections(verdicts: Sequence[Mapping[str, Any]], *,
+Verdicts = Union[Sequence[Mapping[str, Any]], Mapping[str, Any]]  # verdict dicts, or a results object
+
+
+def build_sections(verdicts: Verdicts, *,
                    stable_threshold: float = DEFAULT_STABLE_THRESHOLD) -> tuple[PlotSection, ...]:
     """The plot sections of a report (drawn or omitted), without writing anything."""
     return _sections(report_order(read_cases(verdicts)), stable_threshold)
@@ -46,11 +49,12 @@ def _sections(cases: Sequence[ReportCase], stable_threshold: float) -> tuple[Plo
     return (effect_size_section(cases), entropy_section(cases, stable_threshold), gate_sweep_section(cases))
 
 
-def write_report(verdicts: Sequence[Mapping[str, Any]], html_path: Union[str, Path], *,
+def write_report(verdicts: Verdicts, html_path: Union[str, Path], *,
                  title: str = DEFAULT_TITLE, stable_threshold: float = DEFAULT_STABLE_THRESHOLD) -> ReportFiles:
     """Write ``html_path`` (self-contained) and the markdown summary beside it (same stem, ``.md``).
 
-    verdicts: ``Verdict.to_dict()`` dicts, e.g. the ``verdicts`` of a ``--latentflow-results`` file.
+    verdicts: ``Verdict.to_dict()`` dicts, or a whole results object (``latentflow.results.read_results``
+    of a ``--latentflow-results`` file, any format it reads).
     stable_threshold: the entropy rate at or below which a layer counts as stable.
     Plots whose data the verdicts lack are replaced by a note saying what is missing.
     """

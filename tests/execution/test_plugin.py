@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import xml.etree.ElementTree as ET
+from pathlib import Path
 
 import pytest
 
@@ -75,6 +76,40 @@ def test_verdicts_outcomes_results_and_junit(pytester):
     assert "cannot be tested" in recorded["stats"]["reason"]  # all differences are exactly zero
     props = {p.get("name"): p.get("value") for p in ET.parse(pytester.path / "j.xml").iter("property")}
     assert {"claim_holds", "effect_size", "pvalue", "ci_low", "ci_high", "latentflow_verdict"} <= set(props)
+
+
+INTERNAL = """\
+  - id: cross_entropy_under_zeroed_text
+    title: Zeroing the text projection changes the entropy of cross-attention at block 0
+    interventions: [{site: hook_text_proj, op: zero}]
+    measure: {metric: attention_entropy, compare: internal, site: blocks.0.cross_attn.hook_pattern}
+    expect: {direction: two-sided, test: paired_t}
+"""
+
+
+def test_a_session_writes_the_results_file_the_plugin_writes(pytester, tmp_path):
+    from latentflow.execution import SpecSession
+
+    spec = write_spec(pytester, "hypotheses:\n" + TEXT_ZERO + SCALE_ONE + INTERNAL)
+    result = pytester.runpytest("-p", "no:cacheprovider", "--latentflow-results=r.json", "--latentflow-seed=5")
+    assert result.ret in (0, 1), result.stdout.str()
+    by_plugin = json.loads((pytester.path / "r.json").read_text())
+    session = SpecSession(seed=5)
+    path = session.write_results(tmp_path / "r.json", session.verify(spec))
+    by_session = json.loads(path.read_text())
+    assert len(by_plugin["verdicts"]) == 3
+    # the location may spell the spec's path differently (relative to where pytest ran): the same
+    # file and line, and every other field equal
+    for a, b in zip(by_plugin["verdicts"], by_session["verdicts"]):
+        file_a, _, line_a = a.pop("location").rpartition(":")
+        file_b, _, line_b = b.pop("location").rpartition(":")
+        assert (pytester.path / file_a).resolve() == Path(file_b).resolve() and line_a == line_b
+    assert by_session == by_plugin
+    measure = {v["hypothesis"]: v["measure"] for v in by_session["verdicts"]}
+    # the measure as the spec writes it (compiled: every step), not as text
+    assert measure["cross_entropy_under_zeroed_text"] == {
+        "metric": "attention_entropy", "compare": "internal", "site": "blocks.0.cross_attn.hook_pattern",
+        "steps": "all"}
 
 
 def test_a_failing_claim_explains_itself_on_one_screen(pytester):

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-import latentflow.execution.runner as runner_module
+import latentflow.execution.sampling as sampling_module
 from latentflow.audio.bench import make_bench
 from latentflow.execution.runner import Runner, example_seeds
 from latentflow.metrics.registry import available_metrics, register_metric, unregister_metric
@@ -66,14 +66,14 @@ def ran():
     plan = compile_plan(loads_spec(SPEC.replace("LOUD", repr(loud)), "engine.yaml"))
     runner = Runner(batch_size=4)
     calls: list[int] = []
-    real = runner_module.sample
+    real = sampling_module.sample
 
     def counting(model, cond, **kwargs):
         calls.append(len(kwargs["seeds"]))
         return real(model, cond, **kwargs)
 
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(runner_module, "sample", counting)
+        mp.setattr(sampling_module, "sample", counting)
         verdicts = {c.hypothesis_id: runner.verdict(c) for c in plan.cases}
     yield plan, runner, verdicts, calls, int(first.argmax())
     unregister_metric("rms_unless_loud")

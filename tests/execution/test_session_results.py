@@ -27,7 +27,7 @@ def test_a_session_writes_a_results_file_the_gate_reads(tmp_path):
     verdicts = list(session.verify(spec))
     path = session.write_results(tmp_path / "out" / "results.json", verdicts)
     data = json.loads(path.read_text())
-    assert data["latentflow_results"] == RESULTS_FORMAT == 2
+    assert data["latentflow_results"] == RESULTS_FORMAT == 3
     assert data["seeds"] == {"override": 3, "data_seeds": [3]}
     assert [v["case_id"] for v in data["verdicts"]] == sorted(v.case_id for v in verdicts)
     assert data["verdicts"] == sorted((json.loads(json.dumps(v.to_dict())) for v in verdicts),

@@ -147,20 +147,20 @@ def test_only_activation_operations_without_a_source_are_batchable():
 
 
 def test_each_variant_is_sampled_once_and_only_selected_cases_are_batched(tmp_path, monkeypatch):
-    import latentflow.execution.runner as runner_module
+    import latentflow.execution.sampling as sampling_module
 
     path = tmp_path / "batching.yaml"
     path.write_text(SPEC)
     session = SpecSession(batch_variants=True)
     plan = session.plan(path)
     batch_sizes = []
-    real_sample = runner_module.sample
+    real_sample = sampling_module.sample
 
     def counting_sample(model, cond, **kwargs):
         batch_sizes.append(cond.batch_size)
         return real_sample(model, cond, **kwargs)
 
-    monkeypatch.setattr(runner_module, "sample", counting_sample)
+    monkeypatch.setattr(sampling_module, "sample", counting_sample)
     for case in plan.cases:
         session.runner.case_result(case)
     # baseline + 4 activation variants share two passes of 4 and 2 variants x 5 examples;

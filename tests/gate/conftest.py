@@ -1,7 +1,9 @@
 """Results files for the gate tests, built by hand in the schema the pytest plugin writes
-(format 1, ``{"latentflow_results": 1, "model", "seed", "verdicts": [Verdict.to_dict(), ...]}``,
-which the gate still reads; format 2 adds what ran and every example, see latentflow/results.py).
-test_gate_real_verdicts.py checks that this schema matches verdicts made by the real statistics."""
+(``{"latentflow_results": 3, "model", "verdicts": [Verdict.to_dict(), ...]}``; the header fields
+that say what ran, and each verdict's examples, are left out: the gate does not read them, see
+latentflow/results.py). test_gate_real_verdicts.py checks that this schema matches verdicts made
+by the real statistics; ``legacy`` turns a results object into the text form of formats 1 and 2,
+which the gate still reads."""
 
 from __future__ import annotations
 
@@ -24,9 +26,10 @@ TEMPLATE = {
     "title": "Zeroing every block's cross-attention output lowers SI-SNR",
     "location": "specs/dual_pathway.yaml:40",
     "model": "fixture",
-    "interventions": ["zero() at blocks.*.hook_cross_out"],
-    "measure": "si_snr (target)",
-    "expectation": "decrease (paired_t, alpha 0.05, |d| >= 0.5)",
+    "interventions": [{"site": "blocks.*.hook_cross_out", "op": "zero", "layers": "all", "steps": "all"}],
+    "measure": {"metric": "si_snr", "compare": "target", "reference": "prompted"},
+    "expectation": {"direction": "decrease", "test": "paired_t", "alpha": 0.05, "min_effect_size": 0.5,
+                    "null_value": 0.0},
     "expected": "holds",
     "holds": True,
     "passed": True,
@@ -49,22 +52,36 @@ TEMPLATE = {
 
 
 def verdict(case_id: str, *, holds: bool = True, effect: Optional[float] = -1.06, mean: Optional[float] = -2.2,
-            measure: str = "si_snr (target)", expected: str = "holds") -> dict:
+            metric: str = "si_snr", expected: str = "holds") -> dict:
     v = copy.deepcopy(TEMPLATE)
-    v.update(case_id=case_id, holds=holds, measure=measure, expected=expected,
+    v["measure"]["metric"] = metric
+    v.update(case_id=case_id, holds=holds, expected=expected,
              passed=holds == (expected == "holds"))
     v["stats"].update(effect_size=effect, mean_difference=mean, passed=holds)
     return v
 
 
 def results(*verdicts: dict, model: str = "fixture") -> dict:
-    return {"latentflow_results": 1, "model": model, "seed": None, "verdicts": list(verdicts)}
+    return {"latentflow_results": 3, "model": model, "verdicts": list(verdicts)}
+
+
+def legacy(results_object: dict, version: int) -> dict:
+    """The same results in format 1 or 2: interventions, measure and expectation as display text."""
+    from latentflow.execution.verdict import describe_expectation, describe_intervention, describe_measure
+
+    old = copy.deepcopy(results_object)
+    old["latentflow_results"] = version
+    for v in old["verdicts"]:
+        v["interventions"] = [describe_intervention(iv) for iv in v["interventions"]]
+        v["measure"] = describe_measure(v["measure"])
+        v["expectation"] = describe_expectation(v["expectation"])
+    return old
 
 
 def baseline_verdicts() -> list[dict]:
     return [
         verdict("dual_pathway::ca_zero[noisy]"),
-        verdict("dual_pathway::text_proj_zero[noisy]", measure="stoi (target)", effect=-0.8, mean=-0.2),
+        verdict("dual_pathway::text_proj_zero[noisy]", metric="stoi", effect=-0.8, mean=-0.2),
         verdict("segmentation_cues::gate_hijack_sisnr", holds=False, expected="fails", effect=-0.3, mean=-1.0),
     ]
 
@@ -73,7 +90,7 @@ def baseline_verdicts() -> list[dict]:
 def g():
     """The builders above, for test modules (conftest is not importable)."""
     return types.SimpleNamespace(TEMPLATE=TEMPLATE, verdict=verdict, results=results,
-                                 baseline_verdicts=baseline_verdicts)
+                                 baseline_verdicts=baseline_verdicts, legacy=legacy)
 
 
 @pytest.fixture

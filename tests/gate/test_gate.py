@@ -27,7 +27,7 @@ def candidate_with(g, case_index: int, **changes) -> dict:
     case_id = verdicts[case_index]["case_id"]
     current = verdicts[case_index]
     settings = dict(holds=current["holds"], effect=current["stats"]["effect_size"],
-                    mean=current["stats"]["mean_difference"], measure=current["measure"],
+                    mean=current["stats"]["mean_difference"], metric=current["measure"]["metric"],
                     expected=current["expected"])
     settings.update(changes)
     verdicts[case_index] = g.verdict(case_id, **settings)
@@ -114,7 +114,7 @@ def test_effect_that_becomes_computable_is_not_a_failure(g):
 def test_mean_difference_is_gated_only_when_asked(g, gate_run):
     # SI-SNR mean moves by 1.5 dB and STOI by 0.05; effects unchanged.
     candidate = candidate_with(g, 0, mean=-2.2 + 1.5)
-    candidate["verdicts"][1] = g.verdict("dual_pathway::text_proj_zero[noisy]", measure="stoi (target)",
+    candidate["verdicts"][1] = g.verdict("dual_pathway::text_proj_zero[noisy]", metric="stoi",
                                          effect=-0.8, mean=-0.2 + 0.05)
     assert gate_run(candidate)[0] == 0
     status, out, _ = gate_run(candidate, "--tolerance-mean", "1.0")
@@ -124,6 +124,22 @@ def test_mean_difference_is_gated_only_when_asked(g, gate_run):
     status, out, _ = gate_run(candidate, "--tolerance-mean", "si_snr=2", "--tolerance-mean", "stoi=0.01")
     assert status == 1
     assert "stoi moved by +0.05" in out and "si_snr moved" not in out
+
+
+@pytest.mark.parametrize("version", [1, 2])
+def test_an_older_text_format_baseline_is_gated_like_the_current_format(g, version):
+    # A committed baseline of format 1 or 2 held the measure as text: its metric still selects
+    # the per-metric tolerance, and the verdicts compare as the current format's do.
+    baseline = g.results(*g.baseline_verdicts())
+    candidate = candidate_with(g, 1, mean=-0.2 + 0.05)
+    old = g.legacy(baseline, version)
+    assert old["verdicts"][1]["measure"] == "stoi (target)"
+    for tolerance in ({"stoi": 0.01}, {"stoi": 0.1}, {"si_snr": 0.01}):
+        new_report = compare(baseline, candidate, tolerance_mean=tolerance)
+        old_report = compare(old, candidate, tolerance_mean=tolerance)
+        assert old_report.rows == new_report.rows
+    assert compare(old, candidate, tolerance_mean={"stoi": 0.01}).failed
+    assert not compare(old, candidate, tolerance_mean={"si_snr": 0.01}).failed
 
 
 def test_missing_case_fails_and_new_case_does_not(g, gate_run):
@@ -219,8 +235,13 @@ BAD_CANDIDATES = [
     ("[1, 2]", r"b\.json: expected a JSON object .* got a list"),
     (lambda d: d.pop("latentflow_results"),
      r"b\.json: not a latentflow results file: the key 'latentflow_results' is missing"),
-    (lambda d: d.update(latentflow_results=3), r"b\.json: latentflow_results format 3 is not supported; this "
-                                                 r"latentflow reads formats 1, 2"),
+    (lambda d: d.update(latentflow_results=4), r"b\.json: latentflow_results format 4 is not supported; this "
+                                                 r"latentflow reads formats 1, 2, 3"),
+    (lambda d: d["verdicts"][0].update(measure="si_snr (target)"),
+     r"verdicts\[0\] \(dual_pathway::ca_zero\[noisy\]\)\.measure: 'si_snr \(target\)' is not allowed; expected an "
+     r"object \(Measure\.to_yaml\(\)\)"),
+    (lambda d: d["verdicts"][0].update(interventions=["zero() at hook_text_proj"]),
+     r"\.interventions\[0\]: 'zero\(\) at hook_text_proj' is not allowed; expected an object with 'op' and 'site'"),
     (lambda d: d.update(verdicts={}), r"b\.json: 'verdicts' must be a list, got an object"),
     (lambda d: d["verdicts"][1]["stats"].pop("effect_size"),
      r"b\.json: verdicts\[1\] \(dual_pathway::text_proj_zero\[noisy\]\)\.stats: the field 'effect_size' is missing"),

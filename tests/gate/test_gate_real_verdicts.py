@@ -28,14 +28,16 @@ def real_results(shift: float, seed: int) -> dict:
         verdict = Verdict(
             case_id=f"dual_pathway::{name}", claim_id="dual_pathway", claim_title="Dual pathway",
             hypothesis_id=name, title=f"{name} lowers SI-SNR", location=f"specs/dual_pathway.yaml:{10 + index}",
-            model="fixture", interventions=(f"zero() at hook_{name}",), measure="si_snr (target)",
-            expectation="decrease (paired_t, alpha 0.05, |d| >= 0.5)", result=result,
+            model="fixture", interventions=({"site": f"hook_{name}", "op": "zero", "steps": "all"},),
+            measure={"metric": "si_snr", "compare": "target", "reference": "prompted"},
+            expectation={"direction": "decrease", "test": "paired_t", "alpha": 0.05, "min_effect_size": 0.5,
+                         "null_value": 0.0}, result=result,
             expected="holds" if index == 0 else "fails", expected_reason=None if index == 0 else "no effect here",
             x_mean=float(treated[index].mean()), y_mean=float(baseline[index].mean()),
             paper="SI-SNR -2.3 dB", params={},
         )
         verdicts.append(json.loads(json.dumps(verdict.to_dict(), sort_keys=True)))
-    return {"latentflow_results": 1, "model": "fixture", "seed": seed, "verdicts": verdicts}
+    return {"latentflow_results": 3, "model": "fixture", "verdicts": verdicts}
 
 
 def test_template_has_the_schema_of_real_verdicts(g):

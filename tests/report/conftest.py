@@ -16,12 +16,22 @@ ENTROPY_START = (0.80, 0.70, 0.60, 0.30)
 N_STEPS = 16
 
 
-def make_verdict(case_id: str, *, measure: str = "si_snr (target)", holds: bool = True,
+def measure_of(metric: str, compare: str = "target", site: Optional[str] = None) -> dict:
+    """A measure as a verdict carries it (``Measure.to_yaml()``)."""
+    return {"metric": metric, "compare": compare, **({"site": site} if site else {}), "steps": "all"}
+
+
+def intervention(op: str, site: str, **args: Any) -> dict:
+    """An intervention as a verdict carries it (``Intervention.to_yaml()``)."""
+    return {"site": site, "op": op, **({"args": args} if args else {}), "steps": "all"}
+
+
+def make_verdict(case_id: str, *, measure: Optional[dict] = None, holds: bool = True,
                  expected: str = "holds", effect: Optional[float] = -0.9,
                  effect_ci: Optional[tuple[float, float]] = (-1.3, -0.5), mean_diff: Optional[float] = -2.1,
                  mean_ci: Optional[tuple[float, float]] = (-2.9, -1.3), x_mean: Optional[float] = 5.2,
                  y_mean: Optional[float] = 7.3, paper: Any = "SI-SNR -2.0 dB (d=-0.8)", params: Optional[dict] = None,
-                 interventions: Optional[list[str]] = None, alternative: str = "less",
+                 interventions: Optional[list[dict]] = None, alternative: str = "less",
                  min_effect: Optional[float] = 0.5, extra: Optional[dict] = None,
                  reason: Optional[str] = None) -> dict:
     claim, _, rest = case_id.partition("::")
@@ -39,9 +49,10 @@ def make_verdict(case_id: str, *, measure: str = "si_snr (target)", holds: bool 
         "title": f"title of {rest}",
         "location": "specs/example.yaml:12",
         "model": "fixture",
-        "interventions": ["zero() at hook_text_proj"] if interventions is None else interventions,
-        "measure": measure,
-        "expectation": f"{alternative} (paired_t, alpha 0.05)",
+        "interventions": [intervention("zero", "hook_text_proj")] if interventions is None else interventions,
+        "measure": measure_of("si_snr") if measure is None else measure,
+        "expectation": {"direction": {"less": "decrease", "greater": "increase"}.get(alternative, "two-sided"),
+                        "test": "paired_t", "alpha": 0.05, "null_value": 0.0},
         "expected": expected,
         "holds": holds,
         "passed": passed,
@@ -79,26 +90,26 @@ def entropy_profile(layers=range(len(ENTROPY_SLOPES)), kind: str = "attn") -> di
 def full_verdicts() -> list[dict]:
     """A run with every kind of data the report draws: paired claims, entropy, a gate sweep."""
     return [
-        make_verdict("dual_pathway::text_proj_zero[clean]", measure="stoi (target)", effect=-0.92,
+        make_verdict("dual_pathway::text_proj_zero[clean]", measure=measure_of("stoi", "target"), effect=-0.92,
                      effect_ci=(-1.4, -0.45), mean_diff=-0.21, mean_ci=(-0.3, -0.12), x_mean=0.55, y_mean=0.76,
                      paper="STOI -0.219 (d=-0.89)", params={"tier": "clean"}),
-        make_verdict("dual_pathway::ca_zero[clean]", measure="sar (target)", holds=False, expected="fails",
+        make_verdict("dual_pathway::ca_zero[clean]", measure=measure_of("sar", "target"), holds=False, expected="fails",
                      effect=-0.12, effect_ci=(-0.5, 0.25), mean_diff=-0.4, mean_ci=(-1.5, 0.7), x_mean=3.1,
                      y_mean=3.5, paper={"sar_db": -9.85, "d": -0.82}, params={"tier": "clean"}),
-        make_verdict("async_convergence::entropy_rates", measure="entropy_rate (internal, at blocks.*.attn.hook_pattern)",
+        make_verdict("async_convergence::entropy_rates", measure=measure_of("entropy_rate", "internal", site="blocks.*.attn.hook_pattern"),
                      interventions=[], effect=1.8, effect_ci=(1.1, 2.5), mean_diff=0.021, mean_ci=(0.015, 0.027),
                      x_mean=0.021, y_mean=None, alternative="greater", paper="fast layers 6-11",
                      extra={"baseline_profile": entropy_profile()}),
-        make_verdict("segmentation_cues::gate_hijack_block_ratio[2.0]", measure="block_ratio (target)",
-                     interventions=["override_scalar(value=2.0) at hook_anchor_gate"], params={"gate": 2.0},
+        make_verdict("segmentation_cues::gate_hijack_block_ratio[2.0]", measure=measure_of("block_ratio", "target"),
+                     interventions=[intervention("override_scalar", "hook_anchor_gate", value=2.0)], params={"gate": 2.0},
                      effect=0.7, effect_ci=(0.3, 1.1), mean_diff=0.9, mean_ci=(0.4, 1.4), x_mean=6.6, y_mean=5.7,
                      alternative="greater", paper="layer 6 BR 5.76 -> 9.55 (+66%)"),
-        make_verdict("segmentation_cues::gate_hijack_block_ratio[5.0]", measure="block_ratio (target)",
-                     interventions=["override_scalar(value=5.0) at hook_anchor_gate"], params={"gate": 5.0},
+        make_verdict("segmentation_cues::gate_hijack_block_ratio[5.0]", measure=measure_of("block_ratio", "target"),
+                     interventions=[intervention("override_scalar", "hook_anchor_gate", value=5.0)], params={"gate": 5.0},
                      effect=1.4, effect_ci=(0.9, 1.9), mean_diff=3.6, mean_ci=(2.5, 4.7), x_mean=9.3, y_mean=5.7,
                      alternative="greater", paper="layer 6 BR 5.76 -> 9.55 (+66%)"),
-        make_verdict("segmentation_cues::gate_hijack_sisnr", measure="si_snr (target)",
-                     interventions=["override_scalar(value=5.0) at hook_anchor_gate"], effect=-1.1,
+        make_verdict("segmentation_cues::gate_hijack_sisnr", measure=measure_of("si_snr", "target"),
+                     interventions=[intervention("override_scalar", "hook_anchor_gate", value=5.0)], effect=-1.1,
                      effect_ci=(-1.6, -0.6), mean_diff=-6.2, mean_ci=(-8.0, -4.4), x_mean=1.5, y_mean=7.7,
                      paper="about -14.6 dB"),
     ]
@@ -113,4 +124,5 @@ def verdicts() -> list[dict]:
 def r():
     """The builders above, for test modules (conftest is not importable)."""
     return types.SimpleNamespace(make_verdict=make_verdict, entropy_profile=entropy_profile,
-                                 full_verdicts=full_verdicts, ENTROPY_SLOPES=ENTROPY_SLOPES, N_STEPS=N_STEPS)
+                                 full_verdicts=full_verdicts, ENTROPY_SLOPES=ENTROPY_SLOPES, N_STEPS=N_STEPS,
+                                 measure_of=measure_of, intervention=intervention)

@@ -123,7 +123,7 @@ def test_spec_rates_and_threshold_classify_the_layers_they_measured(r):
     # row's) and its threshold decide the layers it measured; the others use the row's rate.
     profile = r.entropy_profile()
     rates = {"blocks.0.attn.hook_pattern": 0.013, "blocks.1.attn.hook_pattern": 0.004}
-    verdicts = [r.make_verdict("async::rate", measure="entropy_rate (internal)",
+    verdicts = [r.make_verdict("async::rate", measure=r.measure_of("entropy_rate", "internal"),
                                extra={"baseline_profile": profile, "baseline_rates": rates, "stable_threshold": 0.0076})]
     (grid,), notes = entropy_grids(read_cases(verdicts))
     assert notes == () and grid.threshold == 0.0076 and grid.spec_rated == (0, 1)
@@ -136,10 +136,10 @@ def test_spec_rates_and_threshold_classify_the_layers_they_measured(r):
 
 
 def test_entropy_profiles_of_per_layer_cases_are_merged(r):
-    verdicts = [r.make_verdict(f"async::rate[{layer}]", measure="entropy_rate (internal)",
+    verdicts = [r.make_verdict(f"async::rate[{layer}]", measure=r.measure_of("entropy_rate", "internal"),
                                extra={"baseline_profile": r.entropy_profile([layer])}) for layer in (3, 0, 1)]
     # Another case that measured layer 0 on the same baseline run, and a cross-attention profile.
-    verdicts.append(r.make_verdict("async::mean_entropy", measure="attention_entropy (internal)",
+    verdicts.append(r.make_verdict("async::mean_entropy", measure=r.measure_of("attention_entropy", "internal"),
                                    extra={"baseline_profile": {**r.entropy_profile([0]),
                                                                **r.entropy_profile([2], kind="cross_attn")}}))
     grids, notes = entropy_grids(read_cases(verdicts))
@@ -156,9 +156,9 @@ def test_entropy_profiles_of_per_layer_cases_are_merged(r):
 def test_entropy_cells_measured_differently_are_averaged_with_a_note(r, tmp_path):
     shifted = r.entropy_profile([0])
     shifted["blocks.0.attn.hook_pattern"] = {k: v + 0.1 for k, v in shifted["blocks.0.attn.hook_pattern"].items()}
-    verdicts = [r.make_verdict("async::a", measure="attention_entropy (internal)",
+    verdicts = [r.make_verdict("async::a", measure=r.measure_of("attention_entropy", "internal"),
                                extra={"baseline_profile": r.entropy_profile([0])}),
-                r.make_verdict("async::b", measure="attention_entropy (internal)", extra={"baseline_profile": shifted})]
+                r.make_verdict("async::b", measure=r.measure_of("attention_entropy", "internal"), extra={"baseline_profile": shifted})]
     (grid,), _ = entropy_grids(read_cases(verdicts))
     assert grid.disagreement == pytest.approx(0.1)
     assert grid.values[0, 0] == pytest.approx(0.85)
@@ -171,9 +171,9 @@ def test_entropy_sites_steps_and_measures_that_do_not_belong_are_left_out(r):
     profile["blocks.0.attn.hook_pattern"]["None"] = 0.5  # recorded outside the sampler
     profile["blocks.1.attn.hook_pattern"] = {"0": 0.4}  # a single step: no rate
     profile["blocks.2.hook_resid_post"] = {"0": 3.0}
-    verdicts = [r.make_verdict("async::a", measure="entropy_rate (internal)", extra={"baseline_profile": profile}),
+    verdicts = [r.make_verdict("async::a", measure=r.measure_of("entropy_rate", "internal"), extra={"baseline_profile": profile}),
                 # Profiles of other internal measures are not entropies.
-                r.make_verdict("seg::contrast", measure="boundary_contrast (internal)",
+                r.make_verdict("seg::contrast", measure=r.measure_of("boundary_contrast", "internal"),
                                extra={"baseline_profile": r.entropy_profile([3])})]
     (grid,), notes = entropy_grids(read_cases(verdicts))
     assert grid.layers == (0, 1) and grid.steps == tuple(range(r.N_STEPS))
@@ -191,9 +191,9 @@ def test_entropy_sites_steps_and_measures_that_do_not_belong_are_left_out(r):
 
 def test_gate_value_from_params_or_the_intervention(r):
     cases = read_cases([
-        r.make_verdict("s::a[2.5]", params={"gate": 2.5}, interventions=["override_scalar(value=9) at hook_anchor_gate"]),
-        r.make_verdict("s::b", interventions=["zero() at hook_text_proj", "override_scalar(value=-1.5e0) at hook_anchor_gate"]),
-        r.make_verdict("s::c", interventions=["scale(value=3.0) at hook_text_proj"]),
+        r.make_verdict("s::a[2.5]", params={"gate": 2.5}, interventions=[r.intervention("override_scalar", "hook_anchor_gate", value=9)]),
+        r.make_verdict("s::b", interventions=[r.intervention("zero", "hook_text_proj"), r.intervention("override_scalar", "hook_anchor_gate", value=-1.5e0)]),
+        r.make_verdict("s::c", interventions=[r.intervention("scale", "hook_text_proj", value=3.0)]),
         r.make_verdict("s::d", params={"gate": "high"}, interventions=[]),
     ])
     assert [gate_value(c) for c in cases] == [2.5, -1.5, None, None]
@@ -230,9 +230,9 @@ def test_each_plot_is_omitted_with_a_note_when_its_data_is_missing(tmp_path, r):
 
 def test_plots_omitted_when_their_cases_lack_the_numbers(r):
     verdicts = [
-        r.make_verdict("seg::br", measure="block_ratio (target)", interventions=[], params={}, effect=None),
+        r.make_verdict("seg::br", measure=r.measure_of("block_ratio", "target"), interventions=[], params={}, effect=None),
         # An entropy measure without extra.baseline_profile.
-        r.make_verdict("async::rate", measure="entropy_rate (internal)", effect=None),
+        r.make_verdict("async::rate", measure=r.measure_of("entropy_rate", "internal"), effect=None),
         r.make_verdict("x::y", effect=None, effect_ci=None),
     ]
     effects, entropy, sweep = build_sections(verdicts)
@@ -316,16 +316,16 @@ def test_claim_paper_numbers_and_spec_order_with_failures_first(tmp_path, r):
 
 
 def test_forest_plot_gives_each_metric_its_own_axis(r):
-    cases = read_cases([r.make_verdict("a::entropy", measure="attention_entropy (internal)", effect=-107.0,
+    cases = read_cases([r.make_verdict("a::entropy", measure=r.measure_of("attention_entropy", "internal"), effect=-107.0,
                                        effect_ci=(-130.0, -84.0)),
-                        r.make_verdict("a::stoi", measure="stoi (target)", effect=-0.9),
-                        r.make_verdict("b::entropy2", measure="attention_entropy (internal)", effect=-80.0)])
+                        r.make_verdict("a::stoi", measure=r.measure_of("stoi", "target"), effect=-0.9),
+                        r.make_verdict("b::entropy2", measure=r.measure_of("attention_entropy", "internal"), effect=-80.0)])
     assert forest_panels(cases) == [("attention_entropy", [("a", True), ("entropy", False), ("b", True),
                                                            ("entropy2", False)]),
                                     ("stoi", [("a", True), ("stoi", False)])]
-    section = build_sections([r.make_verdict("a::entropy", measure="attention_entropy (internal)", effect=-107.0,
+    section = build_sections([r.make_verdict("a::entropy", measure=r.measure_of("attention_entropy", "internal"), effect=-107.0,
                                              effect_ci=(-130.0, -84.0)),
-                              r.make_verdict("a::stoi", measure="stoi (target)", effect=-0.9)])[0]
+                              r.make_verdict("a::stoi", measure=r.measure_of("stoi", "target"), effect=-0.9)])[0]
     from matplotlib.image import imread
     import io
 
@@ -340,8 +340,8 @@ def test_forest_plot_gives_each_metric_its_own_axis(r):
 
 
 def test_a_gate_measure_at_one_value_is_a_table_not_a_sweep(tmp_path, r):
-    single = [r.make_verdict("seg::br", measure="block_ratio (target)", params={"gate": 5.0},
-                             interventions=["override_scalar(value=5.0) at hook_anchor_gate"], x_mean=9.3, y_mean=5.7)]
+    single = [r.make_verdict("seg::br", measure=r.measure_of("block_ratio", "target"), params={"gate": 5.0},
+                             interventions=[r.intervention("override_scalar", "hook_anchor_gate", value=5.0)], x_mean=9.3, y_mean=5.7)]
     (section,) = [s for s in build_sections(single) if s.key == "gate_sweep"]
     assert section.png is None and not section.omitted
     assert section.table == (("case", "gate", "measure", "overridden gate", "learned gate", "interval"),
@@ -362,3 +362,23 @@ def test_forest_plot_groups_cases_under_one_header_per_claim(r):
     cases = read_cases([r.make_verdict("b::one"), r.make_verdict("a::two"), r.make_verdict("b::three"),
                         r.make_verdict("a::four", effect=None)])
     assert forest_rows(cases) == [("b", True), ("one", False), ("three", False), ("a", True), ("two", False)]
+
+
+def test_a_results_object_of_any_readable_format_is_read_through_the_results_module(r):
+    from latentflow.results import ResultsError
+
+    verdict = r.make_verdict("seg::br[5.0]", measure=r.measure_of("block_ratio", "target"),
+                             interventions=[r.intervention("override_scalar", "hook_anchor_gate", value=5.0)])
+    (case,) = read_cases({"latentflow_results": 3, "verdicts": [verdict]})
+    assert case.metric == "block_ratio" and gate_value(case) == 5.0
+    # format 2 held the measure as text: its metric is read, the interventions are unknown
+    old = dict(verdict, measure="block_ratio (target)", interventions=["override_scalar(value=5.0) at hook_anchor_gate"],
+               expectation="increase (paired_t, alpha 0.05)")
+    (case,) = read_cases({"latentflow_results": 2, "verdicts": [old]})
+    assert case.metric == "block_ratio" and case.interventions == () and gate_value(case) is None
+    with pytest.raises(ResultsError, match=r"results: latentflow_results format 7 is not supported"):
+        read_cases({"latentflow_results": 7, "verdicts": [verdict]})
+    # a verdict list in the current shape must not hold display text
+    with pytest.raises(ValueError, match=r"verdicts\[0\] \(seg::br\[5.0\]\)\.measure: 'block_ratio \(target\)' is "
+                                         r"not allowed; expected an object"):
+        read_cases([old])

@@ -17,13 +17,14 @@ from latentflow.stats import evaluate
 N = 20
 
 
-def _verdict(case_id: str, measure: str, result, x: np.ndarray, y, *, paper, params=None, interventions=(),
+def _verdict(case_id: str, measure: dict, result, x: np.ndarray, y, *, paper, params=None, interventions=(),
              extra=None) -> dict:
     claim, _, rest = case_id.partition("::")
     verdict = Verdict(
         case_id=case_id, claim_id=claim, claim_title=claim.replace("_", " "), hypothesis_id=rest.split("[")[0],
         title=f"{rest} as the paper says", location="specs/synthetic.yaml:1", model="fixture",
-        interventions=tuple(interventions), measure=measure, expectation="see stats", result=result,
+        interventions=tuple(interventions), measure=measure, result=result,
+        expectation={"direction": "two-sided", "test": result.test, "alpha": result.alpha, "null_value": 0.0},
         expected="holds", expected_reason=None, x_mean=float(np.mean(x)),
         y_mean=None if y is None else float(np.mean(y)), paper=paper, params=params or {}, extra=extra or {},
     )
@@ -37,23 +38,24 @@ def real_verdicts() -> list[dict]:
     # A paired drop of STOI (planted d_z about -1.5).
     base = rng.uniform(0.6, 0.9, N)
     ablated = base - 0.15 + rng.normal(0.0, 0.1, N)
-    out.append(_verdict("dual_pathway::text_proj_zero", "stoi (target)",
+    out.append(_verdict("dual_pathway::text_proj_zero", {"metric": "stoi", "compare": "target"},
                         evaluate((ablated, base), test="paired_t", alternative="less", min_effect_size=0.5),
-                        ablated, base, paper="STOI -0.219 (d=-0.89)", interventions=["zero() at hook_text_proj"]))
+                        ablated, base, paper="STOI -0.219 (d=-0.89)", interventions=[{"site": "hook_text_proj", "op": "zero"}]))
     # Block ratio rising with the gate override (Wilcoxon), one case per gate value.
     br_base = rng.lognormal(1.7, 0.2, N)
     for gate, gain in ((2.0, 1.1), (5.0, 1.6)):
         br = br_base * gain * rng.lognormal(0.0, 0.05, N)
-        out.append(_verdict(f"segmentation_cues::br[{gate}]", "block_ratio (target)",
+        out.append(_verdict(f"segmentation_cues::br[{gate}]", {"metric": "block_ratio", "compare": "target"},
                             evaluate((br, br_base), test="wilcoxon", alternative="greater", n_resamples=999),
                             br, br_base, paper="BR 5.76 -> 9.55", params={"gate": gate},
-                            interventions=[f"override_scalar(value={gate}) at hook_anchor_gate"]))
+                            interventions=[{"site": "hook_anchor_gate", "op": "override_scalar", "args": {"value": gate}}]))
     # Entropy rates against a null value (one-sample), with the baseline profile the runner attaches.
     rates = rng.normal(0.02, 0.004, N)
     steps = np.arange(16)
     profile = {f"blocks.{layer}.attn.hook_pattern": {str(k): float(0.9 - slope * k) for k in steps}
                for layer, slope in enumerate((0.001, 0.002, 0.03, 0.04))}
-    out.append(_verdict("async_convergence::fast_layers_move", "entropy_rate (internal, at blocks.*.attn.hook_pattern)",
+    out.append(_verdict("async_convergence::fast_layers_move",
+                        {"metric": "entropy_rate", "compare": "internal", "site": "blocks.*.attn.hook_pattern"},
                         evaluate(rates - 0.01, test="paired_t", alternative="greater"), rates, None,
                         paper="fast layers 6-11", extra={"baseline_profile": profile}))
     return out
