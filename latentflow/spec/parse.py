@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from latentflow.site_patterns import is_well_formed
 from latentflow.spec import schema as s
 from latentflow.spec.errors import did_you_mean, listing
 from latentflow.spec.expand import (
@@ -625,8 +626,7 @@ def _site(node: LineDict, key: str, field: str, r: Reader) -> str | None:
     site = r.text(node, key, field)
     if site is None:
         return None
-    segments = site.split(".")
-    if not all(s.SITE_SEGMENT.match(seg) for seg in segments):
+    if not is_well_formed(site):
         r.report(
             node,
             key,
@@ -1411,7 +1411,7 @@ def _check_family_designs(
 ) -> None:
     """A correction must stay valid for the family's design (sequential or fixed n), and one
     family cannot correct both kinds together (their p-values mean different things)."""
-    from latentflow.stats.sequential_corrections import check_correction  # see sequential_design_problem
+    from latentflow.correction_rules import check_correction
 
     declared = ([family] if family is not None else []) + list(families)
     for f in declared:

@@ -7,38 +7,38 @@ Each dataclass mirrors one YAML section field for field and can write itself bac
 
 from __future__ import annotations
 
-import itertools
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
+
+from latentflow.site_patterns import SEGMENT as SITE_SEGMENT  # noqa: F401 (spec-layer name)
+from latentflow.site_patterns import has_layer_wildcard, site_for_layer  # noqa: F401
+from latentflow.vocabulary import (  # noqa: F401 (the spec layer reads them as schema.X)
+    COMPARES,
+    CORRECTIONS,
+    DIFFERENCE_TESTS,
+    EQUIVALENCE_TESTS,
+    PROMPT_KINDS,
+    RESAMPLING_TESTS,
+    SAMPLER_METHODS,
+    SEQUENTIAL_FIXED_N_TESTS,
+    SEQUENTIAL_METHODS,
+    SPAN_SELECTIONS,
+    SPLITS,
+    TESTS,
+    TIERS,
+)
 
 SPEC_VERSIONS = (1,)
 
 # pytest's own marks that take arguments or change how a test runs: a spec cannot declare them
 # as plain marks (outcome: fails is the spec's xfail).
 RESERVED_MARKS = ("skip", "skipif", "xfail", "parametrize", "usefixtures", "filterwarnings")
-TIERS = ("clean", "noisy", "env")
-SPLITS = ("test", "train")
-PROMPT_KINDS = ("text", "span", "text+span")
-# any: examples 0..n-1; partial: the first n whose target is active in only part of the clip
-SPAN_SELECTIONS = ("any", "partial")
-SAMPLER_METHODS = ("euler", "midpoint")
-COMPARES = ("target", "baseline", "internal")
+# Values the runtime shares live in latentflow.vocabulary (imported above); these are the
+# spec language's own words.
 REFERENCES = ("prompted", "alternative")
 DIRECTIONS = ("decrease", "increase", "equivalent", "two-sided")
-TESTS = ("paired_t", "wilcoxon", "permutation", "bootstrap", "tost")
-EQUIVALENCE_TESTS = ("tost",)
-DIFFERENCE_TESTS = ("paired_t", "wilcoxon", "permutation", "bootstrap")
-# Tests whose p-value or interval comes from resampling (latentflow.stats uses BCa
-# intervals for all three), so `resamples` means something for them.
-RESAMPLING_TESTS = ("wilcoxon", "permutation", "bootstrap")
-# e_bh: sequential families only (it needs e-values); parse checks each family's design
-CORRECTIONS = ("bonferroni", "holm", "bh", "none", "e_bh")
-# latentflow.stats.sequential.SEQUENTIAL_METHODS (mirrored: the schema stays free of numpy)
-SEQUENTIAL_METHODS = ("t_mixture", "betting")
-# the fixed-n test whose numbers a sequential case shows next to its own (expect.test)
-SEQUENTIAL_FIXED_N_TESTS = ("paired_t", "tost")
 OUTCOMES = ("holds", "fails")
 SOURCE_PROMPTS = ("alternative", "original")
 STRATEGIES = ("integers", "floats", "sampled_from")
@@ -48,7 +48,6 @@ DEFAULT_ALPHA = 0.05
 DEFAULT_MAX_EXAMPLES = 20
 
 ID_PATTERN = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*\Z")
-SITE_SEGMENT = re.compile(r"[A-Za-z0-9_*]+\Z")
 
 
 class FrozenDict(Mapping):
@@ -150,21 +149,6 @@ class IndexSelection:
 
 
 ALL = IndexSelection()
-
-
-def has_layer_wildcard(site: str) -> bool:
-    """Whether the site pattern leaves the block index open (``blocks.*....``)."""
-    segments = site.split(".")
-    return any(a == "blocks" and b == "*" for a, b in itertools.pairwise(segments))
-
-
-def site_for_layer(site: str, layer: int) -> str:
-    """Fill the block-index wildcard of ``blocks.*...`` with one layer."""
-    segments = site.split(".")
-    for i in range(len(segments) - 1):
-        if segments[i] == "blocks" and segments[i + 1] == "*":
-            segments[i + 1] = str(layer)
-    return ".".join(segments)
 
 
 @dataclass(frozen=True)
