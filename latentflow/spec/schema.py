@@ -12,6 +12,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from latentflow.model_names import FIXTURE_NAME
 from latentflow.site_patterns import SEGMENT as SITE_SEGMENT  # noqa: F401 (spec-layer name)
 from latentflow.site_patterns import has_layer_wildcard, site_for_layer  # noqa: F401
 from latentflow.vocabulary import (  # noqa: F401 (the spec layer reads them as schema.X)
@@ -43,7 +44,7 @@ OUTCOMES = ("holds", "fails")
 SOURCE_PROMPTS = ("alternative", "original")
 STRATEGIES = ("integers", "floats", "sampled_from")
 
-FIXTURE_MODEL = "fixture"
+FIXTURE_MODEL = FIXTURE_NAME  # a spec without `model:` runs on the bundled model
 DEFAULT_ALPHA = 0.05
 DEFAULT_MAX_EXAMPLES = 20
 
