@@ -34,8 +34,9 @@ from latentflow.site_patterns import layer_of, pattern_regex, probe, site_for_la
 from latentflow.spec import schema as s
 from latentflow.spec.errors import SpecError, SpecIssue, did_you_mean, listing, show
 from latentflow.spec.expand import variant_label
-from latentflow.spec.parse import FileContext, _lines_with_args, corner_values, parse_fuzz_instance
+from latentflow.spec.fuzz import corner_values, parse_fuzz_instance
 from latentflow.spec.reader import Reader
+from latentflow.spec.sections import FileContext, lines_with_args
 
 Sites = Iterable[str] | Callable[[str], bool] | None
 
@@ -401,7 +402,7 @@ class _Checker:
             check.invariant,
             instance.args,
             check.path,
-            _lines_with_args(check.template),
+            lines_with_args(check.template),
             check.line,
             r,
         )
