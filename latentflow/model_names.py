@@ -35,6 +35,11 @@ class ModelName:
     seed: int = 0
     counter: Optional[str] = None
 
+    @property
+    def fixture(self) -> bool:
+        """Whether the name stands for the bundled fixture itself (not a counter-model of it)."""
+        return self.path is not None and is_fixture(self.path)
+
 
 def is_fixture(name: str | Path) -> bool:
     """Whether a model name (not a path object) stands for the bundled fixture; case-blind."""
