@@ -11,8 +11,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from latentflow.model import CheckpointError, SamAudioModel, load_model
+from latentflow.model_names import FIXTURE_NAME, is_fixture
 
-FIXTURE_NAME = "fixture"
 FIXTURE_FOLDER = "model"
 FIXTURE_FILE = "fixture.safetensors"
 
@@ -45,7 +45,7 @@ def model_path(name_or_path: str | Path) -> Path:
 
     Raises FileNotFoundError naming the path and what is accepted.
     """
-    if isinstance(name_or_path, str) and name_or_path.strip().lower() == FIXTURE_NAME:
+    if is_fixture(name_or_path):
         path = fixture_model_path()
         if not path.is_file():
             raise FileNotFoundError(

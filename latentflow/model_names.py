@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
+FIXTURE_NAME = "fixture"  # the bundled model's name: a spec's default `model:`
 MODEL_NAME_FORMS = (
     "'fixture' (the bundled trained model), a checkpoint path, a SAM Audio model folder "
     "(config.json + checkpoint.pt or model.safetensors), 'random:<preset>[:<seed>]' "
@@ -33,6 +34,16 @@ class ModelName:
     preset: Optional[str] = None
     seed: int = 0
     counter: Optional[str] = None
+
+    @property
+    def fixture(self) -> bool:
+        """Whether the name stands for the bundled fixture itself (not a counter-model of it)."""
+        return self.path is not None and is_fixture(self.path)
+
+
+def is_fixture(name: str | Path) -> bool:
+    """Whether a model name (not a path object) stands for the bundled fixture; case-blind."""
+    return isinstance(name, str) and name.strip().lower() == FIXTURE_NAME
 
 
 def parse_model_name(name: str | Path) -> ModelName:
@@ -70,7 +81,7 @@ def load(name: str | Path = "fixture"):
         from latentflow.model import build_model, preset
 
         return build_model(preset(parsed.preset), seed=parsed.seed)
-    from latentflow.fixture import FIXTURE_NAME, model_path, resolve_model
+    from latentflow.fixture import model_path, resolve_model
 
     path = parsed.path or FIXTURE_NAME
     if model_path(path).is_dir():  # a SAM Audio folder: config.json decides the model
@@ -98,8 +109,6 @@ def load_separator(name: str | Path = "fixture", text_encoder=None):
                 "Audio's layout with `latentflow make-test-model DIR` and give DIR")
         encoder = text_encoder if text_encoder is not None else encoder_from_name("minilm")
         return Separator(model, codec, encoder)
-    from latentflow.fixture import FIXTURE_NAME
-
     separator = Separator.load(parsed.path or FIXTURE_NAME, text_encoder=text_encoder)
     _broken(separator.model, parsed.counter)
     return separator
@@ -113,4 +122,4 @@ def _broken(model, counter: Optional[str]):
     return apply_counter(model, counter)  # a fresh copy: the counter edits only this one
 
 
-__all__ = ["MODEL_NAME_FORMS", "ModelName", "load", "load_separator", "parse_model_name"]
+__all__ = ["FIXTURE_NAME", "MODEL_NAME_FORMS", "ModelName", "is_fixture", "load", "load_separator", "parse_model_name"]

@@ -57,8 +57,8 @@ from latentflow.audio.codec_protocol import check_same_codec, codec_label
 from latentflow.audio.codecs import MelCodec, as_codec
 from latentflow.audio.dacvae import separation_messages
 from latentflow.model import Conditioning, SamAudioModel, sample
+from latentflow.vocabulary import PROMPT_KINDS
 
-PROMPT_KINDS = ("text", "span", "text+span")
 SAMPLE_RATE = 16_000  # the bench's rate: waveforms go in and come out at it unless told otherwise
 
 # SAM Audio's anchor vocabulary (the embedding's last row, 3, is padding and never used here).

@@ -10,7 +10,7 @@ imports the code behind an entry.
 from __future__ import annotations
 
 import difflib
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
@@ -106,6 +106,31 @@ def declared_params(entry: Any) -> dict[str, Param]:
     return {name: Param.coerce(p) for name, p in (raw or {}).items()}
 
 
+@dataclass(frozen=True)
+class ArgProblem:
+    """What is wrong with one argument: ``unknown`` (no such parameter), ``missing`` (a
+    required one not given) or ``wrong`` (a value the parameter does not accept)."""
+
+    key: str
+    problem: str
+    param: Param | None = None
+
+
+def arg_problems(params: Mapping[str, Param], args: Mapping[str, Any]) -> list[ArgProblem]:
+    """Every problem of ``args`` against declared ``params``: unknown and wrong values in the
+    order of ``args``, then missing ones in the order of ``params``. The one rule behind the
+    spec validator's messages (at load time) and ``Operation.bind`` (when it runs)."""
+    out = []
+    for key, value in args.items():
+        param = params.get(key)
+        if param is None:
+            out.append(ArgProblem(key, "unknown"))
+        elif not param.accepts(value):
+            out.append(ArgProblem(key, "wrong", param))
+    out.extend(ArgProblem(key, "missing", p) for key, p in params.items() if p.required and key not in args)
+    return out
+
+
 def declared_flag(entry: Any, name: str, default: Any = None) -> Any:
     """An optional attribute of an entry (``requires_source``, ``kind``...), mapping or object."""
     if isinstance(entry, Mapping):
@@ -143,12 +168,15 @@ class Registry(Generic[T]):
 
     ``register`` works directly (``reg.register("zero", entry)``) or as a decorator
     (``@reg.register("zero")``). Registering a taken name is an error unless
-    ``replace=True``, so two plugins cannot silently shadow each other.
+    ``replace=True``, so two plugins cannot silently shadow each other. ``unknown`` builds
+    the error for a name that is not registered, from the name and the registered names
+    (default: :class:`UnknownNameError`).
     """
 
-    def __init__(self, kind: str):
+    def __init__(self, kind: str, unknown: Callable[[Any, tuple[str, ...]], LookupError] | None = None):
         self.kind = kind
         self._entries: dict[str, T] = {}
+        self._unknown = unknown or (lambda name, registered: UnknownNameError(kind, str(name), registered))
 
     def register(self, name: str, entry: T | None = None, *, replace: bool = False) -> Any:
         if not isinstance(name, str) or not name:
@@ -170,7 +198,7 @@ class Registry(Generic[T]):
         try:
             return self._entries[name]
         except (KeyError, TypeError):
-            raise UnknownNameError(self.kind, str(name), self.names()) from None
+            raise self._unknown(name, self.names()) from None
 
     def names(self) -> tuple[str, ...]:
         return tuple(sorted(self._entries))

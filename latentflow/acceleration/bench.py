@@ -67,7 +67,7 @@ from .baselines import DeepCacheConfig, sample_deepcache, sample_truncated
 from .calibration import LSACCalibration, calibrate_lsac, measure_entropy_profile, tune_drift_threshold
 from .flops import RunFlops, count_for
 from .lsac import AcceleratedSample, sample_lsac
-from latentflow.audio.bench import TIERS
+from latentflow.vocabulary import SAMPLER_METHODS, TIERS
 from latentflow.metrics.attention import DEFAULT_STABLE_THRESHOLD
 from latentflow.stats.paired import mean_interval_t
 
@@ -630,7 +630,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         "(fixture-sized random weights on random conditioning, no audio)")
     parser.add_argument("--json", dest="json_out", default=None, help="write the results as JSON to this path")
     parser.add_argument("--steps", type=int, default=16, help="sampling steps of the full run (default 16)")
-    parser.add_argument("--method", choices=("euler", "midpoint"), default="euler", help="sampler (default euler, as in the paper)")
+    parser.add_argument("--method", choices=SAMPLER_METHODS, default="euler", help="sampler (default euler, as in the paper)")
     parser.add_argument("--repeats", type=int, default=3, help="timed passes per method; the median is reported (default 3)")
     parser.add_argument("--frames", type=int, default=100, help="latent frames per random example (default 100 = 4 s)")
     parser.add_argument("--calibration", type=int, default=4, help="calibration examples (default 4)")

@@ -29,6 +29,7 @@ import torch
 
 from latentflow.metrics.attention import DEFAULT_STABLE_THRESHOLD, ConvergenceSummary, summarize_convergence
 from latentflow.model import SamAudioModel
+from latentflow.vocabulary import TIERS
 
 from .calibration import PRESET_NAMES, measure_entropy_profile, preset_plans
 from .lsac import LSACPlan
@@ -140,7 +141,7 @@ def measure_fixture_calibration(tier: str, n_calibration: int = 4, seed: int = 0
     return measure_calibration(separator.model, conds, tier, seed=seed)
 
 
-def write_calibrations(path: Path = CALIBRATIONS, tiers: Sequence[str] = ("clean", "noisy", "env")) -> None:
+def write_calibrations(path: Path = CALIBRATIONS, tiers: Sequence[str] = TIERS) -> None:
     """Re-measure and store the bundled model's calibrations (after the fixture is retrained)."""
     entries = [measure_fixture_calibration(tier).to_dict() for tier in tiers]
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -31,9 +31,7 @@ import numpy as np
 import torch
 
 from latentflow.audio import environmental, speech
-
-TIERS = ("clean", "noisy", "env")
-SPLITS = speech.SPLITS
+from latentflow.vocabulary import SPAN_SELECTIONS, SPLITS, TIERS
 
 SPEECH_PROMPTS: dict[str, tuple[str, ...]] = {
     "male": ("a man speaking", "male speech", "a man talking", "a male voice"),
@@ -185,8 +183,6 @@ def all_prompts() -> tuple[str, ...]:
     texts += [label for c in environmental.ENV_CLASSES.values() for label in c.labels]
     return tuple(dict.fromkeys(texts))
 
-
-SPAN_SELECTIONS = ("any", "partial")
 
 
 def make_bench(

@@ -24,9 +24,9 @@ import soundfile
 import torch
 
 from latentflow.audio.io import fixtures_root, resample
+from latentflow.vocabulary import SPLITS
 
 SAMPLE_RATE = 16000
-SPLITS = ("train", "test")
 GENDERS = ("male", "female")
 POOL_FOLDER = "audio"
 MANIFEST_NAME = "manifest.json"

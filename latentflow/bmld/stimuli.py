@@ -42,11 +42,12 @@ import numpy as np
 from scipy import signal
 
 from latentflow.registry import Registry
+from latentflow.vocabulary import SPLITS
 
 CONDITIONS = ("N0S0", "N0Spi")
 TARGETS = ("tone", "speech")
 STAGES = ("source", "target", "mixture")
-SPEECH_SPLITS = ("train", "test")
+SPEECH_SPLITS = SPLITS  # the speech pools of latentflow.audio.speech
 
 # Stream ids inside one trial's SeedSequence: each random draw of a trial has its own stream,
 # so adding a draw never shifts another.

@@ -32,9 +32,9 @@ from latentflow.model_names import MODEL_NAME_FORMS
 
 import numpy as np
 
-from latentflow.audio.bench import TIERS
+from latentflow.vocabulary import PROMPT_KINDS, REPORT_METRICS, SAMPLER_METHODS, TIERS
 
-METRIC_ORDER = ("si_snr", "si_snr_improvement", "sar", "stoi", "pesq")
+METRIC_ORDER = REPORT_METRICS
 METRIC_LABELS = {
     "si_snr": ("SI-SNR", "dB"),
     "si_snr_improvement": ("SI-SNR improvement", "dB"),
@@ -258,8 +258,8 @@ def _parser() -> argparse.ArgumentParser:
                              "<model>/<name>, or the offline Hugging Face cache)")
     parser.add_argument("--json", type=Path, default=None, help="also write the results as JSON here")
     parser.add_argument("--steps", type=int, default=16, help="sampler steps (default 16)")
-    parser.add_argument("--method", default="euler", choices=("euler", "midpoint"), help="sampler (default euler)")
-    parser.add_argument("--prompt-kind", default="text", choices=("text", "span", "text+span"),
+    parser.add_argument("--method", default="euler", choices=SAMPLER_METHODS, help="sampler (default euler)")
+    parser.add_argument("--prompt-kind", default="text", choices=PROMPT_KINDS,
                         help="prompt given to the model (default text)")
     parser.add_argument("--seed", type=int, default=0, help="bench seed (default 0)")
     parser.add_argument("--batch-size", type=int, default=8, help="examples per model call (default 8)")

@@ -28,6 +28,7 @@ from pathlib import Path
 
 from latentflow.audio.windows import DEFAULT_OVERLAP_SECONDS, DEFAULT_WINDOW_SECONDS
 from latentflow.model_names import MODEL_NAME_FORMS
+from latentflow.vocabulary import SAMPLER_METHODS
 
 OUTPUT_SUFFIXES = (".wav", ".flac")
 
@@ -75,7 +76,7 @@ def _parser() -> argparse.ArgumentParser:
                         help="local T5 folder for a SAM Audio model (default: $LATENTFLOW_TEXT_ENCODER, "
                              "<model>/<name>, or the offline Hugging Face cache)")
     parser.add_argument("--steps", type=int, default=16, help="sampler steps (default 16)")
-    parser.add_argument("--method", default="euler", choices=("euler", "midpoint"), help="sampler (default euler)")
+    parser.add_argument("--method", default="euler", choices=SAMPLER_METHODS, help="sampler (default euler)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the starting noise (default 0)")
     parser.add_argument("--window", type=float, default=DEFAULT_WINDOW_SECONDS,
                         help=f"seconds per window for long audio (default {DEFAULT_WINDOW_SECONDS:g}: the bundled "

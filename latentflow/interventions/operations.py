@@ -25,7 +25,8 @@ from typing import Any, Callable, Mapping, Optional, Sequence
 import torch
 from torch import Tensor
 
-from ..registry import REQUIRED, Param, Registry, declared_params
+from ..registry import REQUIRED, Param, Registry, arg_problems, declared_params
+from ..vocabulary import TIERS
 from . import caching
 from .sites import PATTERN_SITES, SCALAR_SITES, SELF_PATTERN_SITES, SiteKind
 
@@ -82,21 +83,18 @@ class Operation:
         """Arguments with defaults filled in; unknown, missing or mistyped ones are errors."""
         args = dict(args or {})
         params = declared_params(self)
-        unknown = sorted(set(args) - set(params))
+        problems = arg_problems(params, args)
+        unknown = sorted(p.key for p in problems if p.problem == "unknown")
         if unknown:
             raise ValueError(f"operation {self.name!r} got unknown argument(s) {unknown}; allowed: {sorted(params)}")
-        bound = {}
-        for name, param in params.items():
-            if name not in args:
-                if param.required:
-                    raise ValueError(f"operation {self.name!r} needs argument {name!r} ({param.type_name()}): {param.doc}")
-                bound[name] = param.default
-            elif not param.accepts(args[name]):
-                allowed = f" one of {list(param.choices)}" if param.choices else f" a {param.type_name()}"
-                raise ValueError(f"operation {self.name!r} argument {name!r}={args[name]!r}: expected{allowed}")
-            else:
-                bound[name] = args[name]
-        return bound
+        if problems:  # the first in the order the operation declares its parameters
+            first = min(problems, key=lambda p: list(params).index(p.key))
+            name, param = first.key, first.param
+            if first.problem == "missing":
+                raise ValueError(f"operation {self.name!r} needs argument {name!r} ({param.type_name()}): {param.doc}")
+            allowed = f" one of {list(param.choices)}" if param.choices else f" a {param.type_name()}"
+            raise ValueError(f"operation {self.name!r} argument {name!r}={args[name]!r}: expected{allowed}")
+        return {name: args.get(name, param.default) for name, param in params.items()}
 
 
 OPERATIONS: Registry[Operation] = Registry("operation")
@@ -208,7 +206,7 @@ for _op in (
         params={
             "preset": Param(str, None, "a calibrated LSAC preset, as `latentflow bench lsac` runs it",
                             ("safe", "balanced", "aggressive")),
-            "tier": Param(str, None, "with preset: the bench tier it was calibrated on", ("clean", "noisy", "env")),
+            "tier": Param(str, None, "with preset: the bench tier it was calibrated on", TIERS),
             "calibrated_on": Param(str, "fixture", "with preset: the model whose stored calibration gives the plan "
                                    "(the bundled 'fixture'; latentflow/acceleration/calibrations/)"),
             "plan": Param(collections.abc.Mapping, None, "explicit LSAC plan {layer: freeze_step}"),

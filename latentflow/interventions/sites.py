@@ -7,14 +7,14 @@ from dataclasses import dataclass
 from typing import Iterable, Sequence
 
 from ..registry import nearest_names
+from ..site_patterns import layer_of, pattern_regex, probe
 
 
 class UnknownSiteError(LookupError):
     """A site pattern that names no hook point; the message lists the nearest real names."""
 
     def __init__(self, pattern: str, names: Sequence[str]):
-        probe = pattern.replace("*", "0").replace("{layer}", "0")
-        near = nearest_names(probe, list(names), n=5)
+        near = nearest_names(probe(pattern.replace("{layer}", "0")), list(names), n=5)
         hint = f"; nearest: {', '.join(near)}" if near else ""
         super().__init__(f"unknown hook site {pattern!r}{hint} (see README 'Hook points' for all names)")
 
@@ -51,21 +51,13 @@ SELF_PATTERN_SITES = SiteKind(
 SCALAR_SITES = SiteKind("scalar sites", r"hook_anchor_gate|hook_video_gate", ("hook_anchor_gate", "hook_video_gate"))
 
 
-def layer_of(name: str) -> int | None:
-    match = re.match(r"^blocks\.(\d+)\.", name)
-    return int(match.group(1)) if match else None
-
-
 def resolve_sites(pattern: str, names: Iterable[str], layers: Iterable[int] | None = None) -> list[str]:
     """Hook names matching ``pattern`` (``*`` matches within one dotted segment), in layer order.
 
     ``layers`` keeps only block sites of those layers. Raises UnknownSiteError when nothing matches.
     """
     names = list(names)
-    # "*" alone matches one dotted segment; inside a segment it matches any characters but dots.
-    regex = re.compile(r"\.".join(
-        "[^.]+" if seg == "*" else re.escape(seg).replace(r"\*", "[^.]*") for seg in pattern.split(".")
-    ))
+    regex = pattern_regex(pattern)
     found = [n for n in names if regex.fullmatch(n)]
     if not found:
         raise UnknownSiteError(pattern, names)

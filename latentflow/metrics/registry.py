@@ -40,22 +40,27 @@ from latentflow.metrics.separation import (
     si_snr_improvement_result,
     si_snr_result,
 )
+from latentflow.registry import Registry, UnknownNameError
+from latentflow.vocabulary import COMPARES
 
-COMPARE_KINDS = ("target", "baseline", "internal")
+COMPARE_KINDS = COMPARES  # the name latentflow.metrics has always exported
 _NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 
 
-class UnknownMetricError(LookupError):
-    """A metric name that is not registered; the message lists the registry."""
+class UnknownMetricError(UnknownNameError):
+    """A metric name that is not registered; the message lists the registry. Its own wording
+    (one suggestion, case-blind) because ``compute_metric("PESQ")`` is a common slip."""
 
     def __init__(self, name: str, registered: Sequence[str]) -> None:
+        self.kind = "metric"
         self.name = name
         self.registered = tuple(registered)
         close = difflib.get_close_matches(str(name).lower(), self.registered, n=1, cutoff=0.5)
         self.suggestion = close[0] if close else None
+        self.suggestions = (self.suggestion,) if self.suggestion else ()
         hint = f" Did you mean {self.suggestion!r}?" if self.suggestion else ""
-        super().__init__(
-            f"unknown metric {name!r}.{hint} Registered metrics: {', '.join(self.registered)}"
+        LookupError.__init__(
+            self, f"unknown metric {name!r}.{hint} Registered metrics: {', '.join(self.registered)}"
         )
 
 
@@ -85,7 +90,7 @@ class MetricInfo:
         return _compute(self, inputs)
 
 
-_REGISTRY: dict[str, MetricInfo] = {}
+_REGISTRY: Registry[MetricInfo] = Registry("metric", unknown=UnknownMetricError)
 
 
 def register_metric(name: str, function: Callable[..., object], *, higher_is_better: bool,
@@ -106,7 +111,7 @@ def register_metric(name: str, function: Callable[..., object], *, higher_is_bet
             f"metric name {name!r} must be lowercase letters, digits and underscores, "
             "starting with a letter (e.g. 'si_snr')"
         )
-    if name in _REGISTRY and not replace:
+    if name in _REGISTRY and not replace:  # before the checks below, as it always was
         raise ValueError(f"metric {name!r} is already registered; pass replace=True to override it")
     if not callable(function):
         raise TypeError(f"metric {name!r}: function must be callable; got {function!r}")
@@ -142,8 +147,7 @@ def register_metric(name: str, function: Callable[..., object], *, higher_is_bet
                       unit=str(unit), requires=requires, accepts=accepts,
                       params=MappingProxyType(params), compare=tuple(compare),
                       bounds=(low, high), description=str(description))
-    _REGISTRY[name] = info
-    return info
+    return _REGISTRY.register(name, info, replace=replace)
 
 
 def _check_signature(name: str, function: Callable, requires: tuple, accepts: tuple) -> None:
@@ -163,22 +167,17 @@ def _check_signature(name: str, function: Callable, requires: tuple, accepts: tu
 
 def unregister_metric(name: str) -> None:
     """Remove a metric (e.g. one a test registered)."""
-    if name not in _REGISTRY:
-        raise UnknownMetricError(name, available_metrics())
-    del _REGISTRY[name]
+    _REGISTRY.unregister(name)
 
 
 def available_metrics() -> tuple[str, ...]:
     """Registered metric names, sorted."""
-    return tuple(sorted(_REGISTRY))
+    return _REGISTRY.names()
 
 
 def get_metric(name: str) -> MetricInfo:
     """The registered metric ``name``; :class:`UnknownMetricError` lists the others."""
-    try:
-        return _REGISTRY[name]
-    except (KeyError, TypeError):
-        raise UnknownMetricError(name, available_metrics()) from None
+    return _REGISTRY.get(name)
 
 
 def compute_metric(name: str, **inputs) -> MetricResult:
@@ -193,7 +192,7 @@ def compute_metric(name: str, **inputs) -> MetricResult:
 
 def _compute(info: MetricInfo, inputs: dict) -> MetricResult:
     name = info.name
-    known = {arg for registered in _REGISTRY.values() for arg in registered.inputs}
+    known = {arg for _, registered in _REGISTRY.items() for arg in registered.inputs}
     strangers = sorted(set(inputs) - known)
     if strangers:
         raise TypeError(

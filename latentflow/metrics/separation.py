@@ -36,6 +36,7 @@ from latentflow.metrics._inputs import (
 from latentflow.metrics.bss import DEFAULT_FILTER_LENGTH, bss_eval
 from latentflow.metrics.perceptual import PESQ_MODES, pesq_result, stoi_result
 from latentflow.metrics.result import MetricResult
+from latentflow.vocabulary import REPORT_METRICS
 
 
 def si_snr_result(estimate, target) -> MetricResult:
@@ -110,9 +111,6 @@ def sar(estimate, target, interference=None, *,
 
 def _zero_mean(batch: np.ndarray) -> np.ndarray:
     return batch - np.mean(batch, axis=1, keepdims=True)
-
-
-REPORT_METRICS = ("si_snr", "si_snr_improvement", "sar", "stoi", "pesq")
 
 
 @dataclass(frozen=True)

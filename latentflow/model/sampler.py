@@ -16,8 +16,9 @@ from torch import Tensor
 from .conditioning import Conditioning
 from .dit import SamAudioModel, SamplingState
 from .hook_names import NamesSpec, names_filter
+from ..vocabulary import SAMPLER_METHODS
 
-METHODS = ("euler", "midpoint")
+METHODS = SAMPLER_METHODS  # the name this module has always exported
 EVALUATIONS_PER_STEP = {"euler": 1, "midpoint": 2}
 
 

@@ -21,6 +21,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from latentflow.model_names import MODEL_NAME_FORMS
 from latentflow.spec import parse as p
 from latentflow.spec import schema as s
 
@@ -263,7 +264,7 @@ def spec_json_schema() -> dict:
             "id": {"type": "string", "pattern": _pattern(s.ID_PATTERN)},
             "title": _text(), "source": _text(), "paper": _paper(), "notes": _text(),
         }, ("id", "title", "source")),
-        "model": _text("fixture, a model name (random:<preset>, counter:<name>) or a checkpoint path"),
+        "model": _text(f"the model the claims run on: {MODEL_NAME_FORMS}"),
         "data": top.data(("tier",)),
         "sampler": top.sampler(),
         "family": _family(),

@@ -22,7 +22,9 @@ from latentflow.registry import nearest_names
 from latentflow.spec import schema as s
 from latentflow.spec.errors import SpecError, listing, show
 from latentflow.spec.expand import format_value
-from latentflow.spec.parse import MAX_N, MAX_SEED, NAME, FileContext, parse_fuzz_instance
+from latentflow.spec.fuzz import parse_fuzz_instance
+from latentflow.spec.grammar import MAX_N, MAX_SEED, NAME
+from latentflow.spec.sections import FileContext
 from latentflow.spec.reader import Reader
 from latentflow.spec.snippet import dump
 from latentflow.spec.yaml_loader import VERSION_KEY

@@ -142,9 +142,7 @@ class Reader:
         self, node: LineDict, key: str, field: str, default: Any = None, **limits: Any
     ) -> Any:
         """``node[key]`` as an integer within ``low``/``high`` limits, or ``default``."""
-        if key not in node:
-            return default
-        return self.check_integer(node[key], node, key, _join(field, key), default, **limits)
+        return self._keyed(self.check_integer, node, key, field, default, limits)
 
     def check_integer(
         self,
@@ -157,25 +155,12 @@ class Reader:
         low: int | None = None,
         high: int | None = None,
     ) -> Any:
+        allowed = _range_text(low, high, "integers")
         if isinstance(value, bool) or not isinstance(value, int):
-            self.report(
-                container,
-                key,
-                field,
-                "expected an integer",
-                value=value,
-                allowed=_range_text(low, high, "integers"),
-            )
+            self.report(container, key, field, "expected an integer", value=value, allowed=allowed)
             return default
         if (low is not None and value < low) or (high is not None and value > high):
-            self.report(
-                container,
-                key,
-                field,
-                "out of range",
-                value=value,
-                allowed=_range_text(low, high, "integers"),
-            )
+            self.report(container, key, field, "out of range", value=value, allowed=allowed)
             return default
         return value
 
@@ -183,9 +168,13 @@ class Reader:
         self, node: LineDict, key: str, field: str, default: Any = None, **limits: Any
     ) -> Any:
         """``node[key]`` as a finite float within the limits of :meth:`check_number`."""
+        return self._keyed(self.check_number, node, key, field, default, limits)
+
+    def _keyed(self, check: Any, node: LineDict, key: str, field: str, default: Any, limits: dict) -> Any:
+        """``check`` applied to ``node[key]`` (reported at that key), or ``default`` if absent."""
         if key not in node:
             return default
-        return self.check_number(node[key], node, key, _join(field, key), default, **limits)
+        return check(node[key], node, key, _join(field, key), default, **limits)
 
     def check_number(
         self,

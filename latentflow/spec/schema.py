@@ -1,54 +1,59 @@
 """The spec's vocabulary and its validated, immutable form.
 
-Each dataclass mirrors one YAML section field for field and can write itself back
-(``to_yaml``), which is how a compiled case is rendered as a snippet. ``line``/``lines``/
-``path`` record provenance for error messages and never take part in equality.
+Each dataclass is one YAML section: its fields are the section's keys, in order
+(:mod:`latentflow.spec.fields` reads the allowed keys and writes the YAML back, ``to_yaml``,
+which is how a compiled case is rendered as a snippet). ``line``/``lines``/``path`` record
+provenance for error messages, are no keys and never take part in equality.
 """
 
 from __future__ import annotations
 
-import itertools
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
+
+from latentflow.model_names import FIXTURE_NAME
+from latentflow.spec.fields import NOT_A_KEY, provenance, to_yaml, yaml_value
+from latentflow.spec.yaml_loader import VERSION_KEY
+from latentflow.site_patterns import SEGMENT as SITE_SEGMENT  # noqa: F401 (spec-layer name)
+from latentflow.site_patterns import has_layer_wildcard, site_for_layer  # noqa: F401
+from latentflow.vocabulary import (  # noqa: F401 (the spec layer reads them as schema.X)
+    COMPARES,
+    CORRECTIONS,
+    DIFFERENCE_TESTS,
+    EQUIVALENCE_TESTS,
+    PROMPT_KINDS,
+    RESAMPLING_TESTS,
+    SAMPLER_METHODS,
+    SEQUENTIAL_FIXED_N_TESTS,
+    SEQUENTIAL_METHODS,
+    SPAN_SELECTIONS,
+    SPLITS,
+    TESTS,
+    TIERS,
+)
 
 SPEC_VERSIONS = (1,)
 
 # pytest's own marks that take arguments or change how a test runs: a spec cannot declare them
 # as plain marks (outcome: fails is the spec's xfail).
 RESERVED_MARKS = ("skip", "skipif", "xfail", "parametrize", "usefixtures", "filterwarnings")
-TIERS = ("clean", "noisy", "env")
-SPLITS = ("test", "train")
-PROMPT_KINDS = ("text", "span", "text+span")
-# any: examples 0..n-1; partial: the first n whose target is active in only part of the clip
-SPAN_SELECTIONS = ("any", "partial")
-SAMPLER_METHODS = ("euler", "midpoint")
-COMPARES = ("target", "baseline", "internal")
+# Values the runtime shares live in latentflow.vocabulary (imported above); these are the
+# spec language's own words.
 REFERENCES = ("prompted", "alternative")
 DIRECTIONS = ("decrease", "increase", "equivalent", "two-sided")
-TESTS = ("paired_t", "wilcoxon", "permutation", "bootstrap", "tost")
-EQUIVALENCE_TESTS = ("tost",)
-DIFFERENCE_TESTS = ("paired_t", "wilcoxon", "permutation", "bootstrap")
-# Tests whose p-value or interval comes from resampling (latentflow.stats uses BCa
-# intervals for all three), so `resamples` means something for them.
-RESAMPLING_TESTS = ("wilcoxon", "permutation", "bootstrap")
-# e_bh: sequential families only (it needs e-values); parse checks each family's design
-CORRECTIONS = ("bonferroni", "holm", "bh", "none", "e_bh")
-# latentflow.stats.sequential.SEQUENTIAL_METHODS (mirrored: the schema stays free of numpy)
-SEQUENTIAL_METHODS = ("t_mixture", "betting")
-# the fixed-n test whose numbers a sequential case shows next to its own (expect.test)
-SEQUENTIAL_FIXED_N_TESTS = ("paired_t", "tost")
 OUTCOMES = ("holds", "fails")
 SOURCE_PROMPTS = ("alternative", "original")
 STRATEGIES = ("integers", "floats", "sampled_from")
 
-FIXTURE_MODEL = "fixture"
+FIXTURE_MODEL = FIXTURE_NAME  # a spec without `model:` runs on the bundled model
 DEFAULT_ALPHA = 0.05
 DEFAULT_MAX_EXAMPLES = 20
+OMIT_DEFAULT = {"omit": "default"}  # latentflow.spec.fields.to_yaml leaves the default out
+OMIT_EMPTY = {"omit": "empty"}
 
 ID_PATTERN = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*\Z")
-SITE_SEGMENT = re.compile(r"[A-Za-z0-9_*]+\Z")
 
 
 class FrozenDict(Mapping):
@@ -83,6 +88,9 @@ class FrozenDict(Mapping):
         return f"FrozenDict({self._items!r})"
 
 
+thaw = yaml_value  # the inverse of freeze, for writing YAML
+
+
 def freeze(value: Any) -> Any:
     """Deep-convert YAML containers: mappings -> FrozenDict, lists -> tuples."""
     if isinstance(value, Mapping):
@@ -95,19 +103,6 @@ def freeze(value: Any) -> Any:
 def present(**values: Any) -> dict[str, Any]:
     """The given entries that are set (not None), in order: a section's optional keys."""
     return {key: value for key, value in values.items() if value is not None}
-
-
-def _yaml_or_none(selection: IndexSelection | None) -> Any:
-    return None if selection is None else selection.to_yaml()
-
-
-def thaw(value: Any) -> Any:
-    """The inverse of :func:`freeze`, for writing YAML."""
-    if isinstance(value, Mapping):
-        return {k: thaw(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [thaw(v) for v in value]
-    return value
 
 
 @dataclass(frozen=True)
@@ -152,21 +147,6 @@ class IndexSelection:
 ALL = IndexSelection()
 
 
-def has_layer_wildcard(site: str) -> bool:
-    """Whether the site pattern leaves the block index open (``blocks.*....``)."""
-    segments = site.split(".")
-    return any(a == "blocks" and b == "*" for a, b in itertools.pairwise(segments))
-
-
-def site_for_layer(site: str, layer: int) -> str:
-    """Fill the block-index wildcard of ``blocks.*...`` with one layer."""
-    segments = site.split(".")
-    for i in range(len(segments) - 1):
-        if segments[i] == "blocks" and segments[i + 1] == "*":
-            segments[i + 1] = str(layer)
-    return ".".join(segments)
-
-
 @dataclass(frozen=True)
 class Claim:
     id: str
@@ -175,14 +155,7 @@ class Claim:
     paper: Any = None
     notes: str | None = None
 
-    def to_yaml(self) -> dict[str, Any]:
-        return present(
-            id=self.id,
-            title=self.title,
-            source=self.source,
-            paper=thaw(self.paper),
-            notes=self.notes,
-        )
+    to_yaml = to_yaml
 
 
 @dataclass(frozen=True)
@@ -194,19 +167,9 @@ class Data:
     seed: int = 0
     split: str = "test"
     prompt: str = "text"
-    spans: str = "any"
+    spans: str = field(default="any", metadata=OMIT_DEFAULT)  # left out when default, as in most specs
 
-    def to_yaml(self) -> dict[str, Any]:
-        out = {
-            "tier": self.tier,
-            "n": self.n,
-            "seed": self.seed,
-            "split": self.split,
-            "prompt": self.prompt,
-        }
-        if self.spans != "any":  # the default is left out, as in most specs
-            out["spans"] = self.spans
-        return out
+    to_yaml = to_yaml
 
 
 @dataclass(frozen=True)
@@ -214,8 +177,7 @@ class Sampler:
     method: str = "euler"
     steps: int = 16
 
-    def to_yaml(self) -> dict[str, Any]:
-        return {"method": self.method, "steps": self.steps}
+    to_yaml = to_yaml
 
 
 @dataclass(frozen=True)
@@ -227,12 +189,12 @@ class Intervention:
 
     site: str
     op: str
-    args: FrozenDict = field(default_factory=FrozenDict)
+    args: FrozenDict = field(default_factory=FrozenDict, metadata=OMIT_EMPTY)
     layers: IndexSelection | None = None
     steps: IndexSelection = ALL
-    line: int | None = field(default=None, compare=False, repr=False)
-    lines: FrozenDict | None = field(default=None, compare=False, repr=False)
-    path: str | None = field(default=None, compare=False, repr=False)
+    line: int | None = provenance()
+    lines: FrozenDict | None = provenance()
+    path: str | None = provenance()
 
     def sites(self) -> tuple[str, ...]:
         """Concrete site names for an explicit layer selection, else the pattern itself."""
@@ -240,14 +202,7 @@ class Intervention:
             return (self.site,)
         return tuple(site_for_layer(self.site, layer) for layer in self.layers.only)
 
-    def to_yaml(self) -> dict[str, Any]:
-        return present(
-            site=self.site,
-            op=self.op,
-            args=thaw(self.args) or None,
-            layers=_yaml_or_none(self.layers),
-            steps=self.steps.to_yaml(),
-        )
+    to_yaml = to_yaml
 
 
 @dataclass(frozen=True)
@@ -256,10 +211,9 @@ class PatchSource:
 
     prompt: str = "alternative"
     seed: int | None = None
-    line: int | None = field(default=None, compare=False, repr=False)
+    line: int | None = provenance()
 
-    def to_yaml(self) -> dict[str, Any]:
-        return present(prompt=self.prompt, seed=self.seed)
+    to_yaml = to_yaml
 
 
 @dataclass(frozen=True)
@@ -275,24 +229,15 @@ class Measure:
     metric: str
     compare: str = "target"
     reference: str | None = "prompted"
-    args: FrozenDict = field(default_factory=FrozenDict)
+    args: FrozenDict = field(default_factory=FrozenDict, metadata=OMIT_EMPTY)
     site: str | None = None
     layers: IndexSelection | None = None
     steps: IndexSelection | None = None
-    line: int | None = field(default=None, compare=False, repr=False)
-    lines: FrozenDict | None = field(default=None, compare=False, repr=False)
-    path: str | None = field(default=None, compare=False, repr=False)
+    line: int | None = provenance()
+    lines: FrozenDict | None = provenance()
+    path: str | None = provenance()
 
-    def to_yaml(self) -> dict[str, Any]:
-        return present(
-            metric=self.metric,
-            compare=self.compare,
-            reference=self.reference,
-            args=thaw(self.args) or None,
-            site=self.site,
-            layers=_yaml_or_none(self.layers),
-            steps=_yaml_or_none(self.steps),
-        )
+    to_yaml = to_yaml
 
 
 @dataclass(frozen=True)
@@ -307,16 +252,7 @@ class Expect:
     null_value: float = 0.0
     resamples: int | None = None
 
-    def to_yaml(self) -> dict[str, Any]:
-        return present(
-            direction=self.direction,
-            test=self.test,
-            alpha=self.alpha,
-            min_effect_size=self.min_effect_size,
-            margin=None if self.margin is None else list(self.margin),
-            null_value=self.null_value,
-            resamples=self.resamples,
-        )
+    to_yaml = to_yaml
 
 
 @dataclass(frozen=True)
@@ -331,53 +267,49 @@ class Sequential:
     method: str = "t_mixture"
     bounds: tuple[float, float] | None = None
     prior_scale: float | None = None
-    symmetric: bool = False
-    line: int | None = field(default=None, compare=False, repr=False)
+    symmetric: bool = field(default=False, metadata=OMIT_DEFAULT)
+    line: int | None = provenance()
 
-    def to_yaml(self) -> dict[str, Any]:
-        return present(
-            max_n=self.max_n,
-            chunk=self.chunk,
-            method=self.method,
-            bounds=None if self.bounds is None else list(self.bounds),
-            prior_scale=self.prior_scale,
-            symmetric=self.symmetric or None,
-        )
+    to_yaml = to_yaml
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Hypothesis:
-    """One expanded hypothesis (one per parameter combination), with data/sampler merged."""
+    """One expanded hypothesis (one per parameter combination), with data/sampler merged.
+
+    Fields in the order of the keys a hypothesis may have; ``params`` (this variant's row of
+    the ``parametrize`` table) stands for the ``parametrize`` key.
+    """
 
     id: str
     title: str
     variant: str | None
-    interventions: tuple[Intervention, ...]
-    measure: Measure
-    expect: Expect
-    data: Data
-    sampler: Sampler
-    source: PatchSource | None = None
+    params: FrozenDict = field(default_factory=FrozenDict, compare=False, metadata={"key": "parametrize"})
     paper: Any = None
     notes: str | None = None
+    family: str | None = None
+    data: Data
+    sampler: Sampler
+    interventions: tuple[Intervention, ...]
+    source: PatchSource | None = None
+    measure: Measure
+    expect: Expect
     outcome: str = "holds"
     reason: str | None = None
-    family: str | None = None
-    params: FrozenDict = field(default_factory=FrozenDict, compare=False)
-    line: int | None = field(default=None, compare=False, repr=False)
-    lines: FrozenDict | None = field(default=None, compare=False, repr=False)
-    path: str | None = field(default=None, compare=False, repr=False)
     marks: tuple[str, ...] = ()  # pytest marks (names), besides the file's
     sequential: Sequential | None = None  # None: a fixed-n hypothesis (data.n examples)
+    line: int | None = provenance()
+    lines: FrozenDict | None = provenance()
+    path: str | None = provenance()
 
 
 @dataclass(frozen=True)
 class FamilySpec:
     """A multiple-comparison family; ``name`` None is the file's default family."""
 
-    name: str | None
+    name: str | None = field(metadata=NOT_A_KEY)  # the key under families:, not inside
     correction: str
-    line: int | None = field(default=None, compare=False, repr=False)
+    line: int | None = provenance()
 
 
 @dataclass(frozen=True)
@@ -410,60 +342,64 @@ class Strategy:
         return {self.kind: [self.low, self.high]}
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class FuzzSpec:
     """A property-based check: an invariant over interventions drawn from ``given``.
 
     ``template`` is the raw YAML of the check (placeholders unfilled); concrete examples
-    are built from it by :meth:`latentflow.spec.plan.FuzzCheck.example`.
+    are built from it by :meth:`latentflow.spec.plan.FuzzCheck.example`. The keys of a
+    check are :class:`FuzzInstance`'s (``values`` stands for ``given``), then this class's.
     """
 
     id: str
+    title: str | None = None
+    notes: str | None = None
     invariant: str
     given: FrozenDict
     max_examples: int = DEFAULT_MAX_EXAMPLES
-    title: str | None = None
-    notes: str | None = None
     outcome: str = "holds"  # "fails": the invariant is known to be violated (reason says how)
     reason: str | None = None
-    template: Any = field(default=None, compare=False, repr=False)
-    line: int | None = field(default=None, compare=False, repr=False)
-    path: str | None = field(default=None, compare=False, repr=False)
     marks: tuple[str, ...] = ()  # pytest marks (names), besides the file's
+    template: Any = provenance()
+    line: int | None = provenance()
+    path: str | None = provenance()
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class FuzzInstance:
     """One concrete example of a fuzz check: its template with drawn values filled in."""
 
     id: str
+    title: str | None = None
+    notes: str | None = None
     variant: str | None
     invariant: str
     args: FrozenDict
+    values: FrozenDict = field(default_factory=FrozenDict, compare=False, metadata={"key": "given"})
     interventions: tuple[Intervention, ...]
     measure: Measure | None
     data: Data
     sampler: Sampler
-    title: str | None = None
-    notes: str | None = None
-    values: FrozenDict = field(default_factory=FrozenDict, compare=False)
-    line: int | None = field(default=None, compare=False, repr=False)
-    path: str | None = field(default=None, compare=False, repr=False)
+    line: int | None = provenance()
+    path: str | None = provenance()
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Spec:
-    """A loaded, validated spec file."""
+    """A loaded, validated spec file; fields in the order of the file's keys."""
 
-    file: str
-    version: int
+    file: str = field(metadata=NOT_A_KEY)
+    version: int = field(metadata={"key": VERSION_KEY})
     claim: Claim
-    model: str
+    model: str = FIXTURE_MODEL
     data: Data
     sampler: Sampler
-    hypotheses: tuple[Hypothesis, ...]
     family: FamilySpec | None = None
     families: tuple[FamilySpec, ...] = ()
+    # the file's `sequential:` fields, which every hypothesis inherits (hypotheses carry the
+    # merged design)
+    sequential: FrozenDict = field(default_factory=FrozenDict, compare=False)
+    hypotheses: tuple[Hypothesis, ...]
     fuzz: tuple[FuzzSpec, ...] = ()
-    model_line: int | None = field(default=None, compare=False, repr=False)  # None: no model key
     marks: tuple[str, ...] = ()  # pytest marks (names) of every hypothesis and fuzz check
+    model_line: int | None = provenance()  # None: no model key

@@ -26,16 +26,17 @@ Any of them left as None is not checked.
 from __future__ import annotations
 
 import dataclasses
-import re
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-from latentflow.registry import Param, declared_flag, declared_params, nearest_names
+from latentflow.registry import Param, arg_problems, declared_flag, declared_params, nearest_names
+from latentflow.site_patterns import layer_of, pattern_regex, probe, site_for_layer
 from latentflow.spec import schema as s
 from latentflow.spec.errors import SpecError, SpecIssue, did_you_mean, listing, show
 from latentflow.spec.expand import variant_label
-from latentflow.spec.parse import FileContext, _lines_with_args, corner_values, parse_fuzz_instance
+from latentflow.spec.fuzz import corner_values, parse_fuzz_instance
 from latentflow.spec.reader import Reader
+from latentflow.spec.sections import FileContext, lines_with_args
 
 Sites = Iterable[str] | Callable[[str], bool] | None
 
@@ -59,19 +60,7 @@ class SiteCatalog:
         return bool(self._predicate(pattern))
 
     def nearest(self, pattern: str) -> list[str]:
-        # Fill open indices with 0 so `blocks.*.hook_cros_out` is compared like a real name.
-        probe = pattern.replace("*", "0")
-        return nearest_names(probe, self.names, n=3)
-
-
-def pattern_regex(pattern: str) -> re.Pattern[str]:
-    """``*`` matches within one dot-separated segment (a block index, part of a hook name)."""
-    parts = []
-    for segment in pattern.split("."):
-        parts.append(
-            "[^.]+" if segment == "*" else "[^.]*".join(re.escape(p) for p in segment.split("*"))
-        )
-    return re.compile(r"\.".join(parts))
+        return nearest_names(probe(pattern), self.names, n=3)
 
 
 def find_issues(
@@ -209,7 +198,7 @@ class _Checker:
             return
         concrete = [site]
         if layers is not None and not layers.is_all:
-            concrete = [s.site_for_layer(site, layer) for layer in layers.endpoints()]
+            concrete = [site_for_layer(site, layer) for layer in layers.endpoints()]
         for name in concrete:
             if self.sites.matches(name):
                 continue
@@ -277,11 +266,11 @@ class _Checker:
             regex = pattern_regex(item.site)
             names = [n for n in self.sites.names if regex.fullmatch(n)]
             if item.layers is not None and not item.layers.is_all:
-                names = [n for n in names if _layer(n) is None or item.layers.contains(_layer(n))]
+                names = [n for n in names if layer_of(n) is None or item.layers.contains(layer_of(n))]
             return names
         if item.layers is not None and not item.layers.is_all and item.layers.only is not None:
-            return [s.site_for_layer(item.site, layer) for layer in item.layers.only]
-        return [s.site_for_layer(item.site, 0)]
+            return [site_for_layer(item.site, layer) for layer in item.layers.only]
+        return [site_for_layer(item.site, 0)]
 
     def _acts_on(self, entry: Any, item: s.Intervention, r: Reader) -> None:
         # The operation declares which sites it can act on (latentflow.interventions.sites),
@@ -413,7 +402,7 @@ class _Checker:
             check.invariant,
             instance.args,
             check.path,
-            _lines_with_args(check.template),
+            lines_with_args(check.template),
             check.line,
             r,
         )
@@ -480,10 +469,10 @@ class _Checker:
     ) -> None:
         params = declared_params(entry)
         described = listing(f"{key} ({_describe(p)})" for key, p in params.items()) or "none"
-        for key, value in args.items():
+        for problem in arg_problems(params, args):
+            key, param = problem.key, problem.param
             where = lines.get(f"args.{key}", lines.get("args", line))
-            param = params.get(key)
-            if param is None:
+            if problem.problem == "unknown":
                 r.report(
                     None,
                     None,
@@ -494,18 +483,17 @@ class _Checker:
                     hint=did_you_mean(key, list(params)),
                     line=where,
                 )
-            elif not param.accepts(value):
+            elif problem.problem == "wrong":
                 r.report(
                     None,
                     None,
                     f"{path}.args.{key}",
                     f"wrong value for argument {key!r} of {kind} {name!r}",
-                    value=value,
+                    value=args[key],
                     allowed=_describe(param),
                     line=where,
                 )
-        for key, param in params.items():
-            if param.required and key not in args:
+            else:
                 r.report(
                     None,
                     None,
@@ -514,11 +502,6 @@ class _Checker:
                     allowed=described,
                     line=lines.get("args", lines.get("op", line)),
                 )
-
-
-def _layer(name: str) -> int | None:
-    match = re.match(r"blocks\.(\d+)\.", name)
-    return int(match.group(1)) if match else None
 
 
 def _names(registry: Any) -> list[str]:

@@ -22,8 +22,9 @@ import numpy as np
 
 from latentflow.stats.decision import decide
 from latentflow.stats.result import TestResult
+from latentflow.vocabulary import FIXED_N_CORRECTIONS
 
-CORRECTIONS = ("bonferroni", "holm", "bh")
+CORRECTIONS = FIXED_N_CORRECTIONS  # the name latentflow.stats has always exported
 _ALIASES = {"benjamini-hochberg": "bh", "fdr_bh": "bh", "holm-bonferroni": "holm"}
 
 

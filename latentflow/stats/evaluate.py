@@ -25,8 +25,8 @@ from latentflow.stats.paired import (PERMUTATION_METHODS, ZERO_METHODS, TestOutc
                                      mean_interval_t, paired_t, sign_flip_permutation,
                                      wilcoxon_signed_rank)
 from latentflow.stats.result import TestResult
+from latentflow.vocabulary import TESTS
 
-TESTS = ("paired_t", "wilcoxon", "permutation", "bootstrap", "tost")
 DEFAULT_N_RESAMPLES = 9999
 DEFAULT_SEED = 0
 _MIN_PAIRS = 2  # every test also reports d_z, which needs a standard deviation

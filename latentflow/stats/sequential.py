@@ -53,8 +53,8 @@ from latentflow.stats.data import normalize_alternative
 from latentflow.stats.equivalence import equivalence_margin
 from latentflow.stats.result import (ComparedByJson, Interval, _json_safe, _nan_if_none, fmt,
                                      fmt_interval)
+from latentflow.vocabulary import SEQUENTIAL_METHODS
 
-SEQUENTIAL_METHODS = ("t_mixture", "betting")
 STATUSES = ("holds", "futility", "continue", "not_shown", "untestable")
 METHOD_ASSUMPTIONS = {
     "t_mixture": "i.i.d. normal differences with unknown mean and variance (no bounds needed); "

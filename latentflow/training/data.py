@@ -13,11 +13,12 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from latentflow.audio.bench import TIERS, BenchSampler, all_prompts
+from latentflow.audio.bench import BenchSampler, all_prompts
 from latentflow.audio.codec import LatentCodec, mixture_features
 from latentflow.audio.text import TextFeatures, encoder_from_name
 from latentflow.model import Conditioning
 from latentflow.pipeline import span_anchors
+from latentflow.vocabulary import TIERS
 
 from .recipe import TrainingRecipe
 

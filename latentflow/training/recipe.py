@@ -11,7 +11,7 @@ import json
 from dataclasses import dataclass
 from typing import Any, Mapping
 
-from latentflow.audio.bench import TIERS
+from latentflow.vocabulary import TIERS
 
 TIME_DISTRIBUTIONS = ("uniform", "logit_normal")
 PRECISIONS = ("fp32", "bf16")

@@ -73,3 +73,12 @@ def test_a_random_preset_without_the_bundled_widths_has_no_separator_and_says_wh
     with pytest.raises(ValueError, match=r"model 'random:small': random weights run with the bundled mel codec "
                                          r"\(C=64\) .* has C=128 and text_dim=768; use random:fixture, or .*make-test-model"):
         load_separator("random:small")
+
+
+@pytest.mark.parametrize("name, fixture", [("fixture", True), (" Fixture ", True), ("counter:no_anchor_path", False),
+                                           ("random:fixture", False), ("fixture.safetensors", False)])
+def test_which_names_stand_for_the_bundled_fixture(name, fixture):
+    from latentflow.model_names import is_fixture
+
+    assert parse_model_name(name).fixture is fixture
+    assert is_fixture(name) is fixture

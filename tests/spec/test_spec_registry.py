@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from latentflow.registry import REQUIRED, Param, Registry, UnknownNameError, declared_params
+from latentflow.registry import REQUIRED, Param, Registry, UnknownNameError, arg_problems, declared_params
 
 
 def test_register_directly_and_as_decorator():
@@ -90,3 +90,24 @@ def test_declared_params_accepts_short_forms():
     assert params["factor"].default == 1.0
     assert declared_params({"params": {"x": (float, 0.0, "")}})["x"].type is float
     assert declared_params(object()) == {}
+
+
+def test_arg_problems_is_the_one_rule_for_arguments():
+    params = {"factor": Param(float), "over": Param(str, "time", choices=("time", "examples")), "seed": Param(int, 0)}
+    problems = arg_problems(params, {"over": "space", "fctor": 2.0, "seed": 1})
+    assert [(p.key, p.problem) for p in problems] == [("over", "wrong"), ("fctor", "unknown"), ("factor", "missing")]
+    assert problems[0].param is params["over"] and problems[1].param is None
+    assert arg_problems(params, {"factor": 2, "over": "examples"}) == []
+
+
+def test_a_registry_can_word_its_own_unknown_name_error():
+    class UnknownThing(LookupError):
+        def __init__(self, name, registered):
+            super().__init__(f"no thing {name!r} among {list(registered)}")
+
+    things = Registry("thing", unknown=UnknownThing)
+    things.register("a", 1)
+    with pytest.raises(UnknownThing, match=r"no thing 'b' among \['a'\]"):
+        things.get("b")
+    with pytest.raises(UnknownThing):
+        things.unregister("b")
