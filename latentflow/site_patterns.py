@@ -14,6 +14,9 @@ import re
 
 SEGMENT = re.compile(r"[A-Za-z0-9_*]+\Z")
 _BLOCK_INDEX = re.compile(r"^blocks\.(\d+)\.")
+# The concrete hook names of attention patterns (self: ``attn``, cross: ``cross_attn``): the
+# sites pattern operations act on and the report's entropy figure reads.
+ATTENTION_PATTERN_SITE = r"blocks\.(\d+)\.(attn|cross_attn)\.hook_pattern"
 
 
 def is_well_formed(pattern: str) -> bool:
@@ -56,3 +59,9 @@ def probe(pattern: str) -> str:
     """A concrete-looking name for ``pattern`` (open indices filled with 0), to find the
     nearest real names: ``blocks.*.hook_cros_out`` is compared like ``blocks.0.hook_cros_out``."""
     return pattern.replace("*", "0")
+
+
+def attention_pattern_site(name: str) -> tuple[int, str] | None:
+    """``(layer, "attn" | "cross_attn")`` of an attention-pattern hook name, else None."""
+    match = re.fullmatch(ATTENTION_PATTERN_SITE, name)
+    return None if match is None else (int(match.group(1)), match.group(2))

@@ -161,8 +161,8 @@ def model_identity(name: str) -> dict:
     """Which weights a model name stands for: a checkpoint's (or the bundled fixture's) sha256,
     or the recipe of generated weights (``random:<preset>[:<seed>]``, ``counter:<name>`` on the
     fixture), so a results file says exactly what it was measured on."""
-    from ..fixture import FIXTURE_NAME, fixture_model_path
-    from ..model_names import parse_model_name
+    from ..fixture import fixture_model_path
+    from ..model_names import FIXTURE_NAME, parse_model_name
 
     parsed = parse_model_name(name)
     if parsed.preset is not None:
@@ -170,7 +170,7 @@ def model_identity(name: str) -> dict:
     if parsed.counter is not None:
         return {"name": name, "kind": "counter-model", "counter": parsed.counter,
                 "base": model_identity(FIXTURE_NAME)}
-    if name.strip().lower() == FIXTURE_NAME:
+    if parsed.fixture:
         path = fixture_model_path()
         return {"name": name, "kind": "bundled fixture", "file": path.name, "sha256": sha256_of(path)}
     path = Path(name).expanduser()

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Iterable, Sequence
 
 from ..registry import nearest_names
-from ..site_patterns import layer_of, pattern_regex, probe
+from ..site_patterns import ATTENTION_PATTERN_SITE, layer_of, pattern_regex, probe
 
 
 class UnknownSiteError(LookupError):
@@ -41,7 +41,7 @@ class SiteKind:
 # Pattern operations replace the attention module's softmax, which only the modules behind
 # these hook points have; scalar sites are the 1-element gate parameters of the model.
 PATTERN_SITES = SiteKind(
-    "attention-pattern sites", r"blocks\.\d+\.(attn|cross_attn)\.hook_pattern",
+    "attention-pattern sites", ATTENTION_PATTERN_SITE,
     ("blocks.<i>.attn.hook_pattern", "blocks.<i>.cross_attn.hook_pattern"),
 )
 # LSAC caches self-attention only: cross-attention reads the fixed text, nothing to save there.

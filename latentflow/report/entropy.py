@@ -21,13 +21,13 @@ lower rates, so the caption says which was used.
 from __future__ import annotations
 
 import math
-import re
 from dataclasses import dataclass
 from typing import Optional, Sequence
 
 import numpy as np
 
 from latentflow.metrics.attention import DEFAULT_STABLE_THRESHOLD, classify_stable, entropy_rate
+from latentflow.site_patterns import attention_pattern_site
 
 from .cases import ReportCase, count_text, format_number
 from .figures import FAST_COLOR, STABLE_COLOR, PlotSection, new_figure, omitted, png_bytes
@@ -35,7 +35,6 @@ from .figures import FAST_COLOR, STABLE_COLOR, PlotSection, new_figure, omitted,
 KEY = "attention_entropy"
 TITLE = "Attention entropy per layer and sampler step"
 ENTROPY_MEASURES = ("attention_entropy", "entropy_rate")
-_SITE = re.compile(r"^blocks\.(\d+)\.(attn|cross_attn)\.hook_pattern$")
 _KIND_NAMES = {"attn": "self-attention", "cross_attn": "cross-attention"}
 # Two cells measured by different cases count as the same number below this difference
 # (float32 entropies written through float64 JSON).
@@ -81,19 +80,19 @@ def entropy_grids(cases: Sequence[ReportCase], threshold: float = DEFAULT_STABLE
         if _finite(case.extra.get("stable_threshold")):
             spec_thresholds.add(float(case.extra["stable_threshold"]))
         for site, rate in (case.extra.get("baseline_rates") or {}).items():
-            match = _SITE.match(str(site))
-            if match is not None and _finite(rate):
-                spec_rates.setdefault(match.group(2), {})[int(match.group(1))] = float(rate)
+            parsed = attention_pattern_site(str(site))
+            if parsed is not None and _finite(rate):
+                spec_rates.setdefault(parsed[1], {})[parsed[0]] = float(rate)
         profile = case.extra.get("baseline_profile")
         if not isinstance(profile, dict) or not profile:
             notes.append(f"{case.case_id}: entropy measure without a baseline_profile")
             continue
         for site, per_step in profile.items():
-            match = _SITE.match(str(site))
-            if match is None or not isinstance(per_step, dict):
+            parsed = attention_pattern_site(str(site))
+            if parsed is None or not isinstance(per_step, dict):
                 notes.append(f"{case.case_id}: site {site!r} is not blocks.N.attn/cross_attn.hook_pattern; left out")
                 continue
-            layer, kind = int(match.group(1)), match.group(2)
+            layer, kind = parsed
             for step, value in per_step.items():
                 if not str(step).isdigit() or not _finite(value):
                     continue  # a record made outside the sampler (step None) or a NaN
