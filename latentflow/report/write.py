@@ -8,6 +8,7 @@ from typing import Any, Mapping, Sequence, Union
 
 from latentflow.metrics.attention import DEFAULT_STABLE_THRESHOLD
 
+from .bmld import bmld_section
 from .cases import ReportCase, read_cases, report_order
 from .entropy import entropy_section
 from .figures import PlotSection
@@ -43,7 +44,8 @@ def build_sections(verdicts: Sequence[Mapping[str, Any]], *,
 
 
 def _sections(cases: Sequence[ReportCase], stable_threshold: float) -> tuple[PlotSection, ...]:
-    return (effect_size_section(cases), entropy_section(cases, stable_threshold), gate_sweep_section(cases))
+    return (effect_size_section(cases), entropy_section(cases, stable_threshold), gate_sweep_section(cases),
+            bmld_section(cases))
 
 
 def write_report(verdicts: Sequence[Mapping[str, Any]], html_path: Union[str, Path], *,
