@@ -79,6 +79,12 @@ def _threshold(value: Any, curve: Any) -> str:
     return {"above": ">", "below": "<"}.get(censored or "", "") + _db(value)
 
 
+def bmld_sections(cases: Sequence[ReportCase]) -> tuple[PlotSection, ...]:
+    """The BMLD section when any probe case ran; none otherwise (a report of bench specs only
+    keeps its sections as they were)."""
+    return (bmld_section(cases),) if probe_runs(cases) else ()
+
+
 def bmld_section(cases: Sequence[ReportCase]) -> PlotSection:
     runs = probe_runs(cases)
     if not runs:
@@ -127,4 +133,4 @@ def _draw(runs: Sequence[Mapping[str, Any]]):
     return figure
 
 
-__all__ = ["bmld_section", "bmld_table", "probe_runs", "run_title"]
+__all__ = ["bmld_section", "bmld_sections", "bmld_table", "probe_runs", "run_title"]

@@ -8,7 +8,7 @@ from typing import Any, Mapping, Sequence, Union
 
 from latentflow.metrics.attention import DEFAULT_STABLE_THRESHOLD
 
-from .bmld import bmld_section
+from .bmld import bmld_sections
 from .cases import ReportCase, read_cases, report_order
 from .entropy import entropy_section
 from .figures import PlotSection
@@ -45,7 +45,7 @@ def build_sections(verdicts: Sequence[Mapping[str, Any]], *,
 
 def _sections(cases: Sequence[ReportCase], stable_threshold: float) -> tuple[PlotSection, ...]:
     return (effect_size_section(cases), entropy_section(cases, stable_threshold), gate_sweep_section(cases),
-            bmld_section(cases))
+            *bmld_sections(cases))
 
 
 def write_report(verdicts: Sequence[Mapping[str, Any]], html_path: Union[str, Path], *,
