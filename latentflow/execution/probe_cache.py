@@ -65,7 +65,11 @@ def code_fingerprint() -> str:
 
 
 def feature_key(model: str, params: tuple, stimulus_key: tuple, ablation_params: tuple) -> str:
-    text = repr((model, params, stimulus_key, ablation_params, code_fingerprint()))
+    import torch
+
+    # torch's thread count changes how float sums are split (the last bits of a feature), so
+    # features computed with another --latentflow-threads are another entry, never reused.
+    text = repr((model, params, stimulus_key, ablation_params, code_fingerprint(), torch.get_num_threads()))
     return hashlib.sha256(text.encode()).hexdigest()
 
 

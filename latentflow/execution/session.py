@@ -15,9 +15,10 @@ from ..interventions import OPERATIONS
 from ..metrics import available_metrics, get_metric
 from ..spec import Overrides, Plan, Spec, compile_plan, load_spec, validate
 from ..spec.probe import ProbeSpec
-from ..spec.probe_plan import compile_probe_plan
+from ..spec.probe_plan import ProbeCase, compile_probe_plan
 from .fuzz import INVARIANTS, run_fuzz_check
 from .internal import INTERNAL_MEASURES
+from .probe import run_probe_case
 from .runner import Runner
 from .verdict import Verdict
 
@@ -99,6 +100,8 @@ class SpecSession:
             return None
 
     def verdict(self, plan: Plan, case: Any) -> Verdict:
+        if isinstance(case, ProbeCase):  # latentflow/execution/probe.py
+            return run_probe_case(case)
         family = [c for c in plan.cases if case.family is not None and c.family == case.family]
         return self.runner.verdict(case, family)
 

@@ -177,6 +177,12 @@ def test_a_probe_case_reproduces_the_library_and_records_what_the_gate_and_repor
     payload = {"latentflow_results": 2, "verdicts": [json.loads(json.dumps(v.to_dict())) for v in (gcc, ec_minus_gcc)]}
     numbers = gate_cases(payload, source="r.json")
     assert numbers[gcc.case_id].metric == "bmld" and numbers[gcc.case_id].holds == gcc.holds
+    from latentflow.gate import compare
+
+    assert not compare(payload, payload, tolerance_mean={"bmld": 1.0}).failed  # the same run: no regression
+    moved = json.loads(json.dumps(payload))
+    moved["verdicts"][0]["stats"]["mean_difference"] += 2.0  # a BMLD 2 dB away
+    assert compare(payload, moved, tolerance_mean={"bmld": 1.0}).row(gcc.case_id).failed
     section = bmld_section(read_cases(payload["verdicts"]))
     assert section.png is not None and len(section.table) == 1 + 2  # header, gcc_phat, ec (runs, not cases)
     from latentflow.report.write import build_sections
@@ -261,3 +267,14 @@ def test_the_documented_probe_example_loads_and_compiles():
     assert [c.hypothesis_id for c in plan.cases] == ["ec_is_the_baseline", "sam_audio_stream_is_monaural",
                                                      "phase_blind_below_ec", "keeps_half_without_ipd", "envelopes"]
     assert dict(plan.cases[1].setup.params)["hook"] == "blocks.4.hook_resid_post"
+
+
+def test_spec_session_verifies_a_probe_spec_without_pytest(tmp_path):
+    from latentflow.execution import SpecSession
+
+    path = tmp_path / "probe.yaml"
+    path.write_text(HEADER + GCC_ABOVE)
+    (verdict,) = SpecSession().verify(path)
+    assert verdict.model == "bmld:gcc_phat" and verdict.extra["probe"]["model"] == "gcc_phat"
+    written = json.loads(SpecSession().write_results(tmp_path / "r.json", [verdict]).read_text())
+    assert written["verdicts"][0]["extra"]["probe"]["bmld_db"] == verdict.extra["probe"]["bmld_db"]
