@@ -315,6 +315,7 @@ def pytest_collect_file(file_path, parent):
 class SpecFile(pytest.File):
     def collect(self):
         from latentflow.execution import ModelLoadError
+        from latentflow.pytest_probe import is_probe_plan, probe_collectors
         from latentflow.spec import SpecError
 
         state = self.config.stash[_STATE]
@@ -323,6 +324,9 @@ class SpecFile(pytest.File):
         except (SpecError, ModelLoadError) as error:  # the user's input: its message, no traceback
             raise self.CollectError(str(error)) from None
         _register_mark(self.config, f"claim_{plan.claim.id}", f"cases of the latentflow claim {plan.claim.id}")
+        if is_probe_plan(plan):  # probe cases: latentflow/pytest_probe.py
+            yield from probe_collectors(self, plan)
+            return
         for case in plan.cases:
             yield CaseItem.from_parent(self, name=case.case_id.split("::", 1)[1], plan=plan, case=case)
         for check in plan.fuzz:

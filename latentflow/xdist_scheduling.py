@@ -13,12 +13,20 @@ from __future__ import annotations
 from xdist.scheduler import LoadScopeScheduling
 
 SPEC_SUFFIXES = (".yaml", ".yml")
+# Probe cases sit in one collector per stimulus group (nodeid <file>::stimuli-<target>::<case>):
+# groups share no work, so each may go to its own worker.
+PROBE_GROUP_PREFIX = "stimuli-"
 
 
 def scope_of(nodeid: str) -> str:
-    """A spec case's scope is its spec file; any other test is a scope of its own."""
-    path = nodeid.split("::", 1)[0]
-    return path if path.endswith(SPEC_SUFFIXES) else nodeid
+    """A spec case's scope is its spec file (a probe case's: its file and stimulus group, see
+    latentflow/pytest_probe.py); any other test is a scope of its own."""
+    parts = nodeid.split("::")
+    if not parts[0].endswith(SPEC_SUFFIXES):
+        return nodeid
+    if len(parts) > 2 and parts[1].startswith(PROBE_GROUP_PREFIX):
+        return "::".join(parts[:2])
+    return parts[0]
 
 
 class SpecFileScheduling(LoadScopeScheduling):

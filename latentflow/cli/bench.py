@@ -10,6 +10,7 @@ BENCHMARKS = {
     "lsac": ("latentflow.acceleration.bench:main", "LSAC and its baselines: FLOPs, speed, quality"),
     "specs": ("latentflow.execution.benchmark:main", "wall-clock time of pytest specs/ -n 2"),
     "load": ("latentflow.model.load_benchmark:main", "peak RSS while loading a random SAM Audio folder on CPU"),
+    "bmld-spec": ("latentflow.execution.probe_benchmark:main", "wall-clock and CPU time of pytest specs/bmld.yaml -n 2"),
 }
 
 

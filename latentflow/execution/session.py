@@ -14,8 +14,11 @@ from typing import Any, Iterable, Iterator, Optional
 from ..interventions import OPERATIONS
 from ..metrics import available_metrics, get_metric
 from ..spec import Case, Overrides, Plan, Spec, compile_plan, load_spec, validate
+from ..spec.probe import ProbeSpec
+from ..spec.probe_plan import ProbeCase, compile_probe_plan
 from .fuzz import INVARIANTS, run_fuzz_check
 from .internal import INTERNAL_MEASURES
+from .probe import run_probe_case
 from .runner import Runner
 from .verdict import Verdict
 
@@ -57,6 +60,8 @@ class SpecSession:
         registries = dict(operations=OPERATIONS, metrics=metric_catalog(), invariants=INVARIANTS)
         # syntax, schema and registered names first: a typo must not need a model
         spec = load_spec(path, sites_when_broken=self._sites_if_loadable, **registries)
+        if isinstance(spec, ProbeSpec):  # reference models and stimuli, checked at load time
+            return compile_probe_plan(spec, self.overrides)
         plan = compile_plan(spec, self.overrides)
         model_name = plan.cases[0].model if plan.cases else (plan.fuzz[0].model if plan.fuzz else None)
         world = self._world(spec, model_name) if model_name else None
@@ -94,7 +99,9 @@ class SpecSession:
         except Exception:  # noqa: BLE001 - any model problem: report the spec's problems alone
             return None
 
-    def verdict(self, plan: Plan, case: Case) -> Verdict:
+    def verdict(self, plan: Plan, case: Case | ProbeCase) -> Verdict:
+        if isinstance(case, ProbeCase):  # latentflow/execution/probe.py
+            return run_probe_case(case)
         family = [c for c in plan.cases if case.family is not None and c.family == case.family]
         return self.runner.verdict(case, family)
 

@@ -8,6 +8,7 @@ from typing import Any, Mapping, Sequence, Union
 
 from latentflow.metrics.attention import DEFAULT_STABLE_THRESHOLD
 
+from .bmld import bmld_sections
 from .cases import ReportCase, read_cases, report_order
 from .entropy import entropy_section
 from .figures import PlotSection
@@ -46,7 +47,8 @@ def build_sections(verdicts: Verdicts, *,
 
 
 def _sections(cases: Sequence[ReportCase], stable_threshold: float) -> tuple[PlotSection, ...]:
-    return (effect_size_section(cases), entropy_section(cases, stable_threshold), gate_sweep_section(cases))
+    return (effect_size_section(cases), entropy_section(cases, stable_threshold), gate_sweep_section(cases),
+            *bmld_sections(cases))
 
 
 def write_report(verdicts: Verdicts, html_path: Union[str, Path], *,

@@ -280,8 +280,12 @@ def spec_json_schema() -> dict:
         # data.n, except in a sequential file (sequential.max_n sets the examples)
         {"anyOf": [{"required": ["sequential"]}, {"properties": {"data": {"required": ["n"]}}}]},
     ]
+    from latentflow.spec.json_schema_probe import probe_spec_schema
+
+    # A document with a top-level `probe:` is a probe spec (latentflow/spec/probe.py): its own branch.
     return {"$schema": "https://json-schema.org/draft/2020-12/schema", "$id": SCHEMA_ID,
-            "title": "latentflow spec", **schema}
+            "title": "latentflow spec", "if": {"type": "object", "required": ["probe"]}, "then": probe_spec_schema(),
+            "else": schema}
 
 
 def schema_text() -> str:

@@ -8,6 +8,7 @@ from typing import Any
 
 from latentflow.spec.errors import SpecError
 from latentflow.spec.parse import parse_spec
+from latentflow.spec.probe import is_probe_document, load_probe_spec
 from latentflow.spec.reader import Reader
 from latentflow.spec.schema import Spec
 from latentflow.spec.validate import Sites, find_issues, find_orphan_issues
@@ -32,6 +33,8 @@ def loads_spec(
     too, so that an unknown site is reported with the other problems, not after they are fixed.
     """
     raw = load_yaml_text(text, filename)
+    if is_probe_document(raw):  # the probe hypothesis kind: its own reader (latentflow/spec/probe.py)
+        return load_probe_spec(raw, filename)
     reader = Reader(filename)
     orphans: list = []
     spec = parse_spec(raw, filename, reader, orphans)

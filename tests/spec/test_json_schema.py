@@ -78,7 +78,7 @@ def test_typical_mistakes_do_not_validate(old, new, where):
 def test_the_schema_describes_exactly_the_validators_keys(monkeypatch):
     from latentflow.spec import parse
 
-    assert json.loads(schema_text())["properties"]["hypotheses"]["items"]["required"] == [
+    assert json.loads(schema_text())["else"]["properties"]["hypotheses"]["items"]["required"] == [
         "id", "title", "measure", "expect"]
     # a key the validator starts to accept cannot be forgotten in the schema
     monkeypatch.setattr(parse, "EXPECT_KEYS", parse.EXPECT_KEYS + ("confidence",))
