@@ -202,8 +202,9 @@ def run_probe_case(case: ProbeCase) -> Verdict:
     return Verdict(
         case_id=case.case_id, claim_id=case.claim.id, claim_title=case.claim.title,
         hypothesis_id=case.hypothesis_id, title=case.title, location=case.location,
-        model=f"bmld:{setup.model}", interventions=(f"ablation {setup.ablation}",) if setup.ablation else (),
-        measure=f"{MEASURE} ({expect.quantity}, dB; probe {setup.describe()})", expectation=expect.describe(),
+        model=f"bmld:{setup.model}", interventions=(),  # a probe changes stimuli (measure.probe.ablation), not the model
+        measure={"metric": MEASURE, "quantity": expect.quantity, "unit": "dB", "probe": setup.to_yaml()},
+        expectation=expect.to_yaml(),
         result=stats, expected=case.outcome, expected_reason=case.reason,
         x_mean=_finite(outcome.threshold_n0s0_db), y_mean=_finite(outcome.threshold_n0spi_db),
         paper=case.paper, params=dict(case.params), extra={"probe": record}, claim_paper=case.claim.paper,

@@ -12,6 +12,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any, Mapping, Optional
 
+from ..spec.probe import describe_probe_expectation, describe_probe_setup
 from ..stats import TestResult
 from ..stats.sequential import SequentialResult
 
@@ -186,7 +187,10 @@ def describe_intervention(iv: Mapping[str, Any]) -> str:
 
 
 def describe_measure(m: Mapping[str, Any]) -> str:
-    """``metric (compare[, against the alternative source][, at site])``."""
+    """``metric (compare[, against the alternative source][, at site])``; a probe's
+    ``metric (quantity, dB; probe model on target (ablation))``."""
+    if m.get("probe") is not None:
+        return f"{m['metric']} ({m['quantity']}, {m['unit']}; probe {describe_probe_setup(m['probe'])})"
     compare = m.get("compare", "target")
     text = f"{m['metric']} ({compare}"
     if compare == "target" and m.get("reference") not in (None, "prompted"):
@@ -197,7 +201,10 @@ def describe_measure(m: Mapping[str, Any]) -> str:
 
 
 def describe_expectation(e: Mapping[str, Any]) -> str:
-    """``direction (test, alpha A[, |d| >= D][, null V])`` or ``equivalent within [lo, hi] (tost, alpha A)``."""
+    """``direction (test, alpha A[, |d| >= D][, null V])`` or ``equivalent within [lo, hi] (tost, alpha A)``;
+    a probe's (``kind: probe``) as :func:`latentflow.spec.probe.describe_probe_expectation` says."""
+    if e.get("kind") == "probe":
+        return describe_probe_expectation(e)
     if e["test"] == "tost":
         return f"equivalent within {list(e['margin'])} ({e['test']}, alpha {e['alpha']})"
     text = f"{e['direction']} ({e['test']}, alpha {e['alpha']}"

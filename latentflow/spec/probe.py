@@ -32,11 +32,12 @@ from __future__ import annotations
 import dataclasses
 import re
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Mapping
 
 from latentflow.spec import schema as s
 from latentflow.spec.errors import SpecError, did_you_mean, listing
 from latentflow.spec.expand import case_label, expand, variant_label
+from latentflow.spec.fields import yaml_value
 from latentflow.spec.grammar import ID_HELP, MAX_SEED
 from latentflow.spec.parse import read_claim
 from latentflow.spec.reader import Reader
@@ -92,9 +93,13 @@ class ProbeSetup:
     def target(self) -> str:
         return str(self.stimuli.get("target", "tone"))
 
+    def to_yaml(self) -> dict[str, Any]:
+        """The setup as plain data (a verdict's ``measure.probe``; ``target`` spelled out)."""
+        plain = {f.name: yaml_value(getattr(self, f.name)) for f in dataclasses.fields(self)}
+        return {**plain, "target": self.target}
+
     def describe(self) -> str:
-        where = f" at {self.site}" if self.site else ""
-        return f"{self.model}{where} on {self.target} ({self.ablation or 'intact'})"
+        return describe_probe_setup(self.to_yaml())
 
 
 @dataclass(frozen=True)
@@ -110,15 +115,36 @@ class ProbeExpect:
     versus: ProbeSetup | None = None
     scale: float = 1.0
 
+    def to_yaml(self) -> dict[str, Any]:
+        """The expectation as plain data (a verdict's ``expectation``; ``kind: probe`` tells it
+        from a paired test's)."""
+        return {"kind": "probe", "direction": self.direction, "null_value": self.null_value, "margin": self.margin,
+                "quantity": self.quantity, "versus": None if self.versus is None else self.versus.to_yaml(),
+                "scale": self.scale}
+
     def describe(self) -> str:
-        what = self.quantity
-        if self.versus is not None:
-            factor = "" if self.scale == 1 else f"{self.scale:g} x "
-            what = f"{what} - {factor}{what}({self.versus.describe()})"
-        if self.direction == "equivalent":
-            return f"{what} within {self.null_value:g} +- {self.margin:g} dB (interval inside)"
-        side = ">" if self.direction == "increase" else "<"
-        return f"{what} {side} {self.null_value:g} dB (whole interval)"
+        return describe_probe_expectation(self.to_yaml())
+
+
+# -- display text, rendered from the plain data a verdict carries (never parsed back) ----------
+
+
+def describe_probe_setup(setup: Mapping[str, Any]) -> str:
+    """``model [at site] on target (ablation | intact)``."""
+    where = f" at {setup['site']}" if setup.get("site") else ""
+    return f"{setup['model']}{where} on {setup['target']} ({setup.get('ablation') or 'intact'})"
+
+
+def describe_probe_expectation(e: Mapping[str, Any]) -> str:
+    """``quantity [- scale x quantity(versus)] > / < null dB`` or ``... within null +- margin dB``."""
+    what = e["quantity"]
+    if e.get("versus") is not None:
+        factor = "" if e.get("scale", 1) == 1 else f"{e['scale']:g} x "
+        what = f"{what} - {factor}{what}({describe_probe_setup(e['versus'])})"
+    if e["direction"] == "equivalent":
+        return f"{what} within {e['null_value']:g} +- {e['margin']:g} dB (interval inside)"
+    side = ">" if e["direction"] == "increase" else "<"
+    return f"{what} {side} {e['null_value']:g} dB (whole interval)"
 
 
 @dataclass(frozen=True)

@@ -174,7 +174,7 @@ def test_a_probe_case_reproduces_the_library_and_records_what_the_gate_and_repor
     assert ec_minus_gcc.result.mean_difference == pytest.approx(ec.bmld_db - expected.bmld_db)
     assert ec_minus_gcc.holds == (high < 0)
     assert ec_minus_gcc.extra["probe"]["versus"]["model"] == "gcc_phat"
-    payload = {"latentflow_results": 2, "verdicts": [json.loads(json.dumps(v.to_dict())) for v in (gcc, ec_minus_gcc)]}
+    payload = {"latentflow_results": 3, "verdicts": [json.loads(json.dumps(v.to_dict())) for v in (gcc, ec_minus_gcc)]}
     numbers = gate_cases(payload, source="r.json")
     assert numbers[gcc.case_id].metric == "bmld" and numbers[gcc.case_id].holds == gcc.holds
     from latentflow.gate import compare
@@ -237,7 +237,8 @@ def test_the_plugin_runs_probe_cases_with_recorded_failures(pytester):
     result.assert_outcomes(passed=1, xfailed=1)
     verdicts = json.loads((pytester.path / "r.json").read_text())["verdicts"]
     assert [v["expected"] for v in verdicts] == ["holds", "fails"]
-    assert all(v["measure"].startswith("bmld ") and "curve_n0s0" in v["extra"]["probe"] for v in verdicts)
+    assert all(v["measure"]["metric"] == "bmld" and v["measure"]["probe"]["model"] == "gcc_phat"
+               and "curve_n0s0" in v["extra"]["probe"] for v in verdicts)
 
 
 def test_the_json_schema_takes_probe_specs_and_catches_their_mistakes():
