@@ -42,6 +42,7 @@ TOP_KEYS = (
     "hypotheses",
     "fuzz",
     "marks",
+    "derive",  # read by latentflow.spec.derived before the rest of the file
 )
 CLAIM_KEYS = ("id", "title", "source", "paper", "notes")
 DATA_KEYS = ("tier", "n", "seed", "split", "prompt", "spans")

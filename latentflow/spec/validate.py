@@ -32,6 +32,7 @@ from typing import Any
 
 from latentflow.registry import Param, declared_flag, declared_params, nearest_names
 from latentflow.spec import schema as s
+from latentflow.spec.derived import beyond_depth
 from latentflow.spec.errors import SpecError, SpecIssue, did_you_mean, listing, show
 from latentflow.spec.expand import variant_label
 from latentflow.spec.parse import FileContext, _lines_with_args, corner_values, parse_fuzz_instance
@@ -227,7 +228,7 @@ class _Checker:
             hint = (
                 f"did you mean {prefixed!r}?"
                 if not name.startswith("blocks.") and self.sites.matches(prefixed)
-                else None
+                else beyond_depth(name, self.sites.names)
             )
             what = (
                 "hook site"
