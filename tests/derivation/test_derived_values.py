@@ -68,6 +68,10 @@ def test_the_results_record_how_each_constant_was_derived(fixture_session):
     assert convergence["measured"]["median_rate"] == pytest.approx(0.0076, abs=5e-5)
     assert len(convergence["values"]["rates"]) == 8
     assert convergence["declared_in"] == [f"{_shown(SPECS / 'async_convergence.yaml')}:29"]
+    # a one-model results file shows them at the top too
+    from latentflow.results import results_payload
+
+    assert results_payload([], setups=session.runner.describe_models())["derived"] == derived
     lsac = by_method["lsac_calibration"]
     assert (lsac["split"], lsac["settings"]["n"], lsac["settings"]["threshold"]) == ("train", 4, 0.01)
     assert lsac["values"]["balanced"] == {str(k): v for k, v in RECORDED["balanced"].items()}  # JSON keys
