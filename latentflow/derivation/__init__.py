@@ -26,7 +26,13 @@ from .lsac_plans import derive_lsac_plans
 
 __all__ = ["SPLIT", "SessionDerivations", "derive", "derived_records"]
 
-COMPUTE = {"convergence": derive_convergence, "lsac_calibration": derive_lsac_plans}
+def read_architecture(separator: Any, model: Any, device: str, settings: Mapping[str, Any]) -> dict:
+    """The model's sizes: nothing measured, no examples (so no split)."""
+    n_layers = int(model.cfg.n_layers)
+    return {"split": None, "values": {"n_layers": n_layers, "last_layer": n_layers - 1}, "measured": {}}
+
+
+COMPUTE = {"convergence": derive_convergence, "lsac_calibration": derive_lsac_plans, "architecture": read_architecture}
 
 # (model identity, request key) -> record; per process, shared by every session in it
 _CACHE: dict[tuple[str, str], dict] = {}

@@ -90,6 +90,12 @@ METHODS: dict[str, Method] = {
          "aggressive": "the Aggressive preset's plan {layer: freeze_step}"},
         {"safe": {0: 0}, "balanced": {0: 0}, "aggressive": {0: 0}},
     ),
+    "architecture": Method(
+        "the model's own sizes, read from it (nothing is measured)",
+        {},
+        {"n_layers": "the number of DiT blocks", "last_layer": "the last block's index (n_layers - 1)"},
+        {"n_layers": 1, "last_layer": 0},
+    ),
 }
 
 
@@ -208,7 +214,7 @@ def _read_section(raw: LineDict, r: Reader) -> dict[str, DerivationRequest]:
         r.check_keys(entry, field, ("from",) + tuple(spec.settings))
         settings = {key: _setting(entry, key, setting, file_defaults, field, r)
                     for key, setting in spec.settings.items()}
-        if settings["tier"] is None:
+        if "tier" in settings and settings["tier"] is None:
             r.report(entry, None, f"{field}.tier", "no tier: the file has no data.tier either",
                      allowed=listing(TIERS))
             continue

@@ -220,8 +220,8 @@ def _hypothesis() -> dict:
 def _strategy() -> dict:
     pair = {"type": "array", "minItems": 2, "maxItems": 2}
     strategies = {
-        "integers": {**pair, "items": {"type": "integer"}},
-        "floats": {**pair, "items": {"type": "number"}},
+        "integers": {**pair, "items": {"anyOf": [{"type": "integer"}, d.REFERENCE_SCHEMA]}},
+        "floats": {**pair, "items": {"anyOf": [{"type": "number"}, d.REFERENCE_SCHEMA]}},
         "sampled_from": {"type": "array", "minItems": 1},
     }
     return {"oneOf": [{"type": "object", "properties": {name: schema}, "required": [name],

@@ -40,7 +40,10 @@ def test_the_bundled_model_derives_the_constants_its_specs_recorded(fixture_sess
     for case_id in ("lsac::balanced_quality", "lsac::balanced_output_close_to_full_run"):
         assert dict(cases[case_id].interventions[0].args["plan"]) == RECORDED["balanced"]
     fuzz = {c.check_id: c for c in plans["lsac"].fuzz}
-    assert dict(fuzz["balanced_saves_a_quarter"].interventions[0].args["plan"]) == RECORDED["balanced"]
+    saving = fuzz["balanced_saves_a_quarter"].example({})
+    assert dict(saving.interventions[0].args["plan"]) == RECORDED["balanced"]
+    layer = fuzz["freeze_at_or_past_the_end_is_the_full_run"].given["layer"]
+    assert (layer.low, layer.high) == (0, 7)  # {derived: architecture.last_layer}
 
 
 def test_the_derived_lsac_plans_are_the_stored_calibration_s(fixture_session):
@@ -50,7 +53,7 @@ def test_the_derived_lsac_plans_are_the_stored_calibration_s(fixture_session):
     (record,) = [r for r in session.runner.world("fixture").describe()["derived"] if r["method"] == "lsac_calibration"]
     stored = stored_calibration("fixture", "noisy")
     for preset, plan in record["values"].items():
-        caching = {layer: step for layer, step in stored.plan(preset).freeze_steps.items() if step < 15}
+        caching = {str(layer): step for layer, step in stored.plan(preset).freeze_steps.items() if step < 15}
         assert plan == caching, preset
 
 
@@ -105,7 +108,6 @@ data: {{tier: noisy, n: 2}}
 sampler: {{steps: 8}}
 derive:
   convergence: {{n: 3}}
-  lsac_calibration: {{n: 2}}
 hypotheses:
   - id: rate
     title: "Layer {{layer}} is stable"
@@ -145,13 +147,34 @@ def test_on_a_model_of_another_depth_the_derived_constants_differ_and_stay_insid
     assert cases["small::freeze_fast"].interventions[0].layers.only == tuple(values["fast_layers"])
     assert {c.expect.null_value for c in cases.values() if c.measure.metric == "entropy_rate"} == {
         values["threshold"]}
-    # LSAC's freeze steps come from this model's calibration, inside its depth and its 8 steps
-    (lsac,) = [r for r in session.runner.describe_models()[str(small_model)]["derived"]
-               if r["method"] == "lsac_calibration"]
+
+
+def test_the_lsac_spec_on_a_model_of_another_depth_calibrates_on_it(small_model):
+    session = SpecSession(model=str(small_model))
+    plan = session.plan(SPECS / "lsac.yaml")
+    records = {r["method"]: r for r in session.runner.describe_models()[str(small_model)]["derived"]}
+    assert records["architecture"]["values"] == {"n_layers": 5, "last_layer": 4}
+    lsac = records["lsac_calibration"]
     assert len(lsac["measured"]["layer_rates"]) == 5
-    for plan_steps in lsac["values"].values():
+    for plan_steps in lsac["values"].values():  # inside its depth, before its last step (16 steps)
         assert {int(layer) for layer in plan_steps} <= set(range(5))
-        assert all(0 <= step < 7 for step in plan_steps.values())
+        assert all(0 <= step < 15 for step in plan_steps.values())
+    cases = {c.case_id: c for c in plan.cases}
+    used = {int(k): v for k, v in lsac["values"]["balanced"].items()}
+    assert dict(cases["lsac::balanced_quality"].interventions[0].args["plan"]) == used
+    fuzz = {c.check_id: c for c in plan.fuzz}
+    layer = fuzz["freeze_at_or_past_the_end_is_the_full_run"].given["layer"]
+    assert (layer.low, layer.high) == (0, 4)
+
+
+def test_the_convergence_spec_s_hand_written_layers_past_a_model_s_depth_are_errors(small_model):
+    with pytest.raises(SpecError) as caught:
+        SpecSession(model=str(small_model)).plan(SPECS / "async_convergence.yaml")
+    issues = [str(i) for i in caught.value.issues]
+    # layers 6 and 7 of the per-layer hypotheses, which list the bundled model's layers by hand
+    assert issues and all("the model has 5 blocks (layers 0-4)" in i for i in issues), issues
+    assert any(i.startswith(f"{SPECS / 'async_convergence.yaml'}:38: hypotheses[0].measure.site: unknown hook "
+                            "site; got 'blocks.6.attn.hook_pattern'") for i in issues), issues
 
 
 def test_a_hand_written_layer_past_the_model_s_depth_names_the_spec_line(small_model, tmp_path):
