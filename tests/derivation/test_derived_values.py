@@ -183,6 +183,6 @@ def test_a_hand_written_layer_past_the_model_s_depth_names_the_spec_line(small_m
     with pytest.raises(SpecError) as caught:
         SpecSession().plan(spec)
     (issue,) = [str(i) for i in caught.value.issues]
-    assert issue.startswith(f"{spec}:19: hypotheses[1].interventions[0].site: unknown hook site "
+    assert issue.startswith(f"{spec}:18: hypotheses[1].interventions[0].site: unknown hook site "
                             "(with layer filled in from hypotheses[1].interventions[0].layers); got 'blocks.")
     assert "the model has 5 blocks (layers 0-4)" in issue and "{derived: convergence.stable_layers}" in issue
