@@ -58,10 +58,14 @@ def load_separator_parts(name_or_path: str | Path, *, text_encoder: Any = None) 
     return _load_file(path, text_encoder)
 
 
-def _load_folder(folder: Path, text_encoder: Any) -> SeparatorParts:
-    from latentflow.audio.dacvae import DACVAE
-    from latentflow.audio.text_resolve import resolve_text_encoder
+def load_folder_model(folder: str | Path) -> SamAudioModel:
+    """Only the DiT and wrapper of a SAM Audio model folder (``latentflow.load(folder)``): no codec
+    is built and no text encoder is looked for, so a folder without its T5 loads."""
+    return _folder_model(Path(folder))[0].eval()
 
+
+def _folder_model(folder: Path):
+    """(model, load report, the checkpoint's tensors, config, weights file) of a model folder."""
     config_file = folder / CONFIG_FILE
     if not config_file.is_file():
         raise CheckpointError(f"{folder}: no {CONFIG_FILE}; a SAM Audio model folder holds config.json and "
@@ -74,6 +78,15 @@ def _load_folder(folder: Path, text_encoder: Any) -> SeparatorParts:
     model = build_on_meta(official.model)
     report = load_state_dict_into(model, tensors, source=str(weights), assign=True)
     materialise_buffers(model)
+    return model, report, tensors, official, weights
+
+
+def _load_folder(folder: Path, text_encoder: Any) -> SeparatorParts:
+    from latentflow.audio.dacvae import DACVAE
+    from latentflow.audio.text_resolve import resolve_text_encoder
+
+    model, report, tensors, official, weights = _folder_model(folder)
+    config_file = folder / CONFIG_FILE
     with torch.device("meta"):
         codec = DACVAE(official.codec)
     _load_codec(codec, tensors, str(weights))
@@ -165,4 +178,4 @@ def _load_codec(codec, tensors: Mapping[str, torch.Tensor], source: str) -> None
     codec.load_state_dict(own, strict=True, assign=True)
 
 
-__all__ = ["ConfigError", "SeparatorParts", "TEXT_ENCODER_ENV", "load_separator_parts"]
+__all__ = ["ConfigError", "SeparatorParts", "TEXT_ENCODER_ENV", "load_folder_model", "load_separator_parts"]

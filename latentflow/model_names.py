@@ -84,8 +84,10 @@ def load(name: str | Path = "fixture"):
     from latentflow.fixture import model_path, resolve_model
 
     path = parsed.path or FIXTURE_NAME
-    if model_path(path).is_dir():  # a SAM Audio folder: config.json decides the model
-        return load_separator(path).model
+    if model_path(path).is_dir():  # a SAM Audio folder: config.json decides the model; no codec, no T5
+        from latentflow.loading import load_folder_model
+
+        return _broken(load_folder_model(model_path(path)), parsed.counter)
     return _broken(resolve_model(path)[0], parsed.counter)
 
 

@@ -11,7 +11,8 @@ Format 3::
      "model": {"name", "kind", "sha256", ...} or null,   # the one model the cases ran on
      "codec": {"name", "sample_rate", "hop", "latent_channels"} or null,
      "text_encoder": {"name", "dim"} or null,
-     "models": {name: {"model", "codec", "text_encoder"}},   # every model, when several
+     "derived": [{"method", "split", "settings", "values", "measured", "declared_in"}, ...],
+     "models": {name: {"model", "codec", "text_encoder", "derived"}},   # every model, when several
      "model_override": "--latentflow-model value" or null,
      "seeds": {"override": int or null, "data_seeds": [the cases' data seeds]},
      "smoke_run": {"max_examples_per_case": N} or null,
@@ -23,6 +24,10 @@ verdict adds ``"sequential"`` (``SequentialResult.to_dict()``: method, status, n
 stopped_at_look, looks, anytime p-value, e-value, the confidence sequence cs_lower/cs_upper for
 n = 1..n_used, any family correction); its ``"stats"`` are then the fixed-n test on the examples
 used and its ``"examples"`` hold those n_used examples.
+``"derived"`` lists the spec constants derived on the model (a spec's ``derive:``,
+latentflow.derivation): the method, its TRAIN-split settings, the values, what was measured and
+the ``file:line`` of every ``derive:`` entry that used it ([] when none; per model under
+``models``).
 
 Older formats, still read (a committed gate baseline may be one): format 2 wrote the three
 fields above as display text (``"si_snr (target)"``); format 1 also lacked what ran and the
@@ -67,6 +72,7 @@ def results_payload(verdicts: Iterable[Mapping[str, Any]], *, model: Optional[st
         "model": only.get("model"),
         "codec": only.get("codec"),
         "text_encoder": only.get("text_encoder"),
+        "derived": only.get("derived", []),
         "models": setups,
         "model_override": model,
         "seeds": {"override": seed, "data_seeds": data_seeds},

@@ -12,7 +12,10 @@ measured on. tests/acceleration/test_presets.py re-measures them and fails when 
 
 A stored calibration is named by the model it was measured on (``calibrated_on``, the file's
 stem): the spec says whose plan it runs. Running the fixture's preset on another model (a
-counter-model of the fixture) applies that same plan to it, as an explicit ``plan:`` would.
+counter-model of the fixture) applies that same plan to it, as an explicit ``plan:`` would. A
+spec that wants the plan of the model it runs on derives it instead (``derive:
+lsac_calibration``, latentflow.derivation.lsac_plans: the same measurement, made per model);
+specs/lsac.yaml does.
 """
 
 from __future__ import annotations

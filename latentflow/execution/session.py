@@ -11,6 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Optional
 
+from ..derivation import SessionDerivations
 from ..interventions import OPERATIONS
 from ..metrics import available_metrics, get_metric
 from ..spec import Case, Overrides, Plan, Spec, compile_plan, load_spec, validate
@@ -59,7 +60,8 @@ class SpecSession:
         """Load and validate ``path`` against the model the spec runs on, then compile it."""
         registries = dict(operations=OPERATIONS, metrics=metric_catalog(), invariants=INVARIANTS)
         # syntax, schema and registered names first: a typo must not need a model
-        spec = load_spec(path, sites_when_broken=self._sites_if_loadable, **registries)
+        spec = load_spec(path, sites_when_broken=self._sites_if_loadable,
+                         derived=SessionDerivations(self.runner, self.overrides), **registries)
         if isinstance(spec, ProbeSpec):  # reference models and stimuli, checked at load time
             return compile_probe_plan(spec, self.overrides)
         plan = compile_plan(spec, self.overrides)

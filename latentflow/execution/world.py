@@ -127,10 +127,14 @@ class World:
 
     def describe(self) -> dict:
         """What ran, for results files: the model's identity (:func:`model_identity`), the codec
-        and the text encoder (``Separator.describe()``)."""
+        and the text encoder (``Separator.describe()``), and the spec constants derived on it
+        (``derived``, latentflow.derivation; only when some were)."""
         if self._description is None:  # hashing a checkpoint once per world, not per case
             self._description = {"model": model_identity(self.name), **self.separator.describe()}
-        return self._description
+        from ..derivation import derived_records  # the spec constants derived on this model so far
+
+        derived = derived_records(self.model)
+        return {**self._description, "derived": derived} if derived else self._description
 
     def decode(self, final: Tensor, inputs: CaseInputs) -> Tensor:
         """The target estimate at the bench's rate and length, (n, N)."""

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from latentflow.model_names import MODEL_NAME_FORMS
+from latentflow.spec import derived as d
 from latentflow.spec import parse as p
 from latentflow.spec import schema as s
 
@@ -76,7 +77,7 @@ class _Builder:
         self.templated = templated
 
     def value(self, schema: dict) -> dict:
-        return {"anyOf": [schema, PLACEHOLDER]} if self.templated else schema
+        return {"anyOf": [schema, PLACEHOLDER, d.REFERENCE_SCHEMA]} if self.templated else schema
 
     def data(self, required: tuple[str, ...]) -> dict:
         v = self.value
@@ -180,6 +181,7 @@ def _parametrize() -> dict:
     value = {"anyOf": [scalar, {"type": "array", "items": scalar}]}
     grid_values = {"anyOf": [
         {"type": "array", "items": value, "minItems": 1},
+        d.REFERENCE_SCHEMA,
         {"type": "object", "properties": {"from": {"type": "integer"}, "to": {"type": "integer"},
                                           "by": _integer(1)},
          "required": ["from", "to"], "additionalProperties": False},
@@ -219,8 +221,8 @@ def _hypothesis() -> dict:
 def _strategy() -> dict:
     pair = {"type": "array", "minItems": 2, "maxItems": 2}
     strategies = {
-        "integers": {**pair, "items": {"type": "integer"}},
-        "floats": {**pair, "items": {"type": "number"}},
+        "integers": {**pair, "items": {"anyOf": [{"type": "integer"}, d.REFERENCE_SCHEMA]}},
+        "floats": {**pair, "items": {"anyOf": [{"type": "number"}, d.REFERENCE_SCHEMA]}},
         "sampled_from": {"type": "array", "minItems": 1},
     }
     return {"oneOf": [{"type": "object", "properties": {name: schema}, "required": [name],
@@ -274,6 +276,7 @@ def spec_json_schema() -> dict:
         "hypotheses": {"type": "array", "items": _hypothesis(), "minItems": 1},
         "fuzz": {"type": "array", "items": _fuzz(), "minItems": 1},
         "marks": _marks(),
+        "derive": d.json_schema(),
     }, (p.VERSION_KEY, "claim", "data"), "A latentflow spec: claims about the model as testable hypotheses")
     schema["allOf"] = [
         {"anyOf": [{"required": ["hypotheses"]}, {"required": ["fuzz"]}]},

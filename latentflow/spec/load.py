@@ -6,6 +6,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from latentflow.spec.derived import Provider, resolve_derived
 from latentflow.spec.errors import SpecError
 from latentflow.spec.parse import parse_spec
 from latentflow.spec.probe import is_probe_document, load_probe_spec
@@ -20,6 +21,7 @@ def loads_spec(
     filename: str = "<string>",
     *,
     sites_when_broken: Callable[[Spec], Sites] | None = None,
+    derived: Provider | None = None,
     **registries: Any,
 ) -> Spec:
     """Parse and validate spec text; ``registries`` as for :func:`latentflow.spec.validate`.
@@ -31,11 +33,14 @@ def loads_spec(
     against the model the compiled plan names) but the file has problems, the hook sites of
     the spec's model (``sites_when_broken(spec)``; None when they cannot be had) are checked
     too, so that an unknown site is reported with the other problems, not after they are fixed.
+
+    ``derived``: computes the file's ``derive:`` constants on its model (latentflow.spec.derived).
     """
     raw = load_yaml_text(text, filename)
     if is_probe_document(raw):  # the probe hypothesis kind: its own reader (latentflow/spec/probe.py)
         return load_probe_spec(raw, filename)
     reader = Reader(filename)
+    raw = resolve_derived(raw, reader, derived)
     orphans: list = []
     spec = parse_spec(raw, filename, reader, orphans)
     issues = list(reader.issues)

@@ -402,4 +402,8 @@ class Spec:
     hypotheses: tuple[Hypothesis, ...]
     fuzz: tuple[FuzzSpec, ...] = ()
     marks: tuple[str, ...] = ()  # pytest marks (names) of every hypothesis and fuzz check
+    # `derive:` is read by latentflow.spec.derived before the rest of the file and its
+    # references are substituted into the hypotheses, so the typed spec keeps it empty (a
+    # case's snippet then needs none)
+    derive: FrozenDict = field(default_factory=FrozenDict, compare=False, metadata={"omit": "empty"})
     model_line: int | None = provenance()  # None: no model key

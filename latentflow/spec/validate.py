@@ -32,6 +32,7 @@ from typing import Any
 from latentflow.registry import Param, arg_problems, declared_flag, declared_params, nearest_names
 from latentflow.site_patterns import layer_of, pattern_regex, probe, site_for_layer
 from latentflow.spec import schema as s
+from latentflow.spec.derived import beyond_depth
 from latentflow.spec.errors import SpecError, SpecIssue, did_you_mean, listing, show
 from latentflow.spec.expand import variant_label
 from latentflow.spec.fuzz import corner_values, parse_fuzz_instance
@@ -216,7 +217,7 @@ class _Checker:
             hint = (
                 f"did you mean {prefixed!r}?"
                 if not name.startswith("blocks.") and self.sites.matches(prefixed)
-                else None
+                else beyond_depth(name, self.sites.names)
             )
             what = (
                 "hook site"

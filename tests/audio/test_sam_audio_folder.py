@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+from dataclasses import replace
 import shutil
 import subprocess
 import sys
@@ -302,3 +303,36 @@ def test_the_plugin_option_reaches_the_loader_without_touching_the_environment(f
     world = SpecSession(text_encoder=str(folder / TEXT_ENCODER_NAME)).runner.world(str(copy))
     assert world.separator.text_encoder.dim == 32
     assert "LATENTFLOW_TEXT_ENCODER" not in os.environ
+
+
+def test_load_gives_the_dit_of_a_folder_without_its_t5(folder, tmp_path, monkeypatch):
+    """``latentflow.load(folder)`` returns only the DiT, so it needs neither T5 nor the codec."""
+    import latentflow
+
+    copy = _copy(folder, tmp_path)
+    shutil.rmtree(copy / TEXT_ENCODER_NAME)
+    monkeypatch.delenv("LATENTFLOW_TEXT_ENCODER", raising=False)
+    monkeypatch.setattr("huggingface_hub.constants.HF_HUB_CACHE", str(tmp_path / "empty-cache"))
+    _error(copy, f"the text encoder {TEXT_ENCODER_NAME!r} is not available offline")  # a separator needs it
+    model = latentflow.load(str(copy))
+    expected = Separator.load(folder).model
+    assert model.cfg.name == "copy" and replace(model.cfg, name="model") == expected.cfg and not model.training
+    state, reference = model.state_dict(), expected.state_dict()
+    assert state.keys() == reference.keys() and all(torch.equal(state[k], reference[k]) for k in state)
+
+
+def test_an_unknown_top_level_config_field_lists_the_known_ones_and_says_it_may_be_new(folder, tmp_path):
+    copy = _copy(folder, tmp_path)
+    _edit_config(copy, lambda c: c.update(audio_judge={"dim": 8}))
+    message = _error(copy, "config.json: unknown field audio_judge; known fields: built ['transformer', "
+                           "'audio_codec', 'text_encoder', 'num_anchors', 'anchor_embedding_dim', 'in_channels'], "
+                           "skipped (parts latentflow does not run) ['vision_encoder', ")
+    assert "the field may be new" in message and "SKIPPED_FIELDS in latentflow/model/official_config.py" in message
+
+
+def test_the_official_codec_hop_length_is_accepted_and_checked(folder, tmp_path):
+    copy = _copy(folder, tmp_path)
+    _edit_config(copy, lambda c: c["audio_codec"].update(hop_length=1920))
+    assert load_separator_parts(copy).codec.hop == 1920
+    _edit_config(copy, lambda c: c["audio_codec"].update(hop_length=960))
+    _error(copy, "config.json: audio_codec.hop_length=960 must be 1920, the product of audio_codec.encoder_rates")
