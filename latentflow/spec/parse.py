@@ -15,6 +15,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from latentflow.spec import schema as s
+from latentflow.spec.controls import parse_controls, parse_file_controls
 from latentflow.spec.errors import did_you_mean, listing
 from latentflow.spec.expand import (
     case_label,
@@ -42,6 +43,7 @@ TOP_KEYS = (
     "hypotheses",
     "fuzz",
     "marks",
+    "controls",
 )
 CLAIM_KEYS = ("id", "title", "source", "paper", "notes")
 DATA_KEYS = ("tier", "n", "seed", "split", "prompt", "spans")
@@ -66,6 +68,7 @@ HYPOTHESIS_KEYS = (
     "reason",
     "marks",
     "sequential",
+    "controls",
 )
 INTERVENTION_KEYS = ("site", "op", "args", "layers", "steps")
 SOURCE_KEYS = ("prompt", "seed")
@@ -108,6 +111,7 @@ class FileContext:
     # the file's `sequential:` fields (every hypothesis inherits them) and that key's line
     sequential: dict[str, Any] = field(default_factory=dict)
     sequential_line: int | None = None
+    controls: tuple[Any, ...] = ()  # the file's `controls:` (latentflow.spec.controls)
     # Interventions and measures that parsed inside hypotheses that did not, with the
     # variant they came from: their names are still checked, so one run reports everything.
     orphans: list[tuple[Any, str | None]] = field(default_factory=list)
@@ -178,6 +182,7 @@ def parse_spec(
         orphans=orphans if orphans is not None else [],
         sequential=sequential_fields or {},
         sequential_line=raw.lines.get("sequential"),
+        controls=parse_file_controls(raw, r, steps_count=sampler_fields.get("steps", s.Sampler.steps)),
     )
 
     hypotheses: list[s.Hypothesis] = []
@@ -437,6 +442,8 @@ def _hypothesis(
     expect = _expect(node, field, r) if "expect" in node else None
     outcome, reason = _outcome(node, field, r)
     marks = _marks(node, field, r)
+    controls = parse_controls(node, field, r, steps_count=steps_count, outcome=outcome,
+                              has_interventions=interventions != (), inherited=ctx.controls, parsed=pieces)
     sequential = _sequential(node, field, r, ctx, expect)
     if sequential is not None and data is not None:
         data = replace(data, n=sequential.max_n)
@@ -457,7 +464,7 @@ def _hypothesis(
             "a source run only feeds interventions (patching); there are none",
             value=node["source"],
         )
-    if r.failed_since(start) or None in (data, sampler, interventions, measure, expect):
+    if r.failed_since(start) or None in (data, sampler, interventions, measure, expect, controls):
         ctx.orphans.extend((piece, r.context) for piece in pieces)
         return None
     return s.Hypothesis(
@@ -481,6 +488,7 @@ def _hypothesis(
         path=field,
         marks=marks,
         sequential=sequential,
+        controls=controls,
     )
 
 

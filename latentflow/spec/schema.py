@@ -369,6 +369,7 @@ class Hypothesis:
     path: str | None = field(default=None, compare=False, repr=False)
     marks: tuple[str, ...] = ()  # pytest marks (names), besides the file's
     sequential: Sequential | None = None  # None: a fixed-n hypothesis (data.n examples)
+    controls: tuple[Any, ...] = ()  # latentflow.spec.controls.Control, the file's ones first
 
 
 @dataclass(frozen=True)
