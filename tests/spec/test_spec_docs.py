@@ -41,6 +41,7 @@ def test_the_page_has_an_example_per_feature():
         "compare: internal",
         "variant:",
         "sequential:",
+        "controls:",
     ):
         assert feature in bodies, f"no complete example uses {feature!r}"
 
