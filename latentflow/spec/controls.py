@@ -10,8 +10,10 @@ with the hypothesis's data, sampler, measure and expectation (latentflow.executi
 
 Rules checked here (everything that needs neither the model nor the registries):
 - keys (CONTROL_KEYS), ``id`` unique per hypothesis, ``outcome`` one of OUTCOMES;
-- ``outcome`` is required with ``model:``; an intervention-only control defaults to the
-  opposite of the hypothesis's outcome (a contrast must not pass where the claim does);
+- ``outcome`` is required with ``model:``; an intervention-only control (a sham or a contrast)
+  defaults to ``fails``: the opposite of what the claim asserts, whatever the spec records
+  about the claim (a claim recorded as failing because its contrast passes keeps that contrast
+  a negative control);
 - a model control's name must be a model name latentflow knows (counter-model, preset) or an
   existing path (relative to the spec file);
 - an intervention control needs a hypothesis with interventions (an internal measure without
@@ -35,7 +37,8 @@ from latentflow.spec.yaml_loader import LineDict
 
 CONTROL_KEYS = ("id", "title", "notes", "model", "interventions", "outcome")
 CONTROL_KINDS = ("model", "interventions")
-OPPOSITE = {"holds": "fails", "fails": "holds"}
+# an intervention-only control must not pass the claim's test (a sham or a contrast)
+INTERVENTION_DEFAULT_OUTCOME = "fails"
 
 
 @dataclass(frozen=True)
@@ -161,8 +164,8 @@ def _control(node: Any, parent: Any, index: int, field: str, r: Reader, steps_co
                  allowed=listing(s.OUTCOMES) + " (fails: a negative control, its mechanism removed)")
     if r.failed_since(start):
         return None
-    if declared is None:  # an intervention control: the opposite of the hypothesis's outcome
-        declared = OPPOSITE.get(outcome or "holds")
+    if declared is None:  # an intervention control: a sham or a contrast
+        declared = INTERVENTION_DEFAULT_OUTCOME
     return Control(control_id, declared, model, interventions, title, notes, line=node.line, path=field)
 
 

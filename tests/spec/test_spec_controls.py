@@ -19,7 +19,7 @@ def _spec(h, body: str = CONTRAST, top: str = "") -> str:
     return h.edit("hypotheses:\n", top + "hypotheses:\n") + body
 
 
-def test_an_intervention_control_defaults_to_the_opposite_outcome(h, write, registries):
+def test_an_intervention_control_is_negative_by_default(h, write, registries):
     spec = load_spec(write(_spec(h)), **registries)
     (control,) = spec.hypotheses[0].controls
     assert (control.id, control.kind, control.outcome, control.model) == ("cross_zero", "interventions", "fails", None)
