@@ -52,10 +52,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, default=2, help="pytest-xdist workers (0: serial)")
     parser.add_argument("--repeats", type=int, default=1)
     parser.add_argument("--model", help=f"passed on as --latentflow-model: {MODEL_NAME_FORMS}")
+    parser.add_argument("--controls", choices=("on", "off"), default="on",
+                        help="passed on as --latentflow-controls: run the cases' declared controls (default on)")
     parser.add_argument("--json", dest="json_out", help="write the results here")
     parser.add_argument("--no-progress", action="store_true", help="do not pass pytest's progress output through")
     args = parser.parse_args(argv)
-    extra = [f"--latentflow-model={args.model}"] if args.model else []
+    extra = ([f"--latentflow-model={args.model}"] if args.model else []) + [f"--latentflow-controls={args.controls}"]
     runs = []
     for repeat in range(args.repeats):
         echo = None
@@ -70,7 +72,7 @@ def main(argv: list[str] | None = None) -> int:
         payload = {
             "benchmark": "specs",
             "machine": {"platform": platform.platform(), "cpus": __import__("os").cpu_count()},
-            "paths": args.paths, "workers": args.workers, "model": args.model,
+            "paths": args.paths, "workers": args.workers, "model": args.model, "controls": args.controls,
             "seconds": [round(r[0], 2) for r in runs], "median_seconds": round(median, 2),
             "target_seconds": TARGET_SECONDS, "summary": runs[-1][1], "returncode": runs[-1][2],
         }

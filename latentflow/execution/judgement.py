@@ -127,7 +127,7 @@ class Judge:
             interventions=tuple(plain(iv.to_yaml()) for iv in case.interventions),
             measure=plain(case.measure.to_yaml()), expectation=plain(case.expect.to_yaml()),
             result=result, expected=case.outcome, expected_reason=case.reason,
-            x_mean=_mean(measured.x), y_mean=None if measured.y is None else _mean(measured.y),
+            x_mean=mean_of(measured.x), y_mean=None if measured.y is None else mean_of(measured.y),
             nan_reasons=measured.nan_reasons, paper=plain(case.paper), params=plain(dict(case.params)),
             extra=self.measurer.baseline_profile(case, None if raw.sequential is None else raw.sequential.n_used),
             examples=examples_record(case, raw), claim_paper=plain(case.claim.paper), order=case.index,
@@ -168,6 +168,6 @@ def plain(value: Any) -> Any:
     return value
 
 
-def _mean(values: np.ndarray) -> Optional[float]:
+def mean_of(values: np.ndarray) -> Optional[float]:
     finite = values[np.isfinite(values)]
     return float(finite.mean()) if finite.size else None

@@ -17,6 +17,7 @@ from ..metrics import available_metrics, get_metric
 from ..spec import Case, Overrides, Plan, Spec, compile_plan, load_spec, validate
 from ..spec.probe import ProbeSpec
 from ..spec.probe_plan import ProbeCase, compile_probe_plan
+from .controls import control_cases, judge
 from .fuzz import INVARIANTS, run_fuzz_check
 from .internal import INTERNAL_MEASURES
 from .probe import run_probe_case
@@ -47,12 +48,13 @@ class SpecSession:
     def __init__(self, *, model: Optional[str] = None, seed: Optional[int] = None, n: Optional[int] = None,
                  max_n: Optional[int] = None, device: str = "cpu", batch_size: int = 16,
                  batch_variants: bool = False, model_option: str = "the model override",
-                 text_encoder: Optional[str] = None) -> None:
+                 text_encoder: Optional[str] = None, controls: bool = True) -> None:
         from ..extensions import load_extensions
 
         load_extensions()  # users' operations, metrics and invariants, before any spec is read
         self.overrides = Overrides(model=model, seed=seed, n=n, max_n=max_n)
         self.model_option = model_option
+        self.controls = controls  # run the cases' declared controls (latentflow.execution.controls)
         self.runner = Runner(device=device, batch_size=batch_size, batch_variants=batch_variants,
                              text_encoder=text_encoder)
 
@@ -71,7 +73,7 @@ class SpecSession:
         # them for the declared data (the text projection needs a text prompt)
         validate(spec, sites=world.model.hook_dict if world else None,
                  silent=world.why_silent if world else None, **registries)
-        self.runner.prepare(plan.cases)
+        self.runner.prepare([*plan.cases, *(control_cases(plan.cases) if self.controls else ())])
         return plan
 
     def _world(self, spec: Spec, model_name: str):
@@ -105,7 +107,7 @@ class SpecSession:
         if isinstance(case, ProbeCase):  # latentflow/execution/probe.py
             return run_probe_case(case)
         family = [c for c in plan.cases if case.family is not None and c.family == case.family]
-        return self.runner.verdict(case, family)
+        return judge(self.runner.verdict(case, family), self.runner, case, enabled=self.controls)
 
     def verify(self, path: str | Path) -> Iterator[Verdict]:
         plan = self.plan(path)

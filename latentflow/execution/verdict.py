@@ -64,6 +64,14 @@ class Verdict:
     claim_paper: Any = None  # the claim's own paper numbers (claim.paper)
     order: Optional[int] = None  # the case's position in its spec file (reports keep spec order)
     sequential: Optional[SequentialResult] = None
+    # the case's declared controls, run and judged (latentflow.execution.controls.ControlResult)
+    controls: tuple = field(default=(), compare=False)
+    controls_skipped: bool = False  # declared but not run (--latentflow-controls off)
+
+    @property
+    def misbehaved(self) -> tuple:
+        """The controls that did not give their declared outcome: the test cannot tell."""
+        return tuple(c for c in self.controls if not c.behaved)
 
     @property
     def decision(self) -> Any:
@@ -72,7 +80,8 @@ class Verdict:
 
     @property
     def holds(self) -> bool:
-        return bool(self.decision.passed)
+        """The claim's test passed and every control behaved (a test that cannot tell shows nothing)."""
+        return bool(self.decision.passed) and not self.misbehaved
 
     @property
     def passed(self) -> bool:
@@ -83,6 +92,13 @@ class Verdict:
         """Why the verdict passed or failed, in a sentence."""
         claim = "holds" if self.holds else "does not hold"
         reason = self.decision.reason
+        if self.decision.passed and self.misbehaved:
+            reason = ("the test cannot tell: " + "; ".join(c.reason for c in self.misbehaved)
+                      + f" (the claim's own test: {reason})")
+            if self.expected == "holds":
+                return reason
+        elif self.controls_skipped:
+            reason += " (controls skipped: --latentflow-controls off)"
         if self.passed:
             if self.expected == "holds":
                 return f"the claim holds: {reason}"
@@ -123,6 +139,9 @@ class Verdict:
         if self.sequential is not None:
             lines[-1] = "fixed-n     " + lines[-1][len("test        "):] + "  (on the examples used; not the decision)"
             lines.extend(_sequential_lines(self.sequential))
+        lines.extend(c.line() for c in self.controls)
+        if self.controls_skipped:
+            lines.append("controls    declared but skipped (--latentflow-controls off): the verdict is untrusted")
         return "\n".join(lines)
 
     def to_dict(self) -> dict[str, Any]:
@@ -150,6 +169,8 @@ class Verdict:
             "nan_reasons": sorted(set(self.nan_reasons)),
             "stats": self.result.to_dict(),
             **({"sequential": self.sequential.to_dict()} if self.sequential is not None else {}),
+            **({"controls": [c.to_dict() for c in self.controls]} if self.controls else {}),
+            **({"controls_skipped": True} if self.controls_skipped else {}),
             **({"extra": self.extra} if self.extra else {}),
             **({"examples": self.examples} if self.examples else {}),
         }

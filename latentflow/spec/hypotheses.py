@@ -7,6 +7,7 @@ from dataclasses import replace
 from typing import Any
 
 from latentflow.spec import schema as s
+from latentflow.spec.controls import parse_controls
 from latentflow.spec.errors import listing
 from latentflow.spec.expand import case_label, expand, placeholder_lines, variant_label, without
 from latentflow.spec.expectations import read_expect
@@ -101,6 +102,8 @@ def _hypothesis(
     expect = read_expect(node, field, r) if "expect" in node else None
     outcome, reason = read_outcome(node, field, r)
     marks = read_marks(node, field, r)
+    controls = parse_controls(node, field, r, steps_count=steps_count, outcome=outcome,
+                              has_interventions=interventions != (), inherited=ctx.controls, parsed=pieces)
     sequential = read_sequential(node, field, r, ctx, expect)
     if sequential is not None and data is not None:
         data = replace(data, n=sequential.max_n)
@@ -121,7 +124,7 @@ def _hypothesis(
             "a source run only feeds interventions (patching); there are none",
             value=node["source"],
         )
-    if r.failed_since(start) or None in (data, sampler, interventions, measure, expect):
+    if r.failed_since(start) or None in (data, sampler, interventions, measure, expect, controls):
         ctx.orphans.extend((piece, r.context) for piece in pieces)
         return None
     return s.Hypothesis(
@@ -145,4 +148,5 @@ def _hypothesis(
         path=field,
         marks=marks,
         sequential=sequential,
+        controls=controls,
     )

@@ -25,6 +25,7 @@ from latentflow.model_names import MODEL_NAME_FORMS
 from latentflow.spec import derived as d
 from latentflow.spec import parse as p
 from latentflow.spec import schema as s
+from latentflow.spec.controls import CONTROL_KEYS
 
 SCHEMA_PATH = Path(__file__).with_name("spec.schema.json")
 SCHEMA_ID = "https://latentflow.invalid/spec-language/v1/spec.schema.json"
@@ -215,7 +216,23 @@ def _hypothesis() -> dict:
         "reason": _text("why the claim fails (with outcome: fails)"),
         "marks": _marks(),
         "sequential": _sequential(templated=True),
+        "controls": _controls(templated=True),
     }, ("id", "title", "measure", "expect"))
+
+
+def _controls(templated: bool) -> dict:
+    b = _Builder(templated)
+    control = _section(CONTROL_KEYS, {
+        "id": b.value({"type": "string", "pattern": _pattern(s.ID_PATTERN)}),
+        "title": _text(),
+        "notes": _text(),
+        "model": _text("the control's model: counter:<name>, a checkpoint path, a model name"),
+        "interventions": b.interventions(),
+        "outcome": _enum(s.OUTCOMES, "the outcome the control must give (fails: a negative control)"),
+    }, ("id",))
+    control["anyOf"] = [{"required": ["model", "outcome"]}, {"required": ["interventions"]}]
+    return {"type": "array", "items": control, "minItems": 1,
+            "description": "controls run with the case; it is trusted only when each gives its outcome"}
 
 
 def _strategy() -> dict:
@@ -277,6 +294,7 @@ def spec_json_schema() -> dict:
         "fuzz": {"type": "array", "items": _fuzz(), "minItems": 1},
         "marks": _marks(),
         "derive": d.json_schema(),
+        "controls": _controls(templated=False),
     }, (p.VERSION_KEY, "claim", "data"), "A latentflow spec: claims about the model as testable hypotheses")
     schema["allOf"] = [
         {"anyOf": [{"required": ["hypotheses"]}, {"required": ["fuzz"]}]},

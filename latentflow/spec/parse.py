@@ -22,6 +22,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from latentflow.spec import schema as s
+from latentflow.spec.controls import parse_file_controls
 from latentflow.spec.errors import listing
 from latentflow.spec.families import check_families, check_family_designs, read_family, read_families
 from latentflow.spec.fuzz import corner_values, parse_fuzz_instance, parse_fuzz_template
@@ -133,6 +134,7 @@ def parse_spec(
         orphans=orphans if orphans is not None else [],
         sequential=sequential_fields or {},
         sequential_line=raw.lines.get("sequential"),
+        controls=parse_file_controls(raw, r, steps_count=sampler_fields.get("steps", s.Sampler.steps)),
     )
 
     hypotheses: list[s.Hypothesis] = []
@@ -163,6 +165,7 @@ def parse_spec(
         hypotheses=tuple(hypotheses),
         fuzz=tuple(fuzz),
         marks=marks,
+        controls=ctx.controls,
         model_line=raw.lines.get("model"),
     )
 

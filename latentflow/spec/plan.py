@@ -131,6 +131,7 @@ class Case:
     index: int = field(default=0, compare=False)  # position in the spec file's plan (spec order)
     # None: fixed n. Else run chunk by chunk up to data.n (= max_n, or less in a smoke run)
     sequential: s.Sequential | None = None
+    controls: tuple[Any, ...] = ()  # latentflow.spec.controls.Control: run with the case
 
     @property
     def location(self) -> str:
@@ -157,6 +158,8 @@ class Case:
         if self.outcome != "holds":
             hypothesis["outcome"] = self.outcome
             hypothesis["reason"] = self.reason
+        if self.controls:
+            hypothesis["controls"] = [c.to_yaml() for c in self.controls]
         comments = [f"reproduces {self.case_id} (from {self.location})"]
         if self.family is not None:
             comments.append(
@@ -370,6 +373,7 @@ def compile_plan(spec: s.Spec, overrides: Overrides | None = None) -> Plan:
                 marks=_joined(spec.marks, h.marks),
                 index=index,
                 sequential=_within(h.sequential, data.n),
+                controls=h.controls,
             )
         )
     fuzz = tuple(

@@ -298,6 +298,8 @@ class Hypothesis:
     reason: str | None = None
     marks: tuple[str, ...] = ()  # pytest marks (names), besides the file's
     sequential: Sequential | None = None  # None: a fixed-n hypothesis (data.n examples)
+    # latentflow.spec.controls.Control: the file's `controls:` first, then the hypothesis's own
+    controls: tuple[Any, ...] = ()
     line: int | None = provenance()
     lines: FrozenDict | None = provenance()
     path: str | None = provenance()
@@ -406,4 +408,7 @@ class Spec:
     # references are substituted into the hypotheses, so the typed spec keeps it empty (a
     # case's snippet then needs none)
     derive: FrozenDict = field(default_factory=FrozenDict, compare=False, metadata={"omit": "empty"})
+    # the file's `controls:` (latentflow.spec.controls.Control), which every hypothesis recorded to
+    # hold inherits before its own
+    controls: tuple[Any, ...] = ()
     model_line: int | None = provenance()  # None: no model key

@@ -32,6 +32,7 @@ class FileContext:
     # the file's `sequential:` fields (every hypothesis inherits them) and that key's line
     sequential: dict[str, Any] = field(default_factory=dict)
     sequential_line: int | None = None
+    controls: tuple[Any, ...] = ()  # the file's `controls:` (latentflow.spec.controls)
     # Interventions and measures that parsed inside hypotheses that did not, with the
     # variant they came from: their names are still checked, so one run reports everything.
     orphans: list[tuple[Any, str | None]] = field(default_factory=list)

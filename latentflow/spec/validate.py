@@ -89,6 +89,10 @@ def find_issues(
         checker.fires(h.interventions, h.measure, h.data, r)
         checker.source(h, r)
         checker.measure(h.measure, r)
+        for control in h.controls:  # an intervention control's names, like the hypothesis's own
+            if control.interventions is not None:
+                checker.interventions(control.interventions, r, has_source=h.source is not None)
+                checker.fires(control.interventions, h.measure, h.data, r)
     ctx = FileContext(spec.file, dataclasses.asdict(spec.data), dataclasses.asdict(spec.sampler))
     for check in spec.fuzz:
         checker.invariant(check)

@@ -31,3 +31,4 @@ def test_bench_specs_prints_each_repeat_and_writes_json(tmp_path, capfd):
     assert "repeat 1/2" in captured.err and "repeat 2/2" in captured.err and captured.err.count("[100%]") == 2
     assert "3 passed" in captured.out
     assert json.loads(out.read_text())["summary"].startswith("3 passed")
+    assert json.loads(out.read_text())["controls"] == "on"  # passed on as --latentflow-controls

@@ -42,6 +42,7 @@ def test_the_page_has_an_example_per_feature():
         "variant:",
         "sequential:",
         "derive:",
+        "controls:",
     ):
         assert feature in bodies, f"no complete example uses {feature!r}"
 
