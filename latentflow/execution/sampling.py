@@ -122,6 +122,11 @@ class RunCache:
         # (run key, examples it had, examples it has now): each extension of a sequential run
         self.prefix_log: list[tuple[tuple, int, int]] = []
 
+    @property
+    def run_keys(self) -> tuple[tuple, ...]:
+        """The keys (:func:`run_key`) of the runs made so far, in order: what was shared."""
+        return tuple(self._runs)
+
     # -- worlds and examples -----------------------------------------------------------------
 
     def world(self, model: str) -> World:

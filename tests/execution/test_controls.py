@@ -63,12 +63,12 @@ def test_controls_that_behave_leave_the_verdict_and_record_their_numbers(tmp_pat
         ("no_text", "model", "fails", False, True), ("sham", "interventions", "fails", False, True)]
     record = verdict.to_dict()["controls"]
     assert [c["model"] for c in record] == ["counter:no_text_injection", "fixture"]
-    assert record[1]["interventions"] == ["scale(factor=1.0) at hook_text_proj"]
+    assert record[1]["interventions"] == [{"site": "hook_text_proj", "op": "scale", "args": {"factor": 1.0}, "steps": "all"}]
     for entry in record:
         assert entry["stats"]["n"] == 4 and entry["behaved"] and entry["why"].startswith(f"control {entry['id']} failed as declared")
     assert "control     no_text must fail: fails -> ok" in verdict.explain()
     # shared: the sham reuses the case's baseline; the counter-model gets one baseline of its own
-    runs = [(key[0], key[3]) for key in session.runner._runs]
+    runs = [(key[0], key[3]) for key in session.runner.runs.run_keys]
     assert sorted(runs, key=str) == sorted([("fixture", ()), ("fixture", verdict_ivs(session, "zero")),
                                             ("fixture", verdict_ivs(session, "scale")),
                                             ("counter:no_text_injection", ()),
@@ -76,7 +76,7 @@ def test_controls_that_behave_leave_the_verdict_and_record_their_numbers(tmp_pat
 
 
 def verdict_ivs(session, op: str) -> tuple:
-    return next(key[3] for key in session.runner._runs if key[3] and key[3][0].op == op)
+    return next(key[3] for key in session.runner.runs.run_keys if key[3] and key[3][0].op == op)
 
 
 def test_a_negative_control_that_holds_means_the_test_cannot_tell(tmp_path):
@@ -110,7 +110,7 @@ def test_controls_off_skips_them_and_says_so(tmp_path):
     assert verdict.controls == () and verdict.controls_skipped and verdict.holds
     assert verdict.to_dict()["controls_skipped"] is True
     assert verdict.why.endswith("(controls skipped: --latentflow-controls off)")
-    assert list(session.runner._worlds) == ["fixture"]  # no counter-model was even loaded
+    assert list(session.runner.describe_models()) == ["fixture"]  # no counter-model was even loaded
 
 
 def test_plugin_fails_a_case_whose_control_misbehaves_and_can_skip_them(pytester):
