@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Any, Mapping, Optional, Sequence, Union
 
 from .results import READABLE_FORMATS, model_label  # the format has one home: latentflow/results.py
+from .sequential_summary import stop_sentence
 
 # Half a standard deviation of the paired differences: Cohen's conventional "medium" effect.
 # An effect that moves less than this between two models of the same architecture on the
@@ -141,8 +142,16 @@ def _read_case(verdict: Any, where: str) -> CaseNumbers:
         effect_size=_number_or_none(stats, "effect_size", where_stats),
         effect_size_name=_field(stats, "effect_size_name", where_stats, str, "a string such as 'd_z'"),
         mean_difference=_number_or_none(stats, "mean_difference", where_stats),
-        reason=stats.get("reason") if isinstance(stats.get("reason"), str) else "",
+        reason=_deciding_reason(verdict, stats),
     )
+
+
+def _deciding_reason(verdict: dict, stats: dict) -> str:
+    """The reason of what decided the case: a sequential case's stop (n used, where, why),
+    else the fixed-n test's sentence."""
+    if isinstance(verdict.get("sequential"), dict):
+        return stop_sentence(verdict["sequential"])
+    return stats.get("reason") if isinstance(stats.get("reason"), str) else ""
 
 
 def _field(obj: dict, name: str, where: str, kind: type, allowed: str) -> Any:
