@@ -85,14 +85,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--model", help=f"passed on as --latentflow-model: {MODEL_NAME_FORMS}")
     parser.add_argument("--json", dest="json_out", help="write the table's data here")
     parser.add_argument("--keep", help="folder to keep each seed's results file in (default: a temporary one)")
+    parser.add_argument("--reuse", action="store_true",
+                        help="read a seed's results file already in --keep instead of running it again")
     args = parser.parse_args(argv)
     if len(set(args.seeds)) != len(args.seeds) or any(s < 0 for s in args.seeds):
         parser.error(f"--seeds must be distinct non-negative integers; got {args.seeds}")
+    if args.reuse and not args.keep:
+        parser.error("--reuse needs --keep DIR (the folder holding results-seed<S>.json)")
     keep = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="latentflow-seeds-"))
     keep.mkdir(parents=True, exist_ok=True)
     results, timings = {}, {}
     for seed in args.seeds:
         out = keep / f"results-seed{seed}.json"
+        if args.reuse and out.is_file():
+            results[seed] = json.loads(out.read_text())
+            timings[seed] = {"seconds": None, "summary": f"read from {out}"}
+            continue
         extra = [f"--latentflow-seed={seed}", f"--latentflow-results={out}"]
         extra += [f"--latentflow-model={args.model}"] if args.model else []
         print(f"seed {seed}: pytest {' '.join(args.paths)}", file=sys.stderr, flush=True)
