@@ -19,7 +19,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from latentflow.execution.benchmark import time_pytest
+from latentflow.execution.benchmark import cpu_seconds_of_children, time_pytest
 from latentflow.model_names import MODEL_NAME_FORMS
 
 
@@ -104,12 +104,14 @@ def main(argv: list[str] | None = None) -> int:
         extra = [f"--latentflow-seed={seed}", f"--latentflow-results={out}"]
         extra += [f"--latentflow-model={args.model}"] if args.model else []
         print(f"seed {seed}: pytest {' '.join(args.paths)}", file=sys.stderr, flush=True)
+        cpu_before = cpu_seconds_of_children()
         seconds, summary, code = time_pytest(args.paths, args.workers, extra)
+        cpu = cpu_seconds_of_children() - cpu_before
         if code not in (0, 1) or not out.is_file():  # 1: some verdict differs from its spec
             print(f"seed {seed}: pytest exited {code} ({summary}); no results to compare", file=sys.stderr)
             return code or 2
         results[seed] = json.loads(out.read_text())
-        timings[seed] = {"seconds": round(seconds, 1), "summary": summary}
+        timings[seed] = {"seconds": round(seconds, 1), "cpu_seconds": round(cpu, 1), "summary": summary}
     rows = seed_outcomes(results)
     print(format_table(rows, args.seeds))
     if args.json_out:
