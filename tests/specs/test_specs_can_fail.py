@@ -19,16 +19,21 @@ SPECS = Path(__file__).resolve().parents[2] / "specs"
 
 # hypothesis id -> the counter-model that breaks the mechanism it relies on (None: outcome: fails)
 BREAKS = {
-    "dual_pathway": {
+    "dual_pathway": {  # SAR and SI-SNR, sequential
+        "text_projection_zero": "no_text_injection",
+        "cross_attention_zero": "no_cross_attention",
+        "uniform_attention": None,
+        "prompt_swap_patch": "no_text_injection",
+        "cross_attention_residual_removed": "no_cross_attention",
+    },
+    "dual_pathway_perceptual": {  # STOI and PESQ, fixed n
         "text_projection_zero": "no_text_injection",
         "text_projection_zero_pesq": None,
         "cross_attention_zero": "no_cross_attention",
         "cross_attention_zero_pesq": None,
         "uniform_attention": None,
         "uniform_attention_pesq": None,
-        "prompt_swap_patch": "no_text_injection",
         "cross_attention_temporal_mean_removed": None,
-        "cross_attention_residual_removed": "no_cross_attention",
     },
     "async_convergence": {
         "stable_layer_entropy_rate": "oscillating_attention",
