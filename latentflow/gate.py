@@ -34,6 +34,7 @@ from typing import Any, Mapping, Optional, Sequence, Union
 
 # the format has one home: latentflow/results.py (ResultsError is re-exported for callers of the gate)
 from .results import ResultsError, model_label, read_results, results_verdicts
+from .sequential_summary import stop_sentence
 
 # Half a standard deviation of the paired differences: Cohen's conventional "medium" effect.
 # An effect that moves less than this between two models of the same architecture on the
@@ -71,7 +72,7 @@ class CaseNumbers:
     effect_size: Optional[float]
     effect_size_name: str
     mean_difference: Optional[float]
-    reason: str  # the statistics' own sentence, shown when an effect went missing
+    reason: str  # what decided the case (a sequential stop, else the test's sentence), shown when it broke
 
 
 load_results = read_results  # the gate's name for it: read and check a file, ResultsError naming the problem
@@ -90,13 +91,22 @@ def read_cases(data: Any, *, source: str) -> dict[str, CaseNumbers]:
             effect_size=_number(stats["effect_size"]),
             effect_size_name=stats["effect_size_name"],
             mean_difference=_number(stats["mean_difference"]),
-            reason=stats.get("reason") if isinstance(stats.get("reason"), str) else "",
+            reason=_deciding_reason(verdict),
         )
     return cases
 
 
 def _number(value: Optional[float]) -> Optional[float]:
     return None if value is None else float(value)
+
+
+def _deciding_reason(verdict: dict) -> str:
+    """The reason of what decided the case: a sequential case's stop (n used, where, why),
+    else the fixed-n test's sentence."""
+    if isinstance(verdict.get("sequential"), dict):
+        return stop_sentence(verdict["sequential"])
+    reason = verdict["stats"].get("reason")
+    return reason if isinstance(reason, str) else ""
 
 
 # -- comparing -------------------------------------------------------------------------------

@@ -14,6 +14,7 @@ import warnings
 import pytest
 
 from latentflow.model_names import MODEL_NAME_FORMS
+from latentflow.sequential_summary import junit_properties
 
 DEVICE_CHOICES = "auto, cpu, cuda, cuda:N (N = GPU index)"
 _DEVICE_PATTERN = re.compile(r"auto|cpu|cuda(:\d+)?")
@@ -382,6 +383,7 @@ class CaseItem(pytest.Item):
             ("effect_size", r.effect_size),
             ("pvalue", r.pvalue),
             ("pvalue_corrected", r.pvalue_corrected),
+            *junit_properties(verdict.sequential.to_dict() if verdict.sequential is not None else None),
             (VERDICT_PROPERTY, json.dumps(verdict.to_dict(), sort_keys=True)),
             (SETUP_PROPERTY, json.dumps({self.case.model: session.runner.world(self.case.model).describe()})),
         ])

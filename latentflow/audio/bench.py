@@ -17,7 +17,9 @@ starts and ends on the latent frame grid (25 frames/s), zero outside; ``span`` r
 active interval in seconds (``(0, duration)`` for the others).
 
 Examples are pure functions of (tier, split, index, seed, config): ``make_bench`` returns
-indices 0..n-1, so a longer bench extends a shorter one. Training draws fresh mixtures from
+the first n indices on which every metric is defined (``latentflow.audio.validity``: STOI
+needs about 0.4 s of non-silent target; sparse Env sounds sometimes lack it), so a longer
+bench extends a shorter one. Training draws fresh mixtures from
 the same committed utterance pool with :class:`BenchSampler`.
 """
 
@@ -31,6 +33,7 @@ import numpy as np
 import torch
 
 from latentflow.audio import environmental, speech
+from latentflow.audio.validity import stoi_defined
 from latentflow.vocabulary import SPAN_SELECTIONS, SPLITS, TIERS
 
 SPEECH_PROMPTS: dict[str, tuple[str, ...]] = {
@@ -188,23 +191,23 @@ def all_prompts() -> tuple[str, ...]:
 def make_bench(
     tier: str, split: str, n: int, seed: int = 0, config: BenchConfig | None = None, spans: str = "any"
 ) -> list[BenchExample]:
-    """Examples 0..n-1 of ``tier`` on ``split``, a pure function of the arguments.
+    """The first n examples of ``tier`` on ``split`` (in index order) on which every metric is
+    defined (``latentflow.audio.validity``: the target is long enough for STOI), a pure
+    function of the arguments; a longer bench extends a shorter one.
 
-    ``spans="partial"`` gives instead the first n examples (in index order) whose target is
-    active in only part of the clip: segmentation measures need audio inside and outside.
+    ``spans="partial"`` takes only examples whose target is active in part of the clip:
+    segmentation measures need audio inside and outside.
     """
     _check_count(n)
     speech.check_choice(spans, SPAN_SELECTIONS, "spans")
-    if spans == "any":
-        return [make_example(tier, split, i, seed, config) for i in range(n)]
     fraction = (BenchConfig() if config is None else config).span_fraction
-    if fraction == 0.0:
+    if spans == "partial" and fraction == 0.0:
         raise ValueError("spans='partial' needs span_fraction > 0 in the bench config; it is 0")
     chosen: list[BenchExample] = []
     index = 0
     while len(chosen) < n:
         example = make_example(tier, split, index, seed, config)
-        if example.sub_span:
+        if (spans == "any" or example.sub_span) and stoi_defined(example.target.numpy(), example.sample_rate):
             chosen.append(example)
         index += 1
     return chosen

@@ -16,6 +16,7 @@ from .forest import effect_size_section
 from .gate_sweep import gate_sweep_section
 from .html import render_html
 from .markdown import render_markdown
+from .sequential import confidence_sequence_section
 
 DEFAULT_TITLE = "latentflow report"
 
@@ -43,12 +44,14 @@ Verdicts = Union[Sequence[Mapping[str, Any]], Mapping[str, Any]]  # verdict dict
 def build_sections(verdicts: Verdicts, *,
                    stable_threshold: float = DEFAULT_STABLE_THRESHOLD) -> tuple[PlotSection, ...]:
     """The plot sections of a report (drawn or omitted), without writing anything."""
-    return _sections(report_order(read_cases(verdicts)), stable_threshold)
+    return _sections(report_order(read_cases(verdicts)), stable_threshold, verdicts)
 
 
-def _sections(cases: Sequence[ReportCase], stable_threshold: float) -> tuple[PlotSection, ...]:
+def _sections(cases: Sequence[ReportCase], stable_threshold: float,
+              verdicts: Sequence[Mapping[str, Any]]) -> tuple[PlotSection, ...]:
+    sequences = confidence_sequence_section(verdicts)  # None for a fixed-n run: nothing to show
     return (effect_size_section(cases), entropy_section(cases, stable_threshold), gate_sweep_section(cases),
-            *bmld_sections(cases))
+            *((sequences,) if sequences is not None else ()), *bmld_sections(cases))
 
 
 def write_report(verdicts: Verdicts, html_path: Union[str, Path], *,
@@ -64,7 +67,7 @@ def write_report(verdicts: Verdicts, html_path: Union[str, Path], *,
     if html_path.suffix.lower() not in (".html", ".htm"):
         raise ValueError(f"report path {str(html_path)!r} must end in .html or .htm")
     cases = report_order(read_cases(verdicts))  # spec order, failures first
-    sections = _sections(cases, stable_threshold)
+    sections = _sections(cases, stable_threshold, verdicts)
     markdown_path = html_path.with_suffix(".md")
     html_path.parent.mkdir(parents=True, exist_ok=True)
     html_path.write_text(render_html(cases, sections, title), encoding="utf-8")

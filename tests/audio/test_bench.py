@@ -189,7 +189,9 @@ def test_env_prompts_name_the_target_class_and_backgrounds_vary():
         assert e.residual_info.category != e.target_info.category
         backgrounds.add(e.residual_info.kind)
     assert backgrounds == {"speech", "env"}
-    assert len({e.target_info.category for e in exs}) == len(environmental.ENV_CLASS_NAMES)
+    # every class but the clock: its 30 ms ticks never give STOI's 0.4 s of non-silent target
+    # (latentflow.audio.validity), so the draw skips clock targets
+    assert {e.target_info.category for e in exs} == set(environmental.ENV_CLASS_NAMES) - {"clock"}
 
 
 def _class_features(x: np.ndarray, sr: int) -> np.ndarray:
@@ -358,3 +360,30 @@ def test_partial_span_selection_takes_the_first_sub_span_examples_in_order():
 def test_an_unknown_span_selection_is_refused():
     with pytest.raises(ValueError, match="spans"):
         make_bench("env", "test", 2, spans="some")
+
+
+def test_every_drawn_env_example_has_a_defined_stoi_on_seeds_0_to_4():
+    # Sparse Env targets (clock ticks, a few barks) can lack STOI's 0.4 s of non-silent audio;
+    # the draw skips them (latentflow.audio.validity), so STOI is defined on every example,
+    # whatever the estimate: here the unseparated mixture.
+    from latentflow.metrics.perceptual import stoi_result
+
+    for seed in range(5):
+        drawn = make_bench("env", "test", 24, seed=seed)
+        mixtures = np.stack([e.mixture.numpy() for e in drawn]).astype(np.float64)
+        targets = np.stack([e.target.numpy() for e in drawn]).astype(np.float64)
+        scored = stoi_result(mixtures, targets)
+        assert not np.isnan(scored.values).any(), (seed, scored.reasons)
+
+
+def test_the_draw_skips_exactly_the_examples_stoi_is_undefined_on():
+    from latentflow.metrics.perceptual import stoi_result
+
+    drawn = [e.index for e in make_bench("env", "test", 24, seed=0)]
+    skipped = sorted(set(range(drawn[-1] + 1)) - set(drawn))
+    assert skipped == [13, 18, 25]  # a dog, birds and a clock with too little sound
+    assert drawn[:12] == list(range(12))  # the bundled specs' seed-0 Env draw of 12 is unchanged
+    for index in skipped:
+        target = make_example("env", "test", index, 0).target.numpy().astype(np.float64)[None]
+        result = stoi_result(target, target)
+        assert np.isnan(result.values[0]) and "fewer than 30 STOI frames" in result.reasons[0]

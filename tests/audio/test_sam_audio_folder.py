@@ -221,7 +221,7 @@ def _cli(*args, cwd=ROOT):
 
 def test_pytest_runs_a_spec_on_the_folder(folder, tmp_path):
     results = tmp_path / "results.json"
-    done = _cli("-m", "pytest", "specs/dual_pathway.yaml", f"--latentflow-model={folder}", "--latentflow-n=2",
+    done = _cli("-m", "pytest", "specs/dual_pathway_perceptual.yaml", f"--latentflow-model={folder}", "--latentflow-n=2",
                 "-k", "text_projection_zero and clean and stoi", "-q", "-p", "no:cacheprovider",
                 f"--latentflow-results={results}")
     assert "1 failed" in done.stdout or "1 passed" in done.stdout, done.stdout[-3000:] + done.stderr[-3000:]

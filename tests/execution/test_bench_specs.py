@@ -30,5 +30,9 @@ def test_bench_specs_prints_each_repeat_and_writes_json(tmp_path, capfd):
     captured = capfd.readouterr()
     assert "repeat 1/2" in captured.err and "repeat 2/2" in captured.err and captured.err.count("[100%]") == 2
     assert "3 passed" in captured.out
-    assert json.loads(out.read_text())["summary"].startswith("3 passed")
-    assert json.loads(out.read_text())["controls"] == "on"  # passed on as --latentflow-controls
+    written = json.loads(out.read_text())
+    assert written["summary"].startswith("3 passed")
+    # the CPU time of each run (pytest is a child process: its own and its workers' seconds)
+    assert len(written["cpu_seconds"]) == 2 and all(c > 0 for c in written["cpu_seconds"])
+    assert written["load_average_1min"] >= 0 and written["target_seconds"] == 60.0
+    assert written["controls"] == "on"  # passed on as --latentflow-controls

@@ -45,7 +45,8 @@ def test_one_and_two_workers_give_identical_sequential_results(pytester):
     # another claim id: the runner memoises a case's numbers by its id
     pytester.makefile(".yaml", b=HEADER.replace("id: engine", "id: engine_b") + "hypotheses:\n"
                       + TEXT_ZERO.replace("DIRECTION", "increase"))
-    serial = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--latentflow-results=serial.json")
+    serial = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--latentflow-results=serial.json",
+                                           "--junitxml=serial.xml")
     parallel = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-n", "2", "--latentflow-results=parallel.json")
     for run in (serial, parallel):
         run.assert_outcomes(passed=1, xfailed=1, failed=1)
@@ -58,6 +59,16 @@ def test_one_and_two_workers_give_identical_sequential_results(pytester):
     assert held["pvalue_corrected"] == 2 * held["pvalue"]  # Holm's smallest of two
     # in a corrected family of 2 each case stops at alpha / 2; the family is judged at alpha
     assert (held["alpha"], held["family_alpha"]) == (0.025, 0.05) and "<= alpha 0.025" in held["reason"]
+    # the decision as JUnit properties too: the n used, where and why it stopped
+    import xml.etree.ElementTree as ET
+
+    case = next(c for c in ET.parse(pytester.path / "serial.xml").iter("testcase") if c.get("name") == "text_zero"
+                and "a.yaml" in (c.get("classname", "") + c.get("file", "")))
+    props = {p.get("name"): p.get("value") for p in case.iter("property")}
+    assert (props["sequential_status"], props["sequential_n_used"], props["sequential_stopped_at_look"]) == (
+        "holds", "8", "2")
+    assert props["sequential_reason"] == held["reason"] and props["sequential_method"] == "t_mixture"
+    assert float(props["sequential_cs_high"]) == held["cs_upper"][7]
     assert "still holds after Holm-corrected anytime p" in held["reason"]
     assert verdicts[("engine", "scale_tiny")]["sequential"]["status"] == "futility"
     assert len(verdicts[("engine", "text_zero")]["examples"]["x"]) == 8

@@ -11,6 +11,7 @@ is caught by ``make test`` even when the spec run uses ``--latentflow-controls o
 from __future__ import annotations
 
 import dataclasses
+import re
 from pathlib import Path
 
 import pytest
@@ -19,7 +20,10 @@ from latentflow.execution import SpecSession
 from latentflow.execution.controls import run_controls
 
 SPECS = Path(__file__).resolve().parents[2] / "specs"
-SPEC_FILES = {path.stem: path for path in sorted(SPECS.glob("*.yaml"))}
+# Probe specs (a top-level `probe:`, specs/bmld.yaml) have no `controls:` yet: their controls
+# are hypotheses of their own (the monaural models' and scrambled-phase rows must give zero).
+SPEC_FILES = {path.stem: path for path in sorted(SPECS.glob("*.yaml"))
+              if not re.search(r"^probe:", path.read_text(), re.MULTILINE)}
 COUNTER_N = 6  # few examples keep this fast; a negative control judged on fewer is stricter
 
 
