@@ -326,14 +326,14 @@ def test_readme_starts_with_exactly_two_commands():
     assert _readme_commands() == ["make verify", "make test"]
 
 
-def test_ci_runs_exactly_the_readme_test_command():
+def test_ci_runs_exactly_the_readme_test_command_then_the_linters():
     ci_run = ROOT / ".ci" / "run"
     assert os.access(ci_run, os.X_OK)
     lines = ci_run.read_text().splitlines()
     assert lines[0] == "#!/usr/bin/env bash"
     assert "set -euo pipefail" in lines
     commands = [line for line in lines[1:] if line.strip() and not line.startswith(("#", "set ", "cd "))]
-    assert commands == [_readme_commands()[1]]
+    assert commands == [_readme_commands()[1], "make lint"]
 
 
 def test_makefile_targets_run_the_documented_jobs():
@@ -342,6 +342,16 @@ def test_makefile_targets_run_the_documented_jobs():
         recipe = re.search(rf"^{job}: setup\n\t(.+)$", makefile, flags=re.M)
         assert recipe is not None, f"Makefile has no '{job}: setup' target"
         assert f"scripts/run_checks.py {job}" in recipe.group(1)
+    # make lint runs both linters from the venv, each whatever the other found.
+    lint = re.search(r"^lint: setup\n((?:\t.*\n)+)", makefile, flags=re.M)
+    assert lint is not None, "Makefile has no 'lint: setup' target"
+    assert '"$(LATENTFLOW_VENV)/bin/ruff" check || status=1' in lint.group(1)
+    assert '"$(VENV_PYTHON)" -m mypy || status=1' in lint.group(1)
+
+
+def test_the_setup_installs_the_pinned_linters():
+    assert 'lint = ["ruff==0.17.6", "mypy==2.4.1"]' in (ROOT / "pyproject.toml").read_text().splitlines()
+    assert '-e "$root[test,bmld,lint]"' in (ROOT / "scripts" / "bootstrap.sh").read_text()
 
 
 # --- scripts/run_checks.py: exit status 5 and workers ------------------------------------------
