@@ -43,14 +43,13 @@ from __future__ import annotations
 import json
 import math
 import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional, Sequence
 
 import torch
-from torch import Tensor
-
 import torchaudio
+from torch import Tensor
 
 from latentflow.audio.codec import LatentCodec, mixture_features
 from latentflow.audio.codec_protocol import check_same_codec, codec_label
@@ -71,7 +70,7 @@ ALIGN_NULL, ALIGN_INSIDE, ALIGN_OUTSIDE = 0, 1, 2
 META_TEXT_ENCODER = "latentflow_text_encoder"
 META_CODEC = "latentflow_codec"
 
-Span = Optional[tuple[float, float]]
+Span = tuple[float, float] | None
 
 
 @dataclass(frozen=True, eq=False)
@@ -164,7 +163,7 @@ class Separator:
     # -- construction --------------------------------------------------------------------
 
     @classmethod
-    def load(cls, name_or_path: str | Path = "fixture", text_encoder=None, codec=None) -> "Separator":
+    def load(cls, name_or_path: str | Path = "fixture", text_encoder=None, codec=None) -> Separator:
         """A separator for ``"fixture"`` (the bundled model), a checkpoint file or a SAM Audio
         model folder (config.json + checkpoint.pt / model.safetensors).
 

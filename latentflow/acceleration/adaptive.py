@@ -27,8 +27,8 @@ from __future__ import annotations
 
 import contextlib
 import math
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Callable, Mapping, Optional
 
 import torch
 from torch import Tensor
@@ -49,7 +49,7 @@ class AdaptiveConfig:
 
     start_steps: Mapping[int, int]
     threshold: float = DEFAULT_DRIFT_THRESHOLD
-    n_steps: Optional[int] = None
+    n_steps: int | None = None
     name: str = "adaptive"
 
     def __post_init__(self) -> None:
@@ -60,8 +60,8 @@ class AdaptiveConfig:
             raise ValueError(f"adaptive config {self.name!r}: threshold must be a finite number >= 0, got {t!r}")
 
     @classmethod
-    def all_layers(cls, n_layers: int, start_step: int, threshold: float = DEFAULT_DRIFT_THRESHOLD, **kw) -> "AdaptiveConfig":
-        return cls({layer: start_step for layer in range(n_layers)}, threshold, **kw)
+    def all_layers(cls, n_layers: int, start_step: int, threshold: float = DEFAULT_DRIFT_THRESHOLD, **kw) -> AdaptiveConfig:
+        return cls(dict.fromkeys(range(n_layers), start_step), threshold, **kw)
 
     def to_dict(self) -> dict:
         return {
@@ -79,7 +79,7 @@ class AdaptiveConfig:
             )
 
 
-def relative_drift(x: Tensor, reference: Tensor, frame_mask: Optional[Tensor] = None) -> Tensor:
+def relative_drift(x: Tensor, reference: Tensor, frame_mask: Tensor | None = None) -> Tensor:
     """Per-row ``||x - ref|| / ||ref||`` over the real frames: x, reference (B, T, d) -> (B,)."""
     diff = (x.float() - reference.float()).pow(2).sum(-1)
     ref = reference.float().pow(2).sum(-1)

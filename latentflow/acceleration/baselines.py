@@ -15,8 +15,8 @@
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable, Optional
 
 from torch import Tensor
 
@@ -51,7 +51,7 @@ class DeepCacheConfig:
             raise ValueError(f"first_cached_block must be an integer, got {self.first_cached_block!r}")
 
     @classmethod
-    def deepest_half(cls, n_layers: int, period: int = 2) -> "DeepCacheConfig":
+    def deepest_half(cls, n_layers: int, period: int = 2) -> DeepCacheConfig:
         """Cache the deeper half of the blocks (the default Skip-2 of the benchmark)."""
         return cls(first_cached_block=n_layers // 2, period=period, name=f"skip-{period}")
 
@@ -70,7 +70,7 @@ class DeepCacheController(SamplingController):
         layer_index(config.first_cached_block, self.n_layers, f"DeepCache config {config.name!r}")
         self.config = config
         self._deltas: dict[int, Tensor] = {}
-        self._entry: Optional[Tensor] = None
+        self._entry: Tensor | None = None
 
     def reset(self) -> None:
         self._deltas, self._entry = {}, None

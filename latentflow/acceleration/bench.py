@@ -49,28 +49,28 @@ import math
 import statistics
 import sys
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Optional, Protocol, Sequence
+from typing import Protocol
 
 import numpy as np
 import torch
 from torch import Tensor
 
+from latentflow.audio.bench import TIERS
+from latentflow.metrics.attention import DEFAULT_STABLE_THRESHOLD
 from latentflow.metrics.separation import si_snr
-from latentflow.model import CheckpointError, Conditioning, SamAudioModel, build_model, initial_noise, preset, sample
-from latentflow.model_names import MODEL_NAME_FORMS
+from latentflow.model import CheckpointError, Conditioning, SamAudioModel, build_model, initial_noise, preset
 from latentflow.model.random_inputs import random_conditioning
+from latentflow.model_names import MODEL_NAME_FORMS
+from latentflow.stats.paired import mean_interval_t
 
 from .adaptive import AdaptiveConfig, sample_adaptive
 from .baselines import DeepCacheConfig, sample_deepcache, sample_truncated
 from .calibration import LSACCalibration, calibrate_lsac, measure_entropy_profile, tune_drift_threshold
 from .flops import RunFlops, count_for
 from .lsac import AcceleratedSample, sample_lsac
-from latentflow.audio.bench import TIERS
-from latentflow.metrics.attention import DEFAULT_STABLE_THRESHOLD
-from latentflow.stats.paired import mean_interval_t
-
 
 
 @dataclass(frozen=True, eq=False)
@@ -79,8 +79,8 @@ class BenchCase:
 
     cond: Conditioning
     seed: int
-    mixture: Optional[Tensor] = None  # (1, S) waveform
-    target: Optional[Tensor] = None  # (1, S) waveform of the true target source
+    mixture: Tensor | None = None  # (1, S) waveform
+    target: Tensor | None = None  # (1, S) waveform of the true target source
 
 
 class QualityMeasure(Protocol):
@@ -215,7 +215,7 @@ Runner = Callable[[SamAudioModel, Conditioning, Tensor], AcceleratedSample]
 class MethodSpec:
     name: str
     run: Runner = field(repr=False)
-    truncation_steps: Optional[int] = None  # set for truncation methods
+    truncation_steps: int | None = None  # set for truncation methods
     settings: dict = field(default_factory=dict)
     note: str = ""  # replaces the retention comparison for reference rows
 
@@ -299,8 +299,8 @@ class MethodResult:
     degradation: tuple[float, ...]  # per example, dB (target reference only; else empty)
     summary_mean: float  # mean degradation (target) or mean SI-SNR vs full run (full_run)
     summary_interval: tuple[float, float]
-    matched_truncation_steps: Optional[int]
-    retention: Optional[float]
+    matched_truncation_steps: int | None
+    retention: float | None
     retention_note: str
     settings: dict
 
@@ -397,7 +397,7 @@ def matched_truncation_steps(saving: float, n_steps: int) -> int:
     return min(range(1, n_steps + 1), key=lambda k: (abs((n_steps - k) / n_steps - saving), -k))
 
 
-def retention_ratio(reference: str, method_quality, method_degradation, trunc_quality, trunc_degradation) -> tuple[Optional[float], str]:
+def retention_ratio(reference: str, method_quality, method_degradation, trunc_quality, trunc_degradation) -> tuple[float | None, str]:
     if reference == "target":
         method_loss, trunc_loss = float(np.mean(method_degradation)), float(np.mean(trunc_degradation))
         if method_loss <= 0 or trunc_loss <= 0:
@@ -418,8 +418,8 @@ def retention_ratio(reference: str, method_quality, method_degradation, trunc_qu
 def run_lsac_bench(
     tier: str = "noisy",
     n: int = 8,
-    model_path: Optional[str] = None,
-    json_out: Optional[str] = None,
+    model_path: str | None = None,
+    json_out: str | None = None,
     *,
     steps: int = 16,
     method: str = "euler",
@@ -429,12 +429,12 @@ def run_lsac_bench(
     n_calibration: int = 4,
     seed: int = 0,
     stable_threshold: float = DEFAULT_STABLE_THRESHOLD,
-    drift_threshold: Optional[float] = None,
+    drift_threshold: float | None = None,
     adaptive_target: float = 0.35,
     device: str = "cpu",
     dtype: torch.dtype = torch.float32,
-    model: Optional[SamAudioModel] = None,
-    workload: Optional[Workload] = None,
+    model: SamAudioModel | None = None,
+    workload: Workload | None = None,
     log: Callable[[str], None] = lambda message: None,
 ) -> LsacBenchResult:
     """Run the benchmark; ``model``/``workload`` override ``model_path``/``tier`` (for tests and notebooks).
@@ -647,7 +647,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--threads", type=int, default=1, help="CPU threads for torch (default 1)")
 
 
-def main(argv: Optional[list[str]] = None) -> int:
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="latentflow bench lsac",
         description="LSAC vs truncation and Skip-2: FLOPs saved, speedup, quality, retention ratio.",

@@ -31,9 +31,9 @@ and it makes adaptive and static caching comparable at equal compute.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Mapping, Sequence
 
 import numpy as np
 import torch
@@ -152,7 +152,7 @@ def preset_plans(summary: ConvergenceSummary) -> dict[str, LSACPlan]:
     rules = {
         "safe": from_step(stable, n // 2),
         "balanced": from_step(stable, n // 4),
-        "aggressive": {**from_step(stable, n // 8), **{layer: n // 2 for layer in fast}},
+        "aggressive": {**from_step(stable, n // 8), **dict.fromkeys(fast, n // 2)},
     }
     return {name: LSACPlan(steps, n_steps=n, name=name) for name, steps in rules.items()}
 

@@ -16,8 +16,8 @@ from __future__ import annotations
 
 import abc
 import contextlib
+from collections.abc import Iterator, Mapping
 from types import MappingProxyType
-from typing import Iterator, Mapping, Optional
 
 from torch import Tensor
 
@@ -33,11 +33,11 @@ class SamplingController(abc.ABC):
         self.model = model
         self.n_layers = model.cfg.n_layers
         self.recorder = RecordBuilder(self.n_layers)
-        self.state: Optional[SamplingState] = None
-        self.cond: Optional[Conditioning] = None
+        self.state: SamplingState | None = None
+        self.cond: Conditioning | None = None
         self.batch = 0
-        self._call_shape: Optional[tuple] = None
-        self._stack: Optional[contextlib.ExitStack] = None
+        self._call_shape: tuple | None = None
+        self._stack: contextlib.ExitStack | None = None
         self._attached = False
 
     # -- to implement ------------------------------------------------------------------------
@@ -57,7 +57,7 @@ class SamplingController(abc.ABC):
     # -- machinery ---------------------------------------------------------------------------
 
     @contextlib.contextmanager
-    def attached(self) -> Iterator["SamplingController"]:
+    def attached(self) -> Iterator[SamplingController]:
         """Active inside the ``with`` block only; the model is restored on exit or error."""
         if self._attached:
             raise RuntimeError(f"{type(self).__name__} is already attached to a model")

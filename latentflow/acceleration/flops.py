@@ -30,13 +30,11 @@ the sampler's own updates are counted too, so "total" means the whole sampling r
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional
 
 from latentflow.model import SamAudioConfig
 from latentflow.model.sampler import EVALUATIONS_PER_STEP
 
 from .record import ComputeRecord
-
 
 
 @dataclass(frozen=True)
@@ -59,7 +57,7 @@ class Costs:
 
 DEFAULT_COSTS = Costs()
 # Matrix products only: what torch.utils.flop_counter counts, used to check this module.
-MATMUL_ONLY = Costs(**{name: 0 for name in Costs.__dataclass_fields__})
+MATMUL_ONLY = Costs(**dict.fromkeys(Costs.__dataclass_fields__, 0))
 
 
 def linear(rows: float, fan_in: int, fan_out: int, bias: bool = False, costs: Costs = DEFAULT_COSTS) -> float:
@@ -157,7 +155,7 @@ class EvaluationFlops:
 def evaluation_flops(
     cfg: SamAudioConfig,
     n_frames: int,
-    n_text: Optional[int],
+    n_text: int | None,
     batch: int = 1,
     *,
     video: bool = False,
@@ -200,11 +198,11 @@ class RunFlops:
     total: float
     n_evaluations: int
 
-    def saved_vs(self, reference: "RunFlops") -> tuple[float, float]:
+    def saved_vs(self, reference: RunFlops) -> tuple[float, float]:
         """(self-attention saved, total saved), fractions of the reference run's FLOPs."""
         return 1.0 - self.self_attention / reference.self_attention, 1.0 - self.total / reference.total
 
-    def __add__(self, other: "RunFlops") -> "RunFlops":
+    def __add__(self, other: RunFlops) -> RunFlops:
         return RunFlops(
             self.self_attention + other.self_attention,
             self.self_attention_pattern + other.self_attention_pattern,
@@ -217,7 +215,7 @@ def count_run(
     cfg: SamAudioConfig,
     record: ComputeRecord,
     n_frames: int,
-    n_text: Optional[int],
+    n_text: int | None,
     *,
     video: bool = False,
     anchors: bool = False,

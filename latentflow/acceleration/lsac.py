@@ -29,8 +29,8 @@ Choices (documented because the paper leaves them open):
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Callable, Iterator, Mapping, Optional
 
 from torch import Tensor
 
@@ -50,7 +50,7 @@ class LSACPlan:
     """
 
     freeze_steps: Mapping[int, int]
-    n_steps: Optional[int] = None
+    n_steps: int | None = None
     name: str = "custom"
 
     def __post_init__(self) -> None:
@@ -60,7 +60,7 @@ class LSACPlan:
             raise ValueError(f"LSAC plan {self.name!r}: n_steps must be a positive integer, got {self.n_steps!r}")
 
     @classmethod
-    def from_dict(cls, data: Mapping, name: str = "custom") -> "LSACPlan":
+    def from_dict(cls, data: Mapping, name: str = "custom") -> LSACPlan:
         """From ``{"freeze_steps": {layer: step}, "n_steps": N, "name": ...}`` (JSON keys may be strings)."""
         unknown = sorted(set(data) - {"freeze_steps", "n_steps", "name"})
         if unknown:
@@ -127,7 +127,7 @@ class LSACController(SamplingController):
                 attention = modules[layer]
                 stack.enter_context(attention.overriding_pattern(self._override(layer, frozen, attention.pattern_override)))
 
-    def cached_pattern(self, layer: int, evaluation: int = 0) -> Optional[Tensor]:
+    def cached_pattern(self, layer: int, evaluation: int = 0) -> Tensor | None:
         """The pattern kept for ``layer`` / evaluation index in the current call (None if none)."""
         frozen = self.frozen.get(layer)
         return None if frozen is None else frozen.kept(evaluation)

@@ -20,9 +20,10 @@ from __future__ import annotations
 import hashlib
 import json
 import weakref
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -37,7 +38,7 @@ CALIBRATION_FOLDER = Path(__file__).with_name("calibrations")
 CALIBRATIONS = CALIBRATION_FOLDER / "fixture.json"
 FORMAT = 1
 
-_FINGERPRINTS: "weakref.WeakKeyDictionary[SamAudioModel, str]" = weakref.WeakKeyDictionary()
+_FINGERPRINTS: weakref.WeakKeyDictionary[SamAudioModel, str] = weakref.WeakKeyDictionary()
 
 
 def weights_fingerprint(model: SamAudioModel) -> str:
@@ -83,7 +84,7 @@ class StoredCalibration:
         }
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any], where: str) -> "StoredCalibration":
+    def from_dict(cls, data: Mapping[str, Any], where: str) -> StoredCalibration:
         fields = ("model_sha256", "tier", "steps", "method", "n_calibration", "seed", "stable_threshold", "trajectory")
         missing = [f for f in fields if f not in data]
         if missing:

@@ -57,8 +57,8 @@ re-encoded latent correlates 0.90-0.92 with the latent it came from.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
-from typing import Iterable
 
 import torch
 import torchaudio

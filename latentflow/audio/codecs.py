@@ -73,7 +73,7 @@ class MelCodec:
             raise ValueError("the mel codec has no watermark: a message cannot be stamped into its output")
 
 
-def as_codec(codec) -> "MelCodec | object":
+def as_codec(codec) -> MelCodec | object:
     """A codec for the pipeline: a bare ``LatentCodec`` gets its ``MelCodec`` face."""
     return MelCodec(codec) if isinstance(codec, LatentCodec) else codec
 

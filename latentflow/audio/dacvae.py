@@ -16,8 +16,8 @@ from __future__ import annotations
 import contextlib
 import json
 import math
-from dataclasses import dataclass, field
-from typing import Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
@@ -98,7 +98,7 @@ class DACVAEConfig:
         return self.wm_channels / self.wm_latent
 
     @classmethod
-    def from_dict(cls, data: Mapping, *, source: str = "codec_config") -> "DACVAEConfig":
+    def from_dict(cls, data: Mapping, *, source: str = "codec_config") -> DACVAEConfig:
         """Build from an official config dict; checks fixed parts (wm_rates, watermarker sizes)."""
         names = ("encoder_dim", "encoder_rates", "latent_dim", "codebook_dim", "decoder_dim", "decoder_rates", "sample_rate")
         missing = [n for n in names if n not in data]
@@ -368,10 +368,10 @@ def config_from_metadata(metadata: Mapping[str, str], *, source: str) -> DACVAEC
 
 __all__ = [
     "DACVAE",
-    "DACVAEConfig",
     "DEFAULT_WATERMARK_SEED",
     "NBITS",
     "WM_RATES",
+    "DACVAEConfig",
     "config_from_metadata",
     "feature_idx_to_wav_idx",
     "separation_messages",

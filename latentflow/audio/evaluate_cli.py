@@ -24,15 +24,14 @@ import json
 import math
 import sys
 from collections import Counter
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Optional, Sequence
-
-from latentflow.model_names import MODEL_NAME_FORMS
 
 import numpy as np
 
 from latentflow.audio.bench import TIERS
+from latentflow.model_names import MODEL_NAME_FORMS
 
 METRIC_ORDER = ("si_snr", "si_snr_improvement", "sar", "stoi", "pesq")
 METRIC_LABELS = {
@@ -60,7 +59,7 @@ class MeanInterval:
     n_total: int
 
     @classmethod
-    def of(cls, values: Sequence[float]) -> "MeanInterval":
+    def of(cls, values: Sequence[float]) -> MeanInterval:
         values = np.asarray(values, dtype=np.float64)
         finite = values[np.isfinite(values)]
         n = int(finite.size)
@@ -88,7 +87,7 @@ class Proportion:
     high: float
 
     @classmethod
-    def of(cls, outcomes: Sequence[bool]) -> "Proportion":
+    def of(cls, outcomes: Sequence[bool]) -> Proportion:
         outcomes = np.asarray(outcomes, dtype=bool)
         n, k = int(outcomes.size), int(outcomes.sum())
         if n == 0:
@@ -130,7 +129,7 @@ class Evaluation:
     seed: int
     metrics: dict  # name -> MeanInterval (METRIC_ORDER, then REFERENCE_ORDER)
     values: dict  # name -> tuple of per-example values (NaN kept)
-    prompt_following: Optional[PromptFollowing]
+    prompt_following: PromptFollowing | None
     nan_reasons: dict = field(default_factory=dict)  # metric -> {reason: count} for NaN values
     separator: dict = field(default_factory=dict)  # Separator.describe(): the codec and text encoder
 
@@ -184,7 +183,7 @@ def evaluate_separator(
     batch_size: int = 8,
     workers: int = 1,
     model_name: str = "fixture",
-    progress: Optional[Callable[[int], None]] = None,
+    progress: Callable[[int], None] | None = None,
 ) -> Evaluation:
     """Separate test examples 0..n-1 of ``tier`` and measure them (see the module docstring).
 

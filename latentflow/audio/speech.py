@@ -174,7 +174,7 @@ SENTENCES: tuple[str, ...] = (
     "The wind blew the hat away.",
     "Fresh paint dries in an hour.",
 )
-TRAIN_SENTENCES = range(0, 72)
+TRAIN_SENTENCES = range(72)
 TEST_SENTENCES = range(72, 96)
 # Sentences each voice speaks: train voices 18 of 72, test voices 9 of 24, assigned
 # cyclically so that every sentence is spoken by exactly three voices of its split.

@@ -35,8 +35,8 @@ from __future__ import annotations
 
 import functools
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from typing import Callable
 
 import numpy as np
 from scipy import signal
@@ -385,6 +385,13 @@ def _readonly(a: np.ndarray) -> np.ndarray:
 
 
 __all__ = [
-    "ABLATIONS", "Ablation", "CONDITIONS", "StimulusConfig", "StimulusSet", "band_noise", "make_pair",
-    "make_stimuli", "with_config",
+    "ABLATIONS",
+    "CONDITIONS",
+    "Ablation",
+    "StimulusConfig",
+    "StimulusSet",
+    "band_noise",
+    "make_pair",
+    "make_stimuli",
+    "with_config",
 ]

@@ -26,7 +26,6 @@ from latentflow.bmld.references import REFERENCE_MODELS, ec_bmld_closed_form
 from latentflow.bmld.stimuli import StimulusConfig, make_pair, with_config
 
 
-
 @dataclass(frozen=True)
 class VerdictRules:
     """The margins the verdict rules use: documented defaults, overridable (``--zero-margin`` ...)."""

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Iterator, Mapping, Optional, Protocol, Sequence
+from typing import Any, Protocol
 
 from ..model.blocks import pattern_of
 from .operations import OPERATIONS, InterventionContext, Operation
@@ -30,7 +31,7 @@ class Intervention:
     steps: Any = None
 
 
-def _contains(selection: Any, index: Optional[int]) -> bool:
+def _contains(selection: Any, index: int | None) -> bool:
     if selection is None:
         return True
     if index is None:
@@ -40,7 +41,7 @@ def _contains(selection: Any, index: Optional[int]) -> bool:
     return index in set(selection)
 
 
-def _layers(selection: Any, n_layers: int) -> Optional[list[int]]:
+def _layers(selection: Any, n_layers: int) -> list[int] | None:
     if selection is None:
         return None
     return [i for i in range(n_layers) if _contains(selection, i)]
@@ -62,7 +63,7 @@ class NotBatchable(ValueError):
 class InterventionNeverFired(ValueError):
     """An intervention whose hook sites the model never ran during a run: it tested nothing."""
 
-    def __init__(self, intervention: Any, names: Sequence[str], why: Optional[str] = None):
+    def __init__(self, intervention: Any, names: Sequence[str], why: str | None = None):
         self.intervention = intervention
         self.names = tuple(names)
         where = getattr(intervention, "path", None)
@@ -90,9 +91,9 @@ def batchable(interventions: Sequence[Any]) -> bool:
 def applied(
     model: Any,
     interventions: Sequence[Any],
-    ctx: Optional[InterventionContext] = None,
-    rows: Optional[slice] = None,
-    fired: Optional[set[int]] = None,
+    ctx: InterventionContext | None = None,
+    rows: slice | None = None,
+    fired: set[int] | None = None,
 ) -> Iterator[InterventionContext]:
     """Run the model with ``interventions`` inside the block; everything is removed on exit or error.
 
@@ -147,7 +148,7 @@ def applied(
 
 
 def check_fired(model: Any, interventions: Sequence[Any], fired: set[int],
-                why: Optional[Any] = None) -> None:
+                why: Any | None = None) -> None:
     """Raise :class:`InterventionNeverFired` for the first intervention not in ``fired``;
     ``why(name)`` may say why the model never runs hook point ``name`` (e.g. no text prompt)."""
     for index, iv in enumerate(interventions):
@@ -158,7 +159,7 @@ def check_fired(model: Any, interventions: Sequence[Any], fired: set[int],
         raise InterventionNeverFired(iv, names, reasons[0] if reasons else None)
 
 
-def _marker(fired: Optional[set[int]], index: int):
+def _marker(fired: set[int] | None, index: int):
     if fired is None:
         return lambda: None
     return lambda: fired.add(index)
@@ -176,7 +177,7 @@ def _controller(op: Operation, args: Mapping[str, Any], names: Sequence[str], st
         yield
 
 
-def _step(ctx: InterventionContext) -> Optional[int]:
+def _step(ctx: InterventionContext) -> int | None:
     return ctx.position()[0]
 
 

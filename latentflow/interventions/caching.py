@@ -17,7 +17,8 @@ builds a controller, which ``applied`` attaches for the ``with`` block (and list
 
 from __future__ import annotations
 
-from typing import Any, Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
 # (model, selected layers) -> a SamplingController, attached by ``applied``
 ControllerFactory = Callable[[Any, Sequence[int]], Any]

@@ -19,8 +19,9 @@ from __future__ import annotations
 
 import collections.abc
 import zlib
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping, Optional, Sequence
+from typing import Any
 
 import torch
 from torch import Tensor
@@ -45,16 +46,16 @@ class InterventionContext:
     """
 
     model: Any
-    source: Optional[Mapping[tuple[str, Optional[int], Optional[int]], Tensor]] = None
-    example_keys: Optional[Sequence[int]] = None
-    frame_mask: Optional[Tensor] = None
+    source: Mapping[tuple[str, int | None, int | None], Tensor] | None = None
+    example_keys: Sequence[int] | None = None
+    frame_mask: Tensor | None = None
     controllers: list = field(default_factory=list)
 
-    def position(self) -> tuple[Optional[int], Optional[int]]:
+    def position(self) -> tuple[int | None, int | None]:
         state = getattr(self.model, "sampling", None)
         return (None, None) if state is None else (state.step, state.evaluation)
 
-    def rows(self, rows: slice) -> "InterventionContext":
+    def rows(self, rows: slice) -> InterventionContext:
         """The context of the batch rows ``rows`` alone (for variants sharing one forward pass;
         those need no second run, so there is no source to slice)."""
         return InterventionContext(
@@ -65,7 +66,7 @@ class InterventionContext:
 
 
 ActivationFn = Callable[[Tensor, str, InterventionContext], Tensor]
-PatternFn = Callable[[Callable[[], Tensor], Any, bool, InterventionContext], Optional[Tensor]]  # None: no override
+PatternFn = Callable[[Callable[[], Tensor], Any, bool, InterventionContext], Tensor | None]  # None: no override
 
 
 @dataclass(frozen=True)
@@ -76,7 +77,7 @@ class Operation:
     params: Mapping[str, Param] = field(default_factory=dict)
     doc: str = ""
     requires_source: bool = False
-    acts_on: Optional[SiteKind] = None  # None: any site
+    acts_on: SiteKind | None = None  # None: any site
 
     def bind(self, args: Mapping[str, Any] | None) -> dict[str, Any]:
         """Arguments with defaults filled in; unknown, missing or mistyped ones are errors."""

@@ -36,8 +36,8 @@ spec engine can use them as metrics.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Mapping, Optional, Sequence
 
 import numpy as np
 import torch
@@ -53,8 +53,8 @@ _TINY = 1e-30
 def pattern_entropy(
     pattern: Tensor,
     *,
-    key_mask: Optional[Tensor] = None,
-    query_mask: Optional[Tensor] = None,
+    key_mask: Tensor | None = None,
+    query_mask: Tensor | None = None,
     normalized: bool = True,
 ) -> Tensor:
     """Per-example, per-head entropy of attention probabilities, averaged over real queries.
@@ -105,7 +105,7 @@ def entropy_trajectory(
     n_layers: int,
     kind: str = "attn",
     evaluation: int = 0,
-    key_mask: Optional[Tensor] = None,
+    key_mask: Tensor | None = None,
     normalized: bool = True,
 ) -> np.ndarray:
     """Entropy per (step, example, layer, head) from a sampler's per-evaluation pattern caches.
@@ -122,13 +122,13 @@ def entropy_trajectory(
         raise ValueError(f"{len(caches)} caches but {len(evaluations)} evaluations")
     rows = []
     for cache, state in zip(caches, evaluations):
-        if getattr(state, "evaluation") != evaluation:
+        if state.evaluation != evaluation:
             continue
         per_layer = []
         for layer in range(n_layers):
             name = f"blocks.{layer}.{kind}.hook_pattern"
             if name not in cache:
-                raise KeyError(f"cache of step {getattr(state, 'step')} has no {name!r}; cache it when sampling")
+                raise KeyError(f"cache of step {state.step} has no {name!r}; cache it when sampling")
             pattern = cache[name]
             query_mask = key_mask if (kind == "attn" and key_mask is not None) else None
             per_layer.append(pattern_entropy(pattern, key_mask=key_mask, query_mask=query_mask, normalized=normalized))
@@ -238,7 +238,7 @@ def summarize_convergence(
     entropy: np.ndarray | Tensor,
     threshold: float = DEFAULT_STABLE_THRESHOLD,
     *,
-    tolerance: Optional[float] = None,
+    tolerance: float | None = None,
 ) -> ConvergenceSummary:
     """Summarise a trajectory (steps, examples, layers, heads) or (steps, layers).
 

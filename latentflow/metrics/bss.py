@@ -36,8 +36,8 @@ import scipy.fft
 import scipy.linalg
 
 from latentflow.metrics._inputs import (
-    Reasons,
     SILENCE_RMS,
+    Reasons,
     as_batch,
     check_same_shape,
     mark_nonfinite,

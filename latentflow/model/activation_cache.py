@@ -18,7 +18,7 @@ Helpers that cannot mean anything here raise ``NotImplementedError`` with the re
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any
 
 import torch
 from torch import Tensor
@@ -48,7 +48,7 @@ _NO_NEURONS = (
 class SamAudioActivationCache(ActivationCache):
     """``ActivationCache`` whose residual helpers know SAM Audio's three-part block."""
 
-    def apply_slice_to_batch_dim(self, batch_slice: Any) -> "SamAudioActivationCache":
+    def apply_slice_to_batch_dim(self, batch_slice: Any) -> SamAudioActivationCache:
         """TransformerLens' slicing, keeping this class (TL's returns a plain ActivationCache)."""
         sliced = super().apply_slice_to_batch_dim(batch_slice)
         return type(self)(sliced.cache_dict, self.model, has_batch_dim=sliced.has_batch_dim)
@@ -57,7 +57,7 @@ class SamAudioActivationCache(ActivationCache):
 
     def accumulated_resid(
         self,
-        layer: Optional[int] = None,
+        layer: int | None = None,
         incl_mid: bool = False,
         apply_ln: bool = False,
         pos_slice: Any = None,
@@ -89,7 +89,7 @@ class SamAudioActivationCache(ActivationCache):
 
     def decompose_resid(
         self,
-        layer: Optional[int] = None,
+        layer: int | None = None,
         mlp_input: bool = False,
         mode: str = "all",
         apply_ln: bool = False,
@@ -218,7 +218,7 @@ class SamAudioActivationCache(ActivationCache):
 
     # -- helpers --------------------------------------------------------------------------
 
-    def _layer(self, layer: Optional[int]) -> int:
+    def _layer(self, layer: int | None) -> int:
         n_layers = self.model.cfg.n_layers
         if layer is None or layer == -1:
             return n_layers

@@ -9,13 +9,13 @@ no-hook time on CPU at T=250. On a GPU it also times the ``large`` config in bf1
 from __future__ import annotations
 
 import argparse
-from copy import deepcopy as copy_module
 import json
 import platform
 import statistics
 import time
+from collections.abc import Callable
+from copy import deepcopy as copy_module
 from dataclasses import asdict, dataclass
-from typing import Callable
 
 import torch
 

@@ -9,9 +9,9 @@ skipped. Within the modelled modules every key must match exactly, with its shap
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Mapping, Optional
 
 import torch
 from torch import Tensor
@@ -186,7 +186,7 @@ def infer_config(tensors: Mapping[str, Tensor], metadata: Mapping[str, str] | No
         except (KeyError, TypeError, ValueError) as err:
             raise CheckpointError(f"{source}: metadata 'transformer_config': {err}") from None
 
-    def shape(name: str) -> Optional[torch.Size]:
+    def shape(name: str) -> torch.Size | None:
         t = tensors.get(prefix + name)
         return None if t is None else t.shape
 

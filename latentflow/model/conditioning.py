@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Optional, Sequence
 
 import torch
 from torch import Tensor
@@ -24,12 +24,12 @@ class Conditioning:
     """
 
     mixture: Tensor
-    text: Optional[Tensor] = None
-    text_mask: Optional[Tensor] = None
-    video: Optional[Tensor] = None
-    anchor_ids: Optional[Tensor] = None
-    anchor_alignment: Optional[Tensor] = None
-    audio_mask: Optional[Tensor] = None
+    text: Tensor | None = None
+    text_mask: Tensor | None = None
+    video: Tensor | None = None
+    anchor_ids: Tensor | None = None
+    anchor_alignment: Tensor | None = None
+    audio_mask: Tensor | None = None
 
     @property
     def batch_size(self) -> int:
@@ -39,13 +39,13 @@ class Conditioning:
     def n_frames(self) -> int:
         return self.mixture.shape[1]
 
-    def replace(self, **changes: Optional[Tensor]) -> "Conditioning":
+    def replace(self, **changes: Tensor | None) -> Conditioning:
         return dataclasses.replace(self, **changes)
 
-    def _map(self, fn) -> "Conditioning":
+    def _map(self, fn) -> Conditioning:
         return Conditioning(**{f.name: (None if (v := getattr(self, f.name)) is None else fn(v)) for f in dataclasses.fields(self)})
 
-    def to(self, device: torch.device | str | None = None, dtype: torch.dtype | None = None) -> "Conditioning":
+    def to(self, device: torch.device | str | None = None, dtype: torch.dtype | None = None) -> Conditioning:
         """Move to a device; floating tensors also take ``dtype`` (masks and ids keep theirs)."""
 
         def move(v: Tensor) -> Tensor:
@@ -53,13 +53,13 @@ class Conditioning:
 
         return self._map(move)
 
-    def select(self, index: Tensor | Sequence[int]) -> "Conditioning":
+    def select(self, index: Tensor | Sequence[int]) -> Conditioning:
         """The examples at ``index`` (along the batch), in that order."""
         idx = torch.as_tensor(index, dtype=torch.long, device=self.mixture.device)
         return self._map(lambda v: v.index_select(0, idx))
 
     @staticmethod
-    def concat(parts: Sequence["Conditioning"]) -> "Conditioning":
+    def concat(parts: Sequence[Conditioning]) -> Conditioning:
         """Stack several conditionings along the batch (all must have the same optional inputs)."""
         fields = [f.name for f in dataclasses.fields(Conditioning)]
         merged = {}
@@ -74,7 +74,7 @@ class Conditioning:
     def check(self, cfg: SamAudioConfig, x_t: Tensor) -> None:
         """Raise a ValueError naming the input and the expected shape when anything is off."""
         B, T, S = x_t.shape if x_t.dim() == 3 else (None, None, None)
-        if x_t.dim() != 3 or S != cfg.state_channels:
+        if x_t.dim() != 3 or cfg.state_channels != S:
             raise ValueError(f"x_t has shape {tuple(x_t.shape)}; expected (B, T, {cfg.state_channels})")
         _expect(self.mixture, "mixture", (B, T, cfg.state_channels))
         if self.text is None and self.text_mask is not None:

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import contextlib
 import re
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Callable, Iterator, Optional
 
 import torch
 import torch.nn.functional as F
@@ -60,15 +60,15 @@ class DiT(nn.Module):
         self.hook_embed = HookPoint()  # after the patch embedder
         self.hook_context = HookPoint()  # y, shared by every block's cross-attention
         self.hook_final = HookPoint()  # the modulated, normalised stream before the output head
-        self.block_runner: Optional[BlockRunner] = None
+        self.block_runner: BlockRunner | None = None
 
     def forward(
         self,
         h: Tensor,
         t: Tensor,
         memory: Tensor,
-        memory_mask: Optional[Tensor],
-        audio_mask: Optional[Tensor],
+        memory_mask: Tensor | None,
+        audio_mask: Tensor | None,
     ) -> Tensor:
         x = self.hook_embed(self.x_embedder(h))
         tvec = self.t_embedder(t).to(x.dtype)
@@ -131,7 +131,7 @@ class SamAudioModel(HookedRootModule):
         self.hook_memory = HookPoint()  # memory = text projection + time term (B, L, d)
         self.hook_dit_in = HookPoint()  # the stream entering the DiT
         self.hook_velocity = HookPoint()
-        self.sampling: Optional[SamplingState] = None
+        self.sampling: SamplingState | None = None
         self.eval()
         self.setup()
 

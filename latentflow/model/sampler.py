@@ -7,8 +7,8 @@ evaluation ``model.sampling`` holds a ``SamplingState`` so hooks can act on chos
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Optional, Sequence
 
 import torch
 from torch import Tensor
@@ -34,7 +34,7 @@ class SampleOutput:
 
     final: Tensor
     times: list[float]
-    states: Optional[Tensor] = None
+    states: Tensor | None = None
     caches: list[dict[str, Tensor]] = field(default_factory=list)
     evaluations: list[SamplingState] = field(default_factory=list)
 

@@ -18,8 +18,8 @@ blocks of a fixed size, so the numbers depend only on the seed, the data and
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 from scipy.special import ndtr, ndtri

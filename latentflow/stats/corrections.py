@@ -16,7 +16,7 @@ ranked as p = 1, which never lowers another hypothesis' adjusted value, and stay
 from __future__ import annotations
 
 import dataclasses
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 

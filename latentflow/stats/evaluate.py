@@ -21,9 +21,15 @@ from latentflow.stats.data import PairedData, as_paired, degeneracy, normalize_a
 from latentflow.stats.decision import decide
 from latentflow.stats.effect_size import EFFECT_SIZES, measure_effect_size
 from latentflow.stats.equivalence import equivalence_margin, tost_paired
-from latentflow.stats.paired import (PERMUTATION_METHODS, ZERO_METHODS, TestOutcome,
-                                     mean_interval_t, paired_t, sign_flip_permutation,
-                                     wilcoxon_signed_rank)
+from latentflow.stats.paired import (
+    PERMUTATION_METHODS,
+    ZERO_METHODS,
+    TestOutcome,
+    mean_interval_t,
+    paired_t,
+    sign_flip_permutation,
+    wilcoxon_signed_rank,
+)
 from latentflow.stats.result import TestResult
 
 TESTS = ("paired_t", "wilcoxon", "permutation", "bootstrap", "tost")

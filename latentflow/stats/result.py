@@ -10,8 +10,9 @@ correction changes the p-value that counts.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, fields
-from typing import Any, Mapping
+from typing import Any
 
 Interval = tuple[float, float]
 DetailValue = float | int | str | bool | None | tuple[float, float]

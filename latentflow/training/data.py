@@ -42,7 +42,7 @@ class PromptTable:
         self.features = features
 
     @classmethod
-    def build(cls, encoder_name: str, prompts: tuple[str, ...] | None = None) -> "PromptTable":
+    def build(cls, encoder_name: str, prompts: tuple[str, ...] | None = None) -> PromptTable:
         prompts = all_prompts() if prompts is None else tuple(prompts)
         return cls(prompts, encoder_from_name(encoder_name).encode(list(prompts)))
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable, Optional
 
 import numpy as np
 import torch
@@ -99,7 +99,7 @@ def learning_rate(step: int, recipe: TrainingRecipe) -> float:
 def train(
     recipe: TrainingRecipe,
     *,
-    progress: Optional[Progress] = None,
+    progress: Progress | None = None,
     prompts: PromptTable | None = None,
 ) -> TrainingResult:
     """Train a model from scratch with ``recipe``; see the module docstring."""

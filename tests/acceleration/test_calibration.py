@@ -58,7 +58,7 @@ def test_presets_follow_the_documented_rules():
     assert plans["balanced"] == {0: 6, 1: 4, 2: 4, 3: 4}  # layer 0 waits until it has settled
     assert plans["aggressive"] == {0: 6, 1: 2, 2: 2, 3: 2, 4: 8}
     assert all(calibration.plan(name).n_steps == 16 for name in PRESET_NAMES)
-    assert dict(calibration.adaptive.start_steps) == {layer: 2 for layer in range(5)}
+    assert dict(calibration.adaptive.start_steps) == dict.fromkeys(range(5), 2)
     with pytest.raises(ValueError, match="unknown LSAC preset 'fast'; allowed: \\['safe', 'balanced', 'aggressive'\\]"):
         calibration.plan("fast")
 

@@ -33,7 +33,7 @@ def test_empty_plan_is_bitwise_plain_sampling(model, cond, method):
 @pytest.mark.parametrize("freeze", [STEPS - 1, STEPS, STEPS + 7])
 def test_freeze_at_or_past_last_step_is_bitwise_plain_sampling(model, cond, method, freeze):
     baseline = sample(model, cond, **kwargs(method))
-    plan = {layer: freeze for layer in range(model.cfg.n_layers)}
+    plan = dict.fromkeys(range(model.cfg.n_layers), freeze)
     result = sample_lsac(model, cond, plan, **kwargs(method))
     assert torch.equal(result.final, baseline.final)
     assert result.record.reused_pattern_fraction() == 0.0
@@ -171,9 +171,8 @@ def test_error_mid_run_leaves_model_clean_and_next_call_exact(model, cond):
         if model.sampling.step == 3:
             raise Boom
 
-    with pytest.raises(Boom):
-        with model.hooks(fwd_hooks=[("blocks.2.hook_resid_post", explode)]):
-            sample_lsac(model, cond, {0: 1, 2: 1}, **kwargs("euler"))
+    with pytest.raises(Boom), model.hooks(fwd_hooks=[("blocks.2.hook_resid_post", explode)]):
+        sample_lsac(model, cond, {0: 1, 2: 1}, **kwargs("euler"))
     # (the autouse fixture checks nothing is left attached)
     assert torch.equal(sample(model, cond, **kwargs("euler")).final, sample_lsac(model, cond, {}, **kwargs("euler")).final)
 
@@ -199,9 +198,8 @@ def test_chains_an_existing_override(model, cond):
 
 def test_model_called_outside_the_sampler_is_an_error(model, cond):
     x = torch.zeros(cond.batch_size, cond.n_frames, model.cfg.state_channels)
-    with lsac_caching(model, {0: 1}):
-        with pytest.raises(RuntimeError, match="outside the sampler"):
-            model(x, 0.5, cond)
+    with lsac_caching(model, {0: 1}), pytest.raises(RuntimeError, match="outside the sampler"):
+        model(x, 0.5, cond)
 
 
 @pytest.mark.parametrize(

@@ -87,5 +87,4 @@ def test_stored_calibrations_were_measured_on_the_bundled_weights(fixture_model,
     with pytest.raises(ValueError, match="not a stored-calibration file of format 1"):
         stored_calibration("other", "noisy", tmp_path)
     with pytest.raises(ValueError, match="lacks \\['trajectory'\\]"):
-        StoredCalibration.from_dict({k: 0 for k in ("model_sha256", "tier", "steps", "method", "n_calibration",
-                                                    "seed", "stable_threshold")}, "entry")
+        StoredCalibration.from_dict(dict.fromkeys(("model_sha256", "tier", "steps", "method", "n_calibration", "seed", "stable_threshold"), 0), "entry")

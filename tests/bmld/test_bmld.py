@@ -11,8 +11,15 @@ from scipy.optimize import approx_fprime
 from scipy.stats import binom
 
 from latentflow.bmld import binaural
-from latentflow.bmld.probe import (DetectionCurve, bmld, detection_curve, fit_psychometric,
-                                   paired_bootstrap_thresholds, probe_bmld, psychometric)
+from latentflow.bmld.probe import (
+    DetectionCurve,
+    bmld,
+    detection_curve,
+    fit_psychometric,
+    paired_bootstrap_thresholds,
+    probe_bmld,
+    psychometric,
+)
 from latentflow.bmld.references import REFERENCE_MODELS, ec_bmld_closed_form
 from latentflow.bmld.stimuli import ABLATIONS, StimulusConfig, make_pair, make_stimuli, with_config
 from latentflow.registry import UnknownNameError

@@ -8,11 +8,12 @@ import warnings
 import numpy as np
 import pytest
 import soundfile
-import torch
 
 from latentflow.audio.bench import make_example
-from latentflow.audio.separate_cli import main as separate_main, parse_span, residual_path, UsageError
-from latentflow.audio.evaluate_cli import MeanInterval, Proportion, main as evaluate_main
+from latentflow.audio.evaluate_cli import MeanInterval, Proportion
+from latentflow.audio.evaluate_cli import main as evaluate_main
+from latentflow.audio.separate_cli import UsageError, parse_span, residual_path
+from latentflow.audio.separate_cli import main as separate_main
 from latentflow.metrics import si_snr
 
 

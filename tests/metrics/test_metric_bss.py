@@ -11,7 +11,6 @@ import torch
 from latentflow.metrics import bss_eval, sar, sar_result
 
 
-
 def mir_eval_two_sources(estimate, target, interference):
     """mir_eval's bss_eval_sources with the target and interference as the two references.
 

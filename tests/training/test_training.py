@@ -68,7 +68,7 @@ def test_time_distributions():
     g = torch.Generator().manual_seed(0)
     uniform = sample_times(20000, TrainingRecipe(time_distribution="uniform"), g)
     logit = sample_times(20000, TrainingRecipe(time_distribution="logit_normal", logit_mean=1.0), g)
-    assert 0 <= float(uniform.min()) and float(uniform.max()) <= 1
+    assert float(uniform.min()) >= 0 and float(uniform.max()) <= 1
     assert abs(float(uniform.mean()) - 0.5) < 0.01
     # sigmoid(N(1, 1)): the median is sigmoid(1) = 0.731.
     assert abs(float(logit.median()) - 1 / (1 + math.exp(-1))) < 0.01
