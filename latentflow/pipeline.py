@@ -52,7 +52,7 @@ import torchaudio
 from torch import Tensor
 
 from latentflow.audio.codec import LatentCodec, mixture_features
-from latentflow.audio.codec_protocol import check_same_codec, codec_label
+from latentflow.audio.codec_protocol import AudioCodec, check_same_codec, codec_label
 from latentflow.audio.codecs import MelCodec, as_codec
 from latentflow.audio.dacvae import separation_messages
 from latentflow.model import Conditioning, SamAudioModel, sample
@@ -144,9 +144,9 @@ class Separator:
     only with ``prompt_kind="span"``.
     """
 
-    def __init__(self, model: SamAudioModel, codec=None, text_encoder=None) -> None:
+    def __init__(self, model: SamAudioModel, codec: AudioCodec | LatentCodec | None = None, text_encoder=None) -> None:
         self.model = model.eval()
-        self.codec = as_codec(codec) if codec is not None else MelCodec()
+        self.codec: AudioCodec = as_codec(codec) if codec is not None else MelCodec()
         self.text_encoder = text_encoder
         C = model.cfg.latent_channels
         if self.codec.latent_channels != C:

@@ -65,7 +65,9 @@ def write_tiny_t5(folder: Path, width: int, seed: int) -> None:
     fast = PreTrainedTokenizerFast(tokenizer_object=tokenizer, pad_token="<pad>", eos_token="</s>",
                                    unk_token="<unk>", model_max_length=512)
     config = T5Config(vocab_size=len(vocab), d_model=width, d_kv=8, d_ff=2 * width, num_layers=2, num_heads=4,
-                      pad_token_id=0, eos_token_id=1, decoder_start_token_id=0)
+                      pad_token_id=0, eos_token_id=1)
+    # not a T5Config parameter in transformers 5 (only a kept extra key), but config.json has carried it
+    config.decoder_start_token_id = 0
     torch.manual_seed(seed)
     model = T5EncoderModel(config).eval()
     folder.mkdir(parents=True, exist_ok=True)

@@ -33,7 +33,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from latentflow.model import AttentionCall, Conditioning, SamAudioModel, pattern_of
+from latentflow.model import AttentionCall, Conditioning, PatternOverride, SamAudioModel, pattern_of
 
 from .control import SamplingController, layer_index, layer_steps
 from .frozen import FrozenPattern, FrozenPatternConfig
@@ -113,7 +113,9 @@ class AdaptiveController(SamplingController):
         self.drifts = []
 
     def extra_contexts(self) -> list[contextlib.AbstractContextManager]:
-        hooks = [(f"blocks.{layer}.attn.hook_in", self._observe(layer)) for layer in self.config.start_steps]
+        hooks: list[tuple[str | Callable, Callable]] = [
+            (f"blocks.{layer}.attn.hook_in", self._observe(layer)) for layer in self.config.start_steps
+        ]
         return [self.model.hooks(fwd_hooks=hooks)]
 
     def _observe(self, layer: int) -> Callable:
@@ -124,7 +126,7 @@ class AdaptiveController(SamplingController):
         return keep_input
 
     def begin_evaluation(self, stack: contextlib.ExitStack) -> None:
-        state = self.state
+        state = self.running_state
         self.config.check_steps(state.n_steps)
         self._inputs = {}
         modules = self.model.attention_modules("self")
@@ -134,9 +136,9 @@ class AdaptiveController(SamplingController):
                 attention = modules[layer]
                 stack.enter_context(attention.overriding_pattern(self._override(layer, frozen, attention.pattern_override)))
 
-    def _override(self, layer: int, frozen: FrozenPattern, previous) -> Callable[[Callable[[], Tensor], AttentionCall], Tensor]:
-        state = self.state
-        audio_mask = None if self.cond.audio_mask is None else self.cond.audio_mask.float()
+    def _override(self, layer: int, frozen: FrozenPattern, previous: PatternOverride | None) -> PatternOverride:
+        state, cond = self.running_state, self.running_cond
+        audio_mask = None if cond.audio_mask is None else cond.audio_mask.float()
 
         def decide(compute: Callable[[], Tensor], call: AttentionCall) -> Tensor:
             def fresh() -> Tensor:

@@ -76,10 +76,12 @@ class DeepCacheController(SamplingController):
         self._deltas, self._entry = {}, None
 
     def begin_evaluation(self, stack: contextlib.ExitStack) -> None:
-        state = self.state
+        state = self.running_state
         delta = self._deltas.get(state.evaluation)
-        full = self.config.is_full_step(state.step) or delta is None
-        runner = self._full_runner(state.evaluation) if full else self._skipping_runner(delta)
+        if self.config.is_full_step(state.step) or delta is None:
+            runner = self._full_runner(state.evaluation)
+        else:
+            runner = self._skipping_runner(delta)
         stack.enter_context(self.model.transformer.running_blocks(runner))
 
     def _full_runner(self, evaluation: int) -> Callable[[int, Callable[[Tensor], Tensor], Tensor], Tensor]:
@@ -90,6 +92,8 @@ class DeepCacheController(SamplingController):
                 self._entry = x
             out = run(x)
             if index == last:
+                if self._entry is None:
+                    raise RuntimeError(f"DeepCache: block {last} ran without block {first}, whose input it needs")
                 self._deltas[evaluation] = out - self._entry
                 self._entry = None
             return out

@@ -70,7 +70,7 @@ from .adaptive import AdaptiveConfig, sample_adaptive
 from .baselines import DeepCacheConfig, sample_deepcache, sample_truncated
 from .calibration import LSACCalibration, calibrate_lsac, measure_entropy_profile, tune_drift_threshold
 from .flops import RunFlops, count_for
-from .lsac import AcceleratedSample, sample_lsac
+from .lsac import AcceleratedSample, LSACPlan, sample_lsac
 
 
 @dataclass(frozen=True, eq=False)
@@ -86,10 +86,20 @@ class BenchCase:
 class QualityMeasure(Protocol):
     """Scores one output in dB (higher is better); ``reference`` says against what."""
 
-    name: str
-    reference: str  # "target" or "full_run"
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def reference(self) -> str: ...  # "target" or "full_run"
 
     def __call__(self, final: Tensor, case: BenchCase, full_final: Tensor) -> float: ...
+
+
+class TargetDecoder(Protocol):
+    """What target-referenced quality needs of a ``latentflow.pipeline.Separator`` (the bench
+    sits below the pipeline and does not import it)."""
+
+    def decode(self, final_state: Tensor, mixture_waveforms: Tensor, *, seeds: Sequence[int] | None = None) -> tuple[Tensor, Tensor]: ...
 
 
 @dataclass(frozen=True)
@@ -117,7 +127,7 @@ class DecodedTargetSISNR:
     Decoding uses the separator's codec on the example's mixture, as ``latentflow separate`` does.
     """
 
-    separator: object  # latentflow.pipeline.Separator
+    separator: TargetDecoder
     name: str = "SI-SNR of the decoded target vs the true target"
     reference: str = "target"
 
@@ -225,8 +235,6 @@ def bench_methods(
 ) -> list[MethodSpec]:
     """Full, full with materialised patterns, LSAC Safe/Balanced/Aggressive, adaptive,
     truncation (3/4 and 5/8 of N), Skip-2."""
-    kw = dict(steps=steps, method=method)
-
     def full(m, cond, noise):
         return sample_truncated(m, cond, steps, method=method, noise=noise)
 
@@ -247,19 +255,17 @@ def bench_methods(
             note="timing reference: the full run with materialised self-attention patterns",
         ),
     ]
+
+    def lsac(plan: LSACPlan) -> Runner:
+        return lambda m, cond, noise: sample_lsac(m, cond, plan, noise=noise, steps=steps, method=method)
+
     for name in ("safe", "balanced", "aggressive"):
         plan = calibration.plan(name)
-        specs.append(
-            MethodSpec(
-                f"lsac-{name}",
-                lambda m, cond, noise, plan=plan: sample_lsac(m, cond, plan, noise=noise, **kw),
-                settings=plan.to_dict(),
-            )
-        )
+        specs.append(MethodSpec(f"lsac-{name}", lsac(plan), settings=plan.to_dict()))
     specs.append(
         MethodSpec(
             "adaptive",
-            lambda m, cond, noise: sample_adaptive(m, cond, adaptive, noise=noise, **kw),
+            lambda m, cond, noise: sample_adaptive(m, cond, adaptive, noise=noise, steps=steps, method=method),
             settings=adaptive.to_dict(),
         )
     )
@@ -269,7 +275,7 @@ def bench_methods(
     specs.append(
         MethodSpec(
             skip.name,
-            lambda m, cond, noise: sample_deepcache(m, cond, skip, noise=noise, **kw),
+            lambda m, cond, noise: sample_deepcache(m, cond, skip, noise=noise, steps=steps, method=method),
             settings=skip.to_dict(),
         )
     )
@@ -490,13 +496,12 @@ def run_lsac_bench(
     ]
 
     def run_all(spec: MethodSpec) -> tuple[list[Tensor], RunFlops]:
-        finals, total = [], None
-        for case, noise in zip(workload.cases, noises):
-            result = spec.run(model, case.cond, noise)
-            finals.append(result.final)
-            counted = count_for(cfg, result.record, case.cond)
-            total = counted if total is None else total + counted
-        return finals, total
+        finals, counts = [], []
+        for case, noise in zip(workload.cases, noises, strict=True):
+            run = spec.run(model, case.cond, noise)
+            finals.append(run.final)
+            counts.append(count_for(cfg, run.record, case.cond))
+        return finals, sum(counts[1:], counts[0])
 
     synchronize = torch.cuda.synchronize if str(device).startswith("cuda") else (lambda: None)
     outputs: dict[str, list[Tensor]] = {spec.name: [] for spec in specs}
@@ -515,12 +520,12 @@ def run_lsac_bench(
             for spec in specs[shift:] + specs[:shift]:
                 synchronize()
                 start = time.perf_counter()
-                result = spec.run(model, case.cond, noise)
+                run = spec.run(model, case.cond, noise)
                 synchronize()
                 elapsed[spec.name] += time.perf_counter() - start
                 if repeat == 0:
-                    outputs[spec.name].append(result.final)
-                    counted = count_for(cfg, result.record, case.cond)
+                    outputs[spec.name].append(run.final)
+                    counted = count_for(cfg, run.record, case.cond)
                     flops[spec.name] = counted if spec.name not in flops else flops[spec.name] + counted
         for name, value in elapsed.items():
             seconds[name].append(value)

@@ -54,6 +54,22 @@ class SamplingController(abc.ABC):
         """Contexts held for the whole attachment (e.g. observation hooks); none by default."""
         return []
 
+    # -- for subclasses ----------------------------------------------------------------------
+
+    @property
+    def running_state(self) -> SamplingState:
+        """``self.state`` of the evaluation being run (from ``begin_evaluation`` on)."""
+        if self.state is None:
+            raise RuntimeError(f"{type(self).__name__}: no sampling evaluation is running")
+        return self.state
+
+    @property
+    def running_cond(self) -> Conditioning:
+        """``self.cond`` of the evaluation being run (from ``begin_evaluation`` on)."""
+        if self.cond is None:
+            raise RuntimeError(f"{type(self).__name__}: no sampling evaluation is running")
+        return self.cond
+
     # -- machinery ---------------------------------------------------------------------------
 
     @contextlib.contextmanager

@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 
 from torch import Tensor
 
-from latentflow.model import AttentionCall, Conditioning, SamAudioModel, pattern_of, sample
+from latentflow.model import AttentionCall, Conditioning, PatternOverride, SamAudioModel, pattern_of, sample
 
 from .control import SamplingController, layer_index, layer_steps
 from .frozen import FrozenPattern, FrozenPatternConfig
@@ -118,7 +118,7 @@ class LSACController(SamplingController):
             frozen.reset()
 
     def begin_evaluation(self, stack: contextlib.ExitStack) -> None:
-        state = self.state
+        state = self.running_state
         self.plan.check_steps(state.n_steps)
         modules = self.model.attention_modules("self")
         for layer, frozen in self.frozen.items():
@@ -132,10 +132,10 @@ class LSACController(SamplingController):
         frozen = self.frozen.get(layer)
         return None if frozen is None else frozen.kept(evaluation)
 
-    def _override(self, layer: int, frozen: FrozenPattern, previous) -> Callable[[Callable[[], Tensor], AttentionCall], Tensor]:
-        state = self.state
+    def _override(self, layer: int, frozen: FrozenPattern, previous: PatternOverride | None) -> PatternOverride:
+        state = self.running_state
 
-        def decide(compute: Callable[[], Tensor], call: AttentionCall) -> Tensor:
+        def decide(compute: Callable[[], Tensor], call: AttentionCall) -> Tensor | None:
             pattern = frozen(state, lambda: pattern_of(previous, compute, call), call)
             if state.step > frozen.config.freeze_step:
                 self.recorder.set_pattern_rows(layer, computed=0, needed=0)

@@ -188,6 +188,11 @@ class LatentCodec(torch.nn.Module):
     """
 
     name = "mel"  # the bundled 16 kHz mel-envelope stand-in for the DAC-VAE (results files name it)
+    # buffers registered in __init__ (declared here so that their type is Tensor, not Module)
+    _mel_to_linear: torch.Tensor
+    _band_width: torch.Tensor
+    _mean: torch.Tensor
+    _std: torch.Tensor
 
     def __init__(self, config: CodecConfig | None = None) -> None:
         super().__init__()

@@ -18,6 +18,7 @@ import json
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import cast
 
 import torch
 import torch.nn.functional as F
@@ -120,6 +121,28 @@ class DACVAEConfig:
         return cfg
 
 
+# The three holders below exist only to give submodules the official state-dict names
+# (``encoder_block.pre.0.alpha``, ``msg_processor.msg_processor.weight``, ``encoder.block.0...``)
+# with attributes the type checker knows.
+class _PrePost(nn.Module):
+    def __init__(self, pre: nn.Sequential, post: nn.Sequential) -> None:
+        super().__init__()
+        self.pre = pre
+        self.post = post
+
+
+class _MessageTable(nn.Module):
+    def __init__(self, table: nn.Embedding) -> None:
+        super().__init__()
+        self.msg_processor = table
+
+
+class _Encoder(nn.Module):
+    def __init__(self, block: nn.Sequential) -> None:
+        super().__init__()
+        self.block = block
+
+
 class Watermarker(nn.Module):
     """``decoder.wm_model``: the waveform head (``base``) plus the message branch h."""
 
@@ -127,14 +150,15 @@ class Watermarker(nn.Module):
         super().__init__()
         dim, ch, hidden, latent = cfg.wm_dim, cfg.wm_channels, cfg.wm_hidden, cfg.wm_latent
         self.alpha = cfg.wm_alpha  # a plain float, not in the state dict
-        self.encoder_block = nn.Module()
-        self.encoder_block.pre = nn.Sequential(Snake(dim), WNConv1d(dim, 1, 7), nn.Tanh(), CausalConv1d(1, ch, 7))
-        self.encoder_block.post = nn.Sequential(LSTMBlock(hidden), nn.ELU(), CausalConv1d(hidden, latent, 7))
-        self.msg_processor = nn.Module()
-        self.msg_processor.msg_processor = nn.Embedding(2 * NBITS, latent)
-        self.decoder_block = nn.Module()
-        self.decoder_block.pre = nn.Sequential(CausalConv1d(latent, hidden, 7), LSTMBlock(hidden))
-        self.decoder_block.post = nn.Sequential(nn.ELU(), CausalConv1d(ch, 1, 7))
+        self.encoder_block = _PrePost(
+            nn.Sequential(Snake(dim), WNConv1d(dim, 1, 7), nn.Tanh(), CausalConv1d(1, ch, 7)),
+            nn.Sequential(LSTMBlock(hidden), nn.ELU(), CausalConv1d(hidden, latent, 7)),
+        )
+        self.msg_processor = _MessageTable(nn.Embedding(2 * NBITS, latent))
+        self.decoder_block = _PrePost(
+            nn.Sequential(CausalConv1d(latent, hidden, 7), LSTMBlock(hidden)),
+            nn.Sequential(nn.ELU(), CausalConv1d(ch, 1, 7)),
+        )
 
     def base(self, trunk: torch.Tensor) -> torch.Tensor:
         pre = self.encoder_block.pre
@@ -162,7 +186,7 @@ class Decoder(nn.Module):
         wm = self.wm_model
         base = wm.base(trunk)
         h = wm.encoder_block.pre[3](base)
-        blocks = list(self.model)[1:]
+        blocks = cast(list[DecoderBlock], list(self.model)[1:])  # __init__ puts DecoderBlocks after the first conv
         for block in reversed(blocks):
             h = block.wm_up(h)
         h = wm.encoder_block.post(h)
@@ -211,12 +235,13 @@ class DACVAE(nn.Module):
         super().__init__()
         self.config = cfg = config if config is not None else DACVAEConfig()
         widths = [cfg.encoder_dim * 2**i for i in range(len(cfg.encoder_rates) + 1)]
-        self.encoder = nn.Module()
-        self.encoder.block = nn.Sequential(
-            WNConv1d(1, cfg.encoder_dim, 7),
-            *[EncoderBlock(widths[i], rate) for i, rate in enumerate(cfg.encoder_rates)],
-            Snake(widths[-1]),
-            WNConv1d(widths[-1], cfg.latent_dim, 3),
+        self.encoder = _Encoder(
+            nn.Sequential(
+                WNConv1d(1, cfg.encoder_dim, 7),
+                *[EncoderBlock(widths[i], rate) for i, rate in enumerate(cfg.encoder_rates)],
+                Snake(widths[-1]),
+                WNConv1d(widths[-1], cfg.latent_dim, 3),
+            )
         )
         self.quantizer = Bottleneck(cfg)
         self.decoder = Decoder(cfg)

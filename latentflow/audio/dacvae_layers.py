@@ -80,8 +80,8 @@ class CausalConv1d(nn.Conv1d):
 class CausalConvTranspose1d(nn.ConvTranspose1d):
     """Plain ConvTranspose1d without padding whose last ``s`` output samples are dropped."""
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return super().forward(x)[..., : -self.stride[0]]
+    def forward(self, input: torch.Tensor, output_size: list[int] | None = None) -> torch.Tensor:
+        return super().forward(input, output_size)[..., : -self.stride[0]]
 
 
 class ResidualUnit(nn.Module):

@@ -24,11 +24,12 @@ import json
 import math
 import sys
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from latentflow.audio.bench import TIERS
 from latentflow.model_names import MODEL_NAME_FORMS
@@ -59,18 +60,18 @@ class MeanInterval:
     n_total: int
 
     @classmethod
-    def of(cls, values: Sequence[float]) -> MeanInterval:
-        values = np.asarray(values, dtype=np.float64)
-        finite = values[np.isfinite(values)]
+    def of(cls, values: ArrayLike) -> MeanInterval:
+        array = np.asarray(values, dtype=np.float64)
+        finite = array[np.isfinite(array)]
         n = int(finite.size)
         if n == 0:
-            return cls(math.nan, math.nan, math.nan, 0, int(values.size))
+            return cls(math.nan, math.nan, math.nan, 0, int(array.size))
         mean = float(finite.mean())
         if n == 1:
-            return cls(mean, math.nan, math.nan, 1, int(values.size))
+            return cls(mean, math.nan, math.nan, 1, int(array.size))
         from latentflow.stats.paired import mean_interval_t
 
-        return cls(mean, *mean_interval_t(finite, 0.95), n, int(values.size))
+        return cls(mean, *mean_interval_t(finite, 0.95), n, int(array.size))
 
     def as_dict(self) -> dict:
         return {"mean": _num(self.mean), "ci95": [_num(self.low), _num(self.high)],
@@ -87,9 +88,9 @@ class Proportion:
     high: float
 
     @classmethod
-    def of(cls, outcomes: Sequence[bool]) -> Proportion:
-        outcomes = np.asarray(outcomes, dtype=bool)
-        n, k = int(outcomes.size), int(outcomes.sum())
+    def of(cls, outcomes: ArrayLike) -> Proportion:
+        array = np.asarray(outcomes, dtype=bool)
+        n, k = int(array.size), int(array.sum())
         if n == 0:
             return cls(0, 0, math.nan, math.nan)
         # scipy's Wilson score interval (measured equal to the former hand-written formula

@@ -125,11 +125,11 @@ def ec_features(waves: np.ndarray, sample_rate: int, *, centres_hz: tuple[float,
 
     n_trials = waves.shape[0]
     freqs = np.fft.rfftfreq(N_FFT, 1 / sample_rate)
-    responses = []
+    power_responses = []
     for centre in centres_hz:
         b, a = signal.gammatone(centre, "iir", fs=sample_rate)
-        responses.append(np.abs(signal.freqz(b, a, worN=freqs, fs=sample_rate)[1]) ** 2)
-    responses = np.stack(responses)  # (channels, F)
+        power_responses.append(np.abs(signal.freqz(b, a, worN=freqs, fs=sample_rate)[1]) ** 2)
+    responses = np.stack(power_responses)  # (channels, F)
     # Only bins a channel passes (power response above -60 dB of its peak) are jittered and
     # summed: the rest contribute nothing measurable and cost most of the time.
     used = np.any(responses > 1e-6 * responses.max(axis=1, keepdims=True), axis=0)
@@ -160,8 +160,8 @@ N_MELS = 40
 
 
 def _stft(x: np.ndarray, hop: int = HOP) -> torch.Tensor:
-    x = torch.tensor(x, dtype=torch.float32)  # a copy: stimulus arrays are read-only
-    return torch.stft(x, N_FFT, hop, window=torch.hann_window(N_FFT), return_complex=True)
+    signal = torch.tensor(x, dtype=torch.float32)  # a copy: stimulus arrays are read-only
+    return torch.stft(signal, N_FFT, hop, window=torch.hann_window(N_FFT), return_complex=True)
 
 
 @functools.lru_cache(maxsize=2)

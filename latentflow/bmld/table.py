@@ -18,6 +18,7 @@ import platform
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -145,7 +146,8 @@ def compute(rows: tuple[RowSpec, ...] = ROWS, *, seed: int = 0, n_resamples: int
         key = (spec.target, spec.ablation)
         if key not in pairs:
             pairs[key] = make_pair(stimulus_config(spec.target, base), seed=seed, ablation=spec.ablation)
-        params = {"centres_hz": SPEECH_EC_CENTRES_HZ} if spec.model == "ec" and spec.target == "speech" else {}
+        # the reference model's own keyword arguments (probe_bmld passes them on)
+        params: dict[str, Any] = {"centres_hz": SPEECH_EC_CENTRES_HZ} if spec.model == "ec" and spec.target == "speech" else {}
         try:
             results[spec] = probe_bmld(spec.model, *pairs[key], seed=seed, n_resamples=n_resamples, **params)
         except ImportError as error:

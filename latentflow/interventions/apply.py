@@ -194,6 +194,7 @@ def _activation_hook(fn, name: str, steps: Any, ctx: InterventionContext, mark=l
 def _rows_hook(fn, name: str, steps: Any, ctx: InterventionContext, rows: slice, mark=lambda: None):
     """The operation on ``rows`` of the activation; the other rows pass through unchanged."""
     row_ctx = ctx.rows(rows)
+    assert ctx.example_keys is not None, "applied() refuses rows= without example_keys"
     batch = len(ctx.example_keys)
 
     def hook(tensor, hook):

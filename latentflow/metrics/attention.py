@@ -38,6 +38,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 import numpy as np
 import torch
@@ -98,9 +99,19 @@ def _check_mask(mask: Tensor, name: str, shape: tuple[int, int], device: torch.d
     return mask
 
 
+class EvaluationIndex(Protocol):
+    """Where in sampling a cache was taken (``latentflow.model.SamplingState`` is one)."""
+
+    @property
+    def step(self) -> int: ...
+
+    @property
+    def evaluation(self) -> int: ...
+
+
 def entropy_trajectory(
     caches: Sequence[Mapping[str, Tensor]],
-    evaluations: Sequence[object],
+    evaluations: Sequence[EvaluationIndex],
     *,
     n_layers: int,
     kind: str = "attn",

@@ -80,7 +80,10 @@ def time_forward(
         for name, hook in _hooks_for(copy, mode):
             copy.add_hook(name, hook)
         copies[mode] = copy
-    medians = _interleaved_medians({mode: (lambda m=m: m(x_t, 0.5, cond)) for mode, m in copies.items()}, repeats, sync)
+    def forward_of(copy: SamAudioModel) -> Callable[[], object]:
+        return lambda: copy(x_t, 0.5, cond)
+
+    medians = _interleaved_medians({mode: forward_of(copy) for mode, copy in copies.items()}, repeats, sync)
     for copy in copies.values():
         copy.reset_hooks()
     return [

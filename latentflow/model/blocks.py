@@ -169,11 +169,11 @@ class Attention(nn.Module):
         self.wk = nn.Linear(d, d, bias=False)
         self.wv = nn.Linear(d, d, bias=False)
         self.wo = nn.Linear(d, d, bias=False)
+        self.q_norm: RMSNorm | None = None
+        self.k_norm: RMSNorm | None = None
         if cfg.qk_norm:
             self.q_norm = RMSNorm(cfg.head_dim, cfg.norm_eps)
             self.k_norm = RMSNorm(cfg.head_dim, cfg.norm_eps)
-        else:
-            self.q_norm = self.k_norm = None
         self.rope = RotaryEmbedding(cfg.head_dim, cfg.rope_theta) if rope else None
         self.hook_in = HookPoint()
         self.hook_q = HookPoint()
@@ -215,7 +215,7 @@ class Attention(nn.Module):
     def _queries_keys(self, x: Tensor, context: Tensor) -> tuple[Tensor, Tensor]:
         q = self.split_heads(self.wq(x))
         k = self.split_heads(self.wk(context))
-        if self.q_norm is not None:
+        if self.q_norm is not None and self.k_norm is not None:  # both or neither (cfg.qk_norm)
             q, k = self.q_norm(q), self.k_norm(k)
         if self.rope is not None:
             q, k = self.rope(q), self.rope(k)

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 from torch import Tensor
@@ -39,11 +40,15 @@ class Conditioning:
     def n_frames(self) -> int:
         return self.mixture.shape[1]
 
-    def replace(self, **changes: Tensor | None) -> Conditioning:
+    def replace(self, **changes: Any) -> Conditioning:
+        """A copy with the named fields changed (``dataclasses.replace``: unknown names raise)."""
         return dataclasses.replace(self, **changes)
 
-    def _map(self, fn) -> Conditioning:
-        return Conditioning(**{f.name: (None if (v := getattr(self, f.name)) is None else fn(v)) for f in dataclasses.fields(self)})
+    def _map(self, fn: Callable[[Tensor], Tensor]) -> Conditioning:
+        mapped: dict[str, Tensor | None] = {
+            f.name: (None if (v := getattr(self, f.name)) is None else fn(v)) for f in dataclasses.fields(self)
+        }
+        return Conditioning(**mapped)  # type: ignore[arg-type]  # mixture is never None, so never mapped to None
 
     def to(self, device: torch.device | str | None = None, dtype: torch.dtype | None = None) -> Conditioning:
         """Move to a device; floating tensors also take ``dtype`` (masks and ids keep theirs)."""
@@ -62,14 +67,14 @@ class Conditioning:
     def concat(parts: Sequence[Conditioning]) -> Conditioning:
         """Stack several conditionings along the batch (all must have the same optional inputs)."""
         fields = [f.name for f in dataclasses.fields(Conditioning)]
-        merged = {}
+        merged: dict[str, Tensor | None] = {}
         for name in fields:
             values = [getattr(p, name) for p in parts]
             present = [v is not None for v in values]
             if any(present) and not all(present):
                 raise ValueError(f"cannot concatenate conditionings: {name!r} is set in some and None in others")
             merged[name] = torch.cat(values, 0) if all(present) else None
-        return Conditioning(**merged)
+        return Conditioning(**merged)  # type: ignore[arg-type]  # mixture is always set, so concatenated
 
     def check(self, cfg: SamAudioConfig, x_t: Tensor) -> None:
         """Raise a ValueError naming the input and the expected shape when anything is off."""
@@ -93,7 +98,7 @@ class Conditioning:
             _expect(self.video, "video", (B, cfg.vision_dim, T))
         if (self.anchor_ids is None) != (self.anchor_alignment is None):
             raise ValueError("anchor_ids and anchor_alignment must be given together")
-        if self.anchor_ids is not None:
+        if self.anchor_ids is not None and self.anchor_alignment is not None:  # both or neither, checked above
             _expect(self.anchor_ids, "anchor_ids", (B, None), dtype=torch.long)
             _expect(self.anchor_alignment, "anchor_alignment", (B, T), dtype=torch.long)
             n_rows = cfg.num_anchors + 1

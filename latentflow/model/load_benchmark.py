@@ -71,7 +71,7 @@ def _stream_safetensors(path: Path, shapes: dict, generator: torch.Generator) ->
             left, start = torch.Size(shape).numel(), (index * 7919) % POOL
             while left:
                 take = min(left, POOL - start)
-                handle.write(memoryview(pool[start:start + take]).cast("B"))
+                handle.write(pool[start:start + take].data.cast("B"))
                 left, start = left - take, 0
 
 

@@ -94,7 +94,7 @@ def check_parity(path: str | Path, tolerance: float = DEFAULT_TOLERANCE) -> Pari
     if not outputs:
         raise CheckpointError(f"{path}: parity vector has no 'output.*' tensors")
 
-    errors = []
+    output_errors: list[OutputError] = []
     with torch.no_grad():
         for name in outputs:
             expected = tensors[name]
@@ -109,8 +109,8 @@ def check_parity(path: str | Path, tolerance: float = DEFAULT_TOLERANCE) -> Pari
                     f"{path}: unknown output {name!r}; expected output.velocity_t<t> or "
                     "output.sample_<euler|midpoint><steps>"
                 )
-            errors.append(OutputError(name, float((got - expected).abs().max())))
-    return ParityResult(path=str(path), errors=tuple(errors), tolerance=tolerance)
+            output_errors.append(OutputError(name, float((got - expected).abs().max())))
+    return ParityResult(path=str(path), errors=tuple(output_errors), tolerance=tolerance)
 
 
 def main(argv: list[str] | None = None) -> int:

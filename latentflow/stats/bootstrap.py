@@ -24,7 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.special import ndtr, ndtri
 
-Statistic = Callable[..., np.ndarray]  # statistic(*samples, axis=-1), vectorised
+Statistic = Callable[..., np.ndarray | float]  # statistic(*samples, axis=-1), vectorised; a float for 1-D samples
 _BLOCK_ELEMENTS = 1 << 20  # resample indices drawn per block (8 MiB of int64)
 
 

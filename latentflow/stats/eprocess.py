@@ -59,6 +59,7 @@ import functools
 import math
 
 import numpy as np
+from numpy.typing import ArrayLike
 from scipy import optimize, special, stats
 
 DEFAULT_PRIOR_SCALE = 0.7  # prior sd of the standardised effect d_z (g = 0.49)
@@ -70,7 +71,7 @@ _PRIOR_MEAN, _PRIOR_VARIANCE, _PSEUDO_OBSERVATIONS = 0.5, 0.25, 1.0
 # ----- t mixture -------------------------------------------------------------------------
 
 
-def t_mixture_log_e(n: np.ndarray, r: np.ndarray, side: int, prior_scale: float) -> np.ndarray:
+def t_mixture_log_e(n: ArrayLike, r: ArrayLike, side: int, prior_scale: float) -> np.ndarray:
     """log E of the one-sided t mixture at sample size(s) n and self-normalised sum(s) r."""
     g = prior_scale**2
     n = np.asarray(n, dtype=np.float64)

@@ -214,6 +214,7 @@ def _tested(paired: PairedData, settings: _Settings) -> TestResult:
     elif settings.test == "bootstrap":
         outcome = _bootstrap_outcome(fitted, settings)
     else:
+        assert settings.margin is not None, "_Settings.check gives every tost its margin"
         low, high = settings.margin
         tost = tost_paired(d, low, high, settings.alpha)
         outcome = tost.outcome

@@ -104,7 +104,7 @@ class TrainingRecipe:
         unknown = sorted(set(data) - known)
         if unknown:
             raise ValueError(f"unknown recipe fields {unknown}; allowed: {sorted(known)}")
-        values = {k: tuple(v) if isinstance(v, list) else v for k, v in data.items()}
+        values: dict[str, Any] = {k: tuple(v) if isinstance(v, list) else v for k, v in data.items()}
         return cls(**values)
 
 
