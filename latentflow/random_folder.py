@@ -21,7 +21,12 @@ import torch
 TEXT_ENCODER_NAME = "tiny-t5"
 # A fixed word list for the tokenizer: the words of the bench prompts and a few more; anything
 # else becomes <unk>, which is enough for a random encoder.
-WORDS = ["a", "an", "the", "of", "and", "in", "with", "on", "man", "woman", "speaking", "speech", "talking", "voice", "person", "male", "female", "speaker", "music", "sound", "noise", "dog", "barking", "siren", "engine", "rain", "birds", "alarm", "knocking", "car", "bell", "water", "wind", "child", "laughing", "singing", "other", "background", "loud", "quiet"]
+WORDS = [
+    "a", "an", "the", "of", "and", "in", "with", "on", "man", "woman", "speaking", "speech", "talking", "voice",
+    "person", "male", "female", "speaker", "music", "sound", "noise", "dog", "barking", "siren", "engine", "rain",
+    "birds", "alarm", "knocking", "car", "bell", "water", "wind", "child", "laughing", "singing", "other",
+    "background", "loud", "quiet",
+]
 
 
 def make_test_model(folder: str | Path, *, seed: int = 0, dim: int = 64, n_heads: int = 4, n_layers: int = 2,

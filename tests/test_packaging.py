@@ -74,7 +74,8 @@ def test_declared_dependencies_and_python_floor():
     ):
         assert needed in names, f"{needed} is not declared in pyproject.toml"
     test_extra = [r for r in requirements if 'extra == "test"' in r]
-    assert sorted(re.split(r"[\s;]", r, maxsplit=1)[0] for r in test_extra) == ["fast-bss-eval", "jsonschema", "mir_eval"]
+    names_in_extra = sorted(re.split(r"[\s;]", r, maxsplit=1)[0] for r in test_extra)
+    assert names_in_extra == ["fast-bss-eval", "jsonschema", "mir_eval"]
 
 
 def _normalized(distribution: str) -> str:
@@ -132,7 +133,8 @@ def test_version_subcommand_lists_dependency_versions(capsys):
     assert cli.main(["version", "--dependencies"]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert lines[1] == f"torch {metadata.version('torch')}"
-    assert [line.split()[0] for line in lines] == ["latentflow", "torch", "torchaudio", "transformer-lens", "numpy", "scipy"]
+    expected = ["latentflow", "torch", "torchaudio", "transformer-lens", "numpy", "scipy"]
+    assert [line.split()[0] for line in lines] == expected
 
 
 def test_unknown_subcommand_is_a_usage_error_naming_the_choices(capsys):
@@ -170,7 +172,7 @@ def test_registry_line_pointing_nowhere_fails_with_the_target_named():
 
 def test_available_subcommands_only_names_importable_ones(monkeypatch):
     ghost = cli.Subcommand("ghost", "latentflow.no_such_module:main", "never built")
-    monkeypatch.setattr(cli, "SUBCOMMANDS", cli.SUBCOMMANDS + (ghost,))
+    monkeypatch.setattr(cli, "SUBCOMMANDS", (*cli.SUBCOMMANDS, ghost))
     available = cli.available_subcommands()
     assert "version" in available and "ghost" not in available
 
@@ -282,8 +284,8 @@ def test_the_profile_in_effect_follows_the_environment():
 
 def _constraints(path: Path) -> dict[str, str]:
     pins = {}
-    for line in path.read_text().splitlines():
-        line = line.split("#", 1)[0].strip()
+    for raw in path.read_text().splitlines():
+        line = raw.split("#", 1)[0].strip()
         if line:
             name, _, version = line.partition("==")
             pins[name.strip()] = version.strip()
@@ -423,7 +425,8 @@ def test_wheel_ships_package_data_but_not_top_level_fixtures(tmp_path):
     assert {"latentflow/cli.py", "latentflow/pytest_plugin.py"} <= names
     assert {"latentflow/bundled/probe.safetensors", "latentflow/bundled/probe.yaml"} <= names
     assert not any(name.startswith("fixtures/") for name in names)
-    entry_points = zipfile.ZipFile(wheel).read(f"latentflow-{latentflow.__version__}.dist-info/entry_points.txt").decode()
+    entry_points_file = f"latentflow-{latentflow.__version__}.dist-info/entry_points.txt"
+    entry_points = zipfile.ZipFile(wheel).read(entry_points_file).decode()
     assert "latentflow = latentflow.cli:main" in entry_points
     assert "latentflow = latentflow.pytest_plugin" in entry_points
 

@@ -60,7 +60,9 @@ class AdaptiveConfig:
             raise ValueError(f"adaptive config {self.name!r}: threshold must be a finite number >= 0, got {t!r}")
 
     @classmethod
-    def all_layers(cls, n_layers: int, start_step: int, threshold: float = DEFAULT_DRIFT_THRESHOLD, **kw) -> AdaptiveConfig:
+    def all_layers(
+        cls, n_layers: int, start_step: int, threshold: float = DEFAULT_DRIFT_THRESHOLD, **kw
+    ) -> AdaptiveConfig:
         return cls(dict.fromkeys(range(n_layers), start_step), threshold, **kw)
 
     def to_dict(self) -> dict:
@@ -134,7 +136,8 @@ class AdaptiveController(SamplingController):
             # Nothing can be reused at or after the last step if caching starts there.
             if frozen.config.active_at(state):
                 attention = modules[layer]
-                stack.enter_context(attention.overriding_pattern(self._override(layer, frozen, attention.pattern_override)))
+                override = self._override(layer, frozen, attention.pattern_override)
+                stack.enter_context(attention.overriding_pattern(override))
 
     def _override(self, layer: int, frozen: FrozenPattern, previous: PatternOverride | None) -> PatternOverride:
         state, cond = self.running_state, self.running_cond
@@ -175,6 +178,8 @@ class AdaptiveController(SamplingController):
         return decide
 
 
-def sample_adaptive(model: SamAudioModel, cond: Conditioning, config: AdaptiveConfig, **sample_kwargs) -> AcceleratedSample:
+def sample_adaptive(
+    model: SamAudioModel, cond: Conditioning, config: AdaptiveConfig, **sample_kwargs
+) -> AcceleratedSample:
     """``latentflow.model.sample`` with adaptive refresh."""
     return sample_controlled(AdaptiveController(model, config), cond, **sample_kwargs)

@@ -108,12 +108,15 @@ class DeepCacheController(SamplingController):
                 return run(x)
             self.recorder.set_block_skipped(index)
             if tuple(delta.shape) != tuple(x.shape):
-                raise RuntimeError(f"DeepCache: cached contribution has shape {tuple(delta.shape)}, the stream {tuple(x.shape)}")
+                raise RuntimeError(f"DeepCache: cached contribution has shape {tuple(delta.shape)}, the stream "
+                                   f"{tuple(x.shape)}")
             return x + delta if index == first else x
 
         return run_shallow
 
 
-def sample_deepcache(model: SamAudioModel, cond: Conditioning, config: DeepCacheConfig, **sample_kwargs) -> AcceleratedSample:
+def sample_deepcache(
+    model: SamAudioModel, cond: Conditioning, config: DeepCacheConfig, **sample_kwargs
+) -> AcceleratedSample:
     """``latentflow.model.sample`` with DeepCache-style block skipping."""
     return sample_controlled(DeepCacheController(model, config), cond, **sample_kwargs)

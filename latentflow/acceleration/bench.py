@@ -99,7 +99,9 @@ class TargetDecoder(Protocol):
     """What target-referenced quality needs of a ``latentflow.pipeline.Separator`` (the bench
     sits below the pipeline and does not import it)."""
 
-    def decode(self, final_state: Tensor, mixture_waveforms: Tensor, *, seeds: Sequence[int] | None = None) -> tuple[Tensor, Tensor]: ...
+    def decode(
+        self, final_state: Tensor, mixture_waveforms: Tensor, *, seeds: Sequence[int] | None = None
+    ) -> tuple[Tensor, Tensor]: ...
 
 
 @dataclass(frozen=True)
@@ -358,7 +360,10 @@ class LsacBenchResult:
             quality_head = "SI-SNR loss dB [95% CI]"  # full - method: > 0 is worse
         else:
             quality_head = "SI-SNR vs full dB [95% CI]"
-        head = f"{'method':<18}{'SA saved':>9}{'tot saved':>10}{'speedup':>9}  {quality_head:<30}{'retention (vs trunc k)':>24}"
+        head = (
+            f"{'method':<18}{'SA saved':>9}{'tot saved':>10}{'speedup':>9}  "
+            f"{quality_head:<30}{'retention (vs trunc k)':>24}"
+        )
         lines = [head, "-" * len(head)]
         for r in self.methods:
             interval = f"{_fmt(r.summary_mean)} [{_fmt(r.summary_interval[0])}, {_fmt(r.summary_interval[1])}]"
@@ -367,7 +372,8 @@ class LsacBenchResult:
             else:
                 retention = "-"
             lines.append(
-                f"{r.name:<18}{r.self_attention_saved:>9.1%}{r.total_saved:>10.1%}{r.speedup:>8.2f}x  {interval:<30}{retention:>24}"
+                f"{r.name:<18}{r.self_attention_saved:>9.1%}{r.total_saved:>10.1%}{r.speedup:>8.2f}x  "
+                f"{interval:<30}{retention:>24}"
             )
         return "\n".join(lines)
 
@@ -403,7 +409,9 @@ def matched_truncation_steps(saving: float, n_steps: int) -> int:
     return min(range(1, n_steps + 1), key=lambda k: (abs((n_steps - k) / n_steps - saving), -k))
 
 
-def retention_ratio(reference: str, method_quality, method_degradation, trunc_quality, trunc_degradation) -> tuple[float | None, str]:
+def retention_ratio(
+    reference: str, method_quality, method_degradation, trunc_quality, trunc_degradation
+) -> tuple[float | None, str]:
     if reference == "target":
         method_loss, trunc_loss = float(np.mean(method_degradation)), float(np.mean(trunc_degradation))
         if method_loss <= 0 or trunc_loss <= 0:
@@ -456,7 +464,9 @@ def run_lsac_bench(
         raise ValueError(f"repeats must be >= 1, got {repeats}")
     if workload is None and model_path != "random":
         if str(device) != "cpu" or dtype != torch.float32:
-            raise ValueError("audio workloads run on the CPU in float32; use --model random for other devices and dtypes")
+            raise ValueError(
+                "audio workloads run on the CPU in float32; use --model random for other devices and dtypes"
+            )
         model, workload = audio_workload(tier, n, model_path or "fixture", n_calibration=n_calibration, seed=seed)
     if model is None:
         model = build_model(preset("fixture"), seed=0, device=device, dtype=dtype)
@@ -513,7 +523,7 @@ def run_lsac_bench(
         spec.run(model, workload.cases[0].cond, noises[0])
     for repeat in range(repeats):
         elapsed = {spec.name: 0.0 for spec in specs}
-        for index, (case, noise) in enumerate(zip(workload.cases, noises)):
+        for index, (case, noise) in enumerate(zip(workload.cases, noises, strict=True)):
             # Methods take turns example by example, in a rotating order, so a busy spell of
             # the machine is shared out rather than landing on one method's pass.
             shift = (repeat * len(workload.cases) + index) % len(specs)
@@ -535,7 +545,7 @@ def run_lsac_bench(
     full_final = outputs["full"]
 
     def scores(finals: list[Tensor]) -> list[float]:
-        return [quality_fn(f, case, ref) for f, case, ref in zip(finals, workload.cases, full_final)]
+        return [quality_fn(f, case, ref) for f, case, ref in zip(finals, workload.cases, full_final, strict=True)]
 
     quality = {name: scores(finals) for name, finals in outputs.items()}
     by_steps = {spec.truncation_steps: spec.name for spec in specs if spec.truncation_steps is not None}
@@ -555,7 +565,7 @@ def run_lsac_bench(
     def degradation(name: str) -> list[float]:
         if quality_fn.reference != "target":
             return []
-        return [q_full - q for q_full, q in zip(quality["full"], quality[name])]
+        return [q_full - q for q_full, q in zip(quality["full"], quality[name], strict=True)]
 
     def result_for(spec: MethodSpec, timed: bool) -> MethodResult:
         name = spec.name
@@ -635,8 +645,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         "(fixture-sized random weights on random conditioning, no audio)")
     parser.add_argument("--json", dest="json_out", default=None, help="write the results as JSON to this path")
     parser.add_argument("--steps", type=int, default=16, help="sampling steps of the full run (default 16)")
-    parser.add_argument("--method", choices=("euler", "midpoint"), default="euler", help="sampler (default euler, as in the paper)")
-    parser.add_argument("--repeats", type=int, default=3, help="timed passes per method; the median is reported (default 3)")
+    parser.add_argument("--method", choices=("euler", "midpoint"), default="euler",
+                        help="sampler (default euler, as in the paper)")
+    parser.add_argument("--repeats", type=int, default=3,
+                        help="timed passes per method; the median is reported (default 3)")
     parser.add_argument("--frames", type=int, default=100, help="latent frames per random example (default 100 = 4 s)")
     parser.add_argument("--calibration", type=int, default=4, help="calibration examples (default 4)")
     parser.add_argument("--seed", type=int, default=0, help="seed of examples and noise (default 0)")

@@ -148,7 +148,7 @@ class SamplingController(abc.ABC):
 def _forward_inputs(args: tuple, kwargs: dict) -> tuple[Tensor, Conditioning]:
     """(x_t, cond) of ``SamAudioModel.forward(x_t, t, cond)`` however they were passed."""
     names = ("x_t", "t", "cond")
-    values = dict(zip(names, args))
+    values = dict(zip(names, args, strict=False))
     values.update({k: v for k, v in kwargs.items() if k in names})
     return values["x_t"], values["cond"]
 

@@ -96,5 +96,7 @@ class FrozenPattern:
             )
         expected = (call.batch, call.n_heads, call.n_queries, call.n_keys)
         if tuple(kept.shape) != expected:
-            raise RuntimeError(f"{self.name}: the kept pattern has shape {tuple(kept.shape)}, the call needs {expected}")
+            raise RuntimeError(
+                f"{self.name}: the kept pattern has shape {tuple(kept.shape)}, the call needs {expected}"
+            )
         return kept

@@ -76,12 +76,15 @@ class LSACPlan:
         return cls(steps, n_steps=data.get("n_steps"), name=str(data.get("name", name)))
 
     def to_dict(self) -> dict:
-        return {"name": self.name, "n_steps": self.n_steps, "freeze_steps": {str(k): v for k, v in self.freeze_steps.items()}}
+        freeze_steps = {str(k): v for k, v in self.freeze_steps.items()}
+        return {"name": self.name, "n_steps": self.n_steps, "freeze_steps": freeze_steps}
 
     def effective(self, n_steps: int) -> dict[int, int]:
         """The layers that actually reuse a pattern in an ``n_steps`` run (freeze < n_steps - 1)."""
         self.check_steps(n_steps)
-        return {layer: step for layer, step in self.freeze_steps.items() if FrozenPatternConfig(step).reuses_in(n_steps)}
+        return {
+            layer: step for layer, step in self.freeze_steps.items() if FrozenPatternConfig(step).reuses_in(n_steps)
+        }
 
     def check_steps(self, n_steps: int) -> None:
         if self.n_steps is not None and n_steps != self.n_steps:
@@ -125,7 +128,8 @@ class LSACController(SamplingController):
             # Only from the freeze step on: before it the layer keeps the model's fused path.
             if frozen.config.active_at(state):
                 attention = modules[layer]
-                stack.enter_context(attention.overriding_pattern(self._override(layer, frozen, attention.pattern_override)))
+                override = self._override(layer, frozen, attention.pattern_override)
+                stack.enter_context(attention.overriding_pattern(override))
 
     def cached_pattern(self, layer: int, evaluation: int = 0) -> Tensor | None:
         """The pattern kept for ``layer`` / evaluation index in the current call (None if none)."""
@@ -163,7 +167,9 @@ def sample_controlled(
     return AcceleratedSample(final=output.final, record=record, output=output)
 
 
-def sample_lsac(model: SamAudioModel, cond: Conditioning, plan: LSACPlan | Mapping[int, int], **sample_kwargs) -> AcceleratedSample:
+def sample_lsac(
+    model: SamAudioModel, cond: Conditioning, plan: LSACPlan | Mapping[int, int], **sample_kwargs
+) -> AcceleratedSample:
     """``latentflow.model.sample`` with LSAC; ``plan`` may be a plain ``{layer: freeze_step}``."""
     if not isinstance(plan, LSACPlan):
         plan = LSACPlan(plan)

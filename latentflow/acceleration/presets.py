@@ -97,7 +97,9 @@ def load_calibrations(path: Path = CALIBRATIONS) -> list[StoredCalibration]:
     data = json.loads(path.read_text())
     if not isinstance(data, dict) or data.get("format") != FORMAT or not isinstance(data.get("calibrations"), list):
         raise ValueError(f"{path}: not a stored-calibration file of format {FORMAT}")
-    return [StoredCalibration.from_dict(entry, f"{path} calibrations[{i}]") for i, entry in enumerate(data["calibrations"])]
+    return [
+        StoredCalibration.from_dict(entry, f"{path} calibrations[{i}]") for i, entry in enumerate(data["calibrations"])
+    ]
 
 
 def stored_calibration(calibrated_on: str, tier: str, folder: Path = CALIBRATION_FOLDER) -> StoredCalibration:

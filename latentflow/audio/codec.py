@@ -326,7 +326,7 @@ class LatentCodec(torch.nn.Module):
         listening and sanity checks, not for measuring separation quality.
         """
         latent = self._check_latent(latent, "latent")
-        batch, frames, _ = latent.shape
+        _, frames, _ = latent.shape
         per_bin = self.mel_power(latent) / self._band_width  # (B, T, M)
         n_stft = frames * self.config.frames_per_latent + 1
         per_bin = self._interpolate_time(per_bin, n_stft)  # (B, N, M)

@@ -66,11 +66,13 @@ class DACVAEConfig:
         if math.prod(self.encoder_rates) != math.prod(self.decoder_rates):
             raise ValueError(
                 f"DACVAEConfig: encoder_rates {list(self.encoder_rates)} (hop {math.prod(self.encoder_rates)}) and "
-                f"decoder_rates {list(self.decoder_rates)} (hop {math.prod(self.decoder_rates)}) must have equal products"
+                f"decoder_rates {list(self.decoder_rates)} (hop {math.prod(self.decoder_rates)}) "
+                "must have equal products"
             )
         if self.wm_channels < 1 or self.decoder_dim % 16:
             raise ValueError(
-                f"DACVAEConfig.decoder_dim={self.decoder_dim} must be a multiple of 16 with (decoder_dim // 16) // 3 >= 1"
+                f"DACVAEConfig.decoder_dim={self.decoder_dim} must be a multiple of 16 "
+                "with (decoder_dim // 16) // 3 >= 1"
             )
 
     @property
@@ -101,7 +103,9 @@ class DACVAEConfig:
     @classmethod
     def from_dict(cls, data: Mapping, *, source: str = "codec_config") -> DACVAEConfig:
         """Build from an official config dict; checks fixed parts (wm_rates, watermarker sizes)."""
-        names = ("encoder_dim", "encoder_rates", "latent_dim", "codebook_dim", "decoder_dim", "decoder_rates", "sample_rate")
+        names = (
+            "encoder_dim", "encoder_rates", "latent_dim", "codebook_dim", "decoder_dim", "decoder_rates", "sample_rate"
+        )
         missing = [n for n in names if n not in data]
         if missing:
             raise ValueError(f"{source}: missing key(s) {missing}; a DAC-VAE config needs {list(names)}")
@@ -176,7 +180,7 @@ class Decoder(nn.Module):
         widths = [cfg.decoder_dim // 2**i for i in range(len(cfg.decoder_rates) + 1)]
         blocks = [
             DecoderBlock(widths[i], widths[i + 1], rate, wm_rate)
-            for i, (rate, wm_rate) in enumerate(zip(cfg.decoder_rates, WM_RATES))
+            for i, (rate, wm_rate) in enumerate(zip(cfg.decoder_rates, WM_RATES, strict=True))
         ]
         self.model = nn.Sequential(WNConv1d(cfg.latent_dim, cfg.decoder_dim, 7), *blocks)
         self.wm_model = Watermarker(cfg)
@@ -309,7 +313,9 @@ class DACVAE(nn.Module):
         if message is None:
             message = watermark_message(DEFAULT_WATERMARK_SEED if seed is None else seed, latents.shape[0])
         elif message.shape != (latents.shape[0], NBITS):
-            raise ValueError(f"DACVAE.decode: message must be ({latents.shape[0]}, {NBITS}), got {tuple(message.shape)}")
+            raise ValueError(
+                f"DACVAE.decode: message must be ({latents.shape[0]}, {NBITS}), got {tuple(message.shape)}"
+            )
         message = message.to(latents.device)
         with _cudnn_off(latents):
             return self.decoder(self.quantizer.out_proj(latents), message)
@@ -328,12 +334,16 @@ class DACVAE(nn.Module):
 
         return describe_codec(self, self.name)
 
-    def load_official_state_dict(self, tensors: Mapping[str, torch.Tensor], *, prefix: str = "", source: str = "<tensors>") -> None:
+    def load_official_state_dict(
+        self, tensors: Mapping[str, torch.Tensor], *, prefix: str = "", source: str = "<tensors>"
+    ) -> None:
         """Strict load of ``prefix + name`` entries; errors name every key and both shapes."""
         own = {k.removeprefix(prefix): v for k, v in tensors.items() if k.startswith(prefix)}
         problems = state_dict_problems(self.state_dict(), own)
         if problems:
-            raise CheckpointError(f"{source}: weights do not fit the DAC-VAE config {self.config}:\n" + "\n".join(problems))
+            raise CheckpointError(
+                f"{source}: weights do not fit the DAC-VAE config {self.config}:\n" + "\n".join(problems)
+            )
         self.load_state_dict(own, strict=True)
 
 

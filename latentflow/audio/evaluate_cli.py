@@ -159,12 +159,15 @@ class Evaluation:
         }
 
     def table(self) -> str:
-        head = f"{self.tier} tier, {self.n} held-out examples, {self.steps}-step {self.method}, prompt {self.prompt_kind}"
+        head = (
+            f"{self.tier} tier, {self.n} held-out examples, {self.steps}-step {self.method}, prompt {self.prompt_kind}"
+        )
         rows = [head, f"{'metric':<28}{'mean':>9}  {'95% interval':<20}{'n':>5}"]
         for name, interval in self.metrics.items():
             label, unit = METRIC_LABELS[name]
             label = f"{label} ({unit})" if unit else label
-            rows.append(f"{label:<28}{interval.mean:>9.3f}  [{interval.low:7.3f}, {interval.high:7.3f}]  {interval.n_valid:>4}")
+            rows.append(f"{label:<28}{interval.mean:>9.3f}  [{interval.low:7.3f}, {interval.high:7.3f}]  "
+                        f"{interval.n_valid:>4}")
         if self.prompt_following is not None:
             for label, share in (("prompt following (mix)", self.prompt_following.per_mixture),
                                  ("prompt following (each)", self.prompt_following.per_prompt)):

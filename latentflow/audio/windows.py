@@ -55,7 +55,7 @@ class Windows:
         if n_samples <= window:
             return cls((0,), n_samples, 0)
         step = window - overlap
-        starts = list(range(0, n_samples - window, step)) + [n_samples - window]
+        starts = [*range(0, n_samples - window, step), n_samples - window]
         return cls(tuple(starts), window, overlap)
 
     def weights(self, index: int, dtype: torch.dtype = torch.float32) -> Tensor:
@@ -82,7 +82,7 @@ def overlap_add(pieces: Sequence[Tensor], windows: Windows, n_samples: int) -> T
         raise ValueError(f"{len(pieces)} pieces for {len(windows.starts)} windows")
     total = torch.zeros((*pieces[0].shape[:-1], n_samples), dtype=torch.float64)
     weight = torch.zeros(n_samples, dtype=torch.float64)
-    for index, (piece, start) in enumerate(zip(pieces, windows.starts)):
+    for index, (piece, start) in enumerate(zip(pieces, windows.starts, strict=True)):
         w = windows.weights(index)
         total[..., start : start + windows.length] += w * piece.double()
         weight[start : start + windows.length] += w

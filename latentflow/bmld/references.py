@@ -53,7 +53,9 @@ class ReferenceModel:
 
     def __post_init__(self) -> None:
         if self.role not in ROLES:
-            raise ValueError(f"reference model {self.name!r}: role must be one of {', '.join(ROLES)}, got {self.role!r}")
+            raise ValueError(
+                f"reference model {self.name!r}: role must be one of {', '.join(ROLES)}, got {self.role!r}"
+            )
 
     def features(self, stimuli: StimulusSet, **params) -> np.ndarray:
         """(N, D) float64 features of every trial of ``stimuli`` (cached per set and params)."""
@@ -71,7 +73,8 @@ class ReferenceModel:
                                 dtype=np.float64)
             if cached.ndim != 2 or cached.shape[0] != len(stimuli.labels) or not np.isfinite(cached).all():
                 raise ValueError(f"reference model {self.name!r} gave features of shape {cached.shape} "
-                                 f"(finite: {bool(np.isfinite(cached).all())}); need ({len(stimuli.labels)}, D), finite")
+                                 f"(finite: {bool(np.isfinite(cached).all())}); "
+                                 f"need ({len(stimuli.labels)}, D), finite")
             cached.flags.writeable = False
             _FEATURE_CACHE[key] = cached
             while len(_FEATURE_CACHE) > _FEATURE_CACHE_SIZE:

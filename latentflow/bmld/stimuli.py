@@ -98,7 +98,8 @@ class StimulusConfig:
         if not 0 < self.tone_hz < nyquist:
             raise ValueError(f"StimulusConfig.tone_hz must lie in (0, {nyquist:g}) Hz, got {self.tone_hz!r}")
         if not self.tnr_db or any(not math.isfinite(v) for v in self.tnr_db):
-            raise ValueError(f"StimulusConfig.tnr_db must be a non-empty ladder of finite dB values, got {self.tnr_db!r}")
+            raise ValueError("StimulusConfig.tnr_db must be a non-empty ladder of finite dB values, got "
+                             f"{self.tnr_db!r}")
         if list(self.tnr_db) != sorted(set(self.tnr_db)):
             raise ValueError(f"StimulusConfig.tnr_db must rise strictly, got {self.tnr_db!r}")
         if not 0 <= 2 * self.ramp_s <= self.duration_s:

@@ -125,13 +125,16 @@ def applied(
             steps = getattr(iv, "steps", None)
             for name in names:
                 if op.acts_on is not None and not op.acts_on.accepts(name):
-                    raise ValueError(f"operation {op.name!r} cannot act on {name!r}; it acts on {op.acts_on.describe()}")
+                    raise ValueError(
+                        f"operation {op.name!r} cannot act on {name!r}; it acts on {op.acts_on.describe()}"
+                    )
                 if op.kind == "controller":
                     continue  # acts on the model as a whole, below
                 if op.kind == "pattern":
                     attention = _attention_for(model, name)
                     if id(attention) in overridden:
-                        raise ValueError(f"two pattern operations on {name!r} ({overridden[id(attention)]!r} and {op.name!r})")
+                        raise ValueError(f"two pattern operations on {name!r} ({overridden[id(attention)]!r} and "
+                                         f"{op.name!r})")
                     overridden[id(attention)] = op.name
                     override = _pattern_override(op.build(args), steps, ctx, attention.pattern_override, mark)
                     stack.enter_context(attention.overriding_pattern(override))

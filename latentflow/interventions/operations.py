@@ -90,7 +90,8 @@ class Operation:
         for name, param in params.items():
             if name not in args:
                 if param.required:
-                    raise ValueError(f"operation {self.name!r} needs argument {name!r} ({param.type_name()}): {param.doc}")
+                    raise ValueError(f"operation {self.name!r} needs argument {name!r} ({param.type_name()}): "
+                                     f"{param.doc}")
                 bound[name] = param.default
             elif not param.accepts(args[name]):
                 allowed = f" one of {list(param.choices)}" if param.choices else f" a {param.type_name()}"
@@ -141,7 +142,9 @@ def _patch(args):
         try:
             value = ctx.source[key]
         except KeyError:
-            raise RuntimeError(f"patch at {site!r}: the source run has no activation at step/evaluation {key[1:]}") from None
+            raise RuntimeError(
+                f"patch at {site!r}: the source run has no activation at step/evaluation {key[1:]}"
+            ) from None
         if value.shape != t.shape:
             raise RuntimeError(f"patch at {site!r}: source shape {tuple(value.shape)} != {tuple(t.shape)}")
         return value.to(t.dtype)
@@ -178,7 +181,11 @@ for _op in (
     Operation("zero", "activation", lambda a: (lambda t, site, ctx: torch.zeros_like(t)), doc="replace by zeros"),
     Operation(
         "mean_ablate", "activation", _mean_ablate,
-        params={"over": Param(str, "time", "mean over 'time' (dim 1, real frames) or the batch's 'examples'", ("time", "examples"))},
+        params={
+            "over": Param(
+                str, "time", "mean over 'time' (dim 1, real frames) or the batch's 'examples'", ("time", "examples")
+            )
+        },
         doc="replace by its mean over time or over the examples of the batch",
     ),
     Operation("scale", "activation", lambda a: (lambda t, site, ctx: t * float(a["factor"])),
@@ -200,9 +207,12 @@ for _op in (
     Operation("add_noise", "activation", _add_noise,
               params={"std": Param(float, REQUIRED, "noise standard deviation"), "seed": Param(int, 0, "noise seed")},
               doc="add seeded Gaussian noise"),
-    Operation("uniform_attention", "pattern", _uniform, doc="uniform weights over unmasked keys", acts_on=PATTERN_SITES),
+    Operation("uniform_attention", "pattern", _uniform, doc="uniform weights over unmasked keys",
+              acts_on=PATTERN_SITES),
     Operation("freeze_pattern", "pattern", caching.freeze_pattern,
-              params={"from_step": Param(int, REQUIRED, "first step that reuses the pattern computed at this step", low=0)},
+              params={
+                  "from_step": Param(int, REQUIRED, "first step that reuses the pattern computed at this step", low=0)
+              },
               doc="clamp the attention pattern from a sampler step on", acts_on=PATTERN_SITES),
     Operation(
         "lsac", "controller", caching.lsac,

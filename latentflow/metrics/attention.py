@@ -68,7 +68,7 @@ def pattern_entropy(
     p = torch.as_tensor(pattern)
     if p.dim() != 4:
         raise ValueError(f"pattern must be (batch, heads, queries, keys); got shape {tuple(p.shape)}")
-    B, H, Q, K = p.shape
+    B, _, Q, K = p.shape
     p = p.float()
     row_entropy = -(p * torch.log(p.clamp_min(_TINY))).sum(-1)  # (B, H, Q)
     if query_mask is None:
@@ -132,7 +132,7 @@ def entropy_trajectory(
     if len(caches) != len(evaluations):
         raise ValueError(f"{len(caches)} caches but {len(evaluations)} evaluations")
     rows = []
-    for cache, state in zip(caches, evaluations):
+    for cache, state in zip(caches, evaluations, strict=True):
         if state.evaluation != evaluation:
             continue
         per_layer = []

@@ -58,8 +58,9 @@ def block_ratio_db(*, estimate, span, sample_rate: int = 16000) -> MetricResult:
     ratio = block_ratio(estimate=estimate, span=span, sample_rate=sample_rate)
     with np.errstate(divide="ignore"):
         values = 10.0 * np.log10(ratio.values)
-    reasons = tuple(reason if reason is not None or np.isfinite(value) else "the output is exactly silent inside the span"
-                    for reason, value in zip(ratio.reasons, values))
+    silent = "the output is exactly silent inside the span"
+    reasons = tuple(reason if reason is not None or np.isfinite(value) else silent
+                    for reason, value in zip(ratio.reasons, values, strict=True))
     values = np.where(np.isfinite(values), values, np.nan)
     return MetricResult("block_ratio_db", values, reasons)
 

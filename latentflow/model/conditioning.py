@@ -118,7 +118,7 @@ class Conditioning:
 
 
 def _expect(value: Tensor, name: str, shape: tuple, dtype: torch.dtype | None = None) -> None:
-    ok = value.dim() == len(shape) and all(s is None or s == v for s, v in zip(shape, value.shape))
+    ok = value.dim() == len(shape) and all(s is None or s == v for s, v in zip(shape, value.shape, strict=True))
     if not ok:
         pretty = tuple("*" if s is None else s for s in shape)
         raise ValueError(f"{name} has shape {tuple(value.shape)}; expected {pretty}")

@@ -14,7 +14,9 @@ NameFilter = Callable[[str], bool]
 NamesSpec = str | Iterable[str] | NameFilter | None
 
 
-def names_filter(spec: NamesSpec, hook_names: Mapping[str, object] | Iterable[str], *, where: str = "names_filter") -> NameFilter | None:
+def names_filter(
+    spec: NamesSpec, hook_names: Mapping[str, object] | Iterable[str], *, where: str = "names_filter"
+) -> NameFilter | None:
     """``spec`` as a predicate over hook names (None stays None: the caller's "everything").
 
     ``hook_names`` are the model's real names (``model.hook_dict``); every given name must be

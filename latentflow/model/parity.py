@@ -122,7 +122,8 @@ def main(argv: list[str] | None = None) -> int:
         description="Compare this implementation with a parity vector from the official SAM Audio code.",
     )
     parser.add_argument("file", help="a parity vector (.safetensors) with param.*, input.* and output.* tensors")
-    parser.add_argument("--tolerance", type=float, default=DEFAULT_TOLERANCE, help="max abs error allowed (default 1e-4)")
+    parser.add_argument("--tolerance", type=float, default=DEFAULT_TOLERANCE,
+                        help="max abs error allowed (default 1e-4)")
     args = parser.parse_args(argv)
     try:
         result = check_parity(args.file, tolerance=args.tolerance)

@@ -80,7 +80,7 @@ def correct(results: Sequence[TestResult], method: str = "holm") -> list[TestRes
                              f"TestResult")
     adjusted = adjust_pvalues([result.pvalue for result in results], name)
     corrected = []
-    for result, pvalue in zip(results, adjusted):
+    for result, pvalue in zip(results, adjusted, strict=True):
         updated = dataclasses.replace(result, pvalue_corrected=float(pvalue), correction=name,
                                       family_size=len(results))
         passed, reason = decide(updated)

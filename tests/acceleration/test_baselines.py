@@ -81,7 +81,10 @@ def test_no_state_survives_a_call(model, cond, other_cond):
 
 @pytest.mark.parametrize(
     "kwargs_, message",
-    [(dict(first_cached_block=1, period=0), "period must be an integer >= 1, got 0"), (dict(first_cached_block=1.5), "integer")],
+    [
+        (dict(first_cached_block=1, period=0), "period must be an integer >= 1, got 0"),
+        (dict(first_cached_block=1.5), "integer"),
+    ],
 )
 def test_bad_configs_are_rejected(kwargs_, message):
     with pytest.raises(ValueError, match=message):

@@ -81,7 +81,7 @@ def test_without_interference_sar_equals_sdr_and_matches_single_source_mir_eval(
         warnings.simplefilter("ignore", FutureWarning)
         expected = [
             mir_eval_separation.bss_eval_sources(t[None], e[None], compute_permutation=False)[2][0]
-            for t, e in zip(c["target"], c["estimate"])
+            for t, e in zip(c["target"], c["estimate"], strict=True)
         ]
     np.testing.assert_allclose(result.sar.values, expected, rtol=0, atol=1e-6)
 

@@ -45,7 +45,7 @@ def test_more_noise_scores_lower(noisy_scores):
 def test_batch_equals_the_reference_package_called_per_example(noisy_batch, noisy_scores):
     estimates, targets = noisy_batch
     # Reference order: pesq(fs, ref, deg, mode): the clean target first.
-    direct = [pesq_package.pesq(16000, t, e, "wb") for e, t in zip(estimates, targets)]
+    direct = [pesq_package.pesq(16000, t, e, "wb") for e, t in zip(estimates, targets, strict=True)]
     np.testing.assert_array_equal(noisy_scores, direct)
     assert noisy_scores.dtype == np.float64 and noisy_scores.shape == (3,)
 

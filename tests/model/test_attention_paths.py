@@ -131,7 +131,9 @@ def test_without_any_hook_the_fast_path_runs(tiny_model, tiny_inputs, monkeypatc
         handle.remove()
     calls = []
     real = torch.nn.functional.scaled_dot_product_attention
-    monkeypatch.setattr(torch.nn.functional, "scaled_dot_product_attention", lambda *a, **k: calls.append(1) or real(*a, **k))
+    monkeypatch.setattr(
+        torch.nn.functional, "scaled_dot_product_attention", lambda *a, **k: calls.append(1) or real(*a, **k)
+    )
     with torch.no_grad():
         after = tiny_model(x_t, 0.3, cond)
     assert len(calls) == 2 * tiny_model.cfg.n_layers  # self- and cross-attention of every block
