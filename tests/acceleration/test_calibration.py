@@ -98,6 +98,14 @@ def test_drift_threshold_tuning_reaches_the_budget_with_the_smallest_threshold(m
         tune_drift_threshold(model, cond, candidates, target_saving=1.5)
 
 
+def test_drift_threshold_tuning_needs_an_example(model):
+    from latentflow.acceleration import AdaptiveConfig
+    from latentflow.acceleration.calibration import tune_drift_threshold
+
+    with pytest.raises(ValueError, match="threshold tuning needs at least one calibration example"):
+        tune_drift_threshold(model, [], AdaptiveConfig.all_layers(4, 1), target_saving=0.2)
+
+
 def test_the_two_entropy_rates_are_named_and_differ_as_documented():
     """layer_entropy_rate (LSAC calibration) averages over examples and heads before
     differencing; example_entropy_rate (the spec measure) differences each head per example."""

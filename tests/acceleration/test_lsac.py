@@ -222,6 +222,13 @@ def test_bad_plans_are_rejected_with_the_value(plan, message):
         LSACPlan(plan)
 
 
+def test_the_running_evaluation_exists_only_during_one(model):
+    controller = LSACController(model, LSACPlan({0: 1}))
+    for name in ("running_state", "running_cond"):
+        with pytest.raises(RuntimeError, match="LSACController: no sampling evaluation is running"):
+            getattr(controller, name)
+
+
 def test_layer_outside_the_model_is_rejected(model):
     with pytest.raises(ValueError, match=re.escape("layer 9 does not exist; the model has layers 0..3")):
         LSACController(model, LSACPlan({9: 1}))
