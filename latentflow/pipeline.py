@@ -43,17 +43,16 @@ from __future__ import annotations
 import json
 import math
 import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional, Sequence
 
 import torch
+import torchaudio
 from torch import Tensor
 
-import torchaudio
-
 from latentflow.audio.codec import LatentCodec, mixture_features
-from latentflow.audio.codec_protocol import check_same_codec, codec_label
+from latentflow.audio.codec_protocol import AudioCodec, check_same_codec, codec_label
 from latentflow.audio.codecs import MelCodec, as_codec
 from latentflow.audio.dacvae import separation_messages
 from latentflow.model import Conditioning, SamAudioModel, sample
@@ -71,7 +70,7 @@ ALIGN_NULL, ALIGN_INSIDE, ALIGN_OUTSIDE = 0, 1, 2
 META_TEXT_ENCODER = "latentflow_text_encoder"
 META_CODEC = "latentflow_codec"
 
-Span = Optional[tuple[float, float]]
+Span = tuple[float, float] | None
 
 
 @dataclass(frozen=True, eq=False)
@@ -145,9 +144,9 @@ class Separator:
     only with ``prompt_kind="span"``.
     """
 
-    def __init__(self, model: SamAudioModel, codec=None, text_encoder=None) -> None:
+    def __init__(self, model: SamAudioModel, codec: AudioCodec | LatentCodec | None = None, text_encoder=None) -> None:
         self.model = model.eval()
-        self.codec = as_codec(codec) if codec is not None else MelCodec()
+        self.codec: AudioCodec = as_codec(codec) if codec is not None else MelCodec()
         self.text_encoder = text_encoder
         C = model.cfg.latent_channels
         if self.codec.latent_channels != C:
@@ -164,7 +163,7 @@ class Separator:
     # -- construction --------------------------------------------------------------------
 
     @classmethod
-    def load(cls, name_or_path: str | Path = "fixture", text_encoder=None, codec=None) -> "Separator":
+    def load(cls, name_or_path: str | Path = "fixture", text_encoder=None, codec=None) -> Separator:
         """A separator for ``"fixture"`` (the bundled model), a checkpoint file or a SAM Audio
         model folder (config.json + checkpoint.pt / model.safetensors).
 

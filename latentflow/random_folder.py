@@ -19,9 +19,12 @@ import torch
 TEXT_ENCODER_NAME = "tiny-t5"
 # A fixed word list for the tokenizer: the words of the bench prompts and a few more; anything
 # else becomes <unk>, which is enough for a random encoder.
-WORDS = ("a an the of and in with on man woman speaking speech talking voice person male female speaker "
-         "music sound noise dog barking siren engine rain birds alarm knocking car bell water wind "
-         "child laughing singing other background loud quiet").split()
+WORDS = [
+    "a", "an", "the", "of", "and", "in", "with", "on", "man", "woman", "speaking", "speech", "talking", "voice",
+    "person", "male", "female", "speaker", "music", "sound", "noise", "dog", "barking", "siren", "engine", "rain",
+    "birds", "alarm", "knocking", "car", "bell", "water", "wind", "child", "laughing", "singing", "other",
+    "background", "loud", "quiet",
+]
 
 
 def make_test_model(folder: str | Path, *, seed: int = 0, dim: int = 64, n_heads: int = 4, n_layers: int = 2,
@@ -65,7 +68,9 @@ def write_tiny_t5(folder: Path, width: int, seed: int) -> None:
     fast = PreTrainedTokenizerFast(tokenizer_object=tokenizer, pad_token="<pad>", eos_token="</s>",
                                    unk_token="<unk>", model_max_length=512)
     config = T5Config(vocab_size=len(vocab), d_model=width, d_kv=8, d_ff=2 * width, num_layers=2, num_heads=4,
-                      pad_token_id=0, eos_token_id=1, decoder_start_token_id=0)
+                      pad_token_id=0, eos_token_id=1)
+    # not a T5Config parameter in transformers 5 (only a kept extra key), but config.json has carried it
+    config.decoder_start_token_id = 0
     torch.manual_seed(seed)
     model = T5EncoderModel(config).eval()
     folder.mkdir(parents=True, exist_ok=True)

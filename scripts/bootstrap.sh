@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Create or reuse the project virtualenv and install latentflow into it (editable, with the
-# `test` extra). Needs only python3 (>= 3.10) and pip; safe to run again and again: it
-# re-installs only when something that decides the install changed (see the stamp below).
+# `test`, `bmld` and `lint` extras). Needs only python3 (>= 3.10) and pip; safe to run again
+# and again: it re-installs only when something that decides the install changed (see the
+# stamp below).
 #
 #   scripts/bootstrap.sh          set up (or do nothing when up to date)
 #   scripts/bootstrap.sh --plan   only print which torch build would be used and its pins
@@ -134,9 +135,9 @@ case $choice in
 esac
 
 # --- 4. install -----------------------------------------------------------------------------
-say "installing latentflow (editable, with the test and bmld extras) into $venv"
+say "installing latentflow (editable, with the test, bmld and lint extras) into $venv"
 start=$SECONDS
-"$vpy" -m pip install --progress-bar off -c "$constraints" -e "$root[test,bmld]"
+"$vpy" -m pip install --progress-bar off -c "$constraints" -e "$root[test,bmld,lint]"
 
 # --- 5. torchaudio --------------------------------------------------------------------------
 # On a CPU torch the registry's CUDA-linked torchaudio needs its compiled libraries removed;

@@ -61,7 +61,8 @@ def build_split(split: str, out: Path) -> dict:
         wave *= target_rms / speech.gated_rms(wave, speech.SAMPLE_RATE)
         peak = float(np.abs(wave).max())
         if peak >= 1.0:
-            raise SystemExit(f"{voice.id} sentence {sentence}: peak {peak:.3f} would clip at {speech.STORED_LEVEL_DBFS} dBFS")
+            raise SystemExit(f"{voice.id} sentence {sentence}: peak {peak:.3f} would clip at "
+                             f"{speech.STORED_LEVEL_DBFS} dBFS")
         pcm = np.round(wave * 32767.0).astype(np.int16)
         rows.append({"id": f"{split}/{index:04d}", "voice": voice.id, "sentence": sentence,
                      "offset": offset, "length": len(pcm)})

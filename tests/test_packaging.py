@@ -74,7 +74,8 @@ def test_declared_dependencies_and_python_floor():
     ):
         assert needed in names, f"{needed} is not declared in pyproject.toml"
     test_extra = [r for r in requirements if 'extra == "test"' in r]
-    assert sorted(re.split(r"[\s;]", r, maxsplit=1)[0] for r in test_extra) == ["fast-bss-eval", "jsonschema", "mir_eval"]
+    names_in_extra = sorted(re.split(r"[\s;]", r, maxsplit=1)[0] for r in test_extra)
+    assert names_in_extra == ["fast-bss-eval", "jsonschema", "mir_eval"]
 
 
 def _normalized(distribution: str) -> str:
@@ -132,7 +133,8 @@ def test_version_subcommand_lists_dependency_versions(capsys):
     assert cli.main(["version", "--dependencies"]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert lines[1] == f"torch {metadata.version('torch')}"
-    assert [line.split()[0] for line in lines] == ["latentflow", "torch", "torchaudio", "transformer-lens", "numpy", "scipy"]
+    expected = ["latentflow", "torch", "torchaudio", "transformer-lens", "numpy", "scipy"]
+    assert [line.split()[0] for line in lines] == expected
 
 
 def test_unknown_subcommand_is_a_usage_error_naming_the_choices(capsys):
@@ -170,7 +172,7 @@ def test_registry_line_pointing_nowhere_fails_with_the_target_named():
 
 def test_available_subcommands_only_names_importable_ones(monkeypatch):
     ghost = cli.Subcommand("ghost", "latentflow.no_such_module:main", "never built")
-    monkeypatch.setattr(cli, "SUBCOMMANDS", cli.SUBCOMMANDS + (ghost,))
+    monkeypatch.setattr(cli, "SUBCOMMANDS", (*cli.SUBCOMMANDS, ghost))
     available = cli.available_subcommands()
     assert "version" in available and "ghost" not in available
 
@@ -282,8 +284,8 @@ def test_the_profile_in_effect_follows_the_environment():
 
 def _constraints(path: Path) -> dict[str, str]:
     pins = {}
-    for line in path.read_text().splitlines():
-        line = line.split("#", 1)[0].strip()
+    for raw in path.read_text().splitlines():
+        line = raw.split("#", 1)[0].strip()
         if line:
             name, _, version = line.partition("==")
             pins[name.strip()] = version.strip()
@@ -326,14 +328,14 @@ def test_readme_starts_with_exactly_two_commands():
     assert _readme_commands() == ["make verify", "make test"]
 
 
-def test_ci_runs_exactly_the_readme_test_command():
+def test_ci_runs_exactly_the_readme_test_command_then_the_linters():
     ci_run = ROOT / ".ci" / "run"
     assert os.access(ci_run, os.X_OK)
     lines = ci_run.read_text().splitlines()
     assert lines[0] == "#!/usr/bin/env bash"
     assert "set -euo pipefail" in lines
     commands = [line for line in lines[1:] if line.strip() and not line.startswith(("#", "set ", "cd "))]
-    assert commands == [_readme_commands()[1]]
+    assert commands == [_readme_commands()[1], "make lint"]
 
 
 def test_makefile_targets_run_the_documented_jobs():
@@ -342,6 +344,16 @@ def test_makefile_targets_run_the_documented_jobs():
         recipe = re.search(rf"^{job}: setup\n\t(.+)$", makefile, flags=re.M)
         assert recipe is not None, f"Makefile has no '{job}: setup' target"
         assert f"scripts/run_checks.py {job}" in recipe.group(1)
+    # make lint runs both linters from the venv, each whatever the other found.
+    lint = re.search(r"^lint: setup\n((?:\t.*\n)+)", makefile, flags=re.M)
+    assert lint is not None, "Makefile has no 'lint: setup' target"
+    assert '"$(LATENTFLOW_VENV)/bin/ruff" check || status=1' in lint.group(1)
+    assert '"$(VENV_PYTHON)" -m mypy || status=1' in lint.group(1)
+
+
+def test_the_setup_installs_the_pinned_linters():
+    assert 'lint = ["ruff==0.17.6", "mypy==2.4.1"]' in (ROOT / "pyproject.toml").read_text().splitlines()
+    assert '-e "$root[test,bmld,lint]"' in (ROOT / "scripts" / "bootstrap.sh").read_text()
 
 
 # --- scripts/run_checks.py: exit status 5 and workers ------------------------------------------
@@ -413,7 +425,8 @@ def test_wheel_ships_package_data_but_not_top_level_fixtures(tmp_path):
     assert {"latentflow/cli/__init__.py", "latentflow/pytest_plugin.py"} <= names
     assert {"latentflow/bundled/probe.safetensors", "latentflow/bundled/probe.yaml"} <= names
     assert not any(name.startswith("fixtures/") for name in names)
-    entry_points = zipfile.ZipFile(wheel).read(f"latentflow-{latentflow.__version__}.dist-info/entry_points.txt").decode()
+    entry_points_file = f"latentflow-{latentflow.__version__}.dist-info/entry_points.txt"
+    entry_points = zipfile.ZipFile(wheel).read(entry_points_file).decode()
     assert "latentflow = latentflow.cli:main" in entry_points
     assert "latentflow = latentflow.pytest_plugin" in entry_points
 

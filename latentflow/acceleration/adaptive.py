@@ -27,13 +27,13 @@ from __future__ import annotations
 
 import contextlib
 import math
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Callable, Mapping, Optional
 
 import torch
 from torch import Tensor
 
-from latentflow.model import AttentionCall, Conditioning, SamAudioModel, pattern_of
+from latentflow.model import AttentionCall, Conditioning, PatternOverride, SamAudioModel, pattern_of
 
 from .control import SamplingController, layer_index, layer_steps
 from .frozen import FrozenPattern, FrozenPatternConfig
@@ -49,7 +49,7 @@ class AdaptiveConfig:
 
     start_steps: Mapping[int, int]
     threshold: float = DEFAULT_DRIFT_THRESHOLD
-    n_steps: Optional[int] = None
+    n_steps: int | None = None
     name: str = "adaptive"
 
     def __post_init__(self) -> None:
@@ -60,8 +60,10 @@ class AdaptiveConfig:
             raise ValueError(f"adaptive config {self.name!r}: threshold must be a finite number >= 0, got {t!r}")
 
     @classmethod
-    def all_layers(cls, n_layers: int, start_step: int, threshold: float = DEFAULT_DRIFT_THRESHOLD, **kw) -> "AdaptiveConfig":
-        return cls({layer: start_step for layer in range(n_layers)}, threshold, **kw)
+    def all_layers(
+        cls, n_layers: int, start_step: int, threshold: float = DEFAULT_DRIFT_THRESHOLD, **kw
+    ) -> AdaptiveConfig:
+        return cls(dict.fromkeys(range(n_layers), start_step), threshold, **kw)
 
     def to_dict(self) -> dict:
         return {
@@ -79,7 +81,7 @@ class AdaptiveConfig:
             )
 
 
-def relative_drift(x: Tensor, reference: Tensor, frame_mask: Optional[Tensor] = None) -> Tensor:
+def relative_drift(x: Tensor, reference: Tensor, frame_mask: Tensor | None = None) -> Tensor:
     """Per-row ``||x - ref|| / ||ref||`` over the real frames: x, reference (B, T, d) -> (B,)."""
     diff = (x.float() - reference.float()).pow(2).sum(-1)
     ref = reference.float().pow(2).sum(-1)
@@ -113,7 +115,9 @@ class AdaptiveController(SamplingController):
         self.drifts = []
 
     def extra_contexts(self) -> list[contextlib.AbstractContextManager]:
-        hooks = [(f"blocks.{layer}.attn.hook_in", self._observe(layer)) for layer in self.config.start_steps]
+        hooks: list[tuple[str | Callable, Callable]] = [
+            (f"blocks.{layer}.attn.hook_in", self._observe(layer)) for layer in self.config.start_steps
+        ]
         return [self.model.hooks(fwd_hooks=hooks)]
 
     def _observe(self, layer: int) -> Callable:
@@ -124,7 +128,7 @@ class AdaptiveController(SamplingController):
         return keep_input
 
     def begin_evaluation(self, stack: contextlib.ExitStack) -> None:
-        state = self.state
+        state = self.running_state
         self.config.check_steps(state.n_steps)
         self._inputs = {}
         modules = self.model.attention_modules("self")
@@ -132,11 +136,12 @@ class AdaptiveController(SamplingController):
             # Nothing can be reused at or after the last step if caching starts there.
             if frozen.config.active_at(state):
                 attention = modules[layer]
-                stack.enter_context(attention.overriding_pattern(self._override(layer, frozen, attention.pattern_override)))
+                override = self._override(layer, frozen, attention.pattern_override)
+                stack.enter_context(attention.overriding_pattern(override))
 
-    def _override(self, layer: int, frozen: FrozenPattern, previous) -> Callable[[Callable[[], Tensor], AttentionCall], Tensor]:
-        state = self.state
-        audio_mask = None if self.cond.audio_mask is None else self.cond.audio_mask.float()
+    def _override(self, layer: int, frozen: FrozenPattern, previous: PatternOverride | None) -> PatternOverride:
+        state, cond = self.running_state, self.running_cond
+        audio_mask = None if cond.audio_mask is None else cond.audio_mask.float()
 
         def decide(compute: Callable[[], Tensor], call: AttentionCall) -> Tensor:
             def fresh() -> Tensor:
@@ -173,6 +178,8 @@ class AdaptiveController(SamplingController):
         return decide
 
 
-def sample_adaptive(model: SamAudioModel, cond: Conditioning, config: AdaptiveConfig, **sample_kwargs) -> AcceleratedSample:
+def sample_adaptive(
+    model: SamAudioModel, cond: Conditioning, config: AdaptiveConfig, **sample_kwargs
+) -> AcceleratedSample:
     """``latentflow.model.sample`` with adaptive refresh."""
     return sample_controlled(AdaptiveController(model, config), cond, **sample_kwargs)

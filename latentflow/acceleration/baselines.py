@@ -15,8 +15,8 @@
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable, Optional
 
 from torch import Tensor
 
@@ -51,7 +51,7 @@ class DeepCacheConfig:
             raise ValueError(f"first_cached_block must be an integer, got {self.first_cached_block!r}")
 
     @classmethod
-    def deepest_half(cls, n_layers: int, period: int = 2) -> "DeepCacheConfig":
+    def deepest_half(cls, n_layers: int, period: int = 2) -> DeepCacheConfig:
         """Cache the deeper half of the blocks (the default Skip-2 of the benchmark)."""
         return cls(first_cached_block=n_layers // 2, period=period, name=f"skip-{period}")
 
@@ -70,16 +70,18 @@ class DeepCacheController(SamplingController):
         layer_index(config.first_cached_block, self.n_layers, f"DeepCache config {config.name!r}")
         self.config = config
         self._deltas: dict[int, Tensor] = {}
-        self._entry: Optional[Tensor] = None
+        self._entry: Tensor | None = None
 
     def reset(self) -> None:
         self._deltas, self._entry = {}, None
 
     def begin_evaluation(self, stack: contextlib.ExitStack) -> None:
-        state = self.state
+        state = self.running_state
         delta = self._deltas.get(state.evaluation)
-        full = self.config.is_full_step(state.step) or delta is None
-        runner = self._full_runner(state.evaluation) if full else self._skipping_runner(delta)
+        if self.config.is_full_step(state.step) or delta is None:
+            runner = self._full_runner(state.evaluation)
+        else:
+            runner = self._skipping_runner(delta)
         stack.enter_context(self.model.transformer.running_blocks(runner))
 
     def _full_runner(self, evaluation: int) -> Callable[[int, Callable[[Tensor], Tensor], Tensor], Tensor]:
@@ -90,6 +92,8 @@ class DeepCacheController(SamplingController):
                 self._entry = x
             out = run(x)
             if index == last:
+                if self._entry is None:
+                    raise RuntimeError(f"DeepCache: block {last} ran without block {first}, whose input it needs")
                 self._deltas[evaluation] = out - self._entry
                 self._entry = None
             return out
@@ -104,12 +108,15 @@ class DeepCacheController(SamplingController):
                 return run(x)
             self.recorder.set_block_skipped(index)
             if tuple(delta.shape) != tuple(x.shape):
-                raise RuntimeError(f"DeepCache: cached contribution has shape {tuple(delta.shape)}, the stream {tuple(x.shape)}")
+                raise RuntimeError(f"DeepCache: cached contribution has shape {tuple(delta.shape)}, the stream "
+                                   f"{tuple(x.shape)}")
             return x + delta if index == first else x
 
         return run_shallow
 
 
-def sample_deepcache(model: SamAudioModel, cond: Conditioning, config: DeepCacheConfig, **sample_kwargs) -> AcceleratedSample:
+def sample_deepcache(
+    model: SamAudioModel, cond: Conditioning, config: DeepCacheConfig, **sample_kwargs
+) -> AcceleratedSample:
     """``latentflow.model.sample`` with DeepCache-style block skipping."""
     return sample_controlled(DeepCacheController(model, config), cond, **sample_kwargs)

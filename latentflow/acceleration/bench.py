@@ -49,24 +49,28 @@ import math
 import statistics
 import sys
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Optional, Protocol, Sequence
+from typing import Protocol
 
 import numpy as np
 import torch
 from torch import Tensor
 
+from latentflow.audio.bench import TIERS
+from latentflow.metrics.attention import DEFAULT_STABLE_THRESHOLD
 from latentflow.metrics.separation import si_snr
-from latentflow.model import CheckpointError, Conditioning, SamAudioModel, build_model, initial_noise, preset, sample
-from latentflow.model_names import MODEL_NAME_FORMS
+from latentflow.model import CheckpointError, Conditioning, SamAudioModel, build_model, initial_noise, preset
 from latentflow.model.random_inputs import random_conditioning
+from latentflow.model_names import MODEL_NAME_FORMS
+from latentflow.stats.paired import mean_interval_t
 
 from .adaptive import AdaptiveConfig, sample_adaptive
 from .baselines import DeepCacheConfig, sample_deepcache, sample_truncated
 from .calibration import LSACCalibration, calibrate_lsac, measure_entropy_profile, tune_drift_threshold
 from .flops import RunFlops, count_for
-from .lsac import AcceleratedSample, sample_lsac
+from .lsac import AcceleratedSample, LSACPlan, sample_lsac
 from latentflow.vocabulary import SAMPLER_METHODS, TIERS
 from latentflow.metrics.attention import DEFAULT_STABLE_THRESHOLD
 from latentflow.stats.paired import mean_interval_t
@@ -79,17 +83,29 @@ class BenchCase:
 
     cond: Conditioning
     seed: int
-    mixture: Optional[Tensor] = None  # (1, S) waveform
-    target: Optional[Tensor] = None  # (1, S) waveform of the true target source
+    mixture: Tensor | None = None  # (1, S) waveform
+    target: Tensor | None = None  # (1, S) waveform of the true target source
 
 
 class QualityMeasure(Protocol):
     """Scores one output in dB (higher is better); ``reference`` says against what."""
 
-    name: str
-    reference: str  # "target" or "full_run"
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def reference(self) -> str: ...  # "target" or "full_run"
 
     def __call__(self, final: Tensor, case: BenchCase, full_final: Tensor) -> float: ...
+
+
+class TargetDecoder(Protocol):
+    """What target-referenced quality needs of a ``latentflow.pipeline.Separator`` (the bench
+    sits below the pipeline and does not import it)."""
+
+    def decode(
+        self, final_state: Tensor, mixture_waveforms: Tensor, *, seeds: Sequence[int] | None = None
+    ) -> tuple[Tensor, Tensor]: ...
 
 
 @dataclass(frozen=True)
@@ -117,7 +133,7 @@ class DecodedTargetSISNR:
     Decoding uses the separator's codec on the example's mixture, as ``latentflow separate`` does.
     """
 
-    separator: object  # latentflow.pipeline.Separator
+    separator: TargetDecoder
     name: str = "SI-SNR of the decoded target vs the true target"
     reference: str = "target"
 
@@ -215,7 +231,7 @@ Runner = Callable[[SamAudioModel, Conditioning, Tensor], AcceleratedSample]
 class MethodSpec:
     name: str
     run: Runner = field(repr=False)
-    truncation_steps: Optional[int] = None  # set for truncation methods
+    truncation_steps: int | None = None  # set for truncation methods
     settings: dict = field(default_factory=dict)
     note: str = ""  # replaces the retention comparison for reference rows
 
@@ -225,8 +241,6 @@ def bench_methods(
 ) -> list[MethodSpec]:
     """Full, full with materialised patterns, LSAC Safe/Balanced/Aggressive, adaptive,
     truncation (3/4 and 5/8 of N), Skip-2."""
-    kw = dict(steps=steps, method=method)
-
     def full(m, cond, noise):
         return sample_truncated(m, cond, steps, method=method, noise=noise)
 
@@ -247,19 +261,17 @@ def bench_methods(
             note="timing reference: the full run with materialised self-attention patterns",
         ),
     ]
+
+    def lsac(plan: LSACPlan) -> Runner:
+        return lambda m, cond, noise: sample_lsac(m, cond, plan, noise=noise, steps=steps, method=method)
+
     for name in ("safe", "balanced", "aggressive"):
         plan = calibration.plan(name)
-        specs.append(
-            MethodSpec(
-                f"lsac-{name}",
-                lambda m, cond, noise, plan=plan: sample_lsac(m, cond, plan, noise=noise, **kw),
-                settings=plan.to_dict(),
-            )
-        )
+        specs.append(MethodSpec(f"lsac-{name}", lsac(plan), settings=plan.to_dict()))
     specs.append(
         MethodSpec(
             "adaptive",
-            lambda m, cond, noise: sample_adaptive(m, cond, adaptive, noise=noise, **kw),
+            lambda m, cond, noise: sample_adaptive(m, cond, adaptive, noise=noise, steps=steps, method=method),
             settings=adaptive.to_dict(),
         )
     )
@@ -269,7 +281,7 @@ def bench_methods(
     specs.append(
         MethodSpec(
             skip.name,
-            lambda m, cond, noise: sample_deepcache(m, cond, skip, noise=noise, **kw),
+            lambda m, cond, noise: sample_deepcache(m, cond, skip, noise=noise, steps=steps, method=method),
             settings=skip.to_dict(),
         )
     )
@@ -299,8 +311,8 @@ class MethodResult:
     degradation: tuple[float, ...]  # per example, dB (target reference only; else empty)
     summary_mean: float  # mean degradation (target) or mean SI-SNR vs full run (full_run)
     summary_interval: tuple[float, float]
-    matched_truncation_steps: Optional[int]
-    retention: Optional[float]
+    matched_truncation_steps: int | None
+    retention: float | None
     retention_note: str
     settings: dict
 
@@ -352,7 +364,10 @@ class LsacBenchResult:
             quality_head = "SI-SNR loss dB [95% CI]"  # full - method: > 0 is worse
         else:
             quality_head = "SI-SNR vs full dB [95% CI]"
-        head = f"{'method':<18}{'SA saved':>9}{'tot saved':>10}{'speedup':>9}  {quality_head:<30}{'retention (vs trunc k)':>24}"
+        head = (
+            f"{'method':<18}{'SA saved':>9}{'tot saved':>10}{'speedup':>9}  "
+            f"{quality_head:<30}{'retention (vs trunc k)':>24}"
+        )
         lines = [head, "-" * len(head)]
         for r in self.methods:
             interval = f"{_fmt(r.summary_mean)} [{_fmt(r.summary_interval[0])}, {_fmt(r.summary_interval[1])}]"
@@ -361,7 +376,8 @@ class LsacBenchResult:
             else:
                 retention = "-"
             lines.append(
-                f"{r.name:<18}{r.self_attention_saved:>9.1%}{r.total_saved:>10.1%}{r.speedup:>8.2f}x  {interval:<30}{retention:>24}"
+                f"{r.name:<18}{r.self_attention_saved:>9.1%}{r.total_saved:>10.1%}{r.speedup:>8.2f}x  "
+                f"{interval:<30}{retention:>24}"
             )
         return "\n".join(lines)
 
@@ -397,7 +413,9 @@ def matched_truncation_steps(saving: float, n_steps: int) -> int:
     return min(range(1, n_steps + 1), key=lambda k: (abs((n_steps - k) / n_steps - saving), -k))
 
 
-def retention_ratio(reference: str, method_quality, method_degradation, trunc_quality, trunc_degradation) -> tuple[Optional[float], str]:
+def retention_ratio(
+    reference: str, method_quality, method_degradation, trunc_quality, trunc_degradation
+) -> tuple[float | None, str]:
     if reference == "target":
         method_loss, trunc_loss = float(np.mean(method_degradation)), float(np.mean(trunc_degradation))
         if method_loss <= 0 or trunc_loss <= 0:
@@ -418,8 +436,8 @@ def retention_ratio(reference: str, method_quality, method_degradation, trunc_qu
 def run_lsac_bench(
     tier: str = "noisy",
     n: int = 8,
-    model_path: Optional[str] = None,
-    json_out: Optional[str] = None,
+    model_path: str | None = None,
+    json_out: str | None = None,
     *,
     steps: int = 16,
     method: str = "euler",
@@ -429,12 +447,12 @@ def run_lsac_bench(
     n_calibration: int = 4,
     seed: int = 0,
     stable_threshold: float = DEFAULT_STABLE_THRESHOLD,
-    drift_threshold: Optional[float] = None,
+    drift_threshold: float | None = None,
     adaptive_target: float = 0.35,
     device: str = "cpu",
     dtype: torch.dtype = torch.float32,
-    model: Optional[SamAudioModel] = None,
-    workload: Optional[Workload] = None,
+    model: SamAudioModel | None = None,
+    workload: Workload | None = None,
     log: Callable[[str], None] = lambda message: None,
 ) -> LsacBenchResult:
     """Run the benchmark; ``model``/``workload`` override ``model_path``/``tier`` (for tests and notebooks).
@@ -450,7 +468,9 @@ def run_lsac_bench(
         raise ValueError(f"repeats must be >= 1, got {repeats}")
     if workload is None and model_path != "random":
         if str(device) != "cpu" or dtype != torch.float32:
-            raise ValueError("audio workloads run on the CPU in float32; use --model random for other devices and dtypes")
+            raise ValueError(
+                "audio workloads run on the CPU in float32; use --model random for other devices and dtypes"
+            )
         model, workload = audio_workload(tier, n, model_path or "fixture", n_calibration=n_calibration, seed=seed)
     if model is None:
         model = build_model(preset("fixture"), seed=0, device=device, dtype=dtype)
@@ -490,13 +510,12 @@ def run_lsac_bench(
     ]
 
     def run_all(spec: MethodSpec) -> tuple[list[Tensor], RunFlops]:
-        finals, total = [], None
-        for case, noise in zip(workload.cases, noises):
-            result = spec.run(model, case.cond, noise)
-            finals.append(result.final)
-            counted = count_for(cfg, result.record, case.cond)
-            total = counted if total is None else total + counted
-        return finals, total
+        finals, counts = [], []
+        for case, noise in zip(workload.cases, noises, strict=True):
+            run = spec.run(model, case.cond, noise)
+            finals.append(run.final)
+            counts.append(count_for(cfg, run.record, case.cond))
+        return finals, sum(counts[1:], counts[0])
 
     synchronize = torch.cuda.synchronize if str(device).startswith("cuda") else (lambda: None)
     outputs: dict[str, list[Tensor]] = {spec.name: [] for spec in specs}
@@ -508,19 +527,19 @@ def run_lsac_bench(
         spec.run(model, workload.cases[0].cond, noises[0])
     for repeat in range(repeats):
         elapsed = {spec.name: 0.0 for spec in specs}
-        for index, (case, noise) in enumerate(zip(workload.cases, noises)):
+        for index, (case, noise) in enumerate(zip(workload.cases, noises, strict=True)):
             # Methods take turns example by example, in a rotating order, so a busy spell of
             # the machine is shared out rather than landing on one method's pass.
             shift = (repeat * len(workload.cases) + index) % len(specs)
             for spec in specs[shift:] + specs[:shift]:
                 synchronize()
                 start = time.perf_counter()
-                result = spec.run(model, case.cond, noise)
+                run = spec.run(model, case.cond, noise)
                 synchronize()
                 elapsed[spec.name] += time.perf_counter() - start
                 if repeat == 0:
-                    outputs[spec.name].append(result.final)
-                    counted = count_for(cfg, result.record, case.cond)
+                    outputs[spec.name].append(run.final)
+                    counted = count_for(cfg, run.record, case.cond)
                     flops[spec.name] = counted if spec.name not in flops else flops[spec.name] + counted
         for name, value in elapsed.items():
             seconds[name].append(value)
@@ -530,7 +549,7 @@ def run_lsac_bench(
     full_final = outputs["full"]
 
     def scores(finals: list[Tensor]) -> list[float]:
-        return [quality_fn(f, case, ref) for f, case, ref in zip(finals, workload.cases, full_final)]
+        return [quality_fn(f, case, ref) for f, case, ref in zip(finals, workload.cases, full_final, strict=True)]
 
     quality = {name: scores(finals) for name, finals in outputs.items()}
     by_steps = {spec.truncation_steps: spec.name for spec in specs if spec.truncation_steps is not None}
@@ -550,7 +569,7 @@ def run_lsac_bench(
     def degradation(name: str) -> list[float]:
         if quality_fn.reference != "target":
             return []
-        return [q_full - q for q_full, q in zip(quality["full"], quality[name])]
+        return [q_full - q for q_full, q in zip(quality["full"], quality[name], strict=True)]
 
     def result_for(spec: MethodSpec, timed: bool) -> MethodResult:
         name = spec.name
@@ -630,8 +649,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         "(fixture-sized random weights on random conditioning, no audio)")
     parser.add_argument("--json", dest="json_out", default=None, help="write the results as JSON to this path")
     parser.add_argument("--steps", type=int, default=16, help="sampling steps of the full run (default 16)")
-    parser.add_argument("--method", choices=SAMPLER_METHODS, default="euler", help="sampler (default euler, as in the paper)")
-    parser.add_argument("--repeats", type=int, default=3, help="timed passes per method; the median is reported (default 3)")
+    parser.add_argument("--method", choices=SAMPLER_METHODS, default="euler",
+                        help="sampler (default euler, as in the paper)")
+    parser.add_argument("--repeats", type=int, default=3,
+                        help="timed passes per method; the median is reported (default 3)")
     parser.add_argument("--frames", type=int, default=100, help="latent frames per random example (default 100 = 4 s)")
     parser.add_argument("--calibration", type=int, default=4, help="calibration examples (default 4)")
     parser.add_argument("--seed", type=int, default=0, help="seed of examples and noise (default 0)")
@@ -647,7 +668,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--threads", type=int, default=1, help="CPU threads for torch (default 1)")
 
 
-def main(argv: Optional[list[str]] = None) -> int:
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="latentflow bench lsac",
         description="LSAC vs truncation and Skip-2: FLOPs saved, speedup, quality, retention ratio.",

@@ -31,9 +31,9 @@ and it makes adaptive and static caching comparable at equal compute.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Mapping, Sequence
 
 import numpy as np
 import torch
@@ -92,24 +92,23 @@ def measure_entropy_profile(
     n_layers = model.cfg.n_layers
     per_batch = []
     offset = 0
+    def recorder(found: dict[tuple[int, int], torch.Tensor], layer: int, mask: torch.Tensor | None) -> Callable:
+        def hook(pattern: torch.Tensor, hook) -> None:
+            state = model.sampling
+            if state is not None and state.evaluation == evaluation:
+                found[(state.step, layer)] = pattern_entropy(pattern, key_mask=mask, query_mask=mask).cpu()
+
+        return hook
+
     for cond in batches:
         found: dict[tuple[int, int], torch.Tensor] = {}
-
-        def record(layer: int):
-            def hook(pattern: torch.Tensor, hook) -> None:
-                state = model.sampling
-                if state is not None and state.evaluation == evaluation:
-                    found[(state.step, layer)] = pattern_entropy(
-                        pattern, key_mask=cond.audio_mask, query_mask=cond.audio_mask
-                    ).cpu()
-
-            return hook
-
-        hooks = [(f"blocks.{layer}.attn.hook_pattern", record(layer)) for layer in range(n_layers)]
+        hooks: list[tuple[str | Callable, Callable]] = [
+            (f"blocks.{layer}.attn.hook_pattern", recorder(found, layer, cond.audio_mask)) for layer in range(n_layers)
+        ]
         with model.hooks(fwd_hooks=hooks):
             sample(model, cond, steps=steps, method=method, seeds=seeds[offset : offset + cond.batch_size])
         offset += cond.batch_size
-        per_step = [torch.stack([found[(s, l)] for l in range(n_layers)], dim=1) for s in range(steps)]
+        per_step = [torch.stack([found[(s, layer)] for layer in range(n_layers)], dim=1) for s in range(steps)]
         per_batch.append(torch.stack(per_step))  # (steps, B, L, H)
     entropy = torch.cat(per_batch, dim=1).numpy().astype(np.float64)
     entropy.setflags(write=False)
@@ -152,7 +151,7 @@ def preset_plans(summary: ConvergenceSummary) -> dict[str, LSACPlan]:
     rules = {
         "safe": from_step(stable, n // 2),
         "balanced": from_step(stable, n // 4),
-        "aggressive": {**from_step(stable, n // 8), **{layer: n // 2 for layer in fast}},
+        "aggressive": {**from_step(stable, n // 8), **dict.fromkeys(fast, n // 2)},
     }
     return {name: LSACPlan(steps, n_steps=n, name=name) for name, steps in rules.items()}
 
@@ -216,25 +215,24 @@ def tune_drift_threshold(
         raise ValueError(f"need 0 < low < high, got low={low!r}, high={high!r}")
     batches = [conds] if isinstance(conds, Conditioning) else list(conds)
     examples = [b.select([i]) for b in batches for i in range(b.batch_size)]
+    if not examples:
+        raise ValueError("threshold tuning needs at least one calibration example")
     seeds = list(range(10_000, 10_000 + len(examples))) if seeds is None else list(seeds)
     if len(seeds) != len(examples):
         raise ValueError(f"got {len(seeds)} seeds for {len(examples)} calibration examples")
     cfg = model.cfg
     tried: list[tuple[float, float]] = []
 
-    full = None
-    for cond in examples:
-        counted = count_for(cfg, ComputeRecord.full(cfg.n_layers, steps, method, 1), cond)
-        full = counted if full is None else full + counted
+    counts = [count_for(cfg, ComputeRecord.full(cfg.n_layers, steps, method, 1), cond) for cond in examples]
+    full = sum(counts[1:], counts[0])  # in example order, as the sums below
 
     def saving(threshold: float) -> float:
         config = AdaptiveConfig(candidates.start_steps, threshold, n_steps=steps, name=candidates.name)
-        total = None
-        for cond, seed in zip(examples, seeds):
-            record = sample_adaptive(model, cond, config, steps=steps, method=method, seeds=[seed]).record
-            counted = count_for(cfg, record, cond)
-            total = counted if total is None else total + counted
-        value = total.saved_vs(full)[0]
+        runs = [
+            count_for(cfg, sample_adaptive(model, cond, config, steps=steps, method=method, seeds=[seed]).record, cond)
+            for cond, seed in zip(examples, seeds, strict=True)
+        ]
+        value = sum(runs[1:], runs[0]).saved_vs(full)[0]
         tried.append((threshold, value))
         return value
 

@@ -16,8 +16,8 @@ from __future__ import annotations
 
 import abc
 import contextlib
+from collections.abc import Iterator, Mapping
 from types import MappingProxyType
-from typing import Iterator, Mapping, Optional
 
 from torch import Tensor
 
@@ -33,11 +33,11 @@ class SamplingController(abc.ABC):
         self.model = model
         self.n_layers = model.cfg.n_layers
         self.recorder = RecordBuilder(self.n_layers)
-        self.state: Optional[SamplingState] = None
-        self.cond: Optional[Conditioning] = None
+        self.state: SamplingState | None = None
+        self.cond: Conditioning | None = None
         self.batch = 0
-        self._call_shape: Optional[tuple] = None
-        self._stack: Optional[contextlib.ExitStack] = None
+        self._call_shape: tuple | None = None
+        self._stack: contextlib.ExitStack | None = None
         self._attached = False
 
     # -- to implement ------------------------------------------------------------------------
@@ -54,10 +54,26 @@ class SamplingController(abc.ABC):
         """Contexts held for the whole attachment (e.g. observation hooks); none by default."""
         return []
 
+    # -- for subclasses ----------------------------------------------------------------------
+
+    @property
+    def running_state(self) -> SamplingState:
+        """``self.state`` of the evaluation being run (from ``begin_evaluation`` on)."""
+        if self.state is None:
+            raise RuntimeError(f"{type(self).__name__}: no sampling evaluation is running")
+        return self.state
+
+    @property
+    def running_cond(self) -> Conditioning:
+        """``self.cond`` of the evaluation being run (from ``begin_evaluation`` on)."""
+        if self.cond is None:
+            raise RuntimeError(f"{type(self).__name__}: no sampling evaluation is running")
+        return self.cond
+
     # -- machinery ---------------------------------------------------------------------------
 
     @contextlib.contextmanager
-    def attached(self) -> Iterator["SamplingController"]:
+    def attached(self) -> Iterator[SamplingController]:
         """Active inside the ``with`` block only; the model is restored on exit or error."""
         if self._attached:
             raise RuntimeError(f"{type(self).__name__} is already attached to a model")
@@ -132,7 +148,7 @@ class SamplingController(abc.ABC):
 def _forward_inputs(args: tuple, kwargs: dict) -> tuple[Tensor, Conditioning]:
     """(x_t, cond) of ``SamAudioModel.forward(x_t, t, cond)`` however they were passed."""
     names = ("x_t", "t", "cond")
-    values = dict(zip(names, args))
+    values = dict(zip(names, args, strict=False))
     values.update({k: v for k, v in kwargs.items() if k in names})
     return values["x_t"], values["cond"]
 

@@ -30,13 +30,11 @@ the sampler's own updates are counted too, so "total" means the whole sampling r
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional
 
 from latentflow.model import SamAudioConfig
 from latentflow.model.sampler import EVALUATIONS_PER_STEP
 
 from .record import ComputeRecord
-
 
 
 @dataclass(frozen=True)
@@ -59,7 +57,7 @@ class Costs:
 
 DEFAULT_COSTS = Costs()
 # Matrix products only: what torch.utils.flop_counter counts, used to check this module.
-MATMUL_ONLY = Costs(**{name: 0 for name in Costs.__dataclass_fields__})
+MATMUL_ONLY = Costs(**dict.fromkeys(Costs.__dataclass_fields__, 0))
 
 
 def linear(rows: float, fan_in: int, fan_out: int, bias: bool = False, costs: Costs = DEFAULT_COSTS) -> float:
@@ -67,7 +65,8 @@ def linear(rows: float, fan_in: int, fan_out: int, bias: bool = False, costs: Co
 
 
 def swiglu(rows: float, fan_in: int, hidden: int, fan_out: int, costs: Costs = DEFAULT_COSTS) -> float:
-    return linear(rows, fan_in, hidden) * 2 + linear(rows, hidden, fan_out) + rows * hidden * (costs.silu + costs.gate_product)
+    gate = rows * hidden * (costs.silu + costs.gate_product)
+    return linear(rows, fan_in, hidden) * 2 + linear(rows, hidden, fan_out) + gate
 
 
 @dataclass(frozen=True)
@@ -125,7 +124,9 @@ class BlockFlops:
         return self.self_attention.total + self.cross_attention.total + self.mlp + self.other
 
 
-def block_flops(cfg: SamAudioConfig, n_frames: int, n_text: int, batch: int = 1, costs: Costs = DEFAULT_COSTS) -> BlockFlops:
+def block_flops(
+    cfg: SamAudioConfig, n_frames: int, n_text: int, batch: int = 1, costs: Costs = DEFAULT_COSTS
+) -> BlockFlops:
     """One DiT block on ``batch`` examples of ``n_frames`` frames and ``n_text`` memory tokens
     (``n_text`` = 1 when there is no text: the memory is then the time term alone)."""
     d, rows = cfg.dim, batch * n_frames
@@ -157,7 +158,7 @@ class EvaluationFlops:
 def evaluation_flops(
     cfg: SamAudioConfig,
     n_frames: int,
-    n_text: Optional[int],
+    n_text: int | None,
     batch: int = 1,
     *,
     video: bool = False,
@@ -185,7 +186,9 @@ def evaluation_flops(
     return EvaluationFlops(inputs=inputs, block=block, n_layers=cfg.n_layers, head=head)
 
 
-def sampler_update_flops(cfg: SamAudioConfig, n_frames: int, method: str, batch: int = 1, costs: Costs = DEFAULT_COSTS) -> float:
+def sampler_update_flops(
+    cfg: SamAudioConfig, n_frames: int, method: str, batch: int = 1, costs: Costs = DEFAULT_COSTS
+) -> float:
     """The integrator's own arithmetic per step (x + dt v; midpoint also forms the midpoint)."""
     elements = batch * n_frames * cfg.state_channels
     return elements * costs.gated_residual * EVALUATIONS_PER_STEP[method]
@@ -200,11 +203,11 @@ class RunFlops:
     total: float
     n_evaluations: int
 
-    def saved_vs(self, reference: "RunFlops") -> tuple[float, float]:
+    def saved_vs(self, reference: RunFlops) -> tuple[float, float]:
         """(self-attention saved, total saved), fractions of the reference run's FLOPs."""
         return 1.0 - self.self_attention / reference.self_attention, 1.0 - self.total / reference.total
 
-    def __add__(self, other: "RunFlops") -> "RunFlops":
+    def __add__(self, other: RunFlops) -> RunFlops:
         return RunFlops(
             self.self_attention + other.self_attention,
             self.self_attention_pattern + other.self_attention_pattern,
@@ -217,7 +220,7 @@ def count_run(
     cfg: SamAudioConfig,
     record: ComputeRecord,
     n_frames: int,
-    n_text: Optional[int],
+    n_text: int | None,
     *,
     video: bool = False,
     anchors: bool = False,
@@ -241,7 +244,9 @@ def count_run(
             pattern += computed * sa.pattern
             total += rows * block.total - reused * sa.pattern
     total += record.n_steps * sampler_update_flops(cfg, n_frames, record.method, record.batch, costs)
-    return RunFlops(self_attention=self_attention, self_attention_pattern=pattern, total=total, n_evaluations=record.n_evaluations)
+    return RunFlops(
+        self_attention=self_attention, self_attention_pattern=pattern, total=total, n_evaluations=record.n_evaluations
+    )
 
 
 def pattern_share(cfg: SamAudioConfig, n_frames: int) -> float:
@@ -254,7 +259,8 @@ def count_for(cfg: SamAudioConfig, record: ComputeRecord, cond, costs: Costs = D
     """:func:`count_run` with the sizes read off the run's ``Conditioning``."""
     n_text = None if cond.text is None else int(cond.text.shape[1])
     return count_run(
-        cfg, record, cond.n_frames, n_text, video=cond.video is not None, anchors=cond.anchor_ids is not None, costs=costs
+        cfg, record, cond.n_frames, n_text,
+        video=cond.video is not None, anchors=cond.anchor_ids is not None, costs=costs,
     )
 
 

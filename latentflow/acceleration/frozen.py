@@ -23,8 +23,8 @@ reaches it.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable, Optional
 
 from torch import Tensor
 
@@ -63,7 +63,7 @@ class FrozenPattern:
         """Drop every kept pattern (a new sampling call starts, or the owner detaches)."""
         self._patterns = {}
 
-    def kept(self, evaluation: int = 0) -> Optional[Tensor]:
+    def kept(self, evaluation: int = 0) -> Tensor | None:
         """The pattern kept for this evaluation index in the current call (None if none)."""
         return self._patterns.get(evaluation)
 
@@ -72,7 +72,7 @@ class FrozenPattern:
 
     def __call__(
         self, state: SamplingState, compute: Callable[[], Tensor], call: AttentionCall
-    ) -> Optional[Tensor]:
+    ) -> Tensor | None:
         """The pattern for this evaluation: None (not frozen: attention runs as usual), the
         freshly computed pattern (the freeze step; kept), or the kept one (later steps)."""
         if state.step == 0 and state.evaluation == 0:
@@ -96,5 +96,7 @@ class FrozenPattern:
             )
         expected = (call.batch, call.n_heads, call.n_queries, call.n_keys)
         if tuple(kept.shape) != expected:
-            raise RuntimeError(f"{self.name}: the kept pattern has shape {tuple(kept.shape)}, the call needs {expected}")
+            raise RuntimeError(
+                f"{self.name}: the kept pattern has shape {tuple(kept.shape)}, the call needs {expected}"
+            )
         return kept

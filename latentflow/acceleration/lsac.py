@@ -29,12 +29,12 @@ Choices (documented because the paper leaves them open):
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Callable, Iterator, Mapping, Optional
 
 from torch import Tensor
 
-from latentflow.model import AttentionCall, Conditioning, SamAudioModel, pattern_of, sample
+from latentflow.model import AttentionCall, Conditioning, PatternOverride, SamAudioModel, pattern_of, sample
 
 from .control import SamplingController, layer_index, layer_steps
 from .frozen import FrozenPattern, FrozenPatternConfig
@@ -50,7 +50,7 @@ class LSACPlan:
     """
 
     freeze_steps: Mapping[int, int]
-    n_steps: Optional[int] = None
+    n_steps: int | None = None
     name: str = "custom"
 
     def __post_init__(self) -> None:
@@ -60,7 +60,7 @@ class LSACPlan:
             raise ValueError(f"LSAC plan {self.name!r}: n_steps must be a positive integer, got {self.n_steps!r}")
 
     @classmethod
-    def from_dict(cls, data: Mapping, name: str = "custom") -> "LSACPlan":
+    def from_dict(cls, data: Mapping, name: str = "custom") -> LSACPlan:
         """From ``{"freeze_steps": {layer: step}, "n_steps": N, "name": ...}`` (JSON keys may be strings)."""
         unknown = sorted(set(data) - {"freeze_steps", "n_steps", "name"})
         if unknown:
@@ -76,12 +76,15 @@ class LSACPlan:
         return cls(steps, n_steps=data.get("n_steps"), name=str(data.get("name", name)))
 
     def to_dict(self) -> dict:
-        return {"name": self.name, "n_steps": self.n_steps, "freeze_steps": {str(k): v for k, v in self.freeze_steps.items()}}
+        freeze_steps = {str(k): v for k, v in self.freeze_steps.items()}
+        return {"name": self.name, "n_steps": self.n_steps, "freeze_steps": freeze_steps}
 
     def effective(self, n_steps: int) -> dict[int, int]:
         """The layers that actually reuse a pattern in an ``n_steps`` run (freeze < n_steps - 1)."""
         self.check_steps(n_steps)
-        return {layer: step for layer, step in self.freeze_steps.items() if FrozenPatternConfig(step).reuses_in(n_steps)}
+        return {
+            layer: step for layer, step in self.freeze_steps.items() if FrozenPatternConfig(step).reuses_in(n_steps)
+        }
 
     def check_steps(self, n_steps: int) -> None:
         if self.n_steps is not None and n_steps != self.n_steps:
@@ -118,24 +121,25 @@ class LSACController(SamplingController):
             frozen.reset()
 
     def begin_evaluation(self, stack: contextlib.ExitStack) -> None:
-        state = self.state
+        state = self.running_state
         self.plan.check_steps(state.n_steps)
         modules = self.model.attention_modules("self")
         for layer, frozen in self.frozen.items():
             # Only from the freeze step on: before it the layer keeps the model's fused path.
             if frozen.config.active_at(state):
                 attention = modules[layer]
-                stack.enter_context(attention.overriding_pattern(self._override(layer, frozen, attention.pattern_override)))
+                override = self._override(layer, frozen, attention.pattern_override)
+                stack.enter_context(attention.overriding_pattern(override))
 
-    def cached_pattern(self, layer: int, evaluation: int = 0) -> Optional[Tensor]:
+    def cached_pattern(self, layer: int, evaluation: int = 0) -> Tensor | None:
         """The pattern kept for ``layer`` / evaluation index in the current call (None if none)."""
         frozen = self.frozen.get(layer)
         return None if frozen is None else frozen.kept(evaluation)
 
-    def _override(self, layer: int, frozen: FrozenPattern, previous) -> Callable[[Callable[[], Tensor], AttentionCall], Tensor]:
-        state = self.state
+    def _override(self, layer: int, frozen: FrozenPattern, previous: PatternOverride | None) -> PatternOverride:
+        state = self.running_state
 
-        def decide(compute: Callable[[], Tensor], call: AttentionCall) -> Tensor:
+        def decide(compute: Callable[[], Tensor], call: AttentionCall) -> Tensor | None:
             pattern = frozen(state, lambda: pattern_of(previous, compute, call), call)
             if state.step > frozen.config.freeze_step:
                 self.recorder.set_pattern_rows(layer, computed=0, needed=0)
@@ -163,7 +167,9 @@ def sample_controlled(
     return AcceleratedSample(final=output.final, record=record, output=output)
 
 
-def sample_lsac(model: SamAudioModel, cond: Conditioning, plan: LSACPlan | Mapping[int, int], **sample_kwargs) -> AcceleratedSample:
+def sample_lsac(
+    model: SamAudioModel, cond: Conditioning, plan: LSACPlan | Mapping[int, int], **sample_kwargs
+) -> AcceleratedSample:
     """``latentflow.model.sample`` with LSAC; ``plan`` may be a plain ``{layer: freeze_step}``."""
     if not isinstance(plan, LSACPlan):
         plan = LSACPlan(plan)

@@ -23,9 +23,10 @@ from __future__ import annotations
 import hashlib
 import json
 import weakref
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -41,7 +42,7 @@ CALIBRATION_FOLDER = Path(__file__).with_name("calibrations")
 CALIBRATIONS = CALIBRATION_FOLDER / "fixture.json"
 FORMAT = 1
 
-_FINGERPRINTS: "weakref.WeakKeyDictionary[SamAudioModel, str]" = weakref.WeakKeyDictionary()
+_FINGERPRINTS: weakref.WeakKeyDictionary[SamAudioModel, str] = weakref.WeakKeyDictionary()
 
 
 def weights_fingerprint(model: SamAudioModel) -> str:
@@ -87,7 +88,7 @@ class StoredCalibration:
         }
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any], where: str) -> "StoredCalibration":
+    def from_dict(cls, data: Mapping[str, Any], where: str) -> StoredCalibration:
         fields = ("model_sha256", "tier", "steps", "method", "n_calibration", "seed", "stable_threshold", "trajectory")
         missing = [f for f in fields if f not in data]
         if missing:
@@ -100,7 +101,9 @@ def load_calibrations(path: Path = CALIBRATIONS) -> list[StoredCalibration]:
     data = json.loads(path.read_text())
     if not isinstance(data, dict) or data.get("format") != FORMAT or not isinstance(data.get("calibrations"), list):
         raise ValueError(f"{path}: not a stored-calibration file of format {FORMAT}")
-    return [StoredCalibration.from_dict(entry, f"{path} calibrations[{i}]") for i, entry in enumerate(data["calibrations"])]
+    return [
+        StoredCalibration.from_dict(entry, f"{path} calibrations[{i}]") for i, entry in enumerate(data["calibrations"])
+    ]
 
 
 def stored_calibration(calibrated_on: str, tier: str, folder: Path = CALIBRATION_FOLDER) -> StoredCalibration:

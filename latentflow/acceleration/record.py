@@ -39,7 +39,7 @@ class ComputeRecord:
     evaluations: tuple[EvaluationRecord, ...]
 
     @classmethod
-    def full(cls, n_layers: int, n_steps: int, method: str, batch: int) -> "ComputeRecord":
+    def full(cls, n_layers: int, n_steps: int, method: str, batch: int) -> ComputeRecord:
         """The record of a plain run: every block and every pattern computed."""
         from latentflow.model.sampler import EVALUATIONS_PER_STEP
 

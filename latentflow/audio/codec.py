@@ -57,8 +57,8 @@ re-encoded latent correlates 0.90-0.92 with the latent it came from.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
-from typing import Iterable
 
 import torch
 import torchaudio
@@ -188,6 +188,11 @@ class LatentCodec(torch.nn.Module):
     """
 
     name = "mel"  # the bundled 16 kHz mel-envelope stand-in for the DAC-VAE (results files name it)
+    # buffers registered in __init__ (declared here so that their type is Tensor, not Module)
+    _mel_to_linear: torch.Tensor
+    _band_width: torch.Tensor
+    _mean: torch.Tensor
+    _std: torch.Tensor
 
     def __init__(self, config: CodecConfig | None = None) -> None:
         super().__init__()
@@ -321,7 +326,7 @@ class LatentCodec(torch.nn.Module):
         listening and sanity checks, not for measuring separation quality.
         """
         latent = self._check_latent(latent, "latent")
-        batch, frames, _ = latent.shape
+        _, frames, _ = latent.shape
         per_bin = self.mel_power(latent) / self._band_width  # (B, T, M)
         n_stft = frames * self.config.frames_per_latent + 1
         per_bin = self._interpolate_time(per_bin, n_stft)  # (B, N, M)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import torch
 
 from .codec import LatentCodec, split_target_residual
-from .codec_protocol import describe_codec
+from .codec_protocol import AudioCodec, describe_codec
 
 MEL_CODEC_NAME = "mel"
 
@@ -73,7 +73,7 @@ class MelCodec:
             raise ValueError("the mel codec has no watermark: a message cannot be stamped into its output")
 
 
-def as_codec(codec) -> "MelCodec | object":
+def as_codec(codec: AudioCodec | LatentCodec) -> AudioCodec:
     """A codec for the pipeline: a bare ``LatentCodec`` gets its ``MelCodec`` face."""
     return MelCodec(codec) if isinstance(codec, LatentCodec) else codec
 

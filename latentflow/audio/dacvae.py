@@ -16,8 +16,9 @@ from __future__ import annotations
 import contextlib
 import json
 import math
-from dataclasses import dataclass, field
-from typing import Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import cast
 
 import torch
 import torch.nn.functional as F
@@ -65,11 +66,13 @@ class DACVAEConfig:
         if math.prod(self.encoder_rates) != math.prod(self.decoder_rates):
             raise ValueError(
                 f"DACVAEConfig: encoder_rates {list(self.encoder_rates)} (hop {math.prod(self.encoder_rates)}) and "
-                f"decoder_rates {list(self.decoder_rates)} (hop {math.prod(self.decoder_rates)}) must have equal products"
+                f"decoder_rates {list(self.decoder_rates)} (hop {math.prod(self.decoder_rates)}) "
+                "must have equal products"
             )
         if self.wm_channels < 1 or self.decoder_dim % 16:
             raise ValueError(
-                f"DACVAEConfig.decoder_dim={self.decoder_dim} must be a multiple of 16 with (decoder_dim // 16) // 3 >= 1"
+                f"DACVAEConfig.decoder_dim={self.decoder_dim} must be a multiple of 16 "
+                "with (decoder_dim // 16) // 3 >= 1"
             )
 
     @property
@@ -98,9 +101,11 @@ class DACVAEConfig:
         return self.wm_channels / self.wm_latent
 
     @classmethod
-    def from_dict(cls, data: Mapping, *, source: str = "codec_config") -> "DACVAEConfig":
+    def from_dict(cls, data: Mapping, *, source: str = "codec_config") -> DACVAEConfig:
         """Build from an official config dict; checks fixed parts (wm_rates, watermarker sizes)."""
-        names = ("encoder_dim", "encoder_rates", "latent_dim", "codebook_dim", "decoder_dim", "decoder_rates", "sample_rate")
+        names = (
+            "encoder_dim", "encoder_rates", "latent_dim", "codebook_dim", "decoder_dim", "decoder_rates", "sample_rate"
+        )
         missing = [n for n in names if n not in data]
         if missing:
             raise ValueError(f"{source}: missing key(s) {missing}; a DAC-VAE config needs {list(names)}")
@@ -120,6 +125,28 @@ class DACVAEConfig:
         return cfg
 
 
+# The three holders below exist only to give submodules the official state-dict names
+# (``encoder_block.pre.0.alpha``, ``msg_processor.msg_processor.weight``, ``encoder.block.0...``)
+# with attributes the type checker knows.
+class _PrePost(nn.Module):
+    def __init__(self, pre: nn.Sequential, post: nn.Sequential) -> None:
+        super().__init__()
+        self.pre = pre
+        self.post = post
+
+
+class _MessageTable(nn.Module):
+    def __init__(self, table: nn.Embedding) -> None:
+        super().__init__()
+        self.msg_processor = table
+
+
+class _Encoder(nn.Module):
+    def __init__(self, block: nn.Sequential) -> None:
+        super().__init__()
+        self.block = block
+
+
 class Watermarker(nn.Module):
     """``decoder.wm_model``: the waveform head (``base``) plus the message branch h."""
 
@@ -127,14 +154,15 @@ class Watermarker(nn.Module):
         super().__init__()
         dim, ch, hidden, latent = cfg.wm_dim, cfg.wm_channels, cfg.wm_hidden, cfg.wm_latent
         self.alpha = cfg.wm_alpha  # a plain float, not in the state dict
-        self.encoder_block = nn.Module()
-        self.encoder_block.pre = nn.Sequential(Snake(dim), WNConv1d(dim, 1, 7), nn.Tanh(), CausalConv1d(1, ch, 7))
-        self.encoder_block.post = nn.Sequential(LSTMBlock(hidden), nn.ELU(), CausalConv1d(hidden, latent, 7))
-        self.msg_processor = nn.Module()
-        self.msg_processor.msg_processor = nn.Embedding(2 * NBITS, latent)
-        self.decoder_block = nn.Module()
-        self.decoder_block.pre = nn.Sequential(CausalConv1d(latent, hidden, 7), LSTMBlock(hidden))
-        self.decoder_block.post = nn.Sequential(nn.ELU(), CausalConv1d(ch, 1, 7))
+        self.encoder_block = _PrePost(
+            nn.Sequential(Snake(dim), WNConv1d(dim, 1, 7), nn.Tanh(), CausalConv1d(1, ch, 7)),
+            nn.Sequential(LSTMBlock(hidden), nn.ELU(), CausalConv1d(hidden, latent, 7)),
+        )
+        self.msg_processor = _MessageTable(nn.Embedding(2 * NBITS, latent))
+        self.decoder_block = _PrePost(
+            nn.Sequential(CausalConv1d(latent, hidden, 7), LSTMBlock(hidden)),
+            nn.Sequential(nn.ELU(), CausalConv1d(ch, 1, 7)),
+        )
 
     def base(self, trunk: torch.Tensor) -> torch.Tensor:
         pre = self.encoder_block.pre
@@ -152,7 +180,7 @@ class Decoder(nn.Module):
         widths = [cfg.decoder_dim // 2**i for i in range(len(cfg.decoder_rates) + 1)]
         blocks = [
             DecoderBlock(widths[i], widths[i + 1], rate, wm_rate)
-            for i, (rate, wm_rate) in enumerate(zip(cfg.decoder_rates, WM_RATES))
+            for i, (rate, wm_rate) in enumerate(zip(cfg.decoder_rates, WM_RATES, strict=True))
         ]
         self.model = nn.Sequential(WNConv1d(cfg.latent_dim, cfg.decoder_dim, 7), *blocks)
         self.wm_model = Watermarker(cfg)
@@ -162,7 +190,7 @@ class Decoder(nn.Module):
         wm = self.wm_model
         base = wm.base(trunk)
         h = wm.encoder_block.pre[3](base)
-        blocks = list(self.model)[1:]
+        blocks = cast(list[DecoderBlock], list(self.model)[1:])  # __init__ puts DecoderBlocks after the first conv
         for block in reversed(blocks):
             h = block.wm_up(h)
         h = wm.encoder_block.post(h)
@@ -211,12 +239,13 @@ class DACVAE(nn.Module):
         super().__init__()
         self.config = cfg = config if config is not None else DACVAEConfig()
         widths = [cfg.encoder_dim * 2**i for i in range(len(cfg.encoder_rates) + 1)]
-        self.encoder = nn.Module()
-        self.encoder.block = nn.Sequential(
-            WNConv1d(1, cfg.encoder_dim, 7),
-            *[EncoderBlock(widths[i], rate) for i, rate in enumerate(cfg.encoder_rates)],
-            Snake(widths[-1]),
-            WNConv1d(widths[-1], cfg.latent_dim, 3),
+        self.encoder = _Encoder(
+            nn.Sequential(
+                WNConv1d(1, cfg.encoder_dim, 7),
+                *[EncoderBlock(widths[i], rate) for i, rate in enumerate(cfg.encoder_rates)],
+                Snake(widths[-1]),
+                WNConv1d(widths[-1], cfg.latent_dim, 3),
+            )
         )
         self.quantizer = Bottleneck(cfg)
         self.decoder = Decoder(cfg)
@@ -284,7 +313,9 @@ class DACVAE(nn.Module):
         if message is None:
             message = watermark_message(DEFAULT_WATERMARK_SEED if seed is None else seed, latents.shape[0])
         elif message.shape != (latents.shape[0], NBITS):
-            raise ValueError(f"DACVAE.decode: message must be ({latents.shape[0]}, {NBITS}), got {tuple(message.shape)}")
+            raise ValueError(
+                f"DACVAE.decode: message must be ({latents.shape[0]}, {NBITS}), got {tuple(message.shape)}"
+            )
         message = message.to(latents.device)
         with _cudnn_off(latents):
             return self.decoder(self.quantizer.out_proj(latents), message)
@@ -303,12 +334,16 @@ class DACVAE(nn.Module):
 
         return describe_codec(self, self.name)
 
-    def load_official_state_dict(self, tensors: Mapping[str, torch.Tensor], *, prefix: str = "", source: str = "<tensors>") -> None:
+    def load_official_state_dict(
+        self, tensors: Mapping[str, torch.Tensor], *, prefix: str = "", source: str = "<tensors>"
+    ) -> None:
         """Strict load of ``prefix + name`` entries; errors name every key and both shapes."""
         own = {k.removeprefix(prefix): v for k, v in tensors.items() if k.startswith(prefix)}
         problems = state_dict_problems(self.state_dict(), own)
         if problems:
-            raise CheckpointError(f"{source}: weights do not fit the DAC-VAE config {self.config}:\n" + "\n".join(problems))
+            raise CheckpointError(
+                f"{source}: weights do not fit the DAC-VAE config {self.config}:\n" + "\n".join(problems)
+            )
         self.load_state_dict(own, strict=True)
 
 
@@ -368,10 +403,10 @@ def config_from_metadata(metadata: Mapping[str, str], *, source: str) -> DACVAEC
 
 __all__ = [
     "DACVAE",
-    "DACVAEConfig",
     "DEFAULT_WATERMARK_SEED",
     "NBITS",
     "WM_RATES",
+    "DACVAEConfig",
     "config_from_metadata",
     "feature_idx_to_wav_idx",
     "separation_messages",

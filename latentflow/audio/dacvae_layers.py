@@ -80,8 +80,8 @@ class CausalConv1d(nn.Conv1d):
 class CausalConvTranspose1d(nn.ConvTranspose1d):
     """Plain ConvTranspose1d without padding whose last ``s`` output samples are dropped."""
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return super().forward(x)[..., : -self.stride[0]]
+    def forward(self, input: torch.Tensor, output_size: list[int] | None = None) -> torch.Tensor:
+        return super().forward(input, output_size)[..., : -self.stride[0]]
 
 
 class ResidualUnit(nn.Module):
@@ -90,7 +90,10 @@ class ResidualUnit(nn.Module):
     def __init__(self, channels: int, dilation: int) -> None:
         super().__init__()
         self.block = nn.Sequential(
-            Snake(channels), WNConv1d(channels, channels, 7, dilation=dilation), Snake(channels), WNConv1d(channels, channels, 1)
+            Snake(channels),
+            WNConv1d(channels, channels, 7, dilation=dilation),
+            Snake(channels),
+            WNConv1d(channels, channels, 1),
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -103,7 +106,9 @@ class EluResidualUnit(nn.Module):
     def __init__(self, channels: int) -> None:
         super().__init__()
         hidden = channels // 2
-        self.block = nn.Sequential(nn.ELU(), CausalConv1d(channels, hidden, 3), nn.ELU(), nn.Conv1d(hidden, channels, 1))
+        self.block = nn.Sequential(
+            nn.ELU(), CausalConv1d(channels, hidden, 3), nn.ELU(), nn.Conv1d(hidden, channels, 1)
+        )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return x + self.block(x)

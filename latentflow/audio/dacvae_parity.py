@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from typing import Mapping
+from collections.abc import Mapping
 
 import torch
 
@@ -61,6 +61,7 @@ def codec_output_errors(
             )
         expected = tensors[name]
         if got[name].shape != expected.shape:
-            raise CheckpointError(f"{source}: {name}: computed shape {tuple(got[name].shape)} vs stored {tuple(expected.shape)}")
+            raise CheckpointError(f"{source}: {name}: computed shape {tuple(got[name].shape)} vs stored "
+                                  f"{tuple(expected.shape)}")
         errors.append((name, float((got[name] - expected).abs().max())))
     return errors

@@ -174,7 +174,7 @@ SENTENCES: tuple[str, ...] = (
     "The wind blew the hat away.",
     "Fresh paint dries in an hour.",
 )
-TRAIN_SENTENCES = range(0, 72)
+TRAIN_SENTENCES = range(72)
 TEST_SENTENCES = range(72, 96)
 # Sentences each voice speaks: train voices 18 of 72, test voices 9 of 24, assigned
 # cyclically so that every sentence is spoken by exactly three voices of its split.
@@ -204,7 +204,7 @@ def pool_plan(split: str) -> tuple[tuple[Voice, int], ...]:
     ids = list(sentence_ids(split))
     # Alternate genders (m, f, m, f, ...) so that each sentence is spoken by both genders.
     males, females = voices(split, "male"), voices(split, "female")
-    split_voices = [v for pair in zip(males, females) for v in pair]
+    split_voices = [v for pair in zip(males, females, strict=True) for v in pair]
     per_voice = SENTENCES_PER_VOICE[split]
     # Voice k's run of sentences starts at k * step: runs of ``per_voice`` = 3 * step overlap
     # so that each sentence falls in exactly three voices' runs.

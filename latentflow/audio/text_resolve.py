@@ -26,7 +26,9 @@ class TextEncoderNotFound(FileNotFoundError):
     """No local copy of the text encoder a config names."""
 
 
-def resolve_text_encoder(spec: Any, *, explicit: Any = None, model_dir: Path | None = None, source: str = "config.json"):
+def resolve_text_encoder(
+    spec: Any, *, explicit: Any = None, model_dir: Path | None = None, source: str = "config.json"
+):
     """A :class:`~latentflow.audio.text.OfficialT5TextEncoder` for ``spec`` (a TextEncoderSpec)."""
     from .text import OfficialT5TextEncoder, TextEncoder
 

@@ -26,8 +26,8 @@ from __future__ import annotations
 
 import math
 import sys
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Optional, Sequence
 
 import torch
 from torch import Tensor
@@ -45,7 +45,7 @@ class Windows:
     fade: int  # the raised-cosine ramp at each inner window edge
 
     @classmethod
-    def plan(cls, n_samples: int, window: int, overlap: int) -> "Windows":
+    def plan(cls, n_samples: int, window: int, overlap: int) -> Windows:
         """Windows of ``window`` samples every ``window - overlap``, the last ending at the end."""
         if n_samples < 1:
             raise ValueError(f"nothing to separate: the clip has {n_samples} samples")
@@ -55,7 +55,7 @@ class Windows:
         if n_samples <= window:
             return cls((0,), n_samples, 0)
         step = window - overlap
-        starts = list(range(0, n_samples - window, step)) + [n_samples - window]
+        starts = [*range(0, n_samples - window, step), n_samples - window]
         return cls(tuple(starts), window, overlap)
 
     def weights(self, index: int, dtype: torch.dtype = torch.float32) -> Tensor:
@@ -82,14 +82,14 @@ def overlap_add(pieces: Sequence[Tensor], windows: Windows, n_samples: int) -> T
         raise ValueError(f"{len(pieces)} pieces for {len(windows.starts)} windows")
     total = torch.zeros((*pieces[0].shape[:-1], n_samples), dtype=torch.float64)
     weight = torch.zeros(n_samples, dtype=torch.float64)
-    for index, (piece, start) in enumerate(zip(pieces, windows.starts)):
+    for index, (piece, start) in enumerate(zip(pieces, windows.starts, strict=True)):
         w = windows.weights(index)
         total[..., start : start + windows.length] += w * piece.double()
         weight[start : start + windows.length] += w
     return (total / weight).to(pieces[0].dtype)
 
 
-def window_span(span: Optional[tuple[float, float]], start: float, end: float) -> Optional[tuple[float, float]]:
+def window_span(span: tuple[float, float] | None, start: float, end: float) -> tuple[float, float] | None:
     """The part of ``span`` inside ``[start, end)`` seconds, relative to ``start``; None outside."""
     if span is None or span[1] <= start or span[0] >= end:
         return None
@@ -100,8 +100,8 @@ def separate_long(
     separator,
     mixture: Tensor,
     *,
-    prompt: Optional[str] = None,
-    span: Optional[tuple[float, float]] = None,
+    prompt: str | None = None,
+    span: tuple[float, float] | None = None,
     window_seconds: float = DEFAULT_WINDOW_SECONDS,
     overlap_seconds: float = DEFAULT_OVERLAP_SECONDS,
     steps: int = 16,

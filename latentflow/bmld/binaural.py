@@ -16,7 +16,8 @@ then a linear classifier on the time-averaged embedding.
 
 Training is deterministic: one thread, the initial weights drawn under ``TrainConfig.seed``
 inside ``torch.random.fork_rng`` (so the caller's global torch RNG is left as it was), batch
-order from a seeded ``torch.Generator``, data from numpy Generators seeded by ``TrainConfig.seed``. Retrain both with ``python -m latentflow.bmld.binaural``
+order from a seeded ``torch.Generator``, data from numpy Generators seeded by ``TrainConfig.seed``.
+Retrain both with ``python -m latentflow.bmld.binaural``
 (writes ``fixtures/bmld/binaural_{phase,magnitude}.safetensors``; the model card
 ``fixtures/bmld/MODEL_CARD.md`` records the recipe, the time and the accuracies).
 """
@@ -206,7 +207,8 @@ def _load_cached(kind: str, path: str) -> tuple[LateralisationNet, dict]:
     from safetensors import safe_open
 
     if not Path(path).is_file():
-        raise FileNotFoundError(f"{path}: no trained binaural_{kind} model; retrain with `python -m latentflow.bmld.binaural`")
+        raise FileNotFoundError(f"{path}: no trained binaural_{kind} model; retrain with `python -m "
+                                "latentflow.bmld.binaural`")
     with safe_open(path, framework="pt") as handle:
         metadata = handle.metadata() or {}
     if "latentflow_bmld_record" not in metadata:

@@ -70,7 +70,7 @@ class DetectionCurve:
 
     @property
     def accuracy(self) -> tuple[float, ...]:
-        return tuple(c / n for c, n in zip(self.n_correct, self.n_trials))
+        return tuple(c / n for c, n in zip(self.n_correct, self.n_trials, strict=True))
 
 
 @dataclass(frozen=True)
@@ -299,11 +299,11 @@ def _fill_replicates(thresholds, curves, fits, scores, n_trials, rng) -> None:
     first = [next(k for k in range(j + 1) if curves[k] == curves[j] and fits[k] == fits[j]) for j in range(len(curves))]
     for i in range(len(thresholds)):
         picks = [rng.integers(0, n, size=n) for n in n_trials]
-        for j, (curve, fit) in enumerate(zip(curves, fits)):
+        for j, (curve, fit) in enumerate(zip(curves, fits, strict=True)):
             if first[j] != j:
                 thresholds[i, j] = thresholds[i, first[j]]
                 continue
-            counts = [int(rung[pick].sum()) for rung, pick in zip(scores[j], picks)]
+            counts = [int(rung[pick].sum()) for rung, pick in zip(scores[j], picks, strict=True)]
             refit = fit_psychometric(curve.tnr_db, counts, n_trials, start=(fit.threshold_db, fit.width_db))
             thresholds[i, j] = refit.threshold_db if refit.converged else math.nan
 

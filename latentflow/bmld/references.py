@@ -31,8 +31,8 @@ from __future__ import annotations
 import functools
 import math
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 import numpy as np
 import torch
@@ -57,7 +57,9 @@ class ReferenceModel:
 
     def __post_init__(self) -> None:
         if self.role not in ROLES:
-            raise ValueError(f"reference model {self.name!r}: role must be one of {', '.join(ROLES)}, got {self.role!r}")
+            raise ValueError(
+                f"reference model {self.name!r}: role must be one of {', '.join(ROLES)}, got {self.role!r}"
+            )
 
     def features(self, stimuli: StimulusSet, **params) -> np.ndarray:
         """(N, D) float64 features of every trial of ``stimuli`` (cached per set and params)."""
@@ -75,7 +77,8 @@ class ReferenceModel:
                                 dtype=np.float64)
             if cached.ndim != 2 or cached.shape[0] != len(stimuli.labels) or not np.isfinite(cached).all():
                 raise ValueError(f"reference model {self.name!r} gave features of shape {cached.shape} "
-                                 f"(finite: {bool(np.isfinite(cached).all())}); need ({len(stimuli.labels)}, D), finite")
+                                 f"(finite: {bool(np.isfinite(cached).all())}); "
+                                 f"need ({len(stimuli.labels)}, D), finite")
             cached.flags.writeable = False
             _FEATURE_CACHE[key] = cached
             while len(_FEATURE_CACHE) > _FEATURE_CACHE_SIZE:
@@ -129,11 +132,11 @@ def ec_features(waves: np.ndarray, sample_rate: int, *, centres_hz: tuple[float,
 
     n_trials = waves.shape[0]
     freqs = np.fft.rfftfreq(N_FFT, 1 / sample_rate)
-    responses = []
+    power_responses = []
     for centre in centres_hz:
         b, a = signal.gammatone(centre, "iir", fs=sample_rate)
-        responses.append(np.abs(signal.freqz(b, a, worN=freqs, fs=sample_rate)[1]) ** 2)
-    responses = np.stack(responses)  # (channels, F)
+        power_responses.append(np.abs(signal.freqz(b, a, worN=freqs, fs=sample_rate)[1]) ** 2)
+    responses = np.stack(power_responses)  # (channels, F)
     # Only bins a channel passes (power response above -60 dB of its peak) are jittered and
     # summed: the rest contribute nothing measurable and cost most of the time.
     used = np.any(responses > 1e-6 * responses.max(axis=1, keepdims=True), axis=0)
@@ -164,8 +167,8 @@ N_MELS = 40
 
 
 def _stft(x: np.ndarray, hop: int = HOP) -> torch.Tensor:
-    x = torch.tensor(x, dtype=torch.float32)  # a copy: stimulus arrays are read-only
-    return torch.stft(x, N_FFT, hop, window=torch.hann_window(N_FFT), return_complex=True)
+    signal = torch.tensor(x, dtype=torch.float32)  # a copy: stimulus arrays are read-only
+    return torch.stft(signal, N_FFT, hop, window=torch.hann_window(N_FFT), return_complex=True)
 
 
 @functools.lru_cache(maxsize=2)

@@ -35,8 +35,8 @@ from __future__ import annotations
 
 import functools
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from typing import Callable
 
 import numpy as np
 from scipy import signal
@@ -99,7 +99,8 @@ class StimulusConfig:
         if not 0 < self.tone_hz < nyquist:
             raise ValueError(f"StimulusConfig.tone_hz must lie in (0, {nyquist:g}) Hz, got {self.tone_hz!r}")
         if not self.tnr_db or any(not math.isfinite(v) for v in self.tnr_db):
-            raise ValueError(f"StimulusConfig.tnr_db must be a non-empty ladder of finite dB values, got {self.tnr_db!r}")
+            raise ValueError("StimulusConfig.tnr_db must be a non-empty ladder of finite dB values, got "
+                             f"{self.tnr_db!r}")
         if list(self.tnr_db) != sorted(set(self.tnr_db)):
             raise ValueError(f"StimulusConfig.tnr_db must rise strictly, got {self.tnr_db!r}")
         if not 0 <= 2 * self.ramp_s <= self.duration_s:
@@ -386,6 +387,13 @@ def _readonly(a: np.ndarray) -> np.ndarray:
 
 
 __all__ = [
-    "ABLATIONS", "Ablation", "CONDITIONS", "StimulusConfig", "StimulusSet", "band_noise", "make_pair",
-    "make_stimuli", "with_config",
+    "ABLATIONS",
+    "CONDITIONS",
+    "Ablation",
+    "StimulusConfig",
+    "StimulusSet",
+    "band_noise",
+    "make_pair",
+    "make_stimuli",
+    "with_config",
 ]

@@ -18,13 +18,13 @@ import platform
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from latentflow.bmld.probe import BmldResult, percentile_interval, probe_bmld
 from latentflow.bmld.references import REFERENCE_MODELS, ec_bmld_closed_form
 from latentflow.bmld.stimuli import StimulusConfig, make_pair, with_config
-
 
 
 @dataclass(frozen=True)
@@ -146,7 +146,10 @@ def compute(rows: tuple[RowSpec, ...] = ROWS, *, seed: int = 0, n_resamples: int
         key = (spec.target, spec.ablation)
         if key not in pairs:
             pairs[key] = make_pair(stimulus_config(spec.target, base), seed=seed, ablation=spec.ablation)
-        params = {"centres_hz": SPEECH_EC_CENTRES_HZ} if spec.model == "ec" and spec.target == "speech" else {}
+        # the reference model's own keyword arguments (probe_bmld passes them on)
+        params: dict[str, Any] = {}
+        if spec.model == "ec" and spec.target == "speech":
+            params["centres_hz"] = SPEECH_EC_CENTRES_HZ
         try:
             results[spec] = probe_bmld(spec.model, *pairs[key], seed=seed, n_resamples=n_resamples, **params)
         except ImportError as error:
@@ -251,7 +254,8 @@ def _threshold(value: float, censored: str | None) -> str:
 
 def markdown(table: list[TableRow]) -> str:
     lines = [
-        "| model | role | target | ablation | BMLD dB | 95% interval | threshold N0S0 | threshold N0Spi | claim | verdict | why |",
+        "| model | role | target | ablation | BMLD dB | 95% interval | threshold N0S0 | threshold N0Spi "
+        "| claim | verdict | why |",
         "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for row in table:
@@ -307,7 +311,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--resamples", type=int, default=200, help="bootstrap resamples per row")
     defaults = VerdictRules()
     parser.add_argument("--zero-margin", type=float, default=defaults.zero_margin_db,
-                        help=f"dB: a BMLD is zero when its interval lies inside +-this (default {defaults.zero_margin_db:g})")
+                        help="dB: a BMLD is zero when its interval lies inside +-this (default "
+                             f"{defaults.zero_margin_db:g})")
     parser.add_argument("--ec-margin", type=float, default=defaults.ec_margin_db,
                         help=f"dB: the EC row's distance to Durlach's closed form (default {defaults.ec_margin_db:g})")
     parser.add_argument("--keep-fraction", type=float, default=defaults.keep_fraction,
@@ -324,7 +329,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"skipped: {line}")
     print(f"\n{len(table)} rows in {seconds:.0f} s (seed {args.seed}, {args.resamples} bootstrap resamples)")
     args.json.parent.mkdir(parents=True, exist_ok=True)
-    args.json.write_text(json.dumps(to_json(table, skipped, seconds, args.seed, args.resamples, None, rules), indent=1) + "\n")
+    payload = to_json(table, skipped, seconds, args.seed, args.resamples, None, rules)
+    args.json.write_text(json.dumps(payload, indent=1) + "\n")
     return 0
 
 

@@ -17,9 +17,9 @@ import argparse
 import importlib
 import importlib.util
 import sys
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from importlib import metadata
-from typing import Callable, Sequence
 
 from latentflow import __version__
 

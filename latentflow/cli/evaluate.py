@@ -24,13 +24,12 @@ import json
 import math
 import sys
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Optional, Sequence
-
-from latentflow.model_names import MODEL_NAME_FORMS
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from latentflow.vocabulary import PROMPT_KINDS, REPORT_METRICS, SAMPLER_METHODS, TIERS
 
@@ -60,18 +59,18 @@ class MeanInterval:
     n_total: int
 
     @classmethod
-    def of(cls, values: Sequence[float]) -> "MeanInterval":
-        values = np.asarray(values, dtype=np.float64)
-        finite = values[np.isfinite(values)]
+    def of(cls, values: ArrayLike) -> MeanInterval:
+        array = np.asarray(values, dtype=np.float64)
+        finite = array[np.isfinite(array)]
         n = int(finite.size)
         if n == 0:
-            return cls(math.nan, math.nan, math.nan, 0, int(values.size))
+            return cls(math.nan, math.nan, math.nan, 0, int(array.size))
         mean = float(finite.mean())
         if n == 1:
-            return cls(mean, math.nan, math.nan, 1, int(values.size))
+            return cls(mean, math.nan, math.nan, 1, int(array.size))
         from latentflow.stats.paired import mean_interval_t
 
-        return cls(mean, *mean_interval_t(finite, 0.95), n, int(values.size))
+        return cls(mean, *mean_interval_t(finite, 0.95), n, int(array.size))
 
     def as_dict(self) -> dict:
         return {"mean": _num(self.mean), "ci95": [_num(self.low), _num(self.high)],
@@ -88,9 +87,9 @@ class Proportion:
     high: float
 
     @classmethod
-    def of(cls, outcomes: Sequence[bool]) -> "Proportion":
-        outcomes = np.asarray(outcomes, dtype=bool)
-        n, k = int(outcomes.size), int(outcomes.sum())
+    def of(cls, outcomes: ArrayLike) -> Proportion:
+        array = np.asarray(outcomes, dtype=bool)
+        n, k = int(array.size), int(array.sum())
         if n == 0:
             return cls(0, 0, math.nan, math.nan)
         # scipy's Wilson score interval (measured equal to the former hand-written formula
@@ -130,7 +129,7 @@ class Evaluation:
     seed: int
     metrics: dict  # name -> MeanInterval (METRIC_ORDER, then REFERENCE_ORDER)
     values: dict  # name -> tuple of per-example values (NaN kept)
-    prompt_following: Optional[PromptFollowing]
+    prompt_following: PromptFollowing | None
     nan_reasons: dict = field(default_factory=dict)  # metric -> {reason: count} for NaN values
     separator: dict = field(default_factory=dict)  # Separator.describe(): the codec and text encoder
 
@@ -159,12 +158,15 @@ class Evaluation:
         }
 
     def table(self) -> str:
-        head = f"{self.tier} tier, {self.n} held-out examples, {self.steps}-step {self.method}, prompt {self.prompt_kind}"
+        head = (
+            f"{self.tier} tier, {self.n} held-out examples, {self.steps}-step {self.method}, prompt {self.prompt_kind}"
+        )
         rows = [head, f"{'metric':<28}{'mean':>9}  {'95% interval':<20}{'n':>5}"]
         for name, interval in self.metrics.items():
             label, unit = METRIC_LABELS[name]
             label = f"{label} ({unit})" if unit else label
-            rows.append(f"{label:<28}{interval.mean:>9.3f}  [{interval.low:7.3f}, {interval.high:7.3f}]  {interval.n_valid:>4}")
+            rows.append(f"{label:<28}{interval.mean:>9.3f}  [{interval.low:7.3f}, {interval.high:7.3f}]  "
+                        f"{interval.n_valid:>4}")
         if self.prompt_following is not None:
             for label, share in (("prompt following (mix)", self.prompt_following.per_mixture),
                                  ("prompt following (each)", self.prompt_following.per_prompt)):
@@ -184,7 +186,7 @@ def evaluate_separator(
     batch_size: int = 8,
     workers: int = 1,
     model_name: str = "fixture",
-    progress: Optional[Callable[[int], None]] = None,
+    progress: Callable[[int], None] | None = None,
 ) -> Evaluation:
     """Separate test examples 0..n-1 of ``tier`` and measure them (see the module docstring).
 

@@ -131,7 +131,8 @@ def _check_arguments(args: argparse.Namespace) -> None:
     if args.prompt is not None and not args.prompt.strip():
         raise UsageError(f"--prompt {args.prompt!r} is empty: describe the target sound, e.g. 'a woman speaking'")
     if args.out.suffix.lower() not in OUTPUT_SUFFIXES:
-        raise UsageError(f"--out {args.out}: unsupported extension {args.out.suffix!r}; allowed: {', '.join(OUTPUT_SUFFIXES)}")
+        raise UsageError(f"--out {args.out}: unsupported extension {args.out.suffix!r}; allowed: "
+                         f"{', '.join(OUTPUT_SUFFIXES)}")
     if not args.out.parent.is_dir():
         raise UsageError(f"--out {args.out}: folder {args.out.parent} does not exist")
     if args.out.resolve() == args.mix.resolve():

@@ -9,8 +9,8 @@ from .sites import UnknownSiteError, layer_of, resolve_sites, site_exists
 __all__ = [
     "OPERATIONS",
     "Intervention",
-    "InterventionNeverFired",
     "InterventionContext",
+    "InterventionNeverFired",
     "NotBatchable",
     "Operation",
     "UnknownSiteError",

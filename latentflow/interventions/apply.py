@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Iterator, Mapping, Optional, Protocol, Sequence
+from typing import Any, Protocol
 
 from ..model.blocks import pattern_of
 from .operations import OPERATIONS, InterventionContext, Operation
@@ -30,7 +31,7 @@ class Intervention:
     steps: Any = None
 
 
-def _contains(selection: Any, index: Optional[int]) -> bool:
+def _contains(selection: Any, index: int | None) -> bool:
     if selection is None:
         return True
     if index is None:
@@ -40,7 +41,7 @@ def _contains(selection: Any, index: Optional[int]) -> bool:
     return index in set(selection)
 
 
-def _layers(selection: Any, n_layers: int) -> Optional[list[int]]:
+def _layers(selection: Any, n_layers: int) -> list[int] | None:
     if selection is None:
         return None
     return [i for i in range(n_layers) if _contains(selection, i)]
@@ -62,7 +63,7 @@ class NotBatchable(ValueError):
 class InterventionNeverFired(ValueError):
     """An intervention whose hook sites the model never ran during a run: it tested nothing."""
 
-    def __init__(self, intervention: Any, names: Sequence[str], why: Optional[str] = None):
+    def __init__(self, intervention: Any, names: Sequence[str], why: str | None = None):
         self.intervention = intervention
         self.names = tuple(names)
         where = getattr(intervention, "path", None)
@@ -90,9 +91,9 @@ def batchable(interventions: Sequence[Any]) -> bool:
 def applied(
     model: Any,
     interventions: Sequence[Any],
-    ctx: Optional[InterventionContext] = None,
-    rows: Optional[slice] = None,
-    fired: Optional[set[int]] = None,
+    ctx: InterventionContext | None = None,
+    rows: slice | None = None,
+    fired: set[int] | None = None,
 ) -> Iterator[InterventionContext]:
     """Run the model with ``interventions`` inside the block; everything is removed on exit or error.
 
@@ -124,13 +125,16 @@ def applied(
             steps = getattr(iv, "steps", None)
             for name in names:
                 if op.acts_on is not None and not op.acts_on.accepts(name):
-                    raise ValueError(f"operation {op.name!r} cannot act on {name!r}; it acts on {op.acts_on.describe()}")
+                    raise ValueError(
+                        f"operation {op.name!r} cannot act on {name!r}; it acts on {op.acts_on.describe()}"
+                    )
                 if op.kind == "controller":
                     continue  # acts on the model as a whole, below
                 if op.kind == "pattern":
                     attention = _attention_for(model, name)
                     if id(attention) in overridden:
-                        raise ValueError(f"two pattern operations on {name!r} ({overridden[id(attention)]!r} and {op.name!r})")
+                        raise ValueError(f"two pattern operations on {name!r} ({overridden[id(attention)]!r} and "
+                                         f"{op.name!r})")
                     overridden[id(attention)] = op.name
                     override = _pattern_override(op.build(args), steps, ctx, attention.pattern_override, mark)
                     stack.enter_context(attention.overriding_pattern(override))
@@ -147,7 +151,7 @@ def applied(
 
 
 def check_fired(model: Any, interventions: Sequence[Any], fired: set[int],
-                why: Optional[Any] = None) -> None:
+                why: Any | None = None) -> None:
     """Raise :class:`InterventionNeverFired` for the first intervention not in ``fired``;
     ``why(name)`` may say why the model never runs hook point ``name`` (e.g. no text prompt)."""
     for index, iv in enumerate(interventions):
@@ -158,7 +162,7 @@ def check_fired(model: Any, interventions: Sequence[Any], fired: set[int],
         raise InterventionNeverFired(iv, names, reasons[0] if reasons else None)
 
 
-def _marker(fired: Optional[set[int]], index: int):
+def _marker(fired: set[int] | None, index: int):
     if fired is None:
         return lambda: None
     return lambda: fired.add(index)
@@ -176,7 +180,7 @@ def _controller(op: Operation, args: Mapping[str, Any], names: Sequence[str], st
         yield
 
 
-def _step(ctx: InterventionContext) -> Optional[int]:
+def _step(ctx: InterventionContext) -> int | None:
     return ctx.position()[0]
 
 
@@ -193,6 +197,7 @@ def _activation_hook(fn, name: str, steps: Any, ctx: InterventionContext, mark=l
 def _rows_hook(fn, name: str, steps: Any, ctx: InterventionContext, rows: slice, mark=lambda: None):
     """The operation on ``rows`` of the activation; the other rows pass through unchanged."""
     row_ctx = ctx.rows(rows)
+    assert ctx.example_keys is not None, "applied() refuses rows= without example_keys"
     batch = len(ctx.example_keys)
 
     def hook(tensor, hook):

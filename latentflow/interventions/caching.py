@@ -6,8 +6,8 @@ All three use the one frozen-pattern primitive (:mod:`latentflow.acceleration.fr
   :class:`~latentflow.acceleration.frozen.FrozenPattern` per site;
 * ``lsac`` (a controller operation): the :class:`~latentflow.acceleration.lsac.LSACController`
   that ``sample_lsac`` and ``latentflow bench lsac`` run, with a preset (the bench's
-  calibration of the model ``calibrated_on``, :mod:`latentflow.acceleration.presets`), an explicit ``plan: {layer: step}``, or
-  ``from_step`` for every selected layer;
+  calibration of the model ``calibrated_on``, :mod:`latentflow.acceleration.presets`), an
+  explicit ``plan: {layer: step}``, or ``from_step`` for every selected layer;
 * ``lsac_adaptive``: the :class:`~latentflow.acceleration.adaptive.AdaptiveController`.
 
 A controller operation acts on the model as a whole, for the layers its sites select; it
@@ -17,7 +17,8 @@ builds a controller, which ``applied`` attaches for the ``with`` block (and list
 
 from __future__ import annotations
 
-from typing import Any, Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
 # (model, selected layers) -> a SamplingController, attached by ``applied``
 ControllerFactory = Callable[[Any, Sequence[int]], Any]
@@ -56,7 +57,8 @@ def lsac(args: Mapping[str, Any]) -> ControllerFactory:
         raise ValueError("operation 'lsac': tier and calibrated_on name the calibration of a preset; "
                          "they go with preset only")
     if given == ["preset"] and args.get("tier") is None:
-        raise ValueError("operation 'lsac' with a preset needs tier: the bench tier it was calibrated on (clean, noisy, env)")
+        raise ValueError("operation 'lsac' with a preset needs tier: the bench tier it was calibrated on (clean, "
+                         "noisy, env)")
 
     def build(model, layers: Sequence[int]):
         from latentflow.acceleration.lsac import LSACController, LSACPlan

@@ -19,8 +19,9 @@ from __future__ import annotations
 
 import collections.abc
 import zlib
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping, Optional, Sequence
+from typing import Any
 
 import torch
 from torch import Tensor
@@ -46,16 +47,16 @@ class InterventionContext:
     """
 
     model: Any
-    source: Optional[Mapping[tuple[str, Optional[int], Optional[int]], Tensor]] = None
-    example_keys: Optional[Sequence[int]] = None
-    frame_mask: Optional[Tensor] = None
+    source: Mapping[tuple[str, int | None, int | None], Tensor] | None = None
+    example_keys: Sequence[int] | None = None
+    frame_mask: Tensor | None = None
     controllers: list = field(default_factory=list)
 
-    def position(self) -> tuple[Optional[int], Optional[int]]:
+    def position(self) -> tuple[int | None, int | None]:
         state = getattr(self.model, "sampling", None)
         return (None, None) if state is None else (state.step, state.evaluation)
 
-    def rows(self, rows: slice) -> "InterventionContext":
+    def rows(self, rows: slice) -> InterventionContext:
         """The context of the batch rows ``rows`` alone (for variants sharing one forward pass;
         those need no second run, so there is no source to slice)."""
         return InterventionContext(
@@ -66,7 +67,7 @@ class InterventionContext:
 
 
 ActivationFn = Callable[[Tensor, str, InterventionContext], Tensor]
-PatternFn = Callable[[Callable[[], Tensor], Any, bool, InterventionContext], Optional[Tensor]]  # None: no override
+PatternFn = Callable[[Callable[[], Tensor], Any, bool, InterventionContext], Tensor | None]  # None: no override
 
 
 @dataclass(frozen=True)
@@ -77,7 +78,7 @@ class Operation:
     params: Mapping[str, Param] = field(default_factory=dict)
     doc: str = ""
     requires_source: bool = False
-    acts_on: Optional[SiteKind] = None  # None: any site
+    acts_on: SiteKind | None = None  # None: any site
 
     def bind(self, args: Mapping[str, Any] | None) -> dict[str, Any]:
         """Arguments with defaults filled in; unknown, missing or mistyped ones are errors."""
@@ -138,7 +139,9 @@ def _patch(args):
         try:
             value = ctx.source[key]
         except KeyError:
-            raise RuntimeError(f"patch at {site!r}: the source run has no activation at step/evaluation {key[1:]}") from None
+            raise RuntimeError(
+                f"patch at {site!r}: the source run has no activation at step/evaluation {key[1:]}"
+            ) from None
         if value.shape != t.shape:
             raise RuntimeError(f"patch at {site!r}: source shape {tuple(value.shape)} != {tuple(t.shape)}")
         return value.to(t.dtype)
@@ -175,7 +178,11 @@ for _op in (
     Operation("zero", "activation", lambda a: (lambda t, site, ctx: torch.zeros_like(t)), doc="replace by zeros"),
     Operation(
         "mean_ablate", "activation", _mean_ablate,
-        params={"over": Param(str, "time", "mean over 'time' (dim 1, real frames) or the batch's 'examples'", ("time", "examples"))},
+        params={
+            "over": Param(
+                str, "time", "mean over 'time' (dim 1, real frames) or the batch's 'examples'", ("time", "examples")
+            )
+        },
         doc="replace by its mean over time or over the examples of the batch",
     ),
     Operation("scale", "activation", lambda a: (lambda t, site, ctx: t * float(a["factor"])),
@@ -197,9 +204,12 @@ for _op in (
     Operation("add_noise", "activation", _add_noise,
               params={"std": Param(float, REQUIRED, "noise standard deviation"), "seed": Param(int, 0, "noise seed")},
               doc="add seeded Gaussian noise"),
-    Operation("uniform_attention", "pattern", _uniform, doc="uniform weights over unmasked keys", acts_on=PATTERN_SITES),
+    Operation("uniform_attention", "pattern", _uniform, doc="uniform weights over unmasked keys",
+              acts_on=PATTERN_SITES),
     Operation("freeze_pattern", "pattern", caching.freeze_pattern,
-              params={"from_step": Param(int, REQUIRED, "first step that reuses the pattern computed at this step", low=0)},
+              params={
+                  "from_step": Param(int, REQUIRED, "first step that reuses the pattern computed at this step", low=0)
+              },
               doc="clamp the attention pattern from a sampler step on", acts_on=PATTERN_SITES),
     Operation(
         "lsac", "controller", caching.lsac,

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Iterable, Sequence
 
 from ..registry import nearest_names
 from ..site_patterns import ATTENTION_PATTERN_SITE, layer_of, pattern_regex, probe

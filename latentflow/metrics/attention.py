@@ -36,8 +36,9 @@ spec engine can use them as metrics.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Mapping, Optional, Sequence
+from typing import Protocol
 
 import numpy as np
 import torch
@@ -53,8 +54,8 @@ _TINY = 1e-30
 def pattern_entropy(
     pattern: Tensor,
     *,
-    key_mask: Optional[Tensor] = None,
-    query_mask: Optional[Tensor] = None,
+    key_mask: Tensor | None = None,
+    query_mask: Tensor | None = None,
     normalized: bool = True,
 ) -> Tensor:
     """Per-example, per-head entropy of attention probabilities, averaged over real queries.
@@ -67,7 +68,7 @@ def pattern_entropy(
     p = torch.as_tensor(pattern)
     if p.dim() != 4:
         raise ValueError(f"pattern must be (batch, heads, queries, keys); got shape {tuple(p.shape)}")
-    B, H, Q, K = p.shape
+    B, _, Q, K = p.shape
     p = p.float()
     row_entropy = -(p * torch.log(p.clamp_min(_TINY))).sum(-1)  # (B, H, Q)
     if query_mask is None:
@@ -98,14 +99,24 @@ def _check_mask(mask: Tensor, name: str, shape: tuple[int, int], device: torch.d
     return mask
 
 
+class EvaluationIndex(Protocol):
+    """Where in sampling a cache was taken (``latentflow.model.SamplingState`` is one)."""
+
+    @property
+    def step(self) -> int: ...
+
+    @property
+    def evaluation(self) -> int: ...
+
+
 def entropy_trajectory(
     caches: Sequence[Mapping[str, Tensor]],
-    evaluations: Sequence[object],
+    evaluations: Sequence[EvaluationIndex],
     *,
     n_layers: int,
     kind: str = "attn",
     evaluation: int = 0,
-    key_mask: Optional[Tensor] = None,
+    key_mask: Tensor | None = None,
     normalized: bool = True,
 ) -> np.ndarray:
     """Entropy per (step, example, layer, head) from a sampler's per-evaluation pattern caches.
@@ -121,14 +132,14 @@ def entropy_trajectory(
     if len(caches) != len(evaluations):
         raise ValueError(f"{len(caches)} caches but {len(evaluations)} evaluations")
     rows = []
-    for cache, state in zip(caches, evaluations):
-        if getattr(state, "evaluation") != evaluation:
+    for cache, state in zip(caches, evaluations, strict=True):
+        if state.evaluation != evaluation:
             continue
         per_layer = []
         for layer in range(n_layers):
             name = f"blocks.{layer}.{kind}.hook_pattern"
             if name not in cache:
-                raise KeyError(f"cache of step {getattr(state, 'step')} has no {name!r}; cache it when sampling")
+                raise KeyError(f"cache of step {state.step} has no {name!r}; cache it when sampling")
             pattern = cache[name]
             query_mask = key_mask if (kind == "attn" and key_mask is not None) else None
             per_layer.append(pattern_entropy(pattern, key_mask=key_mask, query_mask=query_mask, normalized=normalized))
@@ -238,7 +249,7 @@ def summarize_convergence(
     entropy: np.ndarray | Tensor,
     threshold: float = DEFAULT_STABLE_THRESHOLD,
     *,
-    tolerance: Optional[float] = None,
+    tolerance: float | None = None,
 ) -> ConvergenceSummary:
     """Summarise a trajectory (steps, examples, layers, heads) or (steps, layers).
 

@@ -36,8 +36,8 @@ import scipy.fft
 import scipy.linalg
 
 from latentflow.metrics._inputs import (
-    Reasons,
     SILENCE_RMS,
+    Reasons,
     as_batch,
     check_same_shape,
     mark_nonfinite,
@@ -107,7 +107,7 @@ def bss_eval(estimate, target, interference=None, *,
                         filter_length, sdr, sir, sar, sir_reasons)
 
     shared = reasons.as_tuple()
-    sir_all = tuple(s if s is not None else o for s, o in zip(shared, sir_reasons.as_tuple()))
+    sir_all = tuple(s if s is not None else o for s, o in zip(shared, sir_reasons.as_tuple(), strict=True))
     return BssEvalResult(
         sdr=MetricResult("sdr", sdr, shared),
         sir=MetricResult("sir", sir, sir_all),

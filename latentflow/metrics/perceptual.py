@@ -82,7 +82,7 @@ def _run(name: str, one: Callable, jobs: list, reasons: Reasons, workers: int) -
     good = np.flatnonzero(~reasons.bad()).tolist()
     outcomes = _map_in_order(one, [jobs[i] for i in good], int(workers))
     values = np.full(len(jobs), np.nan)
-    for index, (value, reason) in zip(good, outcomes):
+    for index, (value, reason) in zip(good, outcomes, strict=True):
         if reason is None:
             values[index] = value
         else:

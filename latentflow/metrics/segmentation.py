@@ -30,9 +30,10 @@ def block_ratio(*, estimate, span, sample_rate: int = 16000) -> MetricResult:
     spans = np.asarray(span, dtype=np.float64)
     if x.ndim != 2 or spans.shape != (x.shape[0], 2):
         raise ValueError(f"block_ratio needs estimate (B, N) and span (B, 2); got {x.shape} and {spans.shape}")
-    values, reasons = [], []
+    values: list[float] = []
+    reasons: list[str | None] = []
     n = x.shape[1]
-    for row, (start, end) in zip(x, spans):
+    for row, (start, end) in zip(x, spans, strict=True):
         a, b = int(round(start * sample_rate)), int(round(end * sample_rate))
         a, b = max(0, min(a, n)), max(0, min(b, n))
         inside, outside = b - a, n - (b - a)
@@ -57,8 +58,9 @@ def block_ratio_db(*, estimate, span, sample_rate: int = 16000) -> MetricResult:
     ratio = block_ratio(estimate=estimate, span=span, sample_rate=sample_rate)
     with np.errstate(divide="ignore"):
         values = 10.0 * np.log10(ratio.values)
-    reasons = tuple(reason if reason is not None or np.isfinite(value) else "the output is exactly silent inside the span"
-                    for reason, value in zip(ratio.reasons, values))
+    silent = "the output is exactly silent inside the span"
+    reasons = tuple(reason if reason is not None or np.isfinite(value) else silent
+                    for reason, value in zip(ratio.reasons, values, strict=True))
     values = np.where(np.isfinite(values), values, np.nan)
     return MetricResult("block_ratio_db", values, reasons)
 

@@ -77,7 +77,7 @@ def si_snr_improvement_result(estimate, target, mixture) -> MetricResult:
     unprocessed = si_snr_result(mix, tgt)
     reasons = tuple(
         a if a is not None else _as_mixture_reason(b)
-        for a, b in zip(separated.reasons, unprocessed.reasons)
+        for a, b in zip(separated.reasons, unprocessed.reasons, strict=True)
     )
     return MetricResult("si_snr_improvement", separated.values - unprocessed.values, reasons)
 

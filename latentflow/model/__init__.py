@@ -13,7 +13,6 @@ from .sampler import SampleOutput, initial_noise, sample
 __all__ = [
     "CONDITIONED_SITES",
     "AttentionCall",
-    "pattern_of",
     "CheckpointError",
     "Conditioning",
     "LoadReport",
@@ -28,6 +27,7 @@ __all__ = [
     "infer_config",
     "initial_noise",
     "load_model",
+    "pattern_of",
     "preset",
     "preset_names",
     "read_tensors",

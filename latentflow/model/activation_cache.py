@@ -18,7 +18,7 @@ Helpers that cannot mean anything here raise ``NotImplementedError`` with the re
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any
 
 import torch
 from torch import Tensor
@@ -48,7 +48,7 @@ _NO_NEURONS = (
 class SamAudioActivationCache(ActivationCache):
     """``ActivationCache`` whose residual helpers know SAM Audio's three-part block."""
 
-    def apply_slice_to_batch_dim(self, batch_slice: Any) -> "SamAudioActivationCache":
+    def apply_slice_to_batch_dim(self, batch_slice: Any) -> SamAudioActivationCache:
         """TransformerLens' slicing, keeping this class (TL's returns a plain ActivationCache)."""
         sliced = super().apply_slice_to_batch_dim(batch_slice)
         return type(self)(sliced.cache_dict, self.model, has_batch_dim=sliced.has_batch_dim)
@@ -57,7 +57,7 @@ class SamAudioActivationCache(ActivationCache):
 
     def accumulated_resid(
         self,
-        layer: Optional[int] = None,
+        layer: int | None = None,
         incl_mid: bool = False,
         apply_ln: bool = False,
         pos_slice: Any = None,
@@ -75,21 +75,21 @@ class SamAudioActivationCache(ActivationCache):
         layer = self._layer(layer)
         n_layers = self.model.cfg.n_layers
         components, labels = [], []
-        for l in range(layer + 1):
-            if l == n_layers:
+        for index in range(layer + 1):
+            if index == n_layers:
                 components.append(self[("resid_post", n_layers - 1)])
                 labels.append("final_post")
                 continue
-            components.append(self[("resid_pre", l)])
-            labels.append(f"{l}_pre")
-            if (incl_mid and l < layer) or (mlp_input and l == layer):
-                components += [self[("resid_mid", l)], self[f"blocks.{l}.hook_resid_cross"]]
-                labels += [f"{l}_mid", f"{l}_cross"]
+            components.append(self[("resid_pre", index)])
+            labels.append(f"{index}_pre")
+            if (incl_mid and index < layer) or (mlp_input and index == layer):
+                components += [self[("resid_mid", index)], self[f"blocks.{index}.hook_resid_cross"]]
+                labels += [f"{index}_mid", f"{index}_cross"]
         return self._stacked(components, labels, pos_slice, return_labels)
 
     def decompose_resid(
         self,
-        layer: Optional[int] = None,
+        layer: int | None = None,
         mlp_input: bool = False,
         mode: str = "all",
         apply_ln: bool = False,
@@ -114,13 +114,13 @@ class SamAudioActivationCache(ActivationCache):
         if incl_embeds:
             components.append(self["hook_embed"])
             labels.append("embed")
-        for l in range(layer):
+        for index in range(layer):
             if incl_attn:
-                components += [self.attention_contribution(l), self[("cross_out", l)]]
-                labels += [f"{l}_attn_out", f"{l}_cross_out"]
+                components += [self.attention_contribution(index), self[("cross_out", index)]]
+                labels += [f"{index}_attn_out", f"{index}_cross_out"]
             if incl_mlp:
-                components.append(self.mlp_contribution(l))
-                labels.append(f"{l}_mlp_out")
+                components.append(self.mlp_contribution(index))
+                labels.append(f"{index}_mlp_out")
         if mlp_input and incl_attn:
             components += [self.attention_contribution(layer), self[("cross_out", layer)]]
             labels += [f"{layer}_attn_out", f"{layer}_cross_out"]
@@ -142,8 +142,8 @@ class SamAudioActivationCache(ActivationCache):
         ``W_O``; self-attention heads include the block's gate, so they sum to
         ``attention_contribution(l)``, and cross-attention heads sum to ``hook_cross_out``."""
         for kind in _kinds(attention):
-            for l in range(self.model.cfg.n_layers):
-                self.cache_dict[_result_name(kind, l)] = self._head_results(kind, l)
+            for index in range(self.model.cfg.n_layers):
+                self.cache_dict[_result_name(kind, index)] = self._head_results(kind, index)
 
     def _ensure_head_results(self) -> bool:
         self.compute_head_results("both")
@@ -168,12 +168,12 @@ class SamAudioActivationCache(ActivationCache):
         layer = self._layer(layer)
         pos_slice = pos_slice if isinstance(pos_slice, Slice) else Slice(pos_slice)
         heads, labels = [], []
-        for l in range(layer):
+        for index in range(layer):
             for kind in _kinds(attention):
-                result = self._head_results(kind, l)  # (..., pos, head, d_model)
+                result = self._head_results(kind, index)  # (..., pos, head, d_model)
                 heads.append(pos_slice.apply(result, dim=-3).movedim(-2, 0))  # heads first
                 letter = "H" if kind == "self" else "C"
-                labels += [f"L{l}{letter}{h}" for h in range(self.model.cfg.n_heads)]
+                labels += [f"L{index}{letter}{h}" for h in range(self.model.cfg.n_heads)]
         reference = pos_slice.apply(self[("resid_post", max(layer - 1, 0))], dim=-2)
         stacked = torch.cat(heads) if heads else reference.new_zeros((0, *reference.shape))
         if incl_remainder:
@@ -218,7 +218,7 @@ class SamAudioActivationCache(ActivationCache):
 
     # -- helpers --------------------------------------------------------------------------
 
-    def _layer(self, layer: Optional[int]) -> int:
+    def _layer(self, layer: int | None) -> int:
         n_layers = self.model.cfg.n_layers
         if layer is None or layer == -1:
             return n_layers

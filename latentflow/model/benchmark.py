@@ -9,13 +9,13 @@ no-hook time on CPU at T=250. On a GPU it also times the ``large`` config in bf1
 from __future__ import annotations
 
 import argparse
-from copy import deepcopy as copy_module
 import json
 import platform
 import statistics
 import time
+from collections.abc import Callable
+from copy import deepcopy as copy_module
 from dataclasses import asdict, dataclass
-from typing import Callable
 
 import torch
 
@@ -48,7 +48,9 @@ def _hooks_for(model: SamAudioModel, mode: str) -> list:
     return [(name, noop) for name in model.hook_dict if name.endswith("hook_pattern")]
 
 
-def _interleaved_medians(calls: dict[str, Callable[[], object]], repeats: int, synchronize: Callable[[], None]) -> dict[str, float]:
+def _interleaved_medians(
+    calls: dict[str, Callable[[], object]], repeats: int, synchronize: Callable[[], None]
+) -> dict[str, float]:
     """Median ms per call, timing the modes round-robin so that load drift hits all alike."""
     for fn in calls.values():
         for _ in range(3):
@@ -66,7 +68,13 @@ def _interleaved_medians(calls: dict[str, Callable[[], object]], repeats: int, s
 
 @torch.no_grad()
 def time_forward(
-    config: str, frames: int, *, batch: int = 2, repeats: int = 20, device: str = "cpu", dtype: torch.dtype = torch.float32
+    config: str,
+    frames: int,
+    *,
+    batch: int = 2,
+    repeats: int = 20,
+    device: str = "cpu",
+    dtype: torch.dtype = torch.float32,
 ) -> list[ForwardTiming]:
     model = build_model(preset(config), seed=0, device=device, dtype=dtype)
     cond = random_conditioning(model.cfg, batch, frames, tokens=8, seed=1, device=device, dtype=dtype)
@@ -80,7 +88,10 @@ def time_forward(
         for name, hook in _hooks_for(copy, mode):
             copy.add_hook(name, hook)
         copies[mode] = copy
-    medians = _interleaved_medians({mode: (lambda m=m: m(x_t, 0.5, cond)) for mode, m in copies.items()}, repeats, sync)
+    def forward_of(copy: SamAudioModel) -> Callable[[], object]:
+        return lambda: copy(x_t, 0.5, cond)
+
+    medians = _interleaved_medians({mode: forward_of(copy) for mode, copy in copies.items()}, repeats, sync)
     for copy in copies.values():
         copy.reset_hooks()
     return [
@@ -113,7 +124,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.json_out:
         payload = {
             "benchmark": "forward",
-            "machine": {"platform": platform.platform(), "torch": torch.__version__, "threads": torch.get_num_threads()},
+            "machine": {
+                "platform": platform.platform(), "torch": torch.__version__, "threads": torch.get_num_threads()
+            },
             "targets": {"noop_every_site": 1.25, "materialised_patterns_cpu_T250": 1.3},
             "results": [asdict(r) for r in rows],
         }

@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import contextlib
 import math
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Callable, Iterator, Optional, Protocol
+from typing import Protocol
 
 import torch
 import torch.nn.functional as F
@@ -68,7 +69,7 @@ class RotaryEmbedding(nn.Module):
         """(Re)build the frequencies: they are not in the state dict, so a model materialised
         from the meta device (``load_model``) needs them again."""
         self.inv_freq = 1.0 / (self.theta ** (torch.arange(0, self.head_dim, 2, dtype=torch.float32) / self.head_dim))
-        self._table: Optional[tuple[int, torch.device, Tensor, Tensor]] = None
+        self._table: tuple[int, torch.device, Tensor, Tensor] | None = None
 
     def _cos_sin(self, n_positions: int, device: torch.device) -> tuple[Tensor, Tensor]:
         # The table only depends on the length: computing it once per length keeps it off the
@@ -99,7 +100,7 @@ class AttentionCall:
     n_heads: int
     n_queries: int
     n_keys: int
-    key_mask: Optional[Tensor]  # (B, n_keys) bool, True = attend; None = all keys
+    key_mask: Tensor | None  # (B, n_keys) bool, True = attend; None = all keys
     dtype: torch.dtype
     device: torch.device
 
@@ -125,10 +126,10 @@ class PatternOverride(Protocol):
     bit for bit.
     """
 
-    def __call__(self, compute: Callable[[], Tensor], call: AttentionCall) -> Optional[Tensor]: ...
+    def __call__(self, compute: Callable[[], Tensor], call: AttentionCall) -> Tensor | None: ...
 
 
-def pattern_of(override: Optional[PatternOverride], compute: Callable[[], Tensor], call: AttentionCall) -> Tensor:
+def pattern_of(override: PatternOverride | None, compute: Callable[[], Tensor], call: AttentionCall) -> Tensor:
     """The pattern attention would use under ``override``: its answer, or the computed pattern
     when there is no override or it declines the call. Overrides stacked on top of another one
     (interventions, LSAC) read "the pattern" through this."""
@@ -168,11 +169,11 @@ class Attention(nn.Module):
         self.wk = nn.Linear(d, d, bias=False)
         self.wv = nn.Linear(d, d, bias=False)
         self.wo = nn.Linear(d, d, bias=False)
+        self.q_norm: RMSNorm | None = None
+        self.k_norm: RMSNorm | None = None
         if cfg.qk_norm:
             self.q_norm = RMSNorm(cfg.head_dim, cfg.norm_eps)
             self.k_norm = RMSNorm(cfg.head_dim, cfg.norm_eps)
-        else:
-            self.q_norm = self.k_norm = None
         self.rope = RotaryEmbedding(cfg.head_dim, cfg.rope_theta) if rope else None
         self.hook_in = HookPoint()
         self.hook_q = HookPoint()
@@ -180,7 +181,7 @@ class Attention(nn.Module):
         self.hook_v = HookPoint()
         self.hook_pattern = HookPoint()
         self.hook_z = HookPoint()
-        self.pattern_override: Optional[PatternOverride] = None
+        self.pattern_override: PatternOverride | None = None
 
     # TransformerLens' per-head weight views, honouring the strided head split (channel c of a
     # projection belongs to head c % H) and the head-major merge before ``wo``. Queries and keys
@@ -214,13 +215,13 @@ class Attention(nn.Module):
     def _queries_keys(self, x: Tensor, context: Tensor) -> tuple[Tensor, Tensor]:
         q = self.split_heads(self.wq(x))
         k = self.split_heads(self.wk(context))
-        if self.q_norm is not None:
+        if self.q_norm is not None and self.k_norm is not None:  # both or neither (cfg.qk_norm)
             q, k = self.q_norm(q), self.k_norm(k)
         if self.rope is not None:
             q, k = self.rope(q), self.rope(k)
         return self.hook_q(q), self.hook_k(k)
 
-    def forward(self, x: Tensor, context: Optional[Tensor] = None, key_mask: Optional[Tensor] = None) -> Tensor:
+    def forward(self, x: Tensor, context: Tensor | None = None, key_mask: Tensor | None = None) -> Tensor:
         x = self.hook_in(x)
         context = x if context is None else context
         v = self.hook_v(self.split_heads(self.wv(context)))
@@ -305,8 +306,8 @@ class DiTBlock(nn.Module):
         x: Tensor,
         t6: Tensor,
         context: Tensor,
-        context_mask: Optional[Tensor],
-        audio_mask: Optional[Tensor],
+        context_mask: Tensor | None,
+        audio_mask: Tensor | None,
     ) -> Tensor:
         x = self.hook_resid_pre(x)
         mods = self.hook_mods(self.scale_shift_table + t6.unflatten(-1, (6, -1)))

@@ -9,9 +9,9 @@ skipped. Within the modelled modules every key must match exactly, with its shap
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Mapping, Optional
 
 import torch
 from torch import Tensor
@@ -74,7 +74,7 @@ def _read_safetensors(path: Path) -> tuple[dict[str, Tensor], dict[str, str]]:
     try:
         with safe_open(str(path), framework="pt") as handle:
             metadata = dict(handle.metadata() or {})
-            tensors = {name: handle.get_tensor(name) for name in handle.keys()}
+            tensors = {name: handle.get_tensor(name) for name in handle.keys()}  # noqa: SIM118 - safe_open is not iterable
     except (SafetensorError, OSError, RuntimeError, ValueError) as err:
         raise CheckpointError(f"{path}: not a readable safetensors file (corrupt or truncated?): {err}") from None
     return tensors, metadata
@@ -131,7 +131,9 @@ def load_state_dict_into(
 
     problems = state_dict_problems(model.state_dict(), modelled)
     if problems:
-        raise CheckpointError(f"{source}: weights do not fit the model config {model.cfg.name!r}:\n" + "\n".join(problems))
+        raise CheckpointError(
+            f"{source}: weights do not fit the model config {model.cfg.name!r}:\n" + "\n".join(problems)
+        )
     model.load_state_dict(modelled, strict=True, assign=assign)
     return LoadReport(source=source, loaded=len(modelled), skipped_submodules=skipped)
 
@@ -175,7 +177,8 @@ def infer_config(tensors: Mapping[str, Tensor], metadata: Mapping[str, str] | No
             raise CheckpointError(f"{source}: metadata 'latentflow_config' is not valid JSON "
                                   f"(line {err.lineno}, column {err.colno}): {err.msg}") from None
         if not isinstance(data, dict):
-            raise CheckpointError(f"{source}: metadata 'latentflow_config' must be a JSON object, got {type(data).__name__}")
+            raise CheckpointError(f"{source}: metadata 'latentflow_config' must be a JSON object, got "
+                                  f"{type(data).__name__}")
         try:
             return SamAudioConfig.from_dict(data)
         except (TypeError, ValueError) as err:
@@ -186,7 +189,7 @@ def infer_config(tensors: Mapping[str, Tensor], metadata: Mapping[str, str] | No
         except (KeyError, TypeError, ValueError) as err:
             raise CheckpointError(f"{source}: metadata 'transformer_config': {err}") from None
 
-    def shape(name: str) -> Optional[torch.Size]:
+    def shape(name: str) -> torch.Size | None:
         t = tensors.get(prefix + name)
         return None if t is None else t.shape
 

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Optional, Sequence
+from typing import Any
 
 import torch
 from torch import Tensor
@@ -24,12 +25,12 @@ class Conditioning:
     """
 
     mixture: Tensor
-    text: Optional[Tensor] = None
-    text_mask: Optional[Tensor] = None
-    video: Optional[Tensor] = None
-    anchor_ids: Optional[Tensor] = None
-    anchor_alignment: Optional[Tensor] = None
-    audio_mask: Optional[Tensor] = None
+    text: Tensor | None = None
+    text_mask: Tensor | None = None
+    video: Tensor | None = None
+    anchor_ids: Tensor | None = None
+    anchor_alignment: Tensor | None = None
+    audio_mask: Tensor | None = None
 
     @property
     def batch_size(self) -> int:
@@ -39,13 +40,17 @@ class Conditioning:
     def n_frames(self) -> int:
         return self.mixture.shape[1]
 
-    def replace(self, **changes: Optional[Tensor]) -> "Conditioning":
+    def replace(self, **changes: Any) -> Conditioning:
+        """A copy with the named fields changed (``dataclasses.replace``: unknown names raise)."""
         return dataclasses.replace(self, **changes)
 
-    def _map(self, fn) -> "Conditioning":
-        return Conditioning(**{f.name: (None if (v := getattr(self, f.name)) is None else fn(v)) for f in dataclasses.fields(self)})
+    def _map(self, fn: Callable[[Tensor], Tensor]) -> Conditioning:
+        mapped: dict[str, Tensor | None] = {
+            f.name: (None if (v := getattr(self, f.name)) is None else fn(v)) for f in dataclasses.fields(self)
+        }
+        return Conditioning(**mapped)  # type: ignore[arg-type]  # mixture is never None, so never mapped to None
 
-    def to(self, device: torch.device | str | None = None, dtype: torch.dtype | None = None) -> "Conditioning":
+    def to(self, device: torch.device | str | None = None, dtype: torch.dtype | None = None) -> Conditioning:
         """Move to a device; floating tensors also take ``dtype`` (masks and ids keep theirs)."""
 
         def move(v: Tensor) -> Tensor:
@@ -53,28 +58,28 @@ class Conditioning:
 
         return self._map(move)
 
-    def select(self, index: Tensor | Sequence[int]) -> "Conditioning":
+    def select(self, index: Tensor | Sequence[int]) -> Conditioning:
         """The examples at ``index`` (along the batch), in that order."""
         idx = torch.as_tensor(index, dtype=torch.long, device=self.mixture.device)
         return self._map(lambda v: v.index_select(0, idx))
 
     @staticmethod
-    def concat(parts: Sequence["Conditioning"]) -> "Conditioning":
+    def concat(parts: Sequence[Conditioning]) -> Conditioning:
         """Stack several conditionings along the batch (all must have the same optional inputs)."""
         fields = [f.name for f in dataclasses.fields(Conditioning)]
-        merged = {}
+        merged: dict[str, Tensor | None] = {}
         for name in fields:
             values = [getattr(p, name) for p in parts]
             present = [v is not None for v in values]
             if any(present) and not all(present):
                 raise ValueError(f"cannot concatenate conditionings: {name!r} is set in some and None in others")
             merged[name] = torch.cat(values, 0) if all(present) else None
-        return Conditioning(**merged)
+        return Conditioning(**merged)  # type: ignore[arg-type]  # mixture is always set, so concatenated
 
     def check(self, cfg: SamAudioConfig, x_t: Tensor) -> None:
         """Raise a ValueError naming the input and the expected shape when anything is off."""
         B, T, S = x_t.shape if x_t.dim() == 3 else (None, None, None)
-        if x_t.dim() != 3 or S != cfg.state_channels:
+        if x_t.dim() != 3 or cfg.state_channels != S:
             raise ValueError(f"x_t has shape {tuple(x_t.shape)}; expected (B, T, {cfg.state_channels})")
         _expect(self.mixture, "mixture", (B, T, cfg.state_channels))
         if self.text is None and self.text_mask is not None:
@@ -93,7 +98,7 @@ class Conditioning:
             _expect(self.video, "video", (B, cfg.vision_dim, T))
         if (self.anchor_ids is None) != (self.anchor_alignment is None):
             raise ValueError("anchor_ids and anchor_alignment must be given together")
-        if self.anchor_ids is not None:
+        if self.anchor_ids is not None and self.anchor_alignment is not None:  # both or neither, checked above
             _expect(self.anchor_ids, "anchor_ids", (B, None), dtype=torch.long)
             _expect(self.anchor_alignment, "anchor_alignment", (B, T), dtype=torch.long)
             n_rows = cfg.num_anchors + 1
@@ -113,7 +118,7 @@ class Conditioning:
 
 
 def _expect(value: Tensor, name: str, shape: tuple, dtype: torch.dtype | None = None) -> None:
-    ok = value.dim() == len(shape) and all(s is None or s == v for s, v in zip(shape, value.shape))
+    ok = value.dim() == len(shape) and all(s is None or s == v for s, v in zip(shape, value.shape, strict=True))
     if not ok:
         pretty = tuple("*" if s is None else s for s in shape)
         raise ValueError(f"{name} has shape {tuple(value.shape)}; expected {pretty}")

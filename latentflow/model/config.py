@@ -9,8 +9,9 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Mapping, Optional
+from typing import Any
 
 import torch
 
@@ -45,8 +46,8 @@ class SamAudioConfig:
     anchor_gate_init: float = -0.14
     name: str = "custom"
     notes: str = ""
-    device: Optional[str] = field(default=None, compare=False, repr=False)
-    dtype: Optional[torch.dtype] = field(default=None, compare=False, repr=False)
+    device: str | None = field(default=None, compare=False, repr=False)
+    dtype: torch.dtype | None = field(default=None, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         for name in ("dim", "n_heads", "n_layers", "latent_channels", "text_dim", "vision_dim"):
@@ -109,7 +110,7 @@ class SamAudioConfig:
     def rope_theta(self) -> float:
         return float(max(10000, 2 * self.max_positions))
 
-    def replace(self, **changes: Any) -> "SamAudioConfig":
+    def replace(self, **changes: Any) -> SamAudioConfig:
         return dataclasses.replace(self, **changes)
 
     def to_dict(self) -> dict[str, Any]:
@@ -117,7 +118,7 @@ class SamAudioConfig:
         return {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name not in PLACEMENT_FIELDS}
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> "SamAudioConfig":
+    def from_dict(cls, data: Mapping[str, Any]) -> SamAudioConfig:
         known = {f.name for f in dataclasses.fields(cls)} - set(PLACEMENT_FIELDS)
         unknown = sorted(set(data) - known)
         if unknown:
@@ -125,7 +126,7 @@ class SamAudioConfig:
         return cls(**data)
 
     @classmethod
-    def from_metadata(cls, metadata: Mapping[str, str], name: str = "parity") -> "SamAudioConfig":
+    def from_metadata(cls, metadata: Mapping[str, str], name: str = "parity") -> SamAudioConfig:
         """Build a config from a parity vector's or checkpoint's safetensors metadata."""
         try:
             tc = json.loads(metadata["transformer_config"])

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import contextlib
 import re
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Callable, Iterator, Optional
+from typing import cast
 
 import torch
 import torch.nn.functional as F
@@ -60,15 +61,15 @@ class DiT(nn.Module):
         self.hook_embed = HookPoint()  # after the patch embedder
         self.hook_context = HookPoint()  # y, shared by every block's cross-attention
         self.hook_final = HookPoint()  # the modulated, normalised stream before the output head
-        self.block_runner: Optional[BlockRunner] = None
+        self.block_runner: BlockRunner | None = None
 
     def forward(
         self,
         h: Tensor,
         t: Tensor,
         memory: Tensor,
-        memory_mask: Optional[Tensor],
-        audio_mask: Optional[Tensor],
+        memory_mask: Tensor | None,
+        audio_mask: Tensor | None,
     ) -> Tensor:
         x = self.hook_embed(self.x_embedder(h))
         tvec = self.t_embedder(t).to(x.dtype)
@@ -78,7 +79,11 @@ class DiT(nn.Module):
             if self.block_runner is None:
                 x = block(x, t6, y, memory_mask, audio_mask)
             else:
-                x = self.block_runner(index, lambda h, block=block: block(h, t6, y, memory_mask, audio_mask), x)
+
+                def run(h: Tensor, block: nn.Module = block) -> Tensor:
+                    return block(h, t6, y, memory_mask, audio_mask)
+
+                x = self.block_runner(index, run, x)
         shift, scale = (self.final_layer_scale_shift_table + tvec[:, None, :]).unsqueeze(2).unbind(1)
         return self.output(self.hook_final(modulate(self.norm(x), shift, scale)))
 
@@ -131,7 +136,7 @@ class SamAudioModel(HookedRootModule):
         self.hook_memory = HookPoint()  # memory = text projection + time term (B, L, d)
         self.hook_dit_in = HookPoint()  # the stream entering the DiT
         self.hook_velocity = HookPoint()
-        self.sampling: Optional[SamplingState] = None
+        self.sampling: SamplingState | None = None
         self.eval()
         self.setup()
 
@@ -186,7 +191,8 @@ class SamAudioModel(HookedRootModule):
         """Per-block self- (``"self"``) or cross- (``"cross"``) attention modules, by layer."""
         if kind not in ("self", "cross"):
             raise ValueError(f"attention kind must be 'self' or 'cross', got {kind!r}")
-        return [b.attention if kind == "self" else b.cross_attention for b in self.blocks]
+        blocks = cast(list[DiTBlock], list(self.blocks))  # transformer.layers holds only DiTBlocks
+        return [b.attention if kind == "self" else b.cross_attention for b in blocks]
 
     @contextlib.contextmanager
     def sampling_step(self, state: SamplingState) -> Iterator[None]:
@@ -214,6 +220,7 @@ class SamAudioModel(HookedRootModule):
             gate = self.hook_video_gate(self.align_masked_video.gate.clone())
             h = h + self.hook_video_add(torch.tanh(gate) * self.align_masked_video.features(cond.video))
         if cond.anchor_ids is not None:
+            assert cond.anchor_alignment is not None, "cond.check() above: the anchors come in pairs"
             gate = self.hook_anchor_gate(self.embed_anchors.gate.clone())
             anchors = self.embed_anchors.features(cond.anchor_ids, cond.anchor_alignment)
             h = h + self.hook_anchor_add(torch.tanh(gate) * anchors)

@@ -8,14 +8,15 @@ characters. Here an unknown name is an error that lists the nearest real names.
 from __future__ import annotations
 
 import difflib
-from collections.abc import Iterable
-from typing import Callable, Mapping, Union
+from collections.abc import Callable, Iterable, Mapping
 
 NameFilter = Callable[[str], bool]
-NamesSpec = Union[str, Iterable[str], NameFilter, None]
+NamesSpec = str | Iterable[str] | NameFilter | None
 
 
-def names_filter(spec: NamesSpec, hook_names: Mapping[str, object] | Iterable[str], *, where: str = "names_filter") -> NameFilter | None:
+def names_filter(
+    spec: NamesSpec, hook_names: Mapping[str, object] | Iterable[str], *, where: str = "names_filter"
+) -> NameFilter | None:
     """``spec`` as a predicate over hook names (None stays None: the caller's "everything").
 
     ``hook_names`` are the model's real names (``model.hook_dict``); every given name must be

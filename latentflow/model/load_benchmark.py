@@ -71,7 +71,7 @@ def _stream_safetensors(path: Path, shapes: dict, generator: torch.Generator) ->
             left, start = torch.Size(shape).numel(), (index * 7919) % POOL
             while left:
                 take = min(left, POOL - start)
-                handle.write(memoryview(pool[start:start + take]).cast("B"))
+                handle.write(pool[start:start + take].data.cast("B"))
                 left, start = left - take, 0
 
 
@@ -93,7 +93,8 @@ def _measure(folder: Path) -> dict:
         "print(json.dumps({'peak_rss_kib': peak, 'rss_before_load_kib': before, 'peak_rss_after_reading_kib': hwm(),\n"
         "                  'load_s': seconds, 'parameters': sum(p.numel() for p in params)}))\n"
     )
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    # check=False: the status is read below, to raise with the child's stderr
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
     if done.returncode:
         raise RuntimeError(f"loading {folder} failed:\n{done.stderr[-2000:]}")
     return json.loads(done.stdout.strip().splitlines()[-1])
@@ -102,7 +103,8 @@ def _measure(folder: Path) -> dict:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="latentflow bench load", description=__doc__.split("\n\n")[0])
     parser.add_argument("--size", default="large", help="model preset (default large)")
-    parser.add_argument("--dir", type=Path, default=Path("/tmp/latentflow-load-bench"), help="where to write the folder")
+    parser.add_argument("--dir", type=Path, default=Path("/tmp/latentflow-load-bench"),
+                        help="where to write the folder")
     parser.add_argument("--json", dest="json_out", type=Path, default=None, help="write the results here")
     parser.add_argument("--keep", action="store_true", help="keep the folder")
     args = parser.parse_args(argv)
@@ -125,7 +127,8 @@ def main(argv: list[str] | None = None) -> int:
             rows.append({"weights": name, "checkpoint_bytes": size, **result,
                          "peak_over_checkpoint": 1024 * result["peak_rss_kib"] / size,
                          "peak_after_reading_over_checkpoint": 1024 * result["peak_rss_after_reading_kib"] / size,
-                         "load_increase_over_checkpoint": 1024 * (result["peak_rss_kib"] - result["rss_before_load_kib"]) / size})
+                         "load_increase_over_checkpoint":
+                             1024 * (result["peak_rss_kib"] - result["rss_before_load_kib"]) / size})
     finally:
         if not args.keep:
             shutil.rmtree(args.dir, ignore_errors=True)

@@ -94,7 +94,7 @@ def check_parity(path: str | Path, tolerance: float = DEFAULT_TOLERANCE) -> Pari
     if not outputs:
         raise CheckpointError(f"{path}: parity vector has no 'output.*' tensors")
 
-    errors = []
+    output_errors: list[OutputError] = []
     with torch.no_grad():
         for name in outputs:
             expected = tensors[name]
@@ -109,8 +109,8 @@ def check_parity(path: str | Path, tolerance: float = DEFAULT_TOLERANCE) -> Pari
                     f"{path}: unknown output {name!r}; expected output.velocity_t<t> or "
                     "output.sample_<euler|midpoint><steps>"
                 )
-            errors.append(OutputError(name, float((got - expected).abs().max())))
-    return ParityResult(path=str(path), errors=tuple(errors), tolerance=tolerance)
+            output_errors.append(OutputError(name, float((got - expected).abs().max())))
+    return ParityResult(path=str(path), errors=tuple(output_errors), tolerance=tolerance)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -122,7 +122,8 @@ def main(argv: list[str] | None = None) -> int:
         description="Compare this implementation with a parity vector from the official SAM Audio code.",
     )
     parser.add_argument("file", help="a parity vector (.safetensors) with param.*, input.* and output.* tensors")
-    parser.add_argument("--tolerance", type=float, default=DEFAULT_TOLERANCE, help="max abs error allowed (default 1e-4)")
+    parser.add_argument("--tolerance", type=float, default=DEFAULT_TOLERANCE,
+                        help="max abs error allowed (default 1e-4)")
     args = parser.parse_args(argv)
     try:
         result = check_parity(args.file, tolerance=args.tolerance)

@@ -7,8 +7,8 @@ evaluation ``model.sampling`` holds a ``SamplingState`` so hooks can act on chos
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Optional, Sequence
 
 import torch
 from torch import Tensor
@@ -35,7 +35,7 @@ class SampleOutput:
 
     final: Tensor
     times: list[float]
-    states: Optional[Tensor] = None
+    states: Tensor | None = None
     caches: list[dict[str, Tensor]] = field(default_factory=list)
     evaluations: list[SamplingState] = field(default_factory=list)
 
@@ -54,15 +54,15 @@ def initial_noise(
     example's trajectory is the same whatever batch it runs in; with a ``generator`` the whole
     batch is drawn from it in one go.
     """
-    if (seeds is None) == (generator is None):
-        raise ValueError("give exactly one of seeds (one per example) or generator")
-    if seeds is not None:
+    if seeds is not None and generator is None:
         if len(seeds) != shape[0]:
             raise ValueError(f"got {len(seeds)} seeds for a batch of {shape[0]}")
         rows = [torch.randn(tuple(shape[1:]), generator=torch.Generator().manual_seed(int(s))) for s in seeds]
         noise = torch.stack(rows)
-    else:
+    elif generator is not None and seeds is None:
         noise = torch.randn(tuple(shape), generator=generator, device=generator.device)
+    else:
+        raise ValueError("give exactly one of seeds (one per example) or generator")
     return noise.to(device=device, dtype=dtype)
 
 

@@ -32,47 +32,49 @@ from __future__ import annotations
 from latentflow.stats.bootstrap import BcaBootstrap, bca_bootstrap
 from latentflow.stats.corrections import CORRECTIONS, adjust_pvalues, correct
 from latentflow.stats.data import ALTERNATIVES, mirror_alternative, normalize_alternative
-from latentflow.stats.effect_size import (EFFECT_SIZES, cohens_d_pooled, cohens_dz,
-                                          dz_interval)
+from latentflow.stats.effect_size import EFFECT_SIZES, cohens_d_pooled, cohens_dz, dz_interval
 from latentflow.stats.equivalence import tost_paired
 from latentflow.stats.evaluate import DEFAULT_N_RESAMPLES, DEFAULT_SEED, TESTS, evaluate
-from latentflow.stats.paired import (EXACT_PERMUTATION_MAX_N, paired_t, sign_flip_permutation,
-                                     wilcoxon_signed_rank)
+from latentflow.stats.paired import EXACT_PERMUTATION_MAX_N, paired_t, sign_flip_permutation, wilcoxon_signed_rank
 from latentflow.stats.result import TestResult
-from latentflow.stats.sequential import (SEQUENTIAL_METHODS, SequentialDesign, SequentialResult,
-                                         sequential_test, sequential_test_chunks)
-from latentflow.stats.sequential_corrections import (CORRECTION_VALIDITY, check_correction,
-                                                     correct_sequential)
+from latentflow.stats.sequential import (
+    SEQUENTIAL_METHODS,
+    SequentialDesign,
+    SequentialResult,
+    sequential_test,
+    sequential_test_chunks,
+)
+from latentflow.stats.sequential_corrections import CORRECTION_VALIDITY, check_correction, correct_sequential
 
 __all__ = [
-    "ALTERNATIVES",
-    "CORRECTION_VALIDITY",
-    "BcaBootstrap",
-    "CORRECTIONS",
-    "DEFAULT_N_RESAMPLES",
-    "DEFAULT_SEED",
-    "EFFECT_SIZES",
-    "EXACT_PERMUTATION_MAX_N",
-    "SEQUENTIAL_METHODS",
-    "TESTS",
-    "SequentialDesign",
-    "SequentialResult",
-    "TestResult",
-    "adjust_pvalues",
-    "bca_bootstrap",
-    "check_correction",
-    "cohens_d_pooled",
-    "cohens_dz",
-    "correct",
-    "correct_sequential",
-    "dz_interval",
-    "evaluate",
-    "mirror_alternative",
-    "normalize_alternative",
-    "paired_t",
-    "sequential_test",
-    "sequential_test_chunks",
-    "sign_flip_permutation",
-    "tost_paired",
-    "wilcoxon_signed_rank",
+                                          "ALTERNATIVES",
+                                          "CORRECTIONS",
+                                          "CORRECTION_VALIDITY",
+                                          "DEFAULT_N_RESAMPLES",
+                                          "DEFAULT_SEED",
+                                          "EFFECT_SIZES",
+                                          "EXACT_PERMUTATION_MAX_N",
+                                          "SEQUENTIAL_METHODS",
+                                          "TESTS",
+                                          "BcaBootstrap",
+                                          "SequentialDesign",
+                                          "SequentialResult",
+                                          "TestResult",
+                                          "adjust_pvalues",
+                                          "bca_bootstrap",
+                                          "check_correction",
+                                          "cohens_d_pooled",
+                                          "cohens_dz",
+                                          "correct",
+                                          "correct_sequential",
+                                          "dz_interval",
+                                          "evaluate",
+                                          "mirror_alternative",
+                                          "normalize_alternative",
+                                          "paired_t",
+                                          "sequential_test",
+                                          "sequential_test_chunks",
+                                          "sign_flip_permutation",
+                                          "tost_paired",
+                                          "wilcoxon_signed_rank",
 ]

@@ -18,13 +18,13 @@ blocks of a fixed size, so the numbers depend only on the seed, the data and
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 from scipy.special import ndtr, ndtri
 
-Statistic = Callable[..., np.ndarray]  # statistic(*samples, axis=-1), vectorised
+Statistic = Callable[..., np.ndarray | float]  # statistic(*samples, axis=-1), vectorised; a float for 1-D samples
 _BLOCK_ELEMENTS = 1 << 20  # resample indices drawn per block (8 MiB of int64)
 
 

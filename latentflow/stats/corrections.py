@@ -16,7 +16,7 @@ ranked as p = 1, which never lowers another hypothesis' adjusted value, and stay
 from __future__ import annotations
 
 import dataclasses
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -81,7 +81,7 @@ def correct(results: Sequence[TestResult], method: str = "holm") -> list[TestRes
                              f"TestResult")
     adjusted = adjust_pvalues([result.pvalue for result in results], name)
     corrected = []
-    for result, pvalue in zip(results, adjusted):
+    for result, pvalue in zip(results, adjusted, strict=True):
         updated = dataclasses.replace(result, pvalue_corrected=float(pvalue), correction=name,
                                       family_size=len(results))
         passed, reason = decide(updated)

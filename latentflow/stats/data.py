@@ -121,7 +121,9 @@ def degeneracy(data: PairedData, *, test: str, min_n: int) -> str | None:
 
 
 def _nonfinite(data: PairedData) -> str | None:
-    parts = [(data.x, "x"), (data.y, "y")] if data.has_pairs else []
+    parts: list[tuple[np.ndarray, str]] = []
+    if data.x is not None and data.y is not None:  # has_pairs: as_paired keeps both or neither
+        parts += [(data.x, "x"), (data.y, "y")]
     parts.append((data.differences, "x - y" if data.has_pairs else "differences"))
     for values, name in parts:
         bad = ~np.isfinite(values)

@@ -76,17 +76,17 @@ def _significance(result: TestResult) -> tuple[bool, str]:
 def _bootstrap_interval_rule(result: TestResult) -> tuple[bool, str]:
     level = f"{100 * (1 - result.alpha):g}%"
     if result.alternative == "less":
-        high = float(result.detail("bca_decision_high"))
+        high = result.number("bca_decision_high")
         ok = high < 0
         return ok, (f"the one-sided {level} BCa upper bound of the mean difference "
                     f"{fmt(high)} {'<' if ok else '>='} 0")
     if result.alternative == "greater":
-        low = float(result.detail("bca_decision_low"))
+        low = result.number("bca_decision_low")
         ok = low > 0
         return ok, (f"the one-sided {level} BCa lower bound of the mean difference "
                     f"{fmt(low)} {'>' if ok else '<='} 0")
-    interval = (float(result.detail("bca_decision_low")),
-                float(result.detail("bca_decision_high")))
+    interval = (result.number("bca_decision_low"),
+                result.number("bca_decision_high"))
     ok = interval[0] > 0 or interval[1] < 0
     return ok, (f"the {level} BCa interval of the mean difference {fmt_interval(interval)} "
                 f"{'excludes' if ok else 'contains'} 0")
@@ -119,9 +119,11 @@ def _effect_rule(result: TestResult) -> tuple[bool, str]:
 
 
 def _decide_equivalence(result: TestResult) -> tuple[bool, str]:
+    if result.margin is None:
+        raise ValueError(f"an equivalence result needs its margin; this {result.test} result has none")
     margin = fmt_interval(result.margin)
-    interval = (float(result.detail("equivalence_interval_low")),
-                float(result.detail("equivalence_interval_high")))
+    interval = (result.number("equivalence_interval_low"),
+                result.number("equivalence_interval_high"))
     level = f"{100 * (1 - 2 * result.alpha):g}%"
     where = f"the {level} CI {fmt_interval(interval)}"
     if result.correction is not None:
@@ -129,8 +131,8 @@ def _decide_equivalence(result: TestResult) -> tuple[bool, str]:
         verdict = "equivalent" if ok else "not shown equivalent"
         return ok, (f"{verdict} within {margin}: {_pvalue_text(result, 'TOST p')} "
                     f"{'<=' if ok else '>'} alpha {fmt(result.alpha)} ({where})")
-    p_lower = float(result.detail("pvalue_lower"))
-    p_upper = float(result.detail("pvalue_upper"))
+    p_lower = result.number("pvalue_lower")
+    p_upper = result.number("pvalue_upper")
     pair = f"p_lower = {fmt(p_lower)}, p_upper = {fmt(p_upper)}"
     if max(p_lower, p_upper) <= result.alpha:
         return True, (f"equivalent within {margin}: both one-sided tests reject ({pair} <= "

@@ -26,8 +26,8 @@ t mixture (unbounded measures: SI-SNR, SAR differences)
     equivalence claims, composite nulls). Only for a point null (m the truth) is the
     stopped value an e-value; `sequential_corrections` allows e-BH accordingly.
     Normality includes symmetry: on skewed data the process is not a supermartingale and
-    the method over-claims (docs/sequential.md measures it). With S1 = sum z, S2 = sum z^2, r = S1 / sqrt(S2) (a monotone function of
-    the t statistic), it has the closed form
+    the method over-claims (docs/sequential.md measures it). With S1 = sum z, S2 = sum z^2,
+    r = S1 / sqrt(S2) (a monotone function of the t statistic), it has the closed form
 
         E_n = 2 (1 + n g)^(-1/2) a^(-n/2) T_n(side * b sqrt(n / a)),
         a = 1 - g r^2 / (1 + n g),   b = r sqrt(g / (1 + n g)),
@@ -49,8 +49,9 @@ betting (bounded measures: STOI, detection rates)
     (s2 a regularised running variance: prior mean 1/2, variance 1/4, one pseudo
     observation) truncated at 1/2 / m (side +1) or 1/2 / (1 - m) (side -1) so every
     factor stays >= 1/2. Each factor has conditional mean 1 under the null, so K is a test
-    martingale in the data's own filtration: its value at any stopping time is an e-value. Written here rather than taken from ``confseq`` (same authors, same
-    formulas): see docs/sequential.md for why that package cannot be a dependency.
+    martingale in the data's own filtration: its value at any stopping time is an e-value.
+    Written here rather than taken from ``confseq`` (same authors, same formulas): see
+    docs/sequential.md for why that package cannot be a dependency.
 """
 
 from __future__ import annotations
@@ -59,6 +60,7 @@ import functools
 import math
 
 import numpy as np
+from numpy.typing import ArrayLike
 from scipy import optimize, special, stats
 
 DEFAULT_PRIOR_SCALE = 0.7  # prior sd of the standardised effect d_z (g = 0.49)
@@ -70,7 +72,7 @@ _PRIOR_MEAN, _PRIOR_VARIANCE, _PSEUDO_OBSERVATIONS = 0.5, 0.25, 1.0
 # ----- t mixture -------------------------------------------------------------------------
 
 
-def t_mixture_log_e(n: np.ndarray, r: np.ndarray, side: int, prior_scale: float) -> np.ndarray:
+def t_mixture_log_e(n: ArrayLike, r: ArrayLike, side: int, prior_scale: float) -> np.ndarray:
     """log E of the one-sided t mixture at sample size(s) n and self-normalised sum(s) r."""
     g = prior_scale**2
     n = np.asarray(n, dtype=np.float64)

@@ -30,7 +30,11 @@ def equivalence_margin(margin: float | tuple[float, float] | None) -> tuple[floa
     if margin is None:
         raise ValueError("test='tost' needs margin=delta (for [-delta, +delta]) or "
                          "margin=(low, high)")
-    if isinstance(margin, numbers.Real) and not isinstance(margin, bool):
+    not_a_margin = f"margin must be a positive number or a pair (low, high); got {margin!r}"
+    if isinstance(margin, bool):
+        raise ValueError(not_a_margin)
+    # float spelled out for the type checker, which does not count float as a numbers.Real
+    if isinstance(margin, (float, numbers.Real)):
         delta = float(margin)
         if not (math.isfinite(delta) and delta > 0):
             raise ValueError(f"margin must be a finite positive number or (low, high); got "
@@ -39,8 +43,7 @@ def equivalence_margin(margin: float | tuple[float, float] | None) -> tuple[floa
     try:
         low, high = (float(end) for end in margin)
     except (TypeError, ValueError):
-        raise ValueError(f"margin must be a positive number or a pair (low, high); got "
-                         f"{margin!r}") from None
+        raise ValueError(not_a_margin) from None
     if not (math.isfinite(low) and math.isfinite(high) and low < high):
         raise ValueError(f"margin (low, high) needs finite low < high; got {margin!r}")
     return (low, high)

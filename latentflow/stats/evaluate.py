@@ -21,9 +21,15 @@ from latentflow.stats.data import PairedData, as_paired, degeneracy, normalize_a
 from latentflow.stats.decision import decide
 from latentflow.stats.effect_size import EFFECT_SIZES, measure_effect_size
 from latentflow.stats.equivalence import equivalence_margin, tost_paired
-from latentflow.stats.paired import (PERMUTATION_METHODS, ZERO_METHODS, TestOutcome,
-                                     mean_interval_t, paired_t, sign_flip_permutation,
-                                     wilcoxon_signed_rank)
+from latentflow.stats.paired import (
+    PERMUTATION_METHODS,
+    ZERO_METHODS,
+    TestOutcome,
+    mean_interval_t,
+    paired_t,
+    sign_flip_permutation,
+    wilcoxon_signed_rank,
+)
 from latentflow.stats.result import TestResult
 from latentflow.vocabulary import TESTS
 
@@ -208,6 +214,7 @@ def _tested(paired: PairedData, settings: _Settings) -> TestResult:
     elif settings.test == "bootstrap":
         outcome = _bootstrap_outcome(fitted, settings)
     else:
+        assert settings.margin is not None, "_Settings.check gives every tost its margin"
         low, high = settings.margin
         tost = tost_paired(d, low, high, settings.alpha)
         outcome = tost.outcome

@@ -10,8 +10,9 @@ correction changes the p-value that counts.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, fields
-from typing import Any, Mapping
+from typing import Any
 
 Interval = tuple[float, float]
 DetailValue = float | int | str | bool | None | tuple[float, float]
@@ -112,6 +113,13 @@ class TestResult(ComparedByJson):
                 return value
         raise KeyError(f"{name!r} is not a detail of this {self.test} result; present: "
                        f"{', '.join(key for key, _ in self.details) or 'none'}")
+
+    def number(self, name: str) -> float:
+        """``detail(name)`` as a float; TypeError when that detail is not a number."""
+        value = self.detail(name)
+        if value is None or isinstance(value, (str, tuple)):
+            raise TypeError(f"detail {name!r} of this {self.test} result is {value!r}, not a number")
+        return float(value)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe dict: NaN and infinities become None (``reason`` says why they are

@@ -43,7 +43,7 @@ class PromptTable:
         self.features = features
 
     @classmethod
-    def build(cls, encoder_name: str, prompts: tuple[str, ...] | None = None) -> "PromptTable":
+    def build(cls, encoder_name: str, prompts: tuple[str, ...] | None = None) -> PromptTable:
         prompts = all_prompts() if prompts is None else tuple(prompts)
         return cls(prompts, encoder_from_name(encoder_name).encode(list(prompts)))
 
@@ -78,7 +78,9 @@ class TrainingBatches:
         rng = np.random.default_rng([r.seed, _DRAW_STREAM, index])
         with_span = rng.random(B) < r.span_probability
         n_frames = latents.shape[1]
-        spans = [tuple(float(v) for v in bench.spans[i]) if with_span[i] else None for i in range(B)]
+        spans: list[tuple[float, float] | None] = [
+            (float(bench.spans[i, 0]), float(bench.spans[i, 1])) if with_span[i] else None for i in range(B)
+        ]
         anchor_ids, alignment = span_anchors(spans, n_frames)
         start = int(rng.integers(n_frames - r.clip_frames + 1))
         window = slice(start, start + r.clip_frames)

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any
 
 from latentflow.vocabulary import TIERS
 
@@ -91,19 +92,19 @@ class TrainingRecipe:
         if not self.grad_clip > 0:
             fail("grad_clip", "a positive number")
 
-    def replace(self, **changes: Any) -> "TrainingRecipe":
+    def replace(self, **changes: Any) -> TrainingRecipe:
         return dataclasses.replace(self, **changes)
 
     def to_json(self) -> str:
         return json.dumps(dataclasses.asdict(self), sort_keys=True)
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> "TrainingRecipe":
+    def from_dict(cls, data: Mapping[str, Any]) -> TrainingRecipe:
         known = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(data) - known)
         if unknown:
             raise ValueError(f"unknown recipe fields {unknown}; allowed: {sorted(known)}")
-        values = {k: tuple(v) if isinstance(v, list) else v for k, v in data.items()}
+        values: dict[str, Any] = {k: tuple(v) if isinstance(v, list) else v for k, v in data.items()}
         return cls(**values)
 
 

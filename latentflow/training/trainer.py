@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable, Optional
 
 import numpy as np
 import torch
@@ -62,7 +62,7 @@ def init_for_training(model: SamAudioModel, seed: int) -> SamAudioModel:
     """
     generator = seeded_generator(seed, _INIT_STREAM)
     d = model.cfg.dim
-    for name, module in sorted(model.named_modules()):
+    for _, module in sorted(model.named_modules()):  # by name, so the draws are in a fixed order
         if isinstance(module, (nn.Linear, nn.Conv1d)):
             nn.init.xavier_uniform_(module.weight, generator=generator)
             if module.bias is not None:
@@ -73,8 +73,9 @@ def init_for_training(model: SamAudioModel, seed: int) -> SamAudioModel:
                 module.weight[module.padding_idx].zero_()
         elif isinstance(module, (RMSNorm, nn.LayerNorm, nn.GroupNorm)):
             module.weight.fill_(1.0)
-            if getattr(module, "bias", None) is not None:
-                module.bias.zero_()
+            bias = getattr(module, "bias", None)  # RMSNorm has none
+            if bias is not None:
+                bias.zero_()
     for name, param in sorted(model.named_parameters()):
         if "scale_shift_table" in name:
             nn.init.normal_(param, std=d**-0.5, generator=generator)
@@ -99,7 +100,7 @@ def learning_rate(step: int, recipe: TrainingRecipe) -> float:
 def train(
     recipe: TrainingRecipe,
     *,
-    progress: Optional[Progress] = None,
+    progress: Progress | None = None,
     prompts: PromptTable | None = None,
 ) -> TrainingResult:
     """Train a model from scratch with ``recipe``; see the module docstring."""
@@ -146,7 +147,8 @@ def train(
 def _optimizer(model: SamAudioModel, recipe: TrainingRecipe) -> torch.optim.AdamW:
     # Weight decay on matrices only: norms, biases, tables, embeddings' scale and gates keep
     # their values unless the loss moves them.
-    decay, keep = [], []
+    decay: list[nn.Parameter] = []
+    keep: list[nn.Parameter] = []
     for name, param in sorted(model.named_parameters()):
         (decay if param.dim() >= 2 and "table" not in name and "embed." not in name else keep).append(param)
     groups = [{"params": decay, "weight_decay": recipe.weight_decay}, {"params": keep, "weight_decay": 0.0}]

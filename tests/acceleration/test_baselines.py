@@ -81,7 +81,10 @@ def test_no_state_survives_a_call(model, cond, other_cond):
 
 @pytest.mark.parametrize(
     "kwargs_, message",
-    [(dict(first_cached_block=1, period=0), "period must be an integer >= 1, got 0"), (dict(first_cached_block=1.5), "integer")],
+    [
+        (dict(first_cached_block=1, period=0), "period must be an integer >= 1, got 0"),
+        (dict(first_cached_block=1.5), "integer"),
+    ],
 )
 def test_bad_configs_are_rejected(kwargs_, message):
     with pytest.raises(ValueError, match=message):
@@ -97,9 +100,8 @@ def test_block_runner_that_raises_is_removed(model, cond):
     def broken(index, run, x):
         raise KeyError("runner failed")
 
-    with pytest.raises(KeyError, match="runner failed"):
-        with model.transformer.running_blocks(broken):
-            sample(model, cond, **kwargs("euler"))
+    with pytest.raises(KeyError, match="runner failed"), model.transformer.running_blocks(broken):
+        sample(model, cond, **kwargs("euler"))
     assert model.transformer.block_runner is None
 
 

@@ -21,7 +21,8 @@ from latentflow.acceleration.flops import pattern_share
 
 STEPS = 8
 EXPECTED_METHODS = [
-    "full", "full-explicit", "lsac-safe", "lsac-balanced", "lsac-aggressive", "adaptive", "truncation-6", "truncation-5", "skip-2",
+    "full", "full-explicit", "lsac-safe", "lsac-balanced", "lsac-aggressive", "adaptive",
+    "truncation-6", "truncation-5", "skip-2",
 ]
 
 
@@ -110,7 +111,8 @@ def test_mean_interval():
 
 def test_command_line(tmp_path, capsys):
     out = tmp_path / "cli.json"
-    argv = ["--model", "random", "--n", "2", "--frames", "8", "--steps", "4", "--calibration", "1", "--repeats", "1", "--json", str(out)]
+    argv = ["--model", "random", "--n", "2", "--frames", "8", "--steps", "4", "--calibration", "1", "--repeats", "1",
+            "--json", str(out)]
     assert main(argv) == 0
     printed = capsys.readouterr().out
     assert "lsac-balanced" in printed and "truncation-3" in printed and f"wrote {out}" in printed
@@ -151,4 +153,4 @@ def test_audio_workload_scores_decoded_audio_against_the_true_target(tmp_path):
     expected = si_snr(target.double().numpy(), example.target[None].double().numpy())[0]
     assert full.quality[0] == pytest.approx(expected, abs=1e-9)
     lsac = result.method("lsac-balanced")
-    assert lsac.degradation == tuple(f - q for f, q in zip(full.quality, lsac.quality))
+    assert lsac.degradation == tuple(f - q for f, q in zip(full.quality, lsac.quality, strict=True))

@@ -58,7 +58,7 @@ def test_presets_follow_the_documented_rules():
     assert plans["balanced"] == {0: 6, 1: 4, 2: 4, 3: 4}  # layer 0 waits until it has settled
     assert plans["aggressive"] == {0: 6, 1: 2, 2: 2, 3: 2, 4: 8}
     assert all(calibration.plan(name).n_steps == 16 for name in PRESET_NAMES)
-    assert dict(calibration.adaptive.start_steps) == {layer: 2 for layer in range(5)}
+    assert dict(calibration.adaptive.start_steps) == dict.fromkeys(range(5), 2)
     with pytest.raises(ValueError, match="unknown LSAC preset 'fast'; allowed: \\['safe', 'balanced', 'aggressive'\\]"):
         calibration.plan("fast")
 
@@ -96,6 +96,14 @@ def test_drift_threshold_tuning_reaches_the_budget_with_the_smallest_threshold(m
     assert not hopeless.reached and hopeless.config.threshold == 10.0
     with pytest.raises(ValueError, match=r"target_saving must lie in \(0, 1\)"):
         tune_drift_threshold(model, cond, candidates, target_saving=1.5)
+
+
+def test_drift_threshold_tuning_needs_an_example(model):
+    from latentflow.acceleration import AdaptiveConfig
+    from latentflow.acceleration.calibration import tune_drift_threshold
+
+    with pytest.raises(ValueError, match="threshold tuning needs at least one calibration example"):
+        tune_drift_threshold(model, [], AdaptiveConfig.all_layers(4, 1), target_saving=0.2)
 
 
 def test_the_two_entropy_rates_are_named_and_differ_as_documented():

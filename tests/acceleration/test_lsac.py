@@ -3,6 +3,8 @@ freeze-step patterns where something is, and no state shared between calls or ba
 
 from __future__ import annotations
 
+import re
+
 import pytest
 import torch
 
@@ -33,7 +35,7 @@ def test_empty_plan_is_bitwise_plain_sampling(model, cond, method):
 @pytest.mark.parametrize("freeze", [STEPS - 1, STEPS, STEPS + 7])
 def test_freeze_at_or_past_last_step_is_bitwise_plain_sampling(model, cond, method, freeze):
     baseline = sample(model, cond, **kwargs(method))
-    plan = {layer: freeze for layer in range(model.cfg.n_layers)}
+    plan = dict.fromkeys(range(model.cfg.n_layers), freeze)
     result = sample_lsac(model, cond, plan, **kwargs(method))
     assert torch.equal(result.final, baseline.final)
     assert result.record.reused_pattern_fraction() == 0.0
@@ -44,7 +46,7 @@ def test_reused_patterns_are_exactly_the_freeze_step_patterns(model, cond, metho
     freeze = {0: 2, 2: 1, 3: 4}
     result = sample_lsac(model, cond, freeze, **kwargs(method, cache=pattern_names(model)))
     out = result.output
-    by_position = {(s.step, s.evaluation): c for s, c in zip(out.evaluations, out.caches)}
+    by_position = {(s.step, s.evaluation): c for s, c in zip(out.evaluations, out.caches, strict=True)}
     per_step = 2 if method == "midpoint" else 1
     for layer, k in freeze.items():
         name = f"blocks.{layer}.attn.hook_pattern"
@@ -73,7 +75,8 @@ def test_run_up_to_the_freeze_step_matches_plain_sampling(model, cond, method):
     assert torch.equal(states[: 3 + 1], baseline.states[: 3 + 1])  # x after step 2 = input of step 3
     step3 = [i for i, s in enumerate(baseline.evaluations) if s.step == 3]
     for i in step3:
-        assert torch.equal(result.output.caches[i]["blocks.1.attn.hook_pattern"], baseline.caches[i]["blocks.1.attn.hook_pattern"])
+        site = "blocks.1.attn.hook_pattern"
+        assert torch.equal(result.output.caches[i][site], baseline.caches[i][site])
     assert not torch.equal(states[-1], baseline.states[-1])
 
 
@@ -100,7 +103,9 @@ def test_record_counts_the_reused_patterns(model, cond, method):
     per_step = 2 if method == "midpoint" else 1
     assert result.record.n_evaluations == STEPS * per_step
     for e in result.record.evaluations:
-        expected = [0 if (layer in plan.freeze_steps and e.step > plan.freeze_steps[layer]) else 2 for layer in range(4)]
+        expected = [
+            0 if (layer in plan.freeze_steps and e.step > plan.freeze_steps[layer]) else 2 for layer in range(4)
+        ]
         assert list(e.pattern_rows) == expected, (e.step, e.evaluation)
     planned = plan.reused_evaluation_fraction(4, STEPS)
     assert planned == pytest.approx(((STEPS - 2) + (STEPS - 4)) / (4 * STEPS))
@@ -148,7 +153,7 @@ def test_padding_masks_stay_masked_in_reused_patterns(model, cond):
     assert cond.audio_mask is not None and not bool(cond.audio_mask[1].all())
     result = sample_lsac(model, cond, {0: 1, 3: 2}, **kwargs("midpoint", cache=pattern_names(model)))
     masked_keys = ~cond.audio_mask[1]
-    for state, cache in zip(result.output.evaluations, result.output.caches):
+    for state, cache in zip(result.output.evaluations, result.output.caches, strict=True):
         if state.step > 2:
             pattern = cache["blocks.3.attn.hook_pattern"]
             assert torch.all(pattern[1][..., masked_keys] == 0)
@@ -171,11 +176,11 @@ def test_error_mid_run_leaves_model_clean_and_next_call_exact(model, cond):
         if model.sampling.step == 3:
             raise Boom
 
-    with pytest.raises(Boom):
-        with model.hooks(fwd_hooks=[("blocks.2.hook_resid_post", explode)]):
-            sample_lsac(model, cond, {0: 1, 2: 1}, **kwargs("euler"))
+    with pytest.raises(Boom), model.hooks(fwd_hooks=[("blocks.2.hook_resid_post", explode)]):
+        sample_lsac(model, cond, {0: 1, 2: 1}, **kwargs("euler"))
     # (the autouse fixture checks nothing is left attached)
-    assert torch.equal(sample(model, cond, **kwargs("euler")).final, sample_lsac(model, cond, {}, **kwargs("euler")).final)
+    plain, empty_plan = sample(model, cond, **kwargs("euler")), sample_lsac(model, cond, {}, **kwargs("euler"))
+    assert torch.equal(plain.final, empty_plan.final)
 
 
 def test_chains_an_existing_override(model, cond):
@@ -199,9 +204,8 @@ def test_chains_an_existing_override(model, cond):
 
 def test_model_called_outside_the_sampler_is_an_error(model, cond):
     x = torch.zeros(cond.batch_size, cond.n_frames, model.cfg.state_channels)
-    with lsac_caching(model, {0: 1}):
-        with pytest.raises(RuntimeError, match="outside the sampler"):
-            model(x, 0.5, cond)
+    with lsac_caching(model, {0: 1}), pytest.raises(RuntimeError, match="outside the sampler"):
+        model(x, 0.5, cond)
 
 
 @pytest.mark.parametrize(
@@ -218,8 +222,15 @@ def test_bad_plans_are_rejected_with_the_value(plan, message):
         LSACPlan(plan)
 
 
+def test_the_running_evaluation_exists_only_during_one(model):
+    controller = LSACController(model, LSACPlan({0: 1}))
+    for name in ("running_state", "running_cond"):
+        with pytest.raises(RuntimeError, match="LSACController: no sampling evaluation is running"):
+            getattr(controller, name)
+
+
 def test_layer_outside_the_model_is_rejected(model):
-    with pytest.raises(ValueError, match="layer 9 does not exist; the model has layers 0..3"):
+    with pytest.raises(ValueError, match=re.escape("layer 9 does not exist; the model has layers 0..3")):
         LSACController(model, LSACPlan({9: 1}))
 
 

@@ -69,7 +69,9 @@ def test_the_preset_operation_runs_the_bench_plan_bitwise(fixture_model):
     assert torch.equal(out, shipped.final)
     assert record == shipped.record
     assert ctx.controllers[0].plan.name == "balanced"
-    with applied(fixture_model, [iv]), pytest.raises(ValueError, match="was made for 16 sampling steps but the sampler runs 8"):
+    with applied(fixture_model, [iv]), pytest.raises(
+        ValueError, match="was made for 16 sampling steps but the sampler runs 8"
+    ):
         sample(fixture_model, cond, steps=8, method="euler", seeds=[3])
 
 
@@ -87,5 +89,7 @@ def test_stored_calibrations_were_measured_on_the_bundled_weights(fixture_model,
     with pytest.raises(ValueError, match="not a stored-calibration file of format 1"):
         stored_calibration("other", "noisy", tmp_path)
     with pytest.raises(ValueError, match="lacks \\['trajectory'\\]"):
-        StoredCalibration.from_dict({k: 0 for k in ("model_sha256", "tier", "steps", "method", "n_calibration",
-                                                    "seed", "stable_threshold")}, "entry")
+        StoredCalibration.from_dict(
+            dict.fromkeys(("model_sha256", "tier", "steps", "method", "n_calibration", "seed", "stable_threshold"), 0),
+            "entry",
+        )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+import re
 import shutil
 
 import numpy as np
@@ -39,7 +41,7 @@ def test_every_example_is_an_exact_float32_sum(examples):
 
 def test_noisy_is_clean_plus_white_noise_at_5_db(examples):
     for split in bench.SPLITS:
-        for clean, noisy in zip(examples["clean", split], examples["noisy", split]):
+        for clean, noisy in zip(examples["clean", split], examples["noisy", split], strict=True):
             assert torch.equal(noisy.target, clean.target)
             noise = (noisy.mixture.double() - clean.mixture.double())
             speech_mix = clean.mixture.double()
@@ -101,20 +103,24 @@ def test_same_seed_is_bitwise_identical_and_other_seeds_differ():
         a = make_bench(tier, "train", 4, seed=11)
         b = make_bench(tier, "train", 4, seed=11)
         c = make_bench(tier, "train", 4, seed=12)
-        for x, y, z in zip(a, b, c):
+        for x, y, z in zip(a, b, c, strict=True):
             assert torch.equal(x.mixture, y.mixture) and torch.equal(x.target, y.target)
-            assert (x.prompt, x.span, x.target_info, x.residual_info) == (y.prompt, y.span, y.target_info, y.residual_info)
+            assert (x.prompt, x.span, x.target_info, x.residual_info) == (
+                y.prompt, y.span, y.target_info, y.residual_info
+            )
             assert not torch.equal(x.mixture, z.mixture)
         # A longer bench extends a shorter one.
         longer = make_bench(tier, "train", 6, seed=11)
-        assert all(torch.equal(x.mixture, y.mixture) for x, y in zip(a, longer))
+        assert all(torch.equal(x.mixture, y.mixture) for x, y in zip(a, longer, strict=False))
 
 
 def test_held_out_split_shares_no_voice_sentence_or_variant():
     train, test = speech.load_pool("train"), speech.load_pool("test")
     assert not {u.voice.id for u in train.utterances} & {u.voice.id for u in test.utterances}
     assert not {u.sentence_id for u in train.utterances} & {u.sentence_id for u in test.utterances}
-    variants = {s: {u.voice.espeak_voice.split("+")[1] for u in p.utterances} for s, p in (("train", train), ("test", test))}
+    variants = {
+        s: {u.voice.espeak_voice.split("+")[1] for u in p.utterances} for s, p in (("train", train), ("test", test))
+    }
     assert not variants["train"] & variants["test"]
     assert len(train.utterances) == 216 and len(test.utterances) == 72
     for pool in (train, test):
@@ -123,7 +129,7 @@ def test_held_out_split_shares_no_voice_sentence_or_variant():
 
 
 def test_examples_only_use_their_own_split(examples):
-    for (tier, split), exs in examples.items():
+    for (_tier, split), exs in examples.items():
         allowed_voices = {v.id for v in speech.voices(split)}
         allowed_sentences = set(speech.sentence_ids(split))
         for e in exs:
@@ -200,7 +206,7 @@ def _class_features(x: np.ndarray, sr: int) -> np.ndarray:
     spec = np.abs(np.fft.rfft(x[: len(x) // frame * frame].reshape(-1, frame) * np.hanning(frame), axis=1)) ** 2
     freqs = np.fft.rfftfreq(frame, 1 / sr)
     edges = np.geomspace(50, 8000, 13)
-    bands = np.stack([spec[:, (freqs >= lo) & (freqs < hi)].sum(1) for lo, hi in zip(edges[:-1], edges[1:])], 1)
+    bands = np.stack([spec[:, (freqs >= lo) & (freqs < hi)].sum(1) for lo, hi in itertools.pairwise(edges)], 1)
     energy_db = 10 * np.log10(spec.sum(1) + 1e-12)
     active = energy_db > energy_db.max() - 30
     log_bands = np.log10(bands[active].mean(0) + 1e-12)
@@ -232,7 +238,8 @@ def test_environmental_classes_are_distinguishable():
     assert correct / total >= 0.9, correct / total
     # Spectral centroids put the low classes (engine, knocking) far below the high ones.
     centroid = {c: centres[c][-1] for c in names}
-    assert max(centroid["engine"], centroid["knocking"]) < 0.6 < min(centroid["rain"], centroid["birds"], centroid["clock"])
+    low_sounds, high_sounds = ("engine", "knocking"), ("rain", "birds", "clock")
+    assert max(centroid[c] for c in low_sounds) < 0.6 < min(centroid[c] for c in high_sounds)
 
 
 def test_env_generation_is_seeded_and_checks_its_arguments():
@@ -298,7 +305,7 @@ def test_sampler_is_reproducible_resumable_and_weighted():
 def test_batch_span_mask_marks_the_span_frames():
     batch = next(BenchSampler("test", batch_size=12, seed=4))
     mask = batch.span_mask(CFG.n_frames, CFG.frame_rate)
-    for row, span, sub in zip(mask, batch.spans, batch.sub_span):
+    for row, span, sub in zip(mask, batch.spans, batch.sub_span, strict=True):
         start, end = (int(round(float(s) * CFG.frame_rate)) for s in span)
         assert row.sum() == end - start and row[start:end].all()
         assert bool(sub) == (end - start < CFG.n_frames)
@@ -306,10 +313,10 @@ def test_batch_span_mask_marks_the_span_frames():
 
 def test_missing_or_corrupt_pool_gives_clear_errors(tmp_path, monkeypatch):
     monkeypatch.setenv("LATENTFLOW_FIXTURES", str(tmp_path))
-    with pytest.raises(FileNotFoundError, match="manifest.json: bench pool manifest missing"):
+    with pytest.raises(FileNotFoundError, match=re.escape("manifest.json: bench pool manifest missing")):
         speech.load_pool("test")
     monkeypatch.setenv("LATENTFLOW_FIXTURES", str(tmp_path / "nowhere"))
-    with pytest.raises(FileNotFoundError, match="LATENTFLOW_FIXTURES=.*nowhere.* is not a directory"):
+    with pytest.raises(FileNotFoundError, match=r"LATENTFLOW_FIXTURES=.*nowhere.* is not a directory"):
         speech.load_pool("test")
     monkeypatch.delenv("LATENTFLOW_FIXTURES")
     copy = tmp_path / "copy"
@@ -354,7 +361,7 @@ def test_partial_span_selection_takes_the_first_sub_span_examples_in_order():
             expected.append(example)
         index += 1
     assert [e.span for e in chosen] == [e.span for e in expected]
-    assert all(torch.equal(a.mixture, b.mixture) for a, b in zip(chosen, expected))
+    assert all(torch.equal(a.mixture, b.mixture) for a, b in zip(chosen, expected, strict=True))
 
 
 def test_an_unknown_span_selection_is_refused():

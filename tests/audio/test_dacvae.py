@@ -128,7 +128,8 @@ def test_check_parity_names_a_missing_transformer_key(tmp_path, capsys):
     from safetensors.torch import save_file
 
     path = tmp_path / "vector.safetensors"
-    save_file({"param.proj.weight": torch.zeros(2, 2)}, str(path), metadata={"transformer_config": json.dumps({"n_heads": 2})})
+    metadata = {"transformer_config": json.dumps({"n_heads": 2})}
+    save_file({"param.proj.weight": torch.zeros(2, 2)}, str(path), metadata=metadata)
     assert check_parity_main([str(path)]) == 2
     out = capsys.readouterr().out
     assert str(path) in out and "'dim'" in out
@@ -161,7 +162,7 @@ def test_separation_decode_is_bitwise_repeatable_and_leaves_the_global_rng_alone
     first = codec.decode_separation(state, messages=separation_messages([3, 4]))
     second = codec.decode_separation(state, messages=separation_messages([3, 4]))
     assert torch.equal(torch.random.get_rng_state(), before)
-    assert all(torch.equal(a, b) for a, b in zip(first, second))
+    assert all(torch.equal(a, b) for a, b in zip(first, second, strict=True))
     # item 1 alone gets the same message, so the same waveform, as inside the batch of two
     alone = codec.decode_separation(state[1:], messages=separation_messages([4]))
     torch.testing.assert_close(alone[0], first[0][1:], rtol=0, atol=1e-5)

@@ -74,7 +74,9 @@ def test_unreadable_files_name_the_file_and_the_problem(tmp_path):
         read_audio(text)
     with pytest.raises(AudioFileError, match="is a directory"):
         read_audio(tmp_path)
-    err = pytest.raises(AudioFileError, read_audio, missing).value
+    with pytest.raises(AudioFileError) as raised:
+        read_audio(missing)
+    err = raised.value
     assert err.path == str(missing) and err.problem == "no such file"
     assert isinstance(err, ValueError)
 
@@ -110,7 +112,7 @@ def test_write_rejects_bad_formats_clipping_and_shapes(tmp_path):
         write_audio(tmp_path / "cube.wav", np.zeros((1, 2, 3)), 16000)
     with pytest.raises(AudioFileError, match=r"folder .*no_such_dir does not exist"):
         write_audio(tmp_path / "no_such_dir" / "a.wav", wave, 16000)
-    with pytest.raises(ValueError, match="sample_rate must be a positive integer \\(Hz\\); got 16000.0"):
+    with pytest.raises(ValueError, match=r"sample_rate must be a positive integer \(Hz\); got 16000\.0"):
         write_audio(tmp_path / "a.wav", wave, 16000.0)
     assert not list(tmp_path.iterdir())  # nothing half-written
 
@@ -131,5 +133,5 @@ def test_fixtures_root_honours_the_environment_override(tmp_path, monkeypatch):
     monkeypatch.setenv("LATENTFLOW_FIXTURES", str(tmp_path))
     assert fixtures_root() == tmp_path
     monkeypatch.setenv("LATENTFLOW_FIXTURES", str(tmp_path / "absent"))
-    with pytest.raises(FileNotFoundError, match="LATENTFLOW_FIXTURES=.*absent.* is not a directory"):
+    with pytest.raises(FileNotFoundError, match=r"LATENTFLOW_FIXTURES=.*absent.* is not a directory"):
         fixtures_root()

@@ -170,8 +170,9 @@ def tiny_t5_dir(tmp_path_factory) -> Path:
 def test_t5_from_local_directory(tiny_t5_dir):
     encoder = encoder_from_name(str(tiny_t5_dir))
     assert isinstance(encoder, T5TextEncoder) and encoder.dim == 32
-    out = encoder.encode(["a man speaking", "birds chirping in the morning", "a dog"])
-    counts = [len(encoder.tokenizer(p)["input_ids"]) for p in ["a man speaking", "birds chirping in the morning", "a dog"]]
+    prompts = ["a man speaking", "birds chirping in the morning", "a dog"]
+    out = encoder.encode(prompts)
+    counts = [len(encoder.tokenizer(p)["input_ids"]) for p in prompts]
     assert encoder.tokenizer("a dog")["input_ids"][-1] == 1  # T5 appends </s>
     assert out.features.shape == (3, max(counts), 32)
     assert out.mask.sum(1).tolist() == counts
@@ -214,7 +215,8 @@ def test_t5_path_errors(tmp_path, tiny_t5_dir):
     bert = tmp_path / "bert"
     from transformers import BertConfig
 
-    BertConfig(vocab_size=10, hidden_size=8, num_hidden_layers=1, num_attention_heads=1, intermediate_size=8).save_pretrained(bert)
+    config = BertConfig(vocab_size=10, hidden_size=8, num_hidden_layers=1, num_attention_heads=1, intermediate_size=8)
+    config.save_pretrained(bert)
     with pytest.raises(ValueError, match=r"config.json: model_type is 'bert', but T5TextEncoder needs 't5'"):
         T5TextEncoder(bert)
     no_tokenizer = tmp_path / "no_tokenizer"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 import warnings
 
@@ -16,7 +17,7 @@ from latentflow.model_names import load_separator
 def test_windows_cover_the_clip_and_the_last_ends_at_its_end():
     windows = Windows.plan(10_000, window=1_000, overlap=250)
     assert windows.starts[:3] == (0, 750, 1500) and windows.starts[-1] == 9_000
-    assert all(b - a <= 750 for a, b in zip(windows.starts, windows.starts[1:]))
+    assert all(b - a <= 750 for a, b in itertools.pairwise(windows.starts))
     assert Windows.plan(800, 1_000, 250) == Windows((0,), 800, 0)  # short clips run whole
     with pytest.raises(ValueError, match="between 0 and half the window"):
         Windows.plan(5_000, 1_000, 501)
@@ -81,7 +82,9 @@ def test_span_only_and_a_span_past_the_end(separator):
     assert target.shape == mixture.shape
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        clipped, _ = separate_long(separator, mixture, span=(1.0, 3.0), window_seconds=1.2, overlap_seconds=0.4, steps=1)
+        clipped, _ = separate_long(
+            separator, mixture, span=(1.0, 3.0), window_seconds=1.2, overlap_seconds=0.4, steps=1
+        )
     assert torch.equal(target, clipped)
     with pytest.raises(ValueError, match="text prompt, a span, or both"):
         separate_long(separator, mixture)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 
 import numpy as np
 import pytest
@@ -11,8 +12,15 @@ from scipy.optimize import approx_fprime
 from scipy.stats import binom
 
 from latentflow.bmld import binaural
-from latentflow.bmld.probe import (DetectionCurve, bmld, detection_curve, fit_psychometric,
-                                   paired_bootstrap_thresholds, probe_bmld, psychometric)
+from latentflow.bmld.probe import (
+    DetectionCurve,
+    bmld,
+    detection_curve,
+    fit_psychometric,
+    paired_bootstrap_thresholds,
+    probe_bmld,
+    psychometric,
+)
 from latentflow.bmld.references import REFERENCE_MODELS, ec_bmld_closed_form
 from latentflow.bmld.stimuli import ABLATIONS, StimulusConfig, make_pair, make_stimuli, with_config
 from latentflow.registry import UnknownNameError
@@ -49,7 +57,7 @@ def test_conditions_differ_only_in_the_targets_interaural_phase(target):
     noise = (s0.waves[:, 1].astype(np.float64) + spi.waves[:, 1]) / 2
     np.testing.assert_allclose(noise + target_wave, s0.waves[:, 0], atol=1e-6)
     present = ~absent
-    measured_tnr = [_rms_db(t) - _rms_db(n) for t, n in zip(target_wave[present], noise[present])]
+    measured_tnr = [_rms_db(t) - _rms_db(n) for t, n in zip(target_wave[present], noise[present], strict=True)]
     np.testing.assert_allclose(measured_tnr, s0.tnr_db[present], atol=0.01)
     assert np.all(np.abs(target_wave[absent]) == 0)
 
@@ -68,7 +76,9 @@ def test_mixture_ipd_removed_keeps_each_ears_magnitudes_and_zeroes_the_ipd():
     config = with_config(SMALL, tnr_db=(-5.0,), trials_per_class=2)
     plain = make_stimuli(config, "N0Spi", seed=0)
     ablated = make_stimuli(config, "N0Spi", seed=0, ablation="mixture_ipd_removed")
-    spec = lambda x: torch.stft(torch.tensor(x), 512, 128, window=torch.hann_window(512), return_complex=True)
+    def spec(x):
+        return torch.stft(torch.tensor(x), 512, 128, window=torch.hann_window(512), return_complex=True)
+
     before, after = spec(plain.waves[0]), spec(ablated.waves[0])
     inner = slice(4, -4)  # away from the edges, where overlap-add is incomplete
     ipd_before = torch.angle(before[0] * before[1].conj())[:, inner]
@@ -122,7 +132,9 @@ def test_psychometric_fit_recovers_a_planted_threshold_by_binomial_maximum_likel
     assert fit.width_db == pytest.approx(planted[1], abs=1.0)
     # It is the maximum of the binomial likelihood (a least-squares fit weighted by observed
     # proportions is not): the score vanishes there.
-    log_likelihood = lambda params: binom.logpmf(correct, n, psychometric(ladder, params[0], params[1])).sum()
+    def log_likelihood(params):
+        return binom.logpmf(correct, n, psychometric(ladder, params[0], params[1])).sum()
+
     score = approx_fprime(np.array([fit.threshold_db, fit.width_db]), log_likelihood, 1e-6)
     assert np.abs(score).max() < 1e-2
     flat = fit_psychometric(ladder, n // 2, n)
@@ -232,7 +244,7 @@ def test_sam_audio_stream_features_are_monaural_and_read_at_the_hook():
     assert not np.allclose(a[0], a[1])  # target present vs absent
     deeper = entry.features(s0, hook="blocks.7.hook_resid_post")
     assert not np.allclose(a, deeper)
-    with pytest.raises(ValueError, match="no hook site 'blocks.9.hook_resid_post'"):
+    with pytest.raises(ValueError, match=re.escape("no hook site 'blocks.9.hook_resid_post'")):
         entry.features(s0, hook="blocks.9.hook_resid_post")
 
 
@@ -317,7 +329,7 @@ def test_table_verdicts_follow_their_written_rules():
                         "binaural_magnitude": "supports"}
     far = bmld(_planted_curve(-10.0, 1), _planted_curve(-35.0, 2), seed=0, n_resamples=50)
     assert table._verdict(table.RowSpec("ec", "tone", None, "ec_baseline"), far, rows)[0] == "does not support"
-    assert set(spec.claim for spec in table.ROWS) <= set(table.CLAIMS)
+    assert {spec.claim for spec in table.ROWS} <= set(table.CLAIMS)
     by_construction = {(spec.model, spec.ablation) for spec in table.ROWS if spec.by_construction}
     assert {m for m, a in by_construction if a is None} == set(table.MONAURAL_MODELS)
     assert {a for _, a in by_construction} == {None, "target_ipd_scrambled"}
@@ -421,7 +433,9 @@ def test_envelope_only_speech_keeps_the_level_but_not_the_waveform():
     # The broadband envelopes agree (both follow the same utterance).
     from scipy.signal import hilbert
 
-    smooth = lambda x: np.convolve(np.abs(hilbert(x)), np.ones(400) / 400, mode="same")
+    def smooth(x):
+        return np.convolve(np.abs(hilbert(x)), np.ones(400) / 400, mode="same")
+
     assert np.corrcoef(smooth(env_target), smooth(speech_target))[0, 1] > 0.6
 
 

@@ -8,11 +8,12 @@ import warnings
 import numpy as np
 import pytest
 import soundfile
-import torch
 
 from latentflow.audio.bench import make_example
-from latentflow.cli.separate import main as separate_main, parse_span, residual_path, UsageError
-from latentflow.cli.evaluate import MeanInterval, Proportion, main as evaluate_main
+from latentflow.cli.evaluate import MeanInterval, Proportion
+from latentflow.cli.evaluate import main as evaluate_main
+from latentflow.cli.separate import UsageError, parse_span, residual_path
+from latentflow.cli.separate import main as separate_main
 from latentflow.metrics import si_snr
 
 
@@ -87,7 +88,7 @@ def _error(capsys, argv) -> str:
 
 
 def test_separate_errors_name_the_problem(clean_clip, tmp_path, capsys):
-    example, mix = clean_clip
+    _, mix = clean_clip
     out = str(tmp_path / "o.wav")
     missing = tmp_path / "nope.wav"
     assert f"{missing}: no such file" in _error(capsys, ["--mix", str(missing), "--prompt", "x", "--out", out])
@@ -98,7 +99,8 @@ def test_separate_errors_name_the_problem(clean_clip, tmp_path, capsys):
     assert "--span 'x:1'" in _error(capsys, ["--mix", str(mix), "--prompt", "a man", "--span", "x:1", "--out", out])
     err = _error(capsys, ["--mix", str(mix), "--prompt", "a man", "--span", "5:6", "--out", out])
     assert "--span '5:6': starts at 5 s, at or after the end of the 4 s mixture" in err
-    assert "allowed: .wav, .flac" in _error(capsys, ["--mix", str(mix), "--prompt", "a", "--out", str(tmp_path / "o.mp3")])
+    mp3 = str(tmp_path / "o.mp3")
+    assert "allowed: .wav, .flac" in _error(capsys, ["--mix", str(mix), "--prompt", "a", "--out", mp3])
     err = _error(capsys, ["--mix", str(mix), "--prompt", "a", "--out", out, "--model", str(tmp_path / "m.safetensors")])
     assert "m.safetensors" in err and "no such file" in err
     assert not (tmp_path / "o.wav").exists()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 import torch
 
@@ -103,10 +105,12 @@ def test_patch_from_a_recorded_source_run(model, cond, baseline):
     site = "hook_text_proj"
     other = cond.replace(text=cond.text.flip(0), text_mask=cond.text_mask.flip(0))
     source_run = sample(model, other, steps=STEPS, method="euler", seeds=[0, 1, 2], cache=[site])
-    source = {(site, e.step, e.evaluation): c[site] for e, c in zip(source_run.evaluations, source_run.caches)}
+    source = {
+        (site, e.step, e.evaluation): c[site] for e, c in zip(source_run.evaluations, source_run.caches, strict=True)
+    }
     # Patching a run with its own activations changes nothing; with another prompt's, it follows that prompt.
     own_run = sample(model, cond, steps=STEPS, method="euler", seeds=[0, 1, 2], cache=[site])
-    own = {(site, e.step, e.evaluation): c[site] for e, c in zip(own_run.evaluations, own_run.caches)}
+    own = {(site, e.step, e.evaluation): c[site] for e, c in zip(own_run.evaluations, own_run.caches, strict=True)}
     iv = Intervention(site, "patch")
     assert torch.equal(run(model, cond, [iv], InterventionContext(model, source=own)).final, baseline)
     patched = run(model, cond, [iv], InterventionContext(model, source=source)).final
@@ -131,7 +135,8 @@ def test_add_noise_depends_on_the_example_not_its_batch_position(model, cond):
 
 
 def test_errors_name_what_is_wrong(model, cond):
-    with pytest.raises(UnknownSiteError, match=r"unknown hook site 'blocks.\*.hook_crossout'; nearest: blocks.0.hook_cross_out"):
+    nearest = r"unknown hook site 'blocks.\*.hook_crossout'; nearest: blocks.0.hook_cross_out"
+    with pytest.raises(UnknownSiteError, match=nearest):
         run(model, cond, [Intervention("blocks.*.hook_crossout", "zero")])
     with pytest.raises(LookupError, match=r"unknown operation 'zeroo' \(did you mean 'zero'\?\)"):
         run(model, cond, [Intervention("hook_text_proj", "zeroo")])
@@ -139,7 +144,7 @@ def test_errors_name_what_is_wrong(model, cond):
         run(model, cond, [Intervention("hook_text_proj", "scale")])
     with pytest.raises(ValueError, match=r"argument 'over'='space': expected one of \['time', 'examples'\]"):
         run(model, cond, [Intervention("hook_text_proj", "mean_ablate", {"over": "space"})])
-    with pytest.raises(ValueError, match="acts on attention-pattern sites: blocks.<i>.attn.hook_pattern"):
+    with pytest.raises(ValueError, match=re.escape("acts on attention-pattern sites: blocks.<i>.attn.hook_pattern")):
         run(model, cond, [Intervention("hook_text_proj", "uniform_attention")])
     with pytest.raises(ValueError, match="two pattern operations"):
         run(model, cond, [Intervention("blocks.0.attn.hook_pattern", "uniform_attention"),
@@ -167,7 +172,7 @@ def test_pattern_operations_chain_onto_an_existing_override(model, cond):
         base = run(model, cond, cache=[site])
         frozen = run(model, cond, [Intervention(site, "freeze_pattern", {"from_step": 1})], cache=[site])
         assert torch.equal(base.final, frozen.final)
-        assert all(torch.equal(a[site], b[site]) for a, b in zip(base.caches, frozen.caches))
+        assert all(torch.equal(a[site], b[site]) for a, b in zip(base.caches, frozen.caches, strict=True))
         assert attention.pattern_override is not None  # the model's own override is restored
     finally:
         attention.pattern_override = None

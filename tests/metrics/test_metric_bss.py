@@ -11,7 +11,6 @@ import torch
 from latentflow.metrics import bss_eval, sar, sar_result
 
 
-
 def mir_eval_two_sources(estimate, target, interference):
     """mir_eval's bss_eval_sources with the target and interference as the two references.
 
@@ -82,7 +81,7 @@ def test_without_interference_sar_equals_sdr_and_matches_single_source_mir_eval(
         warnings.simplefilter("ignore", FutureWarning)
         expected = [
             mir_eval_separation.bss_eval_sources(t[None], e[None], compute_permutation=False)[2][0]
-            for t, e in zip(c["target"], c["estimate"])
+            for t, e in zip(c["target"], c["estimate"], strict=True)
         ]
     np.testing.assert_allclose(result.sar.values, expected, rtol=0, atol=1e-6)
 

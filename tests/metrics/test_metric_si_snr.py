@@ -15,7 +15,7 @@ def correlation_form(estimate: np.ndarray, target: np.ndarray) -> np.ndarray:
     energy and leaves 1 - rho^2 as noise, so this closed form is an independent route to
     the same number.
     """
-    rho = np.array([np.corrcoef(e, t)[0, 1] for e, t in zip(estimate, target)])
+    rho = np.array([np.corrcoef(e, t)[0, 1] for e, t in zip(estimate, target, strict=True)])
     return 10 * np.log10(rho**2 / (1 - rho**2))
 
 

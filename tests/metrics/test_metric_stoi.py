@@ -117,7 +117,7 @@ def scores_16k(degraded_batch):
 def test_agrees_with_independent_implementation_on_speech(degraded_batch, scores_16k):
     estimates, targets = degraded_batch
     got = scores_16k
-    expected = np.array([reference_stoi(t, e, 16000) for e, t in zip(estimates, targets)])
+    expected = np.array([reference_stoi(t, e, 16000) for e, t in zip(estimates, targets, strict=True)])
     # Measured: max |difference| 2.7e-5 over these 12 clips, all of it from the different
     # resampling filters (at 10 kHz input, where no resampling happens, they agree to 1e-16).
     np.testing.assert_allclose(got, expected, rtol=0, atol=1e-4)
@@ -128,7 +128,7 @@ def test_agrees_exactly_with_independent_implementation_without_resampling(degra
     estimates = scipy.signal.resample_poly(estimates, 5, 8, axis=1)
     targets = scipy.signal.resample_poly(targets, 5, 8, axis=1)
     got = stoi(estimates, targets, 10000)
-    expected = np.array([reference_stoi(t, e, 10000) for e, t in zip(estimates, targets)])
+    expected = np.array([reference_stoi(t, e, 10000) for e, t in zip(estimates, targets, strict=True)])
     np.testing.assert_allclose(got, expected, rtol=0, atol=1e-9)
 
 
@@ -152,7 +152,7 @@ def test_identical_signals_score_one_and_noise_lowers_the_score(clips, scores_16
 def test_batch_equals_per_example_and_parallel_equals_serial(degraded_batch, scores_16k):
     estimates, targets = degraded_batch
     batch = scores_16k[:4]
-    one_by_one = np.concatenate([stoi(e, t, 16000) for e, t in zip(estimates[:4], targets[:4])])
+    one_by_one = np.concatenate([stoi(e, t, 16000) for e, t in zip(estimates[:4], targets[:4], strict=True)])
     parallel = stoi(estimates[:4], targets[:4], 16000, workers=2)
     np.testing.assert_array_equal(batch, one_by_one)
     np.testing.assert_array_equal(parallel, batch)

@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import pytest
-import torch
 
 from latentflow.model import build_model, preset
 from latentflow.model.random_inputs import random_conditioning, random_state

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 import torch
 from transformer_lens import ActivationCache
@@ -20,7 +22,7 @@ def run(tiny_model):
 
 
 def test_run_with_cache_returns_an_activation_cache_with_tl_helpers(tiny_model, run):
-    out, cache = run
+    _, cache = run
     assert isinstance(cache, ActivationCache)
     assert cache.model is tiny_model and cache.has_batch_dim
     assert torch.equal(cache["resid_pre", 1], cache["blocks.1.hook_resid_pre"])
@@ -55,7 +57,8 @@ def test_decompose_resid_components_sum_to_the_final_residual(tiny_model, run):
     _, cache = run
     n = tiny_model.cfg.n_layers
     components, labels = cache.decompose_resid(return_labels=True)
-    assert labels == ["embed"] + [f"{l}_{part}" for l in range(n) for part in ("attn_out", "cross_out", "mlp_out")]
+    parts = ("attn_out", "cross_out", "mlp_out")
+    assert labels == ["embed"] + [f"{layer}_{part}" for layer in range(n) for part in parts]
     final = cache["resid_post", -1]
     assert final.abs().max() > 1.0  # a real stream, not zeros
     assert torch.allclose(components.sum(0), final, atol=1e-5)
@@ -66,7 +69,7 @@ def test_decompose_resid_components_sum_to_the_final_residual(tiny_model, run):
     gate = cache["mods", 1][:, 2][:, None, :]
     assert torch.allclose(cache.attention_contribution(1), gate * cache["attn_out", 1])
     assert not torch.allclose(cache.attention_contribution(1), cache["attn_out", 1], atol=1e-3)
-    attn_only, attn_labels = cache.decompose_resid(mode="attn", incl_embeds=False, return_labels=True)
+    _, attn_labels = cache.decompose_resid(mode="attn", incl_embeds=False, return_labels=True)
     assert len(attn_labels) == 2 * n and "0_mlp_out" not in attn_labels
     with pytest.raises(ValueError, match="mode 'heads'"):
         cache.decompose_resid(mode="heads")
@@ -76,11 +79,11 @@ def test_accumulated_resid_keeps_the_cross_attention_residual(tiny_model, run):
     _, cache = run
     n = tiny_model.cfg.n_layers
     stack, labels = cache.accumulated_resid(incl_mid=True, return_labels=True)
-    assert labels == [f"{l}_{p}" for l in range(n) for p in ("pre", "mid", "cross")] + ["final_post"]
-    for l in range(n):
-        at = labels.index(f"{l}_cross")
-        assert torch.equal(stack[at], cache[f"blocks.{l}.hook_resid_cross"])
-        assert torch.equal(stack[labels.index(f"{l}_mid")], cache["resid_mid", l])
+    assert labels == [f"{layer}_{p}" for layer in range(n) for p in ("pre", "mid", "cross")] + ["final_post"]
+    for layer in range(n):
+        at = labels.index(f"{layer}_cross")
+        assert torch.equal(stack[at], cache[f"blocks.{layer}.hook_resid_cross"])
+        assert torch.equal(stack[labels.index(f"{layer}_mid")], cache["resid_mid", layer])
     assert torch.equal(stack[-1], cache["resid_post", -1])
     plain, plain_labels = cache.accumulated_resid(layer=2, return_labels=True)
     assert plain_labels == ["0_pre", "1_pre", "2_pre"] and plain.shape[0] == 3
@@ -93,11 +96,11 @@ def test_stack_head_results_sum_to_each_attention_contribution(tiny_model, run):
     n, H = tiny_model.cfg.n_layers, tiny_model.cfg.n_heads
     heads, labels = cache.stack_head_results(return_labels=True)
     assert heads.shape[0] == n * H and labels[:2] == ["L0H0", "L0H1"]
-    for l in range(n):
-        assert torch.allclose(heads[l * H:(l + 1) * H].sum(0), cache.attention_contribution(l), atol=1e-5)
+    for layer in range(n):
+        assert torch.allclose(heads[layer * H:(layer + 1) * H].sum(0), cache.attention_contribution(layer), atol=1e-5)
     cross = cache.stack_head_results(attention="cross")
-    for l in range(n):
-        assert torch.allclose(cross[l * H:(l + 1) * H].sum(0), cache["cross_out", l], atol=1e-5)
+    for layer in range(n):
+        assert torch.allclose(cross[layer * H:(layer + 1) * H].sum(0), cache["cross_out", layer], atol=1e-5)
     both, both_labels = cache.stack_head_results(attention="both", incl_remainder=True, return_labels=True)
     assert both_labels[H:H + 2] == ["L0C0", "L0C1"] and both_labels[-1] == "remainder"
     assert torch.allclose(both.sum(0), cache["resid_post", -1], atol=1e-5)
@@ -126,7 +129,7 @@ def test_per_head_weights_follow_the_strided_head_split(tiny_model, run):
 ])
 def test_helpers_that_do_not_apply_say_why(run, call):
     _, cache = run
-    with pytest.raises(NotImplementedError, match="adaLN|velocity|SwiGLU"):
+    with pytest.raises(NotImplementedError, match=r"adaLN|velocity|SwiGLU"):
         call(cache)
 
 
@@ -151,5 +154,5 @@ def test_sample_cache_takes_a_name_a_list_or_a_filter(tiny_model):
         assert [set(c) for c in out.caches] == [{"hook_text_proj"}] * 2
     with pytest.raises(ValueError, match=r"unknown hook name 'hook_txt_proj' \(nearest: hook_text_proj"):
         sample(tiny_model, cond, steps=1, seeds=[0] * cond.batch_size, cache="hook_txt_proj")
-    with pytest.raises(ValueError, match="blocks.0.attn.hook_pattern"):
+    with pytest.raises(ValueError, match=re.escape("blocks.0.attn.hook_pattern")):
         tiny_model.run_with_cache(*_inputs(tiny_model), names_filter=["blocks.0.attn.hook_patern"])

@@ -36,7 +36,7 @@ def test_patterns_are_probabilities_with_no_weight_on_masked_keys(tiny_model, ti
         _, cache = tiny_model.run_with_cache(x_t, 0.3, cond, names_filter=lambda n: n.endswith("hook_pattern"))
     self_p, cross_p = cache["blocks.0.attn.hook_pattern"], cache["blocks.0.cross_attn.hook_pattern"]
     B, H, T, _ = self_p.shape
-    assert (B, H, T) == (cond.batch_size, tiny_model.cfg.n_heads, cond.n_frames)
+    assert (cond.batch_size, tiny_model.cfg.n_heads, cond.n_frames) == (B, H, T)
     assert torch.allclose(self_p.sum(-1), torch.ones(B, H, T), atol=1e-6)
     assert (self_p[-1, ..., ~cond.audio_mask[-1]] == 0).all()  # padded frames get no attention
     assert (cross_p[0, ..., ~cond.text_mask[0]] == 0).all()  # padded tokens get no attention
@@ -131,7 +131,9 @@ def test_without_any_hook_the_fast_path_runs(tiny_model, tiny_inputs, monkeypatc
         handle.remove()
     calls = []
     real = torch.nn.functional.scaled_dot_product_attention
-    monkeypatch.setattr(torch.nn.functional, "scaled_dot_product_attention", lambda *a, **k: calls.append(1) or real(*a, **k))
+    monkeypatch.setattr(
+        torch.nn.functional, "scaled_dot_product_attention", lambda *a, **k: calls.append(1) or real(*a, **k)
+    )
     with torch.no_grad():
         after = tiny_model(x_t, 0.3, cond)
     assert len(calls) == 2 * tiny_model.cfg.n_layers  # self- and cross-attention of every block

@@ -61,8 +61,13 @@ def test_missing_unexpected_and_mismatched_keys_are_named(state):
         load_state_dict_into(model, broken, source="broken.safetensors")
     message = str(info.value)
     assert "broken.safetensors" in message
-    assert "missing keys (in the model, not in the checkpoint): 1\n  - transformer.layers.1.attention.wq.weight" in message
-    assert "unexpected keys (in the checkpoint, not in the model): 1\n  - transformer.layers.9.attention.wq.weight" in message
+    assert (
+        "missing keys (in the model, not in the checkpoint): 1\n  - transformer.layers.1.attention.wq.weight" in message
+    )
+    assert (
+        "unexpected keys (in the checkpoint, not in the model): 1\n  - transformer.layers.9.attention.wq.weight"
+        in message
+    )
     assert "memory_proj.weight: checkpoint (64, 7) vs model (64, 32)" in message
 
 

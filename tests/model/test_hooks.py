@@ -65,10 +65,14 @@ def test_a_hook_that_raises_leaves_no_hook_behind(tiny_model, tiny_inputs):
     with pytest.raises(RuntimeError, match="intervention failed"):
         tiny_model.run_with_hooks(x_t, 0.2, cond, fwd_hooks=[("blocks.1.attn.hook_pattern", boom)])
     assert all(not hp.fwd_hooks and not hp._forward_hooks for hp in tiny_model.hook_dict.values())
-    override = lambda compute, call: (_ for _ in ()).throw(RuntimeError("override failed"))
-    with pytest.raises(RuntimeError, match="override failed"):
-        with tiny_model.blocks[0].attention.overriding_pattern(override):
-            tiny_model(x_t, 0.2, cond)
+    def override(compute, call):
+        raise RuntimeError("override failed")
+
+    with (
+        pytest.raises(RuntimeError, match="override failed"),
+        tiny_model.blocks[0].attention.overriding_pattern(override),
+    ):
+        tiny_model(x_t, 0.2, cond)
     assert all(a.pattern_override is None for a in tiny_model.attention_modules("self"))
 
 

@@ -26,7 +26,8 @@ def test_load_fixture_is_the_trained_bundled_model():
 
 
 def test_load_random_and_counter_names():
-    assert torch.equal(latentflow.load("random:parity:3").proj.weight, build_model(preset("parity"), seed=3).proj.weight)
+    expected = build_model(preset("parity"), seed=3).proj.weight
+    assert torch.equal(latentflow.load("random:parity:3").proj.weight, expected)
     assert torch.equal(latentflow.load("random:parity").proj.weight, build_model(preset("parity"), seed=0).proj.weight)
     broken = latentflow.load("counter:no_text_injection")
     assert broken.memory_proj.weight.abs().max() == 0 and broken.counter_model == "no_text_injection"
@@ -51,7 +52,9 @@ def test_separator_for_a_counter_model_breaks_only_its_copy():
     assert separator.text_encoder is not None
 
 
-@pytest.mark.parametrize("name, message", [("random:tiny", "unknown preset 'tiny'"), ("counter:nope", "no_text_injection")])
+@pytest.mark.parametrize(
+    "name, message", [("random:tiny", "unknown preset 'tiny'"), ("counter:nope", "no_text_injection")]
+)
 def test_cli_model_option_uses_the_resolver(tmp_path, capsys, name, message):
     mix = tmp_path / "mix.wav"
     soundfile.write(mix, np.random.default_rng(0).normal(0, 0.1, 16000).astype("float32"), 16000)
@@ -71,7 +74,8 @@ def test_a_random_preset_without_the_bundled_widths_has_no_separator_and_says_wh
     from latentflow.model_names import load_separator
 
     with pytest.raises(ValueError, match=r"model 'random:small': random weights run with the bundled mel codec "
-                                         r"\(C=64\) .* has C=128 and text_dim=768; use random:fixture, or .*make-test-model"):
+                                         r"\(C=64\) .* has C=128 and text_dim=768; use random:fixture, or "
+                                         r".*make-test-model"):
         load_separator("random:small")
 
 

@@ -12,7 +12,6 @@ from safetensors.torch import save_file
 from latentflow.model import build_model, sample
 from latentflow.model.config import SamAudioConfig
 from latentflow.model.parity import check_parity
-
 from latentflow.model.random_inputs import random_conditioning as make_conditioning
 
 PARITY = Path(__file__).resolve().parents[2] / "fixtures" / "parity" / "samaudio_dit_parity.safetensors"

@@ -41,7 +41,9 @@ def test_midpoint_is_the_explicit_update(tiny_model, tiny_inputs):
 def test_hooks_see_the_current_step(tiny_model, tiny_inputs):
     _, cond = tiny_inputs
     seen = []
-    hook = lambda t, hook: seen.append((tiny_model.sampling.step, tiny_model.sampling.evaluation, tiny_model.sampling.t))
+    def hook(t, hook):
+        seen.append((tiny_model.sampling.step, tiny_model.sampling.evaluation, tiny_model.sampling.t))
+
     with tiny_model.hooks(fwd_hooks=[("hook_velocity", hook)]):
         sample(tiny_model, cond, steps=3, method="midpoint", seeds=[0, 1])
     assert [s[:2] for s in seen] == [(0, 0), (0, 1), (1, 0), (1, 1), (2, 0), (2, 1)]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import pytest
@@ -46,7 +47,7 @@ def test_learning_rate_warms_up_then_decays_to_the_floor():
     rates = [learning_rate(s, r) for s in range(100)]
     assert rates[0] == pytest.approx(1e-4)
     assert rates[9] == pytest.approx(1e-3)
-    assert all(a >= b for a, b in zip(rates[9:], rates[10:]))  # monotone decay after warm-up
+    assert all(a >= b for a, b in itertools.pairwise(rates[9:]))  # monotone decay after warm-up
     assert rates[-1] == pytest.approx(1e-4 + 0.9e-3 * 0.5 * (1 + math.cos(math.pi * 89 / 90)))
     assert learning_rate(100, r) == pytest.approx(1e-4)
 
@@ -68,7 +69,7 @@ def test_time_distributions():
     g = torch.Generator().manual_seed(0)
     uniform = sample_times(20000, TrainingRecipe(time_distribution="uniform"), g)
     logit = sample_times(20000, TrainingRecipe(time_distribution="logit_normal", logit_mean=1.0), g)
-    assert 0 <= float(uniform.min()) and float(uniform.max()) <= 1
+    assert float(uniform.min()) >= 0 and float(uniform.max()) <= 1
     assert abs(float(uniform.mean()) - 0.5) < 0.01
     # sigmoid(N(1, 1)): the median is sigmoid(1) = 0.731.
     assert abs(float(logit.median()) - 1 / (1 + math.exp(-1))) < 0.01
