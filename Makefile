@@ -3,7 +3,7 @@
 # pyproject.toml, constraints/ or the set-up scripts change.
 #   make verify   the claims in specs/ (plus the official parity check)
 #   make test     the whole test suite
-#   make lint     ruff and mypy with the configuration in pyproject.toml (CI runs it after make test)
+#   make lint     ruff and mypy with the configuration in pyproject.toml (not yet in CI: see README)
 # Extra pytest arguments: make test PYTEST_ARGS="-k parity -x"
 
 export LATENTFLOW_VENV := $(abspath $(or $(LATENTFLOW_VENV),.venv))
@@ -20,7 +20,7 @@ verify: setup
 test: setup
 	@"$(VENV_PYTHON)" scripts/run_checks.py test $(PYTEST_ARGS)
 
-# Both linters run even when the first one fails, so one CI run shows every finding.
+# Both linters run even when the first one fails, so one run shows every finding.
 lint: setup
 	@status=0; \
 	"$(LATENTFLOW_VENV)/bin/ruff" check || status=1; \

@@ -11,8 +11,8 @@ file); the fixture's weights and files are never touched.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import torch
 

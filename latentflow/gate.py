@@ -28,9 +28,10 @@ from __future__ import annotations
 import argparse
 import math
 import sys
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping, Optional, Sequence, Union
+from typing import Any, Union
 
 # the format has one home: latentflow/results.py (ResultsError is re-exported for callers of the gate)
 from .results import ResultsError, model_label, read_results, results_verdicts
@@ -69,9 +70,9 @@ class CaseNumbers:
     metric: str  # the measure's metric name ("si_snr")
     holds: bool
     expected: str
-    effect_size: Optional[float]
+    effect_size: float | None
     effect_size_name: str
-    mean_difference: Optional[float]
+    mean_difference: float | None
     reason: str  # what decided the case (a sequential stop, else the test's sentence), shown when it broke
 
 
@@ -96,7 +97,7 @@ def read_cases(data: Any, *, source: str) -> dict[str, CaseNumbers]:
     return cases
 
 
-def _number(value: Optional[float]) -> Optional[float]:
+def _number(value: float | None) -> float | None:
     return None if value is None else float(value)
 
 
@@ -118,12 +119,12 @@ class GateRow:
 
     case_id: str
     status: str
-    held_before: Optional[bool]
-    held_after: Optional[bool]
-    effect_before: Optional[float]
-    effect_after: Optional[float]
-    mean_before: Optional[float]
-    mean_after: Optional[float]
+    held_before: bool | None
+    held_after: bool | None
+    effect_before: float | None
+    effect_after: float | None
+    mean_before: float | None
+    mean_after: float | None
     effect_size_name: str
     reasons: tuple[str, ...] = ()
 
@@ -132,11 +133,11 @@ class GateRow:
         return self.status in FAILING_STATUSES
 
     @property
-    def effect_delta(self) -> Optional[float]:
+    def effect_delta(self) -> float | None:
         return _delta(self.effect_before, self.effect_after)
 
     @property
-    def mean_delta(self) -> Optional[float]:
+    def mean_delta(self) -> float | None:
         return _delta(self.mean_before, self.mean_after)
 
 
@@ -146,11 +147,11 @@ class GateReport:
 
     rows: tuple[GateRow, ...]
     tolerance: float
-    tolerance_mean: Optional[tuple[tuple[str, float], ...]]  # (metric or "*", tolerance)
+    tolerance_mean: tuple[tuple[str, float], ...] | None  # (metric or "*", tolerance)
     baseline: str
     candidate: str
-    baseline_model: Optional[str] = None
-    candidate_model: Optional[str] = None
+    baseline_model: str | None = None
+    candidate_model: str | None = None
     failures: tuple[GateRow, ...] = field(init=False)
 
     def __post_init__(self) -> None:
@@ -208,8 +209,8 @@ def compare(baseline: Mapping[str, Any], candidate: Mapping[str, Any], tolerance
     )
 
 
-def _compare_case(a: Optional[CaseNumbers], b: Optional[CaseNumbers], tolerance: float,
-                  mean_limits: Optional[dict[str, float]]) -> GateRow:
+def _compare_case(a: CaseNumbers | None, b: CaseNumbers | None, tolerance: float,
+                  mean_limits: dict[str, float] | None) -> GateRow:
     shown = b if b is not None else a
     row = dict(case_id=shown.case_id, effect_size_name=shown.effect_size_name,
                held_before=None if a is None else a.holds, held_after=None if b is None else b.holds,
@@ -253,7 +254,7 @@ def _check_tolerance(value: Any, name: str) -> float:
     return float(value)
 
 
-def _mean_limits(tolerance_mean: MeanTolerance) -> Optional[dict[str, float]]:
+def _mean_limits(tolerance_mean: MeanTolerance) -> dict[str, float] | None:
     if tolerance_mean is None:
         return None
     if isinstance(tolerance_mean, Mapping):
@@ -264,13 +265,13 @@ def _mean_limits(tolerance_mean: MeanTolerance) -> Optional[dict[str, float]]:
     return {"*": _check_tolerance(tolerance_mean, "tolerance_mean")}
 
 
-def _mean_limit(limits: Optional[dict[str, float]], metric: str) -> Optional[float]:
+def _mean_limit(limits: dict[str, float] | None, metric: str) -> float | None:
     if limits is None:
         return None
     return limits.get(metric, limits.get("*"))
 
 
-def _delta(before: Optional[float], after: Optional[float]) -> Optional[float]:
+def _delta(before: float | None, after: float | None) -> float | None:
     return None if before is None or after is None else after - before
 
 
@@ -296,7 +297,7 @@ def render_markdown(report: GateReport) -> str:
         f"- tolerance: |change of effect size| <= {_num(report.tolerance)}"
         + ("" if report.tolerance_mean is None else "; |change of mean difference| <= "
            + ", ".join(f"{_num(v)} ({'any metric' if k == '*' else k})" for k, v in report.tolerance_mean)),
-        f"- cases: " + ", ".join(f"{n} {status}" for status, n in sorted(counts.items())) if counts else "- cases: none",
+        "- cases: " + ", ".join(f"{n} {status}" for status, n in sorted(counts.items())) if counts else "- cases: none",
         "",
         verdict,
         "",
@@ -318,15 +319,15 @@ def render_markdown(report: GateReport) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _held(value: Optional[bool]) -> str:
+def _held(value: bool | None) -> str:
     return "—" if value is None else ("yes" if value else "no")
 
 
-def _num(value: Optional[float]) -> str:
+def _num(value: float | None) -> str:
     return "—" if value is None else f"{value:.3g}"
 
 
-def _signed(value: Optional[float]) -> str:
+def _signed(value: float | None) -> str:
     return "—" if value is None else f"{value:+.3g}"
 
 
@@ -376,7 +377,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: Optional[Sequence[str]] = None) -> int:
+def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(sys.argv[1:] if argv is None else list(argv))
     tolerance_mean = None if args.tolerance_mean is None else dict(args.tolerance_mean)
     try:

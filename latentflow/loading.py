@@ -15,9 +15,10 @@ device and the checkpoint's tensors are assigned to them (PyTorch files memory-m
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import torch
 
@@ -178,4 +179,4 @@ def _load_codec(codec, tensors: Mapping[str, torch.Tensor], source: str) -> None
     codec.load_state_dict(own, strict=True, assign=True)
 
 
-__all__ = ["ConfigError", "SeparatorParts", "TEXT_ENCODER_ENV", "load_folder_model", "load_separator_parts"]
+__all__ = ["TEXT_ENCODER_ENV", "ConfigError", "SeparatorParts", "load_folder_model", "load_separator_parts"]

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional
 
 FIXTURE_NAME = "fixture"  # the bundled model's name: a spec's default `model:`
 MODEL_NAME_FORMS = (
@@ -30,10 +29,10 @@ class ModelName:
     """A parsed model name: exactly one of ``path``, ``preset`` (random) or ``counter`` is set."""
 
     text: str
-    path: Optional[str] = None  # "fixture" or a checkpoint path, as Separator.load takes it
-    preset: Optional[str] = None
+    path: str | None = None  # "fixture" or a checkpoint path, as Separator.load takes it
+    preset: str | None = None
     seed: int = 0
-    counter: Optional[str] = None
+    counter: str | None = None
 
     @property
     def fixture(self) -> bool:
@@ -116,7 +115,7 @@ def load_separator(name: str | Path = "fixture", text_encoder=None):
     return separator
 
 
-def _broken(model, counter: Optional[str]):
+def _broken(model, counter: str | None):
     if counter is None:
         return model
     from latentflow.counter_models import apply_counter

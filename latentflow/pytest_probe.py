@@ -13,8 +13,14 @@ import json
 
 import pytest
 
-from latentflow.pytest_plugin import (VERDICT_PROPERTY, ClaimDoesNotHold, ClaimFailure, _add_marks,
-                                      _recorded_failure_mark, _smoke_note)
+from latentflow.pytest_plugin import (
+    VERDICT_PROPERTY,
+    ClaimDoesNotHold,
+    ClaimFailure,
+    _add_marks,
+    _recorded_failure_mark,
+    _smoke_note,
+)
 from latentflow.xdist_scheduling import PROBE_GROUP_PREFIX
 
 

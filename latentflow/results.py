@@ -41,8 +41,9 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any, Iterable, Mapping, Optional, Union
+from typing import Any
 
 RESULTS_FORMAT = 3
 READABLE_FORMATS = (1, 2, 3)  # the gate still compares against committed older baselines
@@ -53,9 +54,9 @@ class ResultsError(ValueError):
     """A results file (or object) that cannot be read as latentflow results; names the source."""
 
 
-def results_payload(verdicts: Iterable[Mapping[str, Any]], *, model: Optional[str] = None,
-                    seed: Optional[int] = None, max_n: Optional[int] = None,
-                    setups: Optional[Mapping[str, Mapping[str, Any]]] = None) -> dict:
+def results_payload(verdicts: Iterable[Mapping[str, Any]], *, model: str | None = None,
+                    seed: int | None = None, max_n: int | None = None,
+                    setups: Mapping[str, Mapping[str, Any]] | None = None) -> dict:
     """The results object: verdict dicts (``Verdict.to_dict()``) sorted by case_id.
 
     ``model``/``seed``: the command line's overrides. ``setups``: model name -> ``{"model":
@@ -81,9 +82,9 @@ def results_payload(verdicts: Iterable[Mapping[str, Any]], *, model: Optional[st
     }
 
 
-def write_results(path: Union[str, Path], verdicts: Iterable[Mapping[str, Any]], *, model: Optional[str] = None,
-                  seed: Optional[int] = None, max_n: Optional[int] = None,
-                  setups: Optional[Mapping[str, Mapping[str, Any]]] = None) -> Path:
+def write_results(path: str | Path, verdicts: Iterable[Mapping[str, Any]], *, model: str | None = None,
+                  seed: int | None = None, max_n: int | None = None,
+                  setups: Mapping[str, Mapping[str, Any]] | None = None) -> Path:
     """Write a results file (creating its folder); returns the path."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -93,7 +94,7 @@ def write_results(path: Union[str, Path], verdicts: Iterable[Mapping[str, Any]],
     return path
 
 
-def model_label(results: Mapping[str, Any]) -> Optional[str]:
+def model_label(results: Mapping[str, Any]) -> str | None:
     """How a results file names its model: format 2's identity (name and checksum prefix), or
     format 1's override text."""
     model = results.get("model") if isinstance(results, Mapping) else None
@@ -112,7 +113,7 @@ def model_label(results: Mapping[str, Any]) -> Optional[str]:
 # -- reading -----------------------------------------------------------------------------------
 
 
-def read_results(path: Union[str, Path]) -> dict:
+def read_results(path: str | Path) -> dict:
     """Read and check a results file; returns its object as stored. `ResultsError` names the
     file and the problem."""
     path = Path(path)
@@ -200,7 +201,7 @@ def _field(obj: dict, name: str, where: str, kind: type, allowed: str) -> Any:
     return value
 
 
-def _number_or_none(obj: dict, name: str, where: str) -> Optional[float]:
+def _number_or_none(obj: dict, name: str, where: str) -> float | None:
     if name not in obj:
         raise ResultsError(f"{where}: the field {name!r} is missing; expected a number or null")
     value = obj[name]

@@ -6,7 +6,8 @@ so the gate and the report say the same thing without parsing what the failure s
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 
 def stop_sentence(sequential: Mapping[str, Any]) -> str:

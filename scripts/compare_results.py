@@ -20,8 +20,9 @@ import argparse
 import json
 import math
 import sys
+from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any, Iterator, Optional, Sequence
+from typing import Any
 
 DESCRIBED = ("interventions", "measure", "expectation")
 IGNORED_HEADER = ("latentflow_results", "verdicts")
@@ -65,7 +66,7 @@ def _display(verdict: dict) -> dict:
     return out
 
 
-def _location(verdict: dict) -> Optional[str]:
+def _location(verdict: dict) -> str | None:
     location = verdict.get("location")
     if not isinstance(location, str):
         return location
@@ -99,7 +100,7 @@ def compare_files(before: dict, after: dict, rel_tol: float = 0.0) -> tuple[list
     return found, display, len(set(cases_a) & set(cases_b))
 
 
-def main(argv: Optional[Sequence[str]] = None) -> int:
+def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("before")
     parser.add_argument("after")

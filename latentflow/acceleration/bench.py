@@ -58,23 +58,19 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from latentflow.audio.bench import TIERS
 from latentflow.metrics.attention import DEFAULT_STABLE_THRESHOLD
 from latentflow.metrics.separation import si_snr
 from latentflow.model import CheckpointError, Conditioning, SamAudioModel, build_model, initial_noise, preset
 from latentflow.model.random_inputs import random_conditioning
 from latentflow.model_names import MODEL_NAME_FORMS
 from latentflow.stats.paired import mean_interval_t
+from latentflow.vocabulary import SAMPLER_METHODS, TIERS
 
 from .adaptive import AdaptiveConfig, sample_adaptive
 from .baselines import DeepCacheConfig, sample_deepcache, sample_truncated
 from .calibration import LSACCalibration, calibrate_lsac, measure_entropy_profile, tune_drift_threshold
 from .flops import RunFlops, count_for
 from .lsac import AcceleratedSample, LSACPlan, sample_lsac
-from latentflow.vocabulary import SAMPLER_METHODS, TIERS
-from latentflow.metrics.attention import DEFAULT_STABLE_THRESHOLD
-from latentflow.stats.paired import mean_interval_t
-
 
 
 @dataclass(frozen=True, eq=False)

@@ -26,8 +26,8 @@ the same committed utterance pool with :class:`BenchSampler`.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Iterator, Sequence
 
 import numpy as np
 import torch

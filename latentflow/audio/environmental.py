@@ -14,8 +14,8 @@ Generators return float64 at an arbitrary level; the bench normalises loudness.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 

@@ -31,6 +31,7 @@ from pathlib import Path
 import numpy as np
 from numpy.typing import ArrayLike
 
+from latentflow.model_names import MODEL_NAME_FORMS
 from latentflow.vocabulary import PROMPT_KINDS, REPORT_METRICS, SAMPLER_METHODS, TIERS
 
 METRIC_ORDER = REPORT_METRICS

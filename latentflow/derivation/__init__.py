@@ -15,9 +15,10 @@ from __future__ import annotations
 
 import json
 import weakref
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from types import SimpleNamespace
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 from latentflow.spec.derived import DerivationError, DerivationRequest, ModelUnavailable
 
@@ -37,7 +38,7 @@ COMPUTE = {"convergence": derive_convergence, "lsac_calibration": derive_lsac_pl
 # (model identity, request key) -> record; per process, shared by every session in it
 _CACHE: dict[tuple[str, str], dict] = {}
 # model object -> request key -> record (with where it was declared), for results files
-_RECORDS: "weakref.WeakKeyDictionary[Any, dict[str, dict]]" = weakref.WeakKeyDictionary()
+_RECORDS: weakref.WeakKeyDictionary[Any, dict[str, dict]] = weakref.WeakKeyDictionary()
 
 
 def _identity(world: Any) -> str:
@@ -97,6 +98,6 @@ class SessionDerivations:
         name = self.overrides.model_for(SimpleNamespace(model=model or FIXTURE_MODEL, file=file))
         try:
             world = self.runner.world(name)
-        except Exception as error:  # noqa: BLE001 - SpecSession reports the model with its own error
+        except Exception as error:
             raise ModelUnavailable(str(error)) from error
         return derive(world, requests)

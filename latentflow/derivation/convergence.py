@@ -13,7 +13,8 @@ ones its specs recorded by hand (tests/derivation/test_derived_values.py).
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 

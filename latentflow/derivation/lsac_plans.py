@@ -9,8 +9,8 @@ bench's calibration noise seeds, the per-layer entropy trajectory and the preset
 
 from __future__ import annotations
 
-from typing import Any, Mapping
-
+from collections.abc import Mapping
+from typing import Any
 
 
 def derive_lsac_plans(separator: Any, model: Any, device: str, settings: Mapping[str, Any]) -> dict:

@@ -15,14 +15,13 @@ import argparse
 import json
 import os
 import platform
-import re
 import resource
 import statistics
 import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import BinaryIO, Optional
+from typing import BinaryIO
 
 from latentflow.model_names import MODEL_NAME_FORMS
 
@@ -38,7 +37,7 @@ def cpu_seconds_of_children() -> float:
 
 
 def time_pytest(
-    paths: list[str], workers: int, extra: list[str], echo: Optional[BinaryIO] = None
+    paths: list[str], workers: int, extra: list[str], echo: BinaryIO | None = None
 ) -> tuple[float, str, int]:
     """Run pytest once: (seconds, its summary line, exit status). ``echo`` receives pytest's
     stdout as it is written (bytes as they arrive, so the progress dots show one by one)."""

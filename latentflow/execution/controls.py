@@ -18,9 +18,10 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable, Optional
+from typing import Any
 
 from ..spec.plan import resolve_model
 from ..stats import TestResult
@@ -37,13 +38,13 @@ class ControlResult:
 
     id: str
     kind: str
-    title: Optional[str]
+    title: str | None
     model: str
     interventions: tuple[dict, ...]  # Intervention.to_yaml() of each, as a verdict carries them
     expected: str
     result: TestResult
-    x_mean: Optional[float]
-    y_mean: Optional[float]
+    x_mean: float | None
+    y_mean: float | None
     nan_reasons: tuple[str, ...] = ()
 
     @property
@@ -160,9 +161,9 @@ def _as_test(raw: Any) -> TestResult:
     return dataclasses.replace(raw.result, passed=bool(raw.sequential.passed), reason=raw.sequential.reason)
 
 
-def _finite(value: Optional[float]) -> Optional[float]:
+def _finite(value: float | None) -> float | None:
     return value if value is not None and math.isfinite(value) else None
 
 
-def _fmt(value: Optional[float]) -> str:
+def _fmt(value: float | None) -> str:
     return "n/a" if value is None or not math.isfinite(value) else f"{value:.3g}"

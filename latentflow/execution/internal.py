@@ -8,8 +8,9 @@ per example). Only the sites a hypothesis measures are recorded.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping, Optional
+from typing import Any
 
 import numpy as np
 import torch
@@ -19,16 +20,16 @@ from ..metrics.attention import example_entropy_rate, pattern_entropy
 from ..registry import Param, Registry
 
 # (site, step, evaluation) -> reduced tensor of shape (B, ...)
-Records = Mapping[tuple[str, Optional[int], Optional[int]], Tensor]
+Records = Mapping[tuple[str, int | None, int | None], Tensor]
 
 
 @dataclass(frozen=True)
 class RecordContext:
     """What reducers may need: masks, and each example's target span in frames."""
 
-    audio_mask: Optional[Tensor]  # (B, T) bool
-    text_mask: Optional[Tensor]  # (B, L) bool
-    span_frames: Optional[Tensor] = None  # (B, 2) long, [start, end) in latent frames
+    audio_mask: Tensor | None  # (B, T) bool
+    text_mask: Tensor | None  # (B, L) bool
+    span_frames: Tensor | None = None  # (B, 2) long, [start, end) in latent frames
 
 
 @dataclass(frozen=True)

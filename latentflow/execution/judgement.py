@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass
-from typing import Any, Iterable, Mapping, Optional
+from typing import Any
 
 import numpy as np
 
@@ -32,14 +33,14 @@ class CaseResult:
 
     result: TestResult
     measurements: Measurements
-    sequential: Optional[SequentialResult] = None
+    sequential: SequentialResult | None = None
 
     @property
     def x(self) -> np.ndarray:
         return self.measurements.x
 
     @property
-    def y(self) -> Optional[np.ndarray]:
+    def y(self) -> np.ndarray | None:
         return self.measurements.y
 
     @property
@@ -69,7 +70,7 @@ class Judge:
 
     def __init__(self, measurer: Measurer) -> None:
         self.measurer = measurer
-        self._results: dict[tuple[Optional[str], str], CaseResult] = {}
+        self._results: dict[tuple[str | None, str], CaseResult] = {}
 
     def case_result(self, case: Case) -> CaseResult:
         # keyed by file and id: two spec files may use the same claim and hypothesis ids
@@ -93,8 +94,8 @@ class Judge:
         # stopping then rejects (docs/sequential.md, "Families under optional stopping")
         family = case.family_size if case.correction != "none" else 1
         design = stats_design(case.sequential, case.expect, family_size=family)
-        decided: Optional[SequentialResult] = None
-        measured: Optional[Measurements] = None
+        decided: SequentialResult | None = None
+        measured: Measurements | None = None
         for k in design.default_looks:
             measured = self.measurer.measure(case, upto=k)
             decided = sequential_test(measured.differences(case.expect.null_value), design)
@@ -140,10 +141,10 @@ def examples_record(case: Case, raw: CaseResult) -> dict:
     example's noise seed, and both arms' per-example values (NaN as None, with its reason)."""
     measured = raw.measurements
 
-    def values(array: Optional[np.ndarray]) -> Optional[list]:
+    def values(array: np.ndarray | None) -> list | None:
         return None if array is None else [float(v) if math.isfinite(v) else None for v in array.tolist()]
 
-    def reasons(found: tuple, array: Optional[np.ndarray]) -> Optional[list]:
+    def reasons(found: tuple, array: np.ndarray | None) -> list | None:
         return None if array is None else (list(found) if found else [None] * len(array))
 
     return {
@@ -168,6 +169,6 @@ def plain(value: Any) -> Any:
     return value
 
 
-def mean_of(values: np.ndarray) -> Optional[float]:
+def mean_of(values: np.ndarray) -> float | None:
     finite = values[np.isfinite(values)]
     return float(finite.mean()) if finite.size else None

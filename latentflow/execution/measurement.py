@@ -9,8 +9,9 @@ their sites first (`Measurer.declare`), so the union is recorded in one run inst
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any, Iterable, Optional, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -35,10 +36,10 @@ class Measurements:
     """
 
     x: np.ndarray
-    y: Optional[np.ndarray]
+    y: np.ndarray | None
     nan_reasons: tuple[str, ...] = ()
-    x_reasons: tuple[Optional[str], ...] = ()
-    y_reasons: tuple[Optional[str], ...] = ()
+    x_reasons: tuple[str | None, ...] = ()
+    y_reasons: tuple[str | None, ...] = ()
 
     def differences(self, null_value: float) -> np.ndarray:
         """What a test of the case reads as one sample: x - y, or x - null_value when unpaired."""
@@ -53,7 +54,7 @@ class Measurer:
         # (model, metric, steps) -> sites that internal measures of several cases read from the
         # same runs: recorded once
         self._record_union: dict[tuple, frozenset[str]] = {}
-        self._metrics: dict[tuple, tuple[np.ndarray, tuple[Optional[str], ...]]] = {}
+        self._metrics: dict[tuple, tuple[np.ndarray, tuple[str | None, ...]]] = {}
 
     # -- what runs record ----------------------------------------------------------------------
 
@@ -67,7 +68,7 @@ class Measurer:
         for group, sites in groups.items():
             self._record_union[group] = self._record_union.get(group, frozenset()) | frozenset(sites)
 
-    def recording(self, model_name: str, measure: Optional[Measure]) -> Optional[Recording]:
+    def recording(self, model_name: str, measure: Measure | None) -> Recording | None:
         """What the runs of a case with ``measure`` record: None for an audio metric; for an
         internal measure its sites, or all sites declared for its group when they include them
         (so that runs are shared)."""
@@ -92,15 +93,15 @@ class Measurer:
 
     # -- runs of a case ------------------------------------------------------------------------
 
-    def case_runs(self, case: Case, upto: Optional[int] = None) -> tuple[RunOutput, Optional[RunOutput]]:
+    def case_runs(self, case: Case, upto: int | None = None) -> tuple[RunOutput, RunOutput | None]:
         """The case's baseline run and its intervened run (None without interventions): all its
         examples, or (``upto``, a sequential case) the first ``upto`` on its chunk grid."""
         base = self._run(case, (), None, upto)
         treated = self._run(case, case.interventions, case.source, upto) if case.interventions else None
         return base, treated
 
-    def _run(self, case: Case, interventions: Sequence[Intervention], source: Optional[PatchSource],
-             upto: Optional[int]) -> RunOutput:
+    def _run(self, case: Case, interventions: Sequence[Intervention], source: PatchSource | None,
+             upto: int | None) -> RunOutput:
         recording = self.recording(case.model, case.measure)
         if upto is None:
             return self.runs.run(case.model, case.data, case.sampler, interventions, recording=recording,
@@ -112,7 +113,7 @@ class Measurer:
 
     # -- values --------------------------------------------------------------------------------
 
-    def measure(self, case: Case, upto: Optional[int] = None) -> Measurements:
+    def measure(self, case: Case, upto: int | None = None) -> Measurements:
         """Both arms' per-example values of the case's measure (on the first ``upto`` examples)."""
         base, treated = self.case_runs(case, upto)
         inputs = self.runs.inputs(case.model, case.data)
@@ -120,8 +121,8 @@ class Measurer:
             inputs = rows(inputs, 0, upto)
         measure = case.measure
         reasons: list[str] = []
-        x_reasons: list[Optional[str]] = []
-        y_reasons: list[Optional[str]] = []
+        x_reasons: list[str | None] = []
+        y_reasons: list[str | None] = []
         if measure.compare == "internal":
             info = INTERNAL_MEASURES.get(measure.metric)
             own = set(self._own_sites(case.model, measure))
@@ -140,8 +141,8 @@ class Measurer:
                             tuple(reasons), tuple(x_reasons), tuple(y_reasons))
 
     def metric_values(self, measure: Measure, run: RunOutput, inputs: CaseInputs, *,
-                      reference_run: Optional[RunOutput] = None, reasons: list[str],
-                      each: Optional[list[Optional[str]]] = None) -> np.ndarray:
+                      reference_run: RunOutput | None = None, reasons: list[str],
+                      each: list[str | None] | None = None) -> np.ndarray:
         """Per-example values of an audio metric on a run's output (memoised: baselines are shared).
 
         ``reasons`` receives the NaN reasons; ``each`` (if given) one entry per example: its NaN
@@ -170,7 +171,7 @@ class Measurer:
             each.extend(found)
         return values
 
-    def baseline_profile(self, case: Case, upto: Optional[int] = None) -> dict[str, Any]:
+    def baseline_profile(self, case: Case, upto: int | None = None) -> dict[str, Any]:
         """Per-site, per-step means of an internal measure's baseline records (for reports:
         heatmaps); for ``entropy_rate`` also each site's baseline rate (the measure itself,
         averaged over the examples) and the spec's threshold, so a report classifies layers as

@@ -24,8 +24,14 @@ from typing import Any
 
 import numpy as np
 
-from latentflow.bmld.probe import (BmldResult, DetectionCurve, bmld, detection_curve, fit_psychometric,
-                                   percentile_interval)
+from latentflow.bmld.probe import (
+    BmldResult,
+    DetectionCurve,
+    bmld,
+    detection_curve,
+    fit_psychometric,
+    percentile_interval,
+)
 from latentflow.bmld.stimuli import CONDITIONS, StimulusConfig, make_stimuli
 from latentflow.execution import probe_cache
 from latentflow.spec.probe import ProbeExpect, ProbeSetup

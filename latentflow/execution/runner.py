@@ -9,7 +9,7 @@ the tests call.
 
 from __future__ import annotations
 
-from typing import Iterable, Optional, Sequence
+from collections.abc import Iterable, Sequence
 
 import numpy as np
 
@@ -25,7 +25,7 @@ __all__ = ["CaseResult", "Measurements", "RunOutput", "Runner", "example_seeds"]
 
 class Runner:
     def __init__(self, *, device: str = "cpu", batch_size: int = 16, batch_variants: bool = False,
-                 variants_per_forward: int = 4, text_encoder: Optional[str] = None) -> None:
+                 variants_per_forward: int = 4, text_encoder: str | None = None) -> None:
         self.runs = RunCache(device=device, batch_size=batch_size, batch_variants=batch_variants,
                              variants_per_forward=variants_per_forward, text_encoder=text_encoder)
         self.measurer = Measurer(self.runs)
@@ -73,14 +73,14 @@ class Runner:
         prepare_variants(self.runs, cases)
 
     def run(self, model_name: str, data: Data, sampler: Sampler, interventions: Sequence[Intervention] = (), *,
-            measure: Optional[Measure] = None, source: Optional[PatchSource] = None, memo: bool = True) -> RunOutput:
+            measure: Measure | None = None, source: PatchSource | None = None, memo: bool = True) -> RunOutput:
         """Sample the data's examples with ``interventions``, recording what ``measure`` reads."""
         return self.runs.run(model_name, data, sampler, interventions, source=source, memo=memo,
                              recording=self.measurer.recording(model_name, measure))
 
     def run_prefix(self, model_name: str, data: Data, sampler: Sampler, interventions: Sequence[Intervention] = (),
-                   *, upto: int, block: int, measure: Optional[Measure] = None,
-                   source: Optional[PatchSource] = None) -> RunOutput:
+                   *, upto: int, block: int, measure: Measure | None = None,
+                   source: PatchSource | None = None) -> RunOutput:
         """The first ``upto`` examples of the data's run, grown on a grid of ``block`` examples."""
         return self.runs.run_prefix(model_name, data, sampler, interventions, upto=upto, block=block, source=source,
                                     recording=self.measurer.recording(model_name, measure))
@@ -88,8 +88,8 @@ class Runner:
     # -- measures and verdicts ---------------------------------------------------------------------
 
     def metric_values(self, measure: Measure, run: RunOutput, inputs: CaseInputs, *,
-                      reference_run: Optional[RunOutput] = None, reasons: list[str],
-                      each: Optional[list[Optional[str]]] = None) -> np.ndarray:
+                      reference_run: RunOutput | None = None, reasons: list[str],
+                      each: list[str | None] | None = None) -> np.ndarray:
         return self.measurer.metric_values(measure, run, inputs, reference_run=reference_run, reasons=reasons,
                                            each=each)
 

@@ -24,8 +24,8 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import math
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Callable, Iterable, Optional, Sequence
 
 import torch
 from torch import Tensor
@@ -38,7 +38,7 @@ from .world import CaseInputs, World, load_world
 
 Interventions = tuple[Intervention, ...]
 # (site, step, evaluation) -> (n, ...) reduced values
-RunRecords = dict[tuple[str, Optional[int], Optional[int]], Tensor]
+RunRecords = dict[tuple[str, int | None, int | None], Tensor]
 
 
 @dataclass
@@ -58,7 +58,7 @@ class Recording:
 
     sites: tuple[str, ...]
     reduce: Callable[[Tensor, str, RecordContext], Tensor]
-    steps: Optional[IndexSelection] = None
+    steps: IndexSelection | None = None
 
 
 def example_seeds(data_seed: int, n: int) -> list[int]:
@@ -67,7 +67,7 @@ def example_seeds(data_seed: int, n: int) -> list[int]:
 
 
 def run_key(model_name: str, data: Data, sampler: Sampler, interventions: Sequence[Intervention],
-            source: Optional[PatchSource] = None, recording: Optional[Recording] = None) -> tuple:
+            source: PatchSource | None = None, recording: Recording | None = None) -> tuple:
     """What determines a run: the memo key of :meth:`RunCache.run`. The reducer is part of it:
     two internal measures that reduce the same sites differently must not share records."""
     if recording is None:
@@ -86,7 +86,7 @@ def rows(inputs: CaseInputs, first: int, stop: int) -> CaseInputs:
         noise_seeds=inputs.noise_seeds[first:stop])
 
 
-def _next_block(start: int, block: Optional[int]) -> float:
+def _next_block(start: int, block: int | None) -> float:
     """Where the block holding ``start`` ends (batches never cross a block boundary)."""
     return math.inf if block is None else (start // block + 1) * block
 
@@ -105,7 +105,7 @@ class RunCache:
     every run made so far."""
 
     def __init__(self, *, device: str = "cpu", batch_size: int = 16, batch_variants: bool = False,
-                 variants_per_forward: int = 4, text_encoder: Optional[str] = None) -> None:
+                 variants_per_forward: int = 4, text_encoder: str | None = None) -> None:
         if variants_per_forward < 1:
             raise ValueError(f"variants_per_forward={variants_per_forward} must be at least 1")
         self.device = device
@@ -161,7 +161,7 @@ class RunCache:
     # -- runs ----------------------------------------------------------------------------------
 
     def run(self, model_name: str, data: Data, sampler: Sampler, interventions: Sequence[Intervention] = (), *,
-            recording: Optional[Recording] = None, source: Optional[PatchSource] = None,
+            recording: Recording | None = None, source: PatchSource | None = None,
             memo: bool = True) -> RunOutput:
         """Sample the data's examples with ``interventions``, recording what ``recording`` says.
 
@@ -187,8 +187,8 @@ class RunCache:
         return run
 
     def run_prefix(self, model_name: str, data: Data, sampler: Sampler, interventions: Sequence[Intervention] = (),
-                   *, upto: int, block: int, recording: Optional[Recording] = None,
-                   source: Optional[PatchSource] = None) -> RunOutput:
+                   *, upto: int, block: int, recording: Recording | None = None,
+                   source: PatchSource | None = None) -> RunOutput:
         """The first ``upto`` examples of the data's run, for a sequential case: a run grows by
         sampling only the examples it lacks (a baseline run for 8 examples is extended, not
         recomputed, when a case needs 16), in batches on a grid of ``block`` examples, so its
@@ -215,9 +215,9 @@ class RunCache:
                          key=key + (("upto", upto),))
 
     def _sample_chunks(self, model_name: str, data: Data, sampler: Sampler, variants: Sequence[Interventions], *,
-                       source: Optional[PatchSource] = None, recording: Optional[Recording] = None,
-                       first: int = 0, stop: Optional[int] = None,
-                       block: Optional[int] = None) -> list[tuple[Tensor, RunRecords]]:
+                       source: PatchSource | None = None, recording: Recording | None = None,
+                       first: int = 0, stop: int | None = None,
+                       block: int | None = None) -> list[tuple[Tensor, RunRecords]]:
         """Sample the data's examples ``first..stop-1`` (default: all) once per intervention
         variant, in batches that start every ``block`` examples from 0 (default: batch_size) and
         hold at most batch_size, all variants in the same forward passes (each one's
@@ -300,7 +300,7 @@ class RunCache:
                 self._runs[key] = RunOutput(final=final, estimate=world.decode(final, inputs), records={}, key=key)
 
     def _source_activations(self, world: World, inputs: CaseInputs, data: Data, sampler: Sampler,
-                            source: Optional[PatchSource], index: list[int], sites: list[str]) -> dict:
+                            source: PatchSource | None, index: list[int], sites: list[str]) -> dict:
         which = "alternative" if source is None else source.prompt
         cond = inputs.conditioning(which).select(index).to(self.device)
         seed = data.seed if (source is None or source.seed is None) else source.seed

@@ -8,8 +8,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Any, Iterable, Iterator, Optional
+from typing import Any
 
 from ..derivation import SessionDerivations
 from ..interventions import OPERATIONS
@@ -45,10 +46,10 @@ class SpecSession:
     (the pytest plugin passes ``--latentflow-model``).
     """
 
-    def __init__(self, *, model: Optional[str] = None, seed: Optional[int] = None, n: Optional[int] = None,
-                 max_n: Optional[int] = None, device: str = "cpu", batch_size: int = 16,
+    def __init__(self, *, model: str | None = None, seed: int | None = None, n: int | None = None,
+                 max_n: int | None = None, device: str = "cpu", batch_size: int = 16,
                  batch_variants: bool = False, model_option: str = "the model override",
-                 text_encoder: Optional[str] = None, controls: bool = True) -> None:
+                 text_encoder: str | None = None, controls: bool = True) -> None:
         from ..extensions import load_extensions
 
         load_extensions()  # users' operations, metrics and invariants, before any spec is read
@@ -82,7 +83,7 @@ class SpecSession:
         # Any failure to load counts (a missing file, an unknown name, a file that is not a
         # checkpoint, a corrupt one): the user gets its message and where the model was chosen;
         # the cause stays chained for debugging.
-        except Exception as error:  # noqa: BLE001
+        except Exception as error:
             if self.overrides.model is not None:
                 where = f"{self.model_option}={self.overrides.model}"
             elif spec.model_line is not None:
@@ -94,7 +95,7 @@ class SpecSession:
                 reason = f"cannot load model {model_name!r}: {reason}"
             raise ModelLoadError(f"{where}: {reason}") from error
 
-    def _sites_if_loadable(self, spec: Spec) -> Optional[dict]:
+    def _sites_if_loadable(self, spec: Spec) -> dict | None:
         """The hook sites of a broken spec's model, so its unknown sites are reported with its
         other problems; None when the model itself cannot be loaded (that error comes once the
         spec is fixed, from :meth:`plan`)."""

@@ -9,8 +9,9 @@ rendered from them for display only.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Mapping, Optional
+from typing import Any
 
 from ..spec.probe import describe_probe_expectation, describe_probe_setup
 from ..stats import TestResult
@@ -23,7 +24,7 @@ def _num(value: Any) -> Any:
     return value
 
 
-def _fmt(value: Optional[float], digits: int = 3) -> str:
+def _fmt(value: float | None, digits: int = 3) -> str:
     if value is None or (isinstance(value, float) and not math.isfinite(value)):
         return "n/a"
     return f"{value:.{digits}g}"
@@ -52,9 +53,9 @@ class Verdict:
     expectation: dict  # Expect.to_yaml()
     result: TestResult
     expected: str
-    expected_reason: Optional[str]
-    x_mean: Optional[float]  # mean of the intervened (or only) condition
-    y_mean: Optional[float]  # mean of the baseline condition, when paired
+    expected_reason: str | None
+    x_mean: float | None  # mean of the intervened (or only) condition
+    y_mean: float | None  # mean of the baseline condition, when paired
     nan_reasons: tuple[str, ...] = ()
     paper: Any = None
     params: dict = field(default_factory=dict)
@@ -62,8 +63,8 @@ class Verdict:
     # data, sampler, noise seeds and both arms' per-example values (see judgement.examples_record)
     examples: dict = field(default_factory=dict, compare=False)
     claim_paper: Any = None  # the claim's own paper numbers (claim.paper)
-    order: Optional[int] = None  # the case's position in its spec file (reports keep spec order)
-    sequential: Optional[SequentialResult] = None
+    order: int | None = None  # the case's position in its spec file (reports keep spec order)
+    sequential: SequentialResult | None = None
     # the case's declared controls, run and judged (latentflow.execution.controls.ControlResult)
     controls: tuple = field(default=(), compare=False)
     controls_skipped: bool = False  # declared but not run (--latentflow-controls off)

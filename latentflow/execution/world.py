@@ -13,9 +13,10 @@ the baseline and every intervened run of an example share it.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Optional
+from typing import Any
 
 import numpy as np
 import torch
@@ -32,12 +33,12 @@ class CaseInputs:
     targets: Tensor  # (n, N) the prompted source
     residuals: Tensor  # (n, N) everything else (the alternative prompt's source and any noise)
     spans: np.ndarray  # (n, 2) target span, seconds
-    span_frames: Optional[Tensor]  # (n, 2) long, [start, end) latent frames
+    span_frames: Tensor | None  # (n, 2) long, [start, end) latent frames
     sample_rate: int
     cond: Conditioning  # prompted
     noise_seeds: tuple[int, ...] = ()  # one per example: the sampler's noise and the decode's watermark
     _alternative: Callable[[], Conditioning] = field(repr=False, default=None)
-    _alt_cache: Optional[Conditioning] = field(default=None, repr=False)
+    _alt_cache: Conditioning | None = field(default=None, repr=False)
 
     def conditioning(self, which: str = "prompted") -> Conditioning:
         """The prompted conditioning, or the alternative prompt's (the other source's description)."""
@@ -65,7 +66,7 @@ class World:
         self.device = device
         self.separator = separator
         self.model: SamAudioModel = separator.model.to(device).eval()
-        self._description: Optional[dict] = None
+        self._description: dict | None = None
 
     def inputs(self, data: Any) -> CaseInputs:
         from ..audio.bench import make_bench
@@ -113,7 +114,7 @@ class World:
             fields.add("text")
         return frozenset(fields)
 
-    def why_silent(self, site: str, data: Any) -> Optional[str]:
+    def why_silent(self, site: str, data: Any) -> str | None:
         """Why the model never runs hook point ``site`` on ``data``'s inputs; None if it does."""
         needs = CONDITIONED_SITES.get(site)
         if needs is None or needs in self.conditioning_fields(data):

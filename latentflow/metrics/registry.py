@@ -156,8 +156,8 @@ def _check_signature(name: str, function: Callable, requires: tuple, accepts: tu
     except (TypeError, ValueError):
         return  # builtins without a signature: trust the declaration
     try:
-        signature.bind(**{arg: None for arg in requires})
-        signature.bind_partial(**{arg: None for arg in requires + accepts})
+        signature.bind(**dict.fromkeys(requires))
+        signature.bind_partial(**dict.fromkeys(requires + accepts))
     except TypeError as error:
         raise TypeError(
             f"metric {name!r}: function {getattr(function, '__name__', function)!r} cannot be "

@@ -13,10 +13,10 @@ from dataclasses import dataclass, field
 import torch
 from torch import Tensor
 
+from ..vocabulary import SAMPLER_METHODS
 from .conditioning import Conditioning
 from .dit import SamAudioModel, SamplingState
 from .hook_names import NamesSpec, names_filter
-from ..vocabulary import SAMPLER_METHODS
 
 METHODS = SAMPLER_METHODS  # the name this module has always exported
 EVALUATIONS_PER_STEP = {"euler": 1, "midpoint": 2}

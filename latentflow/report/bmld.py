@@ -12,7 +12,8 @@ paired bootstrap interval and both thresholds, and the verdicts of the cases tha
 from __future__ import annotations
 
 import math
-from typing import Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 

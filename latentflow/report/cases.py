@@ -10,8 +10,9 @@ converted there first.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Mapping, Optional, Sequence, Union
+from typing import Any, Optional
 
 from latentflow.results import results_verdicts
 
@@ -31,32 +32,32 @@ class ReportCase:
     measure: Mapping[str, Any]  # Measure.to_yaml() ({} when absent)
     expectation: Mapping[str, Any]  # Expect.to_yaml() ({} when absent)
     expected: str  # "holds" / "fails" / "" when unknown
-    holds: Optional[bool]
-    passed: Optional[bool]
+    holds: bool | None
+    passed: bool | None
     why: str
     paper: Any
     params: Mapping[str, Any]
     interventions: tuple[Mapping[str, Any], ...]  # Intervention.to_yaml() of each
-    x_mean: Optional[float]
-    y_mean: Optional[float]
+    x_mean: float | None
+    y_mean: float | None
     test: str
     alternative: str
-    n: Optional[int]
-    pvalue: Optional[float]
-    pvalue_corrected: Optional[float]
-    correction: Optional[str]
-    mean_difference: Optional[float]
+    n: int | None
+    pvalue: float | None
+    pvalue_corrected: float | None
+    correction: str | None
+    mean_difference: float | None
     mean_interval: Interval
-    effect_size: Optional[float]
+    effect_size: float | None
     effect_size_name: str
     effect_interval: Interval
-    min_effect_size: Optional[float]
+    min_effect_size: float | None
     reason: str
     extra: Mapping[str, Any] = field(default_factory=dict)
     claim_title: str = ""
     claim_paper: Any = None  # the claim's own paper numbers (claim.paper in the spec)
     location: str = ""  # file:line of the hypothesis
-    order: Optional[int] = None  # position in its spec file
+    order: int | None = None  # position in its spec file
 
     @property
     def label(self) -> str:
@@ -64,7 +65,7 @@ class ReportCase:
         return self.case_id.split("::", 1)[1] if "::" in self.case_id else self.case_id
 
 
-def read_cases(verdicts: Union[Sequence[Mapping[str, Any]], Mapping[str, Any]]) -> tuple[ReportCase, ...]:
+def read_cases(verdicts: Sequence[Mapping[str, Any]] | Mapping[str, Any]) -> tuple[ReportCase, ...]:
     """Read every verdict (a list of verdict dicts, or a whole results object); ValueError names
     the verdict index, case and field of a bad value."""
     if isinstance(verdicts, Mapping) and "latentflow_results" in verdicts:
@@ -184,7 +185,7 @@ def _typed(obj: Mapping, name: str, kind: type, where: str, allowed: str) -> Any
     return value
 
 
-def _number(obj: Mapping, name: str, where: str) -> Optional[float]:
+def _number(obj: Mapping, name: str, where: str) -> float | None:
     value = obj.get(name)
     if value is None:
         return None  # results files write NaN as null
@@ -207,7 +208,7 @@ def count_text(n: int, noun: str) -> str:
     return f"{n} {noun}" + ("" if n == 1 else "s")
 
 
-def format_number(value: Optional[float], digits: int = 3) -> str:
+def format_number(value: float | None, digits: int = 3) -> str:
     return "n/a" if value is None else f"{value:.{digits}g}"
 
 

@@ -21,8 +21,8 @@ lower rates, so the caption says which was used.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Optional, Sequence
 
 import numpy as np
 
@@ -50,8 +50,8 @@ class EntropyGrid:
     layers: tuple[int, ...]
     steps: tuple[int, ...]
     values: np.ndarray
-    rates: tuple[Optional[float], ...]
-    stable: tuple[Optional[bool], ...]
+    rates: tuple[float | None, ...]
+    stable: tuple[bool | None, ...]
     threshold: float
     sources: tuple[str, ...]
     disagreement: float  # largest spread between cases that measured the same cell
@@ -118,7 +118,7 @@ def _grid(kind: str, cells: dict[tuple[int, int], list[float]], sources: list[st
     for (layer, step), measured in cells.items():
         values[layers.index(layer), steps.index(step)] = float(np.mean(measured))
         disagreement = max(disagreement, max(measured) - min(measured))
-    rates: list[Optional[float]] = []
+    rates: list[float | None] = []
     for layer, row in zip(layers, values):
         recorded = row[np.isfinite(row)]
         if layer in spec_rates:
@@ -203,7 +203,7 @@ def _draw_grid(figure, spec, index: int, grid: EntropyGrid) -> None:
     rates.set_title("rate: stable / fast", fontsize=10)
 
 
-def _class_word(stable: Optional[bool]) -> str:
+def _class_word(stable: bool | None) -> str:
     return "stable" if stable else "fast" if stable is False else "n/a"
 
 

@@ -10,7 +10,7 @@ direction claims.
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 from .cases import ReportCase, count_text, format_interval, format_number, verdict_word
 from .figures import FAIL_COLOR, PASS_COLOR, PlotSection, new_figure, omitted, png_bytes

@@ -13,8 +13,8 @@ of two values or more there is only the table).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Optional, Sequence
 
 from .cases import ReportCase, count_text, format_number
 from .figures import PlotSection, new_figure, omitted, png_bytes
@@ -33,12 +33,12 @@ class GatePoint:
     metric: str
     gate: float
     value: float  # x_mean: the measure with the gate overridden
-    baseline: Optional[float]  # y_mean: the measure with the learned gate
-    low: Optional[float]
-    high: Optional[float]
+    baseline: float | None  # y_mean: the measure with the learned gate
+    low: float | None
+    high: float | None
 
 
-def gate_value(case: ReportCase) -> Optional[float]:
+def gate_value(case: ReportCase) -> float | None:
     """The overridden gate of a case: params['gate'], else an override at hook_anchor_gate."""
     gate = case.params.get("gate")
     if _is_number(gate):

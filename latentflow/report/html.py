@@ -2,11 +2,21 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from html import escape
-from typing import Sequence
 
-from .cases import (ReportCase, claim_heading, claims_of, count_text, effect_text, format_paper, held_word,
-                    measured_text, pvalue_text, verdict_word)
+from .cases import (
+    ReportCase,
+    claim_heading,
+    claims_of,
+    count_text,
+    effect_text,
+    format_paper,
+    held_word,
+    measured_text,
+    pvalue_text,
+    verdict_word,
+)
 from .figures import PlotSection
 
 _CSS = """

@@ -2,10 +2,20 @@
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
-from .cases import (ReportCase, claim_heading, claims_of, count_text, effect_text, format_paper, held_word,
-                    measured_text, pvalue_text, verdict_word)
+from .cases import (
+    ReportCase,
+    claim_heading,
+    claims_of,
+    count_text,
+    effect_text,
+    format_paper,
+    held_word,
+    measured_text,
+    pvalue_text,
+    verdict_word,
+)
 from .figures import PlotSection
 
 

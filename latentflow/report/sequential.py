@@ -11,7 +11,8 @@ at every look. Reads the verdict dicts directly: ``ReportCase`` has no sequentia
 from __future__ import annotations
 
 import math
-from typing import Any, Mapping, Optional, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from .figures import FAIL_COLOR, PASS_COLOR, PlotSection, new_figure, omitted, png_bytes
 
@@ -21,7 +22,7 @@ _COLUMNS = 5
 _PANEL = (2.3, 1.55)  # inches per panel
 
 
-def confidence_sequence_section(verdicts: Sequence[Mapping[str, Any]]) -> Optional[PlotSection]:
+def confidence_sequence_section(verdicts: Sequence[Mapping[str, Any]]) -> PlotSection | None:
     """The panels of every sequential verdict; None when no verdict is sequential (a fixed-n
     run), a note when sequential verdicts used no example (all untestable)."""
     sequential = [v for v in verdicts if isinstance(v, Mapping) and isinstance(v.get("sequential"), Mapping)]
@@ -80,14 +81,14 @@ def _null_levels(s: Mapping[str, Any]) -> list[float]:
     return [0.0]
 
 
-def _fixed_interval(verdict: Mapping[str, Any]) -> Optional[tuple[float, float]]:
+def _fixed_interval(verdict: Mapping[str, Any]) -> tuple[float, float] | None:
     interval = (verdict.get("stats") or {}).get("confidence_interval")
     if not interval or any(_finite(x) is None for x in interval):
         return None
     return float(interval[0]), float(interval[1])
 
 
-def _finite(value: Any) -> Optional[float]:
+def _finite(value: Any) -> float | None:
     if value is None or isinstance(value, bool) or not isinstance(value, (int, float)):
         return None
     return float(value) if math.isfinite(value) else None
@@ -110,7 +111,7 @@ def _number(value: Any) -> str:
     return "n/a" if value is None else f"{value:.3g}"
 
 
-def _interval(interval: Optional[tuple[Optional[float], Optional[float]]]) -> str:
+def _interval(interval: tuple[float | None, float | None] | None) -> str:
     if interval is None:
         return "n/a"
     return f"[{_number(interval[0])}, {_number(interval[1])}]"

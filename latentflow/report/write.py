@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping, Sequence, Union
+from typing import Any, Union
 
 from latentflow.metrics.attention import DEFAULT_STABLE_THRESHOLD
 
@@ -54,7 +55,7 @@ def _sections(cases: Sequence[ReportCase], stable_threshold: float,
             *((sequences,) if sequences is not None else ()), *bmld_sections(cases))
 
 
-def write_report(verdicts: Verdicts, html_path: Union[str, Path], *,
+def write_report(verdicts: Verdicts, html_path: str | Path, *,
                  title: str = DEFAULT_TITLE, stable_threshold: float = DEFAULT_STABLE_THRESHOLD) -> ReportFiles:
     """Write ``html_path`` (self-contained) and the markdown summary beside it (same stem, ``.md``).
 

@@ -299,7 +299,7 @@ def _quantities(requests: Mapping[str, DerivationRequest]) -> str:
 def _with_line(value: Any, line: int | None) -> Any:
     """A plain value as the YAML loader would have built it at ``line`` (errors name that line)."""
     if isinstance(value, Mapping):
-        return LineDict({k: _with_line(v, line) for k, v in value.items()}, line=line, lines={k: line for k in value})
+        return LineDict({k: _with_line(v, line) for k, v in value.items()}, line=line, lines=dict.fromkeys(value, line))
     if isinstance(value, (list, tuple)):
         return LineList([_with_line(v, line) for v in value], line=line, lines=[line] * len(value))
     return value

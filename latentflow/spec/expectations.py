@@ -3,8 +3,6 @@ null value and resamples, and which of them fit together."""
 
 from __future__ import annotations
 
-
-
 from latentflow.spec import schema as s
 from latentflow.spec.errors import listing
 from latentflow.spec.grammar import EXPECT_KEYS

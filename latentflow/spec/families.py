@@ -3,8 +3,6 @@ whether each correction fits its family's design."""
 
 from __future__ import annotations
 
-
-
 from latentflow.spec import schema as s
 from latentflow.spec.errors import did_you_mean, listing
 from latentflow.spec.grammar import FAMILY_KEYS, NAME, NAME_HELP

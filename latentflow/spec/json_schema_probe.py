@@ -14,8 +14,17 @@ from latentflow.bmld.stimuli import StimulusConfig
 from latentflow.spec import parse as p
 from latentflow.spec import probe as pr
 from latentflow.spec import schema as s
-from latentflow.spec.json_schema import (PLACEHOLDER, _enum, _integer, _marks, _paper, _parametrize, _pattern,
-                                         _section, _text)
+from latentflow.spec.json_schema import (
+    PLACEHOLDER,
+    _enum,
+    _integer,
+    _marks,
+    _paper,
+    _parametrize,
+    _pattern,
+    _section,
+    _text,
+)
 
 
 def _name(description: str) -> dict:

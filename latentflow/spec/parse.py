@@ -21,10 +21,21 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+# The names parse.py had before it was split, for branches written against it (remove once they
+# are merged); new code imports from the section modules.
+from latentflow.spec import expectations as _e
+from latentflow.spec import families as _fa
+from latentflow.spec import fuzz as _fz
+from latentflow.spec import hypotheses as _h
+from latentflow.spec import interventions as _i
+from latentflow.spec import measures as _m
 from latentflow.spec import schema as s
+from latentflow.spec import sections as _se
+from latentflow.spec import selections as _sl
+from latentflow.spec import sequential as _sq
 from latentflow.spec.controls import parse_file_controls
 from latentflow.spec.errors import listing
-from latentflow.spec.families import check_families, check_family_designs, read_family, read_families
+from latentflow.spec.families import check_families, check_family_designs, read_families, read_family
 from latentflow.spec.fuzz import corner_values, parse_fuzz_instance, parse_fuzz_template
 from latentflow.spec.grammar import *  # noqa: F403 (the key lists and limits, read as parse.X_KEYS)
 from latentflow.spec.grammar import CLAIM_KEYS, DATA_KEYS, ID_HELP, SAMPLER_KEYS, SEQUENTIAL_KEYS, TOP_KEYS
@@ -41,12 +52,6 @@ from latentflow.spec.sections import (
 )
 from latentflow.spec.sequential import sequential_design_problem, sequential_field, stats_design
 from latentflow.spec.yaml_loader import VERSION_KEY, LineDict
-
-# The names parse.py had before it was split, for branches written against it (remove once they
-# are merged); new code imports from the section modules.
-from latentflow.spec import expectations as _e, families as _fa, fuzz as _fz
-from latentflow.spec import hypotheses as _h, interventions as _i, measures as _m
-from latentflow.spec import sections as _se, selections as _sl, sequential as _sq
 
 SEQUENTIAL_REFUSED_EXPECT = _sq.SEQUENTIAL_REFUSED_EXPECT
 (_paper, _section_fields, _data_field, _sampler_field, _merged_data_sampler, _marks, _variant,

@@ -11,8 +11,8 @@ is the same on every run and every worker.
 from __future__ import annotations
 
 import dataclasses
-import re
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,11 +24,10 @@ from latentflow.spec.errors import SpecError, listing, show
 from latentflow.spec.expand import format_value
 from latentflow.spec.fuzz import parse_fuzz_instance
 from latentflow.spec.grammar import MAX_N, MAX_SEED, NAME
-from latentflow.spec.sections import FileContext
 from latentflow.spec.reader import Reader
+from latentflow.spec.sections import FileContext
 from latentflow.spec.snippet import dump
 from latentflow.spec.yaml_loader import VERSION_KEY
-
 
 MODEL_SCHEME = re.compile(r"[a-z]+:[A-Za-z0-9_]+(:[0-9]+)?\Z")
 

@@ -31,8 +31,9 @@ from __future__ import annotations
 
 import dataclasses
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any
 
 from latentflow.spec import schema as s
 from latentflow.spec.errors import SpecError, did_you_mean, listing

@@ -14,10 +14,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from latentflow.model_names import FIXTURE_NAME
-from latentflow.spec.fields import NOT_A_KEY, provenance, to_yaml, yaml_value
-from latentflow.spec.yaml_loader import VERSION_KEY
 from latentflow.site_patterns import SEGMENT as SITE_SEGMENT  # noqa: F401 (spec-layer name)
 from latentflow.site_patterns import has_layer_wildcard, site_for_layer  # noqa: F401
+from latentflow.spec.fields import NOT_A_KEY, provenance, to_yaml, yaml_value
+from latentflow.spec.yaml_loader import VERSION_KEY
 from latentflow.vocabulary import (  # noqa: F401 (the spec layer reads them as schema.X)
     COMPARES,
     CORRECTIONS,

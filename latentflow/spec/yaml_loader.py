@@ -120,7 +120,6 @@ class _LineLoader(yaml.SafeLoader):
             value=node.tag,
             allowed="plain YAML values (text, numbers, true/false, null, lists, mappings)",
         )
-        return None
 
 
 def _hashable(key: Any) -> bool:

@@ -43,16 +43,16 @@ from __future__ import annotations
 
 import math
 import numbers
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, fields
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
 from latentflow.stats import eprocess
 from latentflow.stats.data import normalize_alternative
 from latentflow.stats.equivalence import equivalence_margin
-from latentflow.stats.result import (ComparedByJson, Interval, _json_safe, _nan_if_none, fmt,
-                                     fmt_interval)
+from latentflow.stats.result import ComparedByJson, Interval, _json_safe, _nan_if_none, fmt, fmt_interval
 from latentflow.vocabulary import SEQUENTIAL_METHODS
 
 STATUSES = ("holds", "futility", "continue", "not_shown", "untestable")

@@ -38,15 +38,15 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 
+# the rules of which correction fits which design (numpy-free: the spec layer checks them)
+from latentflow.correction_rules import CORRECTION_VALIDITY, SEQUENTIAL_CORRECTIONS, check_correction  # noqa: F401
 from latentflow.stats.corrections import adjust_pvalues
 from latentflow.stats.result import CORRECTION_LABELS, fmt
 from latentflow.stats.sequential import SequentialResult
-# the rules of which correction fits which design (numpy-free: the spec layer checks them)
-from latentflow.correction_rules import CORRECTION_VALIDITY, SEQUENTIAL_CORRECTIONS, check_correction  # noqa: F401
 
 _LABELS = {**CORRECTION_LABELS, "e_bh": "e-BH"}
 

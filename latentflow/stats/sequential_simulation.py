@@ -12,8 +12,8 @@ scripts/sequential_calibration.py (the numbers in docs/sequential.md).
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 from scipy import stats

@@ -8,8 +8,8 @@ import json
 import numpy as np
 import pytest
 
+import latentflow.bmld.references
 import latentflow.execution  # noqa: F401  (pytester: torch is imported once, up front)
-import latentflow.bmld.references  # noqa: F401
 from latentflow.bmld.probe import bmld, detection_curve
 from latentflow.bmld.references import REFERENCE_MODELS
 from latentflow.bmld.stimuli import StimulusConfig, make_pair

@@ -11,12 +11,12 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
+import transformers  # noqa: F401
 
 # pytester's in-process runs forget modules first imported during a run; torch and the
 # tokenizers' compiled extensions cannot be imported twice, so import them up front.
-import latentflow.execution  # noqa: F401
+import latentflow.execution
 import latentflow.pipeline  # noqa: F401
-import transformers  # noqa: F401
 from latentflow.audio.text import encoder_from_name
 
 encoder_from_name("minilm").encode(["warm up the tokenizer and model modules"])

@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import json
 
+import transformers  # noqa: F401
+
 # pytester's in-process runs forget modules first imported during a run; torch and the
 # tokenizers' compiled extensions cannot be imported twice, so import them up front.
-import latentflow.execution  # noqa: F401
+import latentflow.execution
 import latentflow.pipeline  # noqa: F401
-import transformers  # noqa: F401
 
 HEADER = """\
 latentflow: 1

@@ -101,7 +101,7 @@ def test_tiny_chunks_agree_to_float_rounding(tmp_path):
 
 
 def test_a_variant_without_a_batch_dimension_falls_back_to_its_own_run(tmp_path):
-    spec = SPEC.split("  - id: cross_scaled")[0] + """\
+    spec = SPEC.split("  - id: cross_scaled", maxsplit=1)[0] + """\
   - id: gate_zero
     title: zero the span-anchor gate (a 1-element site)
     interventions: [{site: hook_anchor_gate, op: zero}]
@@ -185,7 +185,7 @@ def test_a_failing_variant_fails_only_its_own_case(tmp_path):
 
     OPERATIONS.register("broken_op", Operation("broken_op", "activation", broken))
     try:
-        spec = SPEC.split("  - id: cross_scaled")[0] + """\
+        spec = SPEC.split("  - id: cross_scaled", maxsplit=1)[0] + """\
   - id: broken
     title: a user operation that raises
     interventions: [{site: hook_text_proj, op: broken_op}]
@@ -216,7 +216,7 @@ def test_two_spec_files_with_the_same_ids_keep_their_own_numbers(tmp_path):
     # A serial session runs many files: a case's numbers are keyed by its file too, not by
     # claim::hypothesis alone (which two files may share).
     one, two = tmp_path / "one.yaml", tmp_path / "two.yaml"
-    head = SPEC.split("  - id: cross_scaled")[0]
+    head = SPEC.split("  - id: cross_scaled", maxsplit=1)[0]
     one.write_text(head)
     two.write_text(head.replace("op: zero}]", "op: scale, args: {factor: 0.5}}]"))
     session = SpecSession()

@@ -11,7 +11,6 @@ import copy
 import json
 import types
 from pathlib import Path
-from typing import Optional
 
 import pytest
 
@@ -51,7 +50,7 @@ TEMPLATE = {
 }
 
 
-def verdict(case_id: str, *, holds: bool = True, effect: Optional[float] = -1.06, mean: Optional[float] = -2.2,
+def verdict(case_id: str, *, holds: bool = True, effect: float | None = -1.06, mean: float | None = -2.2,
             metric: str = "si_snr", expected: str = "holds") -> dict:
     v = copy.deepcopy(TEMPLATE)
     v["measure"]["metric"] = metric

@@ -15,7 +15,6 @@ from latentflow import cli, gate
 from latentflow.gate import DEFAULT_TOLERANCE, compare
 
 
-
 def run_gate(capsys, *argv: str) -> tuple[int, str, str]:
     status = cli.main(["gate", *argv])
     captured = capsys.readouterr()

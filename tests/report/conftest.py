@@ -4,7 +4,7 @@ which checks that schema against verdicts made by the real statistics)."""
 from __future__ import annotations
 
 import types
-from typing import Any, Optional
+from typing import Any
 
 import pytest
 
@@ -16,7 +16,7 @@ ENTROPY_START = (0.80, 0.70, 0.60, 0.30)
 N_STEPS = 16
 
 
-def measure_of(metric: str, compare: str = "target", site: Optional[str] = None) -> dict:
+def measure_of(metric: str, compare: str = "target", site: str | None = None) -> dict:
     """A measure as a verdict carries it (``Measure.to_yaml()``)."""
     return {"metric": metric, "compare": compare, **({"site": site} if site else {}), "steps": "all"}
 
@@ -26,14 +26,14 @@ def intervention(op: str, site: str, **args: Any) -> dict:
     return {"site": site, "op": op, **({"args": args} if args else {}), "steps": "all"}
 
 
-def make_verdict(case_id: str, *, measure: Optional[dict] = None, holds: bool = True,
-                 expected: str = "holds", effect: Optional[float] = -0.9,
-                 effect_ci: Optional[tuple[float, float]] = (-1.3, -0.5), mean_diff: Optional[float] = -2.1,
-                 mean_ci: Optional[tuple[float, float]] = (-2.9, -1.3), x_mean: Optional[float] = 5.2,
-                 y_mean: Optional[float] = 7.3, paper: Any = "SI-SNR -2.0 dB (d=-0.8)", params: Optional[dict] = None,
-                 interventions: Optional[list[dict]] = None, alternative: str = "less",
-                 min_effect: Optional[float] = 0.5, extra: Optional[dict] = None,
-                 reason: Optional[str] = None) -> dict:
+def make_verdict(case_id: str, *, measure: dict | None = None, holds: bool = True,
+                 expected: str = "holds", effect: float | None = -0.9,
+                 effect_ci: tuple[float, float] | None = (-1.3, -0.5), mean_diff: float | None = -2.1,
+                 mean_ci: tuple[float, float] | None = (-2.9, -1.3), x_mean: float | None = 5.2,
+                 y_mean: float | None = 7.3, paper: Any = "SI-SNR -2.0 dB (d=-0.8)", params: dict | None = None,
+                 interventions: list[dict] | None = None, alternative: str = "less",
+                 min_effect: float | None = 0.5, extra: dict | None = None,
+                 reason: str | None = None) -> dict:
     claim, _, rest = case_id.partition("::")
     if reason is None:
         claimed = {"less": "decrease (x - y < 0)", "greater": "increase (x - y > 0)"}.get(alternative, "difference")

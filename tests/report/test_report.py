@@ -326,8 +326,9 @@ def test_forest_plot_gives_each_metric_its_own_axis(r):
     section = build_sections([r.make_verdict("a::entropy", measure=r.measure_of("attention_entropy", "internal"), effect=-107.0,
                                              effect_ci=(-130.0, -84.0)),
                               r.make_verdict("a::stoi", measure=r.measure_of("stoi", "target"), effect=-0.9)])[0]
-    from matplotlib.image import imread
     import io
+
+    from matplotlib.image import imread
 
     image = imread(io.BytesIO(section.png))
     assert "one panel (and axis) per metric" in section.caption

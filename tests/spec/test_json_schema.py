@@ -5,11 +5,11 @@ example of docs/spec-language.md validates against it, while typical mistakes do
 from __future__ import annotations
 
 import json
-import tomllib
 from pathlib import Path
 
 import jsonschema
 import pytest
+import tomllib
 
 from latentflow.spec import load_yaml_text
 from latentflow.spec.json_schema import SCHEMA_PATH, schema_text, spec_json_schema

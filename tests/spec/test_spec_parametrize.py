@@ -195,7 +195,7 @@ def test_bad_parametrize(parametrize, field, message, write, h):
 
 def test_variant_label_written_by_hand_joins_the_id():
     text = (
-        GRID.split("    title:")[0].replace("id: text_proj_zero", "id: single")
+        GRID.split("    title:", maxsplit=1)[0].replace("id: text_proj_zero", "id: single")
         + """\
     variant: deep_blocks
     title: t

@@ -14,10 +14,8 @@ import pytest
 from scipy import integrate, stats
 
 from latentflow.stats import eprocess
-from latentflow.stats.sequential import (SequentialDesign, SequentialResult, sequential_test,
-                                         sequential_test_chunks)
-from latentflow.stats.sequential_corrections import (CORRECTION_VALIDITY, check_correction,
-                                                     correct_sequential)
+from latentflow.stats.sequential import SequentialDesign, SequentialResult, sequential_test, sequential_test_chunks
+from latentflow.stats.sequential_corrections import CORRECTION_VALIDITY, check_correction, correct_sequential
 
 
 @pytest.mark.parametrize("n, r, side", [(2, 0.7, -1), (12, 2.5, +1), (12, -2.5, +1)])
