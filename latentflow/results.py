@@ -27,7 +27,7 @@ used and its ``"examples"`` hold those n_used examples.
 ``"derived"`` lists the spec constants derived on the model (a spec's ``derive:``,
 latentflow.derivation): the method, its TRAIN-split settings, the values, what was measured and
 the ``file:line`` of every ``derive:`` entry that used it ([] when none; per model under
-``models``).
+``models``; at the top only when one model derived any: controls add counter-models, which derive nothing).
 
 Older formats, still read (a committed gate baseline may be one): format 2 wrote the three
 fields above as display text (``"si_snr (target)"``); format 1 also lacked what ran and the
@@ -67,13 +67,15 @@ def results_payload(verdicts: Iterable[Mapping[str, Any]], *, model: str | None 
     ordered = sorted((dict(v) for v in verdicts), key=lambda v: v["case_id"])
     setups = {name: dict(setups[name]) for name in sorted(setups or {})}
     only = next(iter(setups.values())) if len(setups) == 1 else {}
+    # the constants derived per model: a run's controls add counter-models, which derive nothing
+    derived = [setup["derived"] for setup in setups.values() if setup.get("derived")]
     data_seeds = sorted({v["examples"]["data"]["seed"] for v in ordered if "examples" in v})
     return {
         "latentflow_results": RESULTS_FORMAT,
         "model": only.get("model"),
         "codec": only.get("codec"),
         "text_encoder": only.get("text_encoder"),
-        "derived": only.get("derived", []),
+        "derived": derived[0] if len(derived) == 1 else [],
         "models": setups,
         "model_override": model,
         "seeds": {"override": seed, "data_seeds": data_seeds},
