@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import re
 import warnings
+from typing import Any
 
 import pytest
 
@@ -276,6 +277,18 @@ def _add_marks(item: pytest.Item, names: list[str], source: str) -> None:
         item.add_marker(name)
 
 
+def mark_spec_item(item: pytest.Item, kind: str, spec_item: Any, recorded_failure: type[BaseException]) -> None:
+    """The marks every item of a spec carries (``latentflow``, its kind, its claim, holds or
+    recorded_fails, the spec's own marks); an item recorded to fail gets the strict xfail that
+    expects ``recorded_failure`` (CaseItem, FuzzItem, and the probe plugin's ProbeItem)."""
+    recorded = spec_item.outcome == "fails"
+    _add_marks(item, ["latentflow", kind, f"claim_{spec_item.claim.id}", "recorded_fails" if recorded else "holds"],
+               "latentflow")
+    _add_marks(item, list(spec_item.marks), spec_item.source_file)
+    if recorded:
+        item.add_marker(_recorded_failure_mark(spec_item.reason, recorded_failure))
+
+
 CONTROLS_OFF = ("latentflow: declared controls skipped (--latentflow-controls off): no verdict is trusted "
                 "by its controls; CI runs with them on")
 
@@ -360,11 +373,7 @@ class CaseItem(pytest.Item):
         self.plan = plan
         self.case = case
         self.verdict = None
-        _add_marks(self, ["latentflow", f"tier_{case.data.tier}", f"claim_{case.claim.id}",
-                          "recorded_fails" if case.outcome == "fails" else "holds"], "latentflow")
-        _add_marks(self, list(case.marks), case.source_file)
-        if case.outcome == "fails":
-            self.add_marker(_recorded_failure_mark(case.reason, ClaimDoesNotHold))
+        mark_spec_item(self, f"tier_{case.data.tier}", case, ClaimDoesNotHold)
 
     def runtest(self) -> None:
         import json
@@ -418,15 +427,11 @@ class FuzzItem(pytest.Item):
         self.plan = plan
         self.check = check
         self.examples = None
-        _add_marks(self, ["latentflow", "fuzz", f"claim_{check.claim.id}",
-                          "recorded_fails" if check.outcome == "fails" else "holds"], "latentflow")
-        _add_marks(self, list(check.marks), check.source_file)
-        if check.outcome == "fails":
-            # The recorded violation must still be found (InvariantViolation: xfailed); a check
-            # that now holds on every example is XPASS(strict), so that the spec is updated.
-            from latentflow.execution import InvariantViolation
+        # A recorded violation must still be found (InvariantViolation: xfailed); a check that
+        # now holds on every example is XPASS(strict), so that the spec is updated.
+        from latentflow.execution import InvariantViolation
 
-            self.add_marker(_recorded_failure_mark(check.reason, InvariantViolation))
+        mark_spec_item(self, "fuzz", check, InvariantViolation)
 
     def runtest(self) -> None:
         self.examples = self.config.stash[_STATE].session.fuzz(self.plan, self.check)

@@ -17,9 +17,8 @@ from latentflow.pytest_plugin import (
     VERDICT_PROPERTY,
     ClaimDoesNotHold,
     ClaimFailure,
-    _add_marks,
-    _recorded_failure_mark,
     _smoke_note,
+    mark_spec_item,
 )
 from latentflow.xdist_scheduling import PROBE_GROUP_PREFIX
 
@@ -55,11 +54,7 @@ class ProbeItem(pytest.Item):
         self.plan = plan
         self.case = case
         self.verdict = None
-        _add_marks(self, ["latentflow", "probe", f"claim_{case.claim.id}",
-                          "recorded_fails" if case.outcome == "fails" else "holds"], "latentflow")
-        _add_marks(self, list(case.marks), case.source_file)
-        if case.outcome == "fails":
-            self.add_marker(_recorded_failure_mark(case.reason, ClaimDoesNotHold))
+        mark_spec_item(self, "probe", case, ClaimDoesNotHold)
 
     def runtest(self) -> None:
         from latentflow.execution.probe import run_probe_case
