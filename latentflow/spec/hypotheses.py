@@ -81,15 +81,20 @@ def _check_unexpanded(node: LineDict, field: str, r: Reader, ctx: FileContext) -
             ctx.orphans.append((piece, context))
 
 
+def read_hypothesis_head(node: LineDict, field: str, r: Reader, params: dict[str, Any]) -> tuple:
+    """What every kind of hypothesis (paired and probe) names first: ``(id, title, variant,
+    notes, paper)``; a parametrised variant is labelled by its parameters."""
+    hyp_id = r.text(node, "id", field, pattern=s.ID_PATTERN, pattern_help=ID_HELP)
+    title = r.text(node, "title", field)
+    variant = case_label(params) if params else read_variant(node, field, r)
+    return hyp_id, title, variant, r.text(node, "notes", field), read_paper(node, field, r)
+
+
 def _hypothesis(
     node: LineDict, field: str, r: Reader, ctx: FileContext, params: dict[str, Any]
 ) -> s.Hypothesis | None:
     start = r.mark()
-    hyp_id = r.text(node, "id", field, pattern=s.ID_PATTERN, pattern_help=ID_HELP)
-    title = r.text(node, "title", field)
-    variant = case_label(params) if params else read_variant(node, field, r)
-    notes = r.text(node, "notes", field)
-    paper = read_paper(node, field, r)
+    hyp_id, title, variant, notes, paper = read_hypothesis_head(node, field, r, params)
     family = r.text(node, "family", field, pattern=NAME, pattern_help=NAME_HELP)
     data, sampler = merged_data_sampler(node, field, r, ctx)
     steps_count = sampler.steps if sampler is not None else None

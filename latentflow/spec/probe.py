@@ -37,12 +37,13 @@ from typing import Any
 
 from latentflow.spec import schema as s
 from latentflow.spec.errors import SpecError, did_you_mean, listing
-from latentflow.spec.expand import case_label, expand, variant_label
+from latentflow.spec.expand import expand, variant_label
 from latentflow.spec.fields import yaml_value
-from latentflow.spec.grammar import ID_HELP, MAX_SEED
+from latentflow.spec.grammar import MAX_SEED
+from latentflow.spec.hypotheses import read_hypothesis_head
 from latentflow.spec.parse import read_claim
 from latentflow.spec.reader import Reader
-from latentflow.spec.sections import read_marks, read_outcome, read_paper, read_variant
+from latentflow.spec.sections import read_marks, read_outcome
 from latentflow.spec.yaml_loader import VERSION_KEY, LineDict, LineList
 
 PROBE_TOP_KEYS = (VERSION_KEY, "claim", "probe", "hypotheses", "marks")
@@ -233,11 +234,7 @@ def _template(node: Any, parent: LineList, index: int, defaults: LineDict, r: Re
 
 def _hypothesis(node: LineDict, field: str, r: Reader, defaults: LineDict, params: dict) -> ProbeHypothesis | None:
     start = r.mark()
-    hyp_id = r.text(node, "id", field, pattern=s.ID_PATTERN, pattern_help=ID_HELP)
-    title = r.text(node, "title", field)
-    variant = case_label(params) if params else read_variant(node, field, r)
-    notes = r.text(node, "notes", field)
-    paper = read_paper(node, field, r)
+    hyp_id, title, variant, notes, paper = read_hypothesis_head(node, field, r, params)
     setup = _setup(node.get("probe"), node, f"{field}.probe", defaults, r)
     expect = _expect(node.get("expect"), node, f"{field}.expect", setup, r)
     outcome, reason = read_outcome(node, field, r)
