@@ -21,18 +21,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-# The names parse.py had before it was split, for branches written against it (remove once they
-# are merged); new code imports from the section modules.
-from latentflow.spec import expectations as _e
-from latentflow.spec import families as _fa
-from latentflow.spec import fuzz as _fz
-from latentflow.spec import hypotheses as _h
-from latentflow.spec import interventions as _i
-from latentflow.spec import measures as _m
 from latentflow.spec import schema as s
-from latentflow.spec import sections as _se
-from latentflow.spec import selections as _sl
-from latentflow.spec import sequential as _sq
 from latentflow.spec.controls import parse_file_controls
 from latentflow.spec.errors import listing
 from latentflow.spec.families import check_families, check_family_designs, read_families, read_family
@@ -52,21 +41,6 @@ from latentflow.spec.sections import (
 )
 from latentflow.spec.sequential import sequential_design_problem, sequential_field, stats_design
 from latentflow.spec.yaml_loader import VERSION_KEY, LineDict
-
-SEQUENTIAL_REFUSED_EXPECT = _sq.SEQUENTIAL_REFUSED_EXPECT
-(_paper, _section_fields, _data_field, _sampler_field, _merged_data_sampler, _marks, _variant,
- _outcome, _args, _lines_with_args, _key_line) = (
-    _se.read_paper, _se.section_fields, _se.data_field, _se.sampler_field, _se.merged_data_sampler,
-    _se.read_marks, _se.read_variant, _se.read_outcome, _se.read_args, _se.lines_with_args,
-    _se.key_line)
-_site, _layers, _selection, _only = _sl.read_site, _sl.read_layers, _sl.read_selection, _sl._only
-_interventions, _intervention, _source = _i.read_interventions, _i._intervention, _i.read_source
-_measure, _expect, _margin = _m.read_measure, _e.read_expect, _e._margin
-_sequential_field, _bounds, _sequential = _sq.sequential_field, _sq._bounds, _sq.read_sequential
-_family, _families = _fa.read_family, _fa.read_families
-_check_families, _check_family_designs = _fa.check_families, _fa.check_family_designs
-_hypothesis, _check_unexpanded = _h._hypothesis, _h._check_unexpanded
-_given, _strategy = _fz._given, _fz._strategy
 
 __all__ = [
     "FileContext", "corner_values", "parse_fuzz_instance", "parse_fuzz_template",
