@@ -1,4 +1,4 @@
-"""Audio and prompts in, separated audio out: the one bridge between the bench and the model.
+"""Audio and prompts in, separated audio out: the one bridge between the tiers and the model.
 
 A :class:`Separator` holds a model, the latent codec and a text encoder. It turns mixtures and
 prompts into the model's :class:`~latentflow.model.Conditioning`, runs the flow-matching
@@ -29,7 +29,7 @@ example), so an example's output never depends on which other examples share its
 Codec and rates: the separator works through the codec interface
 (:mod:`latentflow.audio.codec_protocol`): the bundled 16 kHz mel codec or SAM Audio's 48 kHz
 DAC-VAE. Waveforms go in and come out at the caller's ``sample_rate`` (default 16 kHz, the
-bench's rate); the separator resamples them to the codec's rate with torchaudio before encoding
+tiers' rate); the separator resamples them to the codec's rate with torchaudio before encoding
 and resamples the decoded estimates back, trimmed to the input length (DAC-VAE decodes whole
 frames, up to hop - 1 samples past the input). Frames, spans and anchors follow the codec's hop.
 
@@ -58,7 +58,7 @@ from latentflow.audio.dacvae import separation_messages
 from latentflow.model import Conditioning, SamAudioModel, sample
 from latentflow.vocabulary import PROMPT_KINDS
 
-SAMPLE_RATE = 16_000  # the bench's rate: waveforms go in and come out at it unless told otherwise
+SAMPLE_RATE = 16_000  # the tiers' rate: waveforms go in and come out at it unless told otherwise
 
 # SAM Audio's anchor vocabulary (the embedding's last row, 3, is padding and never used here).
 ANCHOR_NULL, ANCHOR_POSITIVE, ANCHOR_NEGATIVE = 0, 1, 2
@@ -221,10 +221,10 @@ class Separator:
         prompt_kind: str = "text",
         sample_rate: int = SAMPLE_RATE,
     ) -> Conditioning:
-        """The model's conditioning for bench examples or for (mixtures, prompts, spans).
+        """The model's conditioning for tier examples or for (mixtures, prompts, spans).
 
         With ``examples`` (objects with ``mixture``, ``prompt``, ``span`` and ``sample_rate``,
-        like :class:`~latentflow.audio.BenchExample`), ``prompts`` / ``spans`` may still be given
+        like :class:`~latentflow.audio.MixtureExample`), ``prompts`` / ``spans`` may still be given
         to replace the examples' own (e.g. the alternative prompt).
         """
         mixtures, prompts, spans, sample_rate = self._inputs(examples, mixtures, prompts, spans, prompt_kind,

@@ -261,7 +261,7 @@ def builtin_marks() -> list[tuple[str, str]]:
             ("fuzz", "a latentflow fuzz check (property-based)"),
             ("holds", "a latentflow claim expected to hold"),
             ("recorded_fails", "a latentflow claim recorded as outcome: fails (a strict xfail)")] + [
-        (f"tier_{tier}", f"a latentflow case on the {tier} bench tier") for tier in TIERS]
+        (f"tier_{tier}", f"a latentflow case on the {tier} tier") for tier in TIERS]
 
 
 def _register_mark(config: pytest.Config, name: str, doc: str) -> None:

@@ -4,7 +4,7 @@ A probe spec's cases are collected in one group per stimulus target
 (``<file>::stimuli-<target>::<hypothesis>``): cases that compare runs on shared trials (a model
 versus the EC model, ablated versus intact stimuli) always share a target and so a group, and
 the xdist scheduler (latentflow/xdist_scheduling.py) sends each group to one worker, where its
-features, curves and BMLDs are computed once. Verdicts travel exactly as bench cases' do.
+features, curves and BMLDs are computed once. Verdicts travel exactly as separation cases' do.
 """
 
 from __future__ import annotations

@@ -17,7 +17,7 @@ from pathlib import Path
 import torch
 
 TEXT_ENCODER_NAME = "tiny-t5"
-# A fixed word list for the tokenizer: the words of the bench prompts and a few more; anything
+# A fixed word list for the tokenizer: the words of the tier prompts and a few more; anything
 # else becomes <unk>, which is enough for a random encoder.
 WORDS = [
     "a", "an", "the", "of", "and", "in", "with", "on", "man", "woman", "speaking", "speech", "talking", "voice",

@@ -1,7 +1,7 @@
 """The words a spec may use and the runtime accepts: one home for every allowed-value list.
 
 The spec layer (``latentflow.spec``: parsing, the JSON schema) and the code that runs a spec
-(the bench, the sampler, the pipeline, the statistics, the metrics) import these tuples instead
+(the tiers, the sampler, the pipeline, the statistics, the metrics) import these tuples instead
 of spelling them again, so a value the spec accepts is always one the runtime runs. This module
 imports nothing (no torch, no numpy): the spec layer loads it without the model.
 
@@ -11,7 +11,7 @@ schema's enums, command-line choices).
 
 from __future__ import annotations
 
-# -- the data a case runs on (latentflow.audio.bench, latentflow.pipeline) ----------------------
+# -- the data a case runs on (latentflow.audio.tiers, latentflow.pipeline) ----------------------
 TIERS = ("clean", "noisy", "env")
 SPLITS = ("train", "test")
 # any: examples 0..n-1; partial: the first n whose target is active in only part of the clip

@@ -181,7 +181,7 @@ def audio_workload(
     """The bundled bench: ``n`` held-out ("test") examples of ``tier``, calibration on the
     training split (never the evaluated examples), conditioning and decoding through
     :class:`latentflow.pipeline.Separator` (codec + the checkpoint's text encoder)."""
-    from latentflow.audio import make_bench
+    from latentflow.audio import make_examples
     from latentflow.model_names import load_separator
 
     separator = load_separator(model)
@@ -192,7 +192,7 @@ def audio_workload(
             mixture=example.mixture[None],
             target=example.target[None],
         )
-        for index, example in enumerate(make_bench(tier, "test", n, seed))
+        for index, example in enumerate(make_examples(tier, "test", n, seed))
     )
     calibration = calibration_conditioning(separator, tier, n_calibration, seed, prompt_kind=prompt_kind)
     workload = Workload(
@@ -210,11 +210,11 @@ def calibration_conditioning(
 ) -> tuple[Conditioning, ...]:
     """The LSAC calibration examples of an audio workload: examples 0..n-1 of the tier's
     training split (never evaluated), one batch-1 conditioning each."""
-    from latentflow.audio import make_bench
+    from latentflow.audio import make_examples
 
     return tuple(
         separator.conditioning([example], prompt_kind=prompt_kind)
-        for example in make_bench(tier, "train", n_calibration, seed)
+        for example in make_examples(tier, "train", n_calibration, seed)
     )
 
 

@@ -6,7 +6,7 @@ definition) applied to a calibration: a model's per-layer entropy trajectory on 
 examples of a bench tier. ``latentflow bench lsac --tier T`` measures that trajectory on every
 run. Re-measuring it inside every spec run would cost a calibration pass per case, so the
 bundled model's calibrations are stored here (``calibrations/fixture.json``, written by
-:func:`write_calibrations`: the same measurement the bench makes with its defaults, 4
+:func:`write_calibrations`: the same measurement the LSAC benchmark makes with its defaults, 4
 examples, seed 0, 16 Euler steps, threshold 0.01), with the SHA-256 of the weights they were
 measured on. tests/acceleration/test_presets.py re-measures them and fails when they are stale.
 
@@ -137,7 +137,7 @@ def measure_calibration(
 
 
 def measure_fixture_calibration(tier: str, n_calibration: int = 4, seed: int = 0) -> StoredCalibration:
-    """The bundled model's calibration on ``tier`` with the bench's defaults."""
+    """The bundled model's calibration on ``tier`` with the LSAC benchmark's defaults."""
     from latentflow.pipeline import Separator
 
     from .bench import calibration_conditioning

@@ -1,5 +1,5 @@
 """Audio for latentflow: file I/O, the espeak-ng speech pool, procedural environmental
-sounds, and the three-tier separation bench (Clean / Noisy / Env).
+sounds, and the three separation tiers (Clean / Noisy / Env).
 
 The codec and text-encoder modules (``latentflow.audio.codec``, ``latentflow.audio.text``)
 sit beside these; import from them directly.
@@ -7,23 +7,23 @@ sit beside these; import from them directly.
 
 from __future__ import annotations
 
-from latentflow.audio.bench import (
-    SPEECH_PROMPTS,
-    TIERS,
-    BenchBatch,
-    BenchConfig,
-    BenchExample,
-    BenchSampler,
-    SourceInfo,
-    all_prompts,
-    make_bench,
-    make_example,
-    prompts_for,
-    stack_examples,
-)
 from latentflow.audio.environmental import ENV_CLASS_NAMES, ENV_CLASSES, generate_env
 from latentflow.audio.io import AudioFileError, fixtures_root, read_audio, resample, write_audio
 from latentflow.audio.speech import SAMPLE_RATE, SENTENCES, VOICES, SpeechPool, Utterance, Voice, load_pool
+from latentflow.audio.tiers import (
+    SPEECH_PROMPTS,
+    TIERS,
+    MixtureBatch,
+    MixtureExample,
+    MixtureSampler,
+    SourceInfo,
+    TierConfig,
+    all_prompts,
+    make_example,
+    make_examples,
+    prompts_for,
+    stack_examples,
+)
 
 __all__ = [
     "ENV_CLASSES",
@@ -34,10 +34,10 @@ __all__ = [
     "TIERS",
     "VOICES",
     "AudioFileError",
-    "BenchBatch",
-    "BenchConfig",
-    "BenchExample",
-    "BenchSampler",
+    "MixtureBatch",
+    "TierConfig",
+    "MixtureExample",
+    "MixtureSampler",
     "SourceInfo",
     "SpeechPool",
     "Utterance",
@@ -46,7 +46,7 @@ __all__ = [
     "fixtures_root",
     "generate_env",
     "load_pool",
-    "make_bench",
+    "make_examples",
     "make_example",
     "prompts_for",
     "read_audio",

@@ -1,4 +1,4 @@
-"""The codec interface: all that the pipeline, the bench world, the metrics and the report use.
+"""The codec interface: all that the pipeline, the example world, the metrics and the report use.
 
 Two codecs implement it: DAC-VAE (``latentflow.audio.dacvae.DACVAE``, SAM Audio's own, 48 kHz)
 and the bundled 16 kHz mel codec (``latentflow.audio.codecs.MelCodec`` around

@@ -1,4 +1,4 @@
-"""Procedural environmental sounds for the bench's Env tier, each class with natural labels.
+"""Procedural environmental sounds for the Env tier, each class with natural labels.
 
 Every sound is synthesised from an explicit ``numpy.random.Generator`` (so the same seed gives
 the same samples) and is never stored. The classes differ in ways a separator (and a simple
@@ -9,7 +9,7 @@ in groups), dog (short harmonic barks with formants), clock (short high ticks at
 period). Each generator places its first event within the first 0.15 s, so even a short
 sub-span clip contains the sound.
 
-Generators return float64 at an arbitrary level; the bench normalises loudness.
+Generators return float64 at an arbitrary level; the tiers normalise loudness.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ Generator = Callable[[int, int, np.random.Generator], np.ndarray]
 @dataclass(frozen=True)
 class EnvClass:
     name: str
-    labels: tuple[str, ...]  # natural-language prompts; the bench picks one per example
+    labels: tuple[str, ...]  # natural-language prompts; the tiers pick one per example
     generate: Generator  # (n_samples, sample_rate, rng) -> float64 (n_samples,)
 
 

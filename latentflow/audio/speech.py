@@ -1,4 +1,4 @@
-"""Speech for the bench: espeak-ng voices, the sentence list, synthesis, and the committed pool.
+"""Speech for the tiers: espeak-ng voices, the sentence list, synthesis, and the committed pool.
 
 The pool is a fixed set of utterances synthesised once by ``scripts/make_bench_fixtures.py``
 and committed as FLAC under ``fixtures/audio/`` with ``manifest.json``; loading it never needs
@@ -32,7 +32,7 @@ POOL_FOLDER = "audio"
 MANIFEST_NAME = "manifest.json"
 MANIFEST_VERSION = 1
 
-# Loudness at which utterances are stored (gated RMS, dBFS); the bench re-normalises anyway.
+# Loudness at which utterances are stored (gated RMS, dBFS); the tiers re-normalise anyway.
 STORED_LEVEL_DBFS = -30.0
 
 
@@ -73,7 +73,7 @@ VOICES: tuple[Voice, ...] = (
     Voice("f10", "female", "en-gb-x-gbcwmd+Alicia", 45, 185, "test"),
 )
 
-# Short sentences (about 1-2 s of speech each): the bench chains several for full-clip speech.
+# Short sentences (about 1-2 s of speech each): the tiers chain several for full-clip speech.
 SENTENCES: tuple[str, ...] = (
     # 0-71: training sentences
     "The kettle is boiling again.",
@@ -182,7 +182,7 @@ SENTENCES_PER_VOICE = {"train": 18, "test": 9}
 
 
 def voices(split: str | None = None, gender: str | None = None) -> tuple[Voice, ...]:
-    """The bench voices, optionally only one split's and/or one gender's."""
+    """The tier voices, optionally only one split's and/or one gender's."""
     if split is not None:
         check_choice(split, SPLITS, "split")
     if gender is not None:
@@ -252,7 +252,7 @@ def _espeak_executable() -> str:
     return exe
 
 
-# --- signal helpers shared with the bench ---------------------------------------------------
+# --- signal helpers shared with the tiers ---------------------------------------------------
 
 
 def frame_powers(wave: np.ndarray, sample_rate: int, frame_s: float = 0.02) -> np.ndarray:

@@ -15,7 +15,7 @@ interface, :class:`TextEncoder`, and both load fully offline (``local_files_only
 
 Every prompt is encoded on its own (batch of one, no padding), so a prompt's features never
 depend on which other prompts share its batch; results are cached per prompt string (LRU), since
-the bench reuses a handful of prompts. Padding positions of ``features`` are exactly zero.
+the tiers reuse a handful of prompts. Padding positions of ``features`` are exactly zero.
 """
 
 from __future__ import annotations
@@ -255,7 +255,7 @@ class OfficialT5TextEncoder(TextEncoder):
     mask (True = real token). Padding positions keep the encoder's values (the mask hides them
     from cross-attention), exactly as the official code passes them on.
 
-    Batches are cached whole (the bench reuses its prompt lists): a prompt's features may
+    Batches are cached whole (the tiers reuse its prompt lists): a prompt's features may
     differ in the last float bits with the batch it shares, as in the official code.
     """
 

@@ -1,4 +1,4 @@
-"""The draw rule that keeps undefined metrics out of the bench: every example ``make_bench``
+"""The draw rule that keeps undefined metrics out of the tiers: every example ``make_examples``
 draws has a target on which STOI is defined.
 
 STOI (pystoi) correlates short-time envelopes over windows of 30 frames (about 0.4 s at its

@@ -6,7 +6,7 @@ binaural waveform ``(2, S)`` (row 0 left ear, row 1 right ear) at ``sample_rate`
 
 * the masker is diotic Gaussian noise (the same samples in both ears, "N0"), flat in
   ``noise_band_hz`` and zero outside it, scaled to ``noise_rms``;
-* the target is a tone (``tone_hz``, random starting phase) or a stretch of the bench's
+* the target is a tone (``tone_hz``, random starting phase) or a stretch of the tiers'
   espeak-ng speech (``fixtures/audio``, read through :func:`latentflow.audio.speech.load_pool`;
   espeak-ng itself is never needed) band-limited to ``noise_band_hz`` (outside the masker's
   band a target would be detected in silence), with raised-cosine ramps of ``ramp_s``, scaled so that

@@ -43,7 +43,7 @@ SUBCOMMANDS: tuple[Subcommand, ...] = (
     Subcommand("bench", "latentflow.cli.bench:main", "run a benchmark (forward, lsac, specs, load): table + JSON"),
     Subcommand("train-fixture", "latentflow.cli.train_fixture:main", "retrain the bundled fixture model from its recipe"),
     Subcommand("separate", "latentflow.cli.separate:main", "separate a prompted sound from a mixture file"),
-    Subcommand("evaluate", "latentflow.cli.evaluate:main", "measure separation quality on a bench tier"),
+    Subcommand("evaluate", "latentflow.cli.evaluate:main", "measure separation quality on a tier"),
     Subcommand("gate", "latentflow.gate:main", "compare two results files and fail on regressions"),
     Subcommand("make-test-model", "latentflow.cli.make_test_model:main", "write a random-weight SAM Audio folder (tests)"),
 )

@@ -1,9 +1,9 @@
-"""``latentflow evaluate``: separation quality of a model on one bench tier, with 95% intervals.
+"""``latentflow evaluate``: separation quality of a model on one tier, with 95% intervals.
 
     latentflow evaluate --tier clean|noisy|env --n N [--model MODEL] [--json OUT]
                         [--steps 16] [--method euler] [--prompt-kind text] [--seed 0]
 
-Runs the model on held-out (``test`` split) bench examples 0..N-1 and reports, per metric,
+Runs the model on held-out (``test`` split) tier examples 0..N-1 and reports, per metric,
 the mean over examples with a 95% Student-t interval: SI-SNR, SI-SNR improvement over the
 mixture, SAR (BSS Eval, interference = the true residual), STOI and wideband PESQ. On the
 Clean tier it also measures prompt following: each mixture is separated twice, once with
@@ -195,7 +195,7 @@ def evaluate_separator(
     """
     import torch
 
-    from latentflow.audio.bench import make_example
+    from latentflow.audio.tiers import make_example
     from latentflow.metrics import separation_report, si_snr
 
     if tier not in TIERS:
@@ -251,9 +251,9 @@ def _num(value: float):
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="latentflow evaluate",
-        description="Measure separation quality on held-out bench examples of one tier.",
+        description="Measure separation quality on held-out tier examples of one tier.",
     )
-    parser.add_argument("--tier", required=True, choices=TIERS, help="bench tier")
+    parser.add_argument("--tier", required=True, choices=TIERS, help="tier")
     parser.add_argument("--n", required=True, type=int, help="number of held-out examples (0..N-1)")
     parser.add_argument("--model", default="fixture", help=f"{MODEL_NAME_FORMS}; default fixture")
     parser.add_argument("--text-encoder", default=None, metavar="PATH",
@@ -264,7 +264,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--method", default="euler", choices=SAMPLER_METHODS, help="sampler (default euler)")
     parser.add_argument("--prompt-kind", default="text", choices=PROMPT_KINDS,
                         help="prompt given to the model (default text)")
-    parser.add_argument("--seed", type=int, default=0, help="bench seed (default 0)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the tier draw (default 0)")
     parser.add_argument("--batch-size", type=int, default=8, help="examples per model call (default 8)")
     parser.add_argument("--workers", type=int, default=1, help="processes for STOI / PESQ (default 1)")
     return parser

@@ -21,7 +21,7 @@ from latentflow.training.recipe import TrainingRecipe
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(
         prog="latentflow train-fixture",
-        description="Train the fixture separator (flow matching on the bench's training split).",
+        description="Train the fixture separator (flow matching on the tiers' training split).",
     )
     parser.add_argument("--seed", type=int, default=0, help="seed of every random draw (default 0)")
     parser.add_argument("--steps", type=int, default=None, help=f"optimiser steps (default {TrainingRecipe().steps})")

@@ -24,11 +24,11 @@ SPLIT = "train"
 def derive_convergence(separator: Any, model: Any, device: str, settings: Mapping[str, Any]) -> dict:
     """``{"values": {threshold, stable_layers, fast_layers, rates}, "measured": {...}}``."""
     from latentflow.acceleration.calibration import measure_entropy_profile
-    from latentflow.audio.bench import make_bench
+    from latentflow.audio.tiers import make_examples
     from latentflow.metrics.attention import entropy_rate
 
     n = int(settings["n"])
-    examples = make_bench(settings["tier"], SPLIT, n, int(settings["seed"]))
+    examples = make_examples(settings["tier"], SPLIT, n, int(settings["seed"]))
     cond = separator.conditioning(examples).to(device)
     profile = measure_entropy_profile(model, cond, steps=int(settings["steps"]), method=settings["sampler"],
                                       seeds=list(range(n)))

@@ -2,7 +2,7 @@
 
 The same measurement as :func:`latentflow.acceleration.presets.measure_calibration` (which stores
 the bundled model's calibrations): examples 0..n-1 of the tier's TRAIN split, one at a time, the
-bench's calibration noise seeds, the per-layer entropy trajectory and the preset rules of
+LSAC benchmark's calibration noise seeds, the per-layer entropy trajectory and the preset rules of
 :mod:`latentflow.acceleration.calibration`. A plan entry at or past the last step caches nothing
 (latentflow.acceleration.lsac), so it is left out: the derived plan is what the preset caches.
 """

@@ -1,9 +1,9 @@
-"""The world a case runs in: a model, and the bench examples it separates, as tensors.
+"""The world a case runs in: a model, and the tier examples it separates, as tensors.
 
 Model names are resolved by ``latentflow.model_names`` (``fixture``, a checkpoint path, a SAM
 Audio model folder, ``random:<preset>[:<seed>]``, ``counter:<name>``).
 
-Rates: the bench tiers are 16 kHz. The separator resamples each mixture to its codec's rate
+Rates: the tiers are 16 kHz. The separator resamples each mixture to its codec's rate
 before encoding and each decoded estimate back to 16 kHz (trimmed to the mixture's length)
 before the metrics, so STOI and wideband PESQ mean the same for every model. Span frames follow
 the codec's hop. A decode's watermark message (DAC-VAE) comes from the example's noise seed, so
@@ -59,7 +59,7 @@ class CaseInputs:
 
 
 class World:
-    """A model plus the pipeline that maps bench examples to its inputs and its outputs to audio."""
+    """A model plus the pipeline that maps tier examples to its inputs and its outputs to audio."""
 
     def __init__(self, separator: Any, name: str, device: str = "cpu") -> None:
         self.name = name
@@ -69,10 +69,10 @@ class World:
         self._description: dict | None = None
 
     def inputs(self, data: Any) -> CaseInputs:
-        from ..audio.bench import make_bench
+        from ..audio.tiers import make_examples
         from .sampling import example_seeds
 
-        examples = make_bench(data.tier, data.split, data.n, data.seed, spans=data.spans)
+        examples = make_examples(data.tier, data.split, data.n, data.seed, spans=data.spans)
         kind = data.prompt
         sep = self.separator
         mixtures = torch.stack([ex.mixture for ex in examples])
@@ -108,7 +108,7 @@ class World:
     def conditioning_fields(data: Any) -> frozenset[str]:
         """The Conditioning fields that :meth:`inputs` fills for ``data``: the mixture, span
         anchors (every example has anchor ids, "no span" included), text only with a text
-        prompt, and never video (the bench has none)."""
+        prompt, and never video (the tiers have none)."""
         fields = {"mixture", "anchor_ids"}
         if "text" in data.prompt:
             fields.add("text")
@@ -123,7 +123,7 @@ class World:
             return (f"{site} runs only with a text prompt, and data.prompt is {data.prompt!r} "
                     "(text and text+span have one)")
         if needs == "video":
-            return f"{site} runs only with video frames, and the bench examples have no video"
+            return f"{site} runs only with video frames, and the tier examples have no video"
         return f"{site} runs only when the conditioning has {needs}, and data {data.prompt!r} gives none"
 
     def describe(self) -> dict:
@@ -138,7 +138,7 @@ class World:
         return {**self._description, "derived": derived} if derived else self._description
 
     def decode(self, final: Tensor, inputs: CaseInputs) -> Tensor:
-        """The target estimate at the bench's rate and length, (n, N)."""
+        """The target estimate at the tiers' rate and length, (n, N)."""
         target, _ = self.separator.decode(final.cpu(), inputs.mixtures, seeds=list(inputs.noise_seeds),
                                           sample_rate=inputs.sample_rate)
         return target.cpu()

@@ -57,7 +57,7 @@ def lsac(args: Mapping[str, Any]) -> ControllerFactory:
         raise ValueError("operation 'lsac': tier and calibrated_on name the calibration of a preset; "
                          "they go with preset only")
     if given == ["preset"] and args.get("tier") is None:
-        raise ValueError("operation 'lsac' with a preset needs tier: the bench tier it was calibrated on (clean, "
+        raise ValueError("operation 'lsac' with a preset needs tier: the tier it was calibrated on (clean, "
                          "noisy, env)")
 
     def build(model, layers: Sequence[int]):

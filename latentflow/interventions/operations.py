@@ -216,7 +216,7 @@ for _op in (
         params={
             "preset": Param(str, None, "a calibrated LSAC preset, as `latentflow bench lsac` runs it",
                             ("safe", "balanced", "aggressive")),
-            "tier": Param(str, None, "with preset: the bench tier it was calibrated on", TIERS),
+            "tier": Param(str, None, "with preset: the tier it was calibrated on", TIERS),
             "calibrated_on": Param(str, "fixture", "with preset: the model whose stored calibration gives the plan "
                                    "(the bundled 'fixture'; latentflow/acceleration/calibrations/)"),
             "plan": Param(collections.abc.Mapping, None, "explicit LSAC plan {layer: freeze_step}"),

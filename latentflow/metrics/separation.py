@@ -154,7 +154,7 @@ def separation_report(estimate, target, mixture, interference=None, sample_rate:
                       filter_length: int = DEFAULT_FILTER_LENGTH) -> SeparationReport:
     """Every separation metric for a batch of estimates.
 
-    ``interference`` defaults to ``mixture - target`` (what the bench's mixtures are made
+    ``interference`` defaults to ``mixture - target`` (what the tiers' mixtures are made
     of), so SAR projects on the target and the rest of the mixture, as bss_eval_sources does
     with two sources. ``workers`` > 1 computes STOI and PESQ in that many processes.
     """

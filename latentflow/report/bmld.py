@@ -81,7 +81,7 @@ def _threshold(value: Any, curve: Any) -> str:
 
 
 def bmld_sections(cases: Sequence[ReportCase]) -> tuple[PlotSection, ...]:
-    """The BMLD section when any probe case ran; none otherwise (a report of bench specs only
+    """The BMLD section when any probe case ran; none otherwise (a report of separation specs only
     keeps its sections as they were)."""
     return (bmld_section(cases),) if probe_runs(cases) else ()
 

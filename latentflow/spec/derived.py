@@ -58,7 +58,7 @@ class Method:
 
 
 _COMMON = {
-    "tier": Setting("tier", None, "bench tier of the TRAIN-split examples (default: the file's data.tier)"),
+    "tier": Setting("tier", None, "tier of the TRAIN-split examples (default: the file's data.tier)"),
     "n": Setting("int", None, "number of TRAIN-split examples", 1, 100_000),
     "seed": Setting("int", 0, "seed of the TRAIN-split example draw", 0, 2**63 - 1),
     "steps": Setting("int", None, "sampler steps (default: the file's sampler.steps, else 16)", 2, 10_000),

@@ -83,7 +83,7 @@ class _Builder:
     def data(self, required: tuple[str, ...]) -> dict:
         v = self.value
         return _section(p.DATA_KEYS, {
-            "tier": v(_enum(s.TIERS, "the bench tier")),
+            "tier": v(_enum(s.TIERS, "the tier")),
             "n": v(_integer(1, p.MAX_N)),
             "seed": v(_integer(0, p.MAX_SEED)),
             "split": v(_enum(s.SPLITS)),

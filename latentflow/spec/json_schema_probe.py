@@ -1,6 +1,6 @@
 """The JSON Schema of a probe spec (a top-level ``probe:`` section; latentflow/spec/probe.py).
 
-Generated from the probe reader's own key and value lists, like the bench spec's schema
+Generated from the probe reader's own key and value lists, like the separation spec's schema
 (:mod:`latentflow.spec.json_schema`), which takes it as the branch for documents with ``probe``.
 Model and ablation names come from registries that load torch; the schema keeps to their form
 (a name) and the reader checks them against the registries.

@@ -178,7 +178,7 @@ class ProbeSpec:
 
 
 def is_probe_document(raw: Any) -> bool:
-    """A spec document whose top level has ``probe:`` (and so no bench ``data:``)."""
+    """A spec document whose top level has ``probe:`` (and so no separation ``data:``)."""
     return isinstance(raw, LineDict) and VERSION_KEY in raw and "probe" in raw
 
 

@@ -1,9 +1,9 @@
 """A probe spec compiled into the cases an executor runs (the probe twin of :mod:`latentflow.spec.plan`).
 
-Command-line overrides apply as they do to bench cases where they mean something here:
+Command-line overrides apply as they do to separation cases where they mean something here:
 ``--latentflow-seed`` replaces the stimulus seed (and so the cross-validation folds and the
 bootstrap draws), ``--latentflow-n`` limits the trials per class and rung (a smoke run, at least
-the number of folds). ``--latentflow-model`` names the SAM Audio model of bench specs; a probe
+the number of folds). ``--latentflow-model`` names the SAM Audio model of separation specs; a probe
 case runs the reference models it declares, and its verdict records that the override did not
 apply to it (``extra.probe.model_override_ignored``).
 """

@@ -160,7 +160,7 @@ class Claim:
 
 @dataclass(frozen=True)
 class Data:
-    """Which examples: the bench tier, how many, the seed of the draw, the split, the prompt."""
+    """Which examples: the tier, how many, the seed of the draw, the split, the prompt."""
 
     tier: str
     n: int

@@ -1,6 +1,6 @@
-"""Training batches for the fixture: bench examples -> latents, prompt features, span anchors.
+"""Training batches for the fixture: tier examples -> latents, prompt features, span anchors.
 
-Each batch is a pure function of (recipe, batch index): the bench stream resumes at example
+Each batch is a pure function of (recipe, batch index): the tier stream resumes at example
 ``index * batch_size`` and the per-batch draws (window, which examples get span anchors) come
 from a generator seeded with (seed, index), so batches do not depend on what ran before.
 """
@@ -13,16 +13,16 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from latentflow.audio.bench import BenchSampler, all_prompts
 from latentflow.audio.codec import LatentCodec, mixture_features
 from latentflow.audio.text import TextFeatures, encoder_from_name
+from latentflow.audio.tiers import MixtureSampler, all_prompts
 from latentflow.model import Conditioning
 from latentflow.pipeline import span_anchors
 from latentflow.vocabulary import TIERS
 
 from .recipe import TrainingRecipe
 
-_DRAW_STREAM = 11  # the per-batch generator's stream, apart from the bench sampler's
+_DRAW_STREAM = 11  # the per-batch generator's stream, apart from the tier sampler's
 
 
 @dataclass(frozen=True, eq=False)
@@ -64,27 +64,27 @@ class TrainingBatches:
         self.recipe = recipe
         self.prompts = prompts
         self.codec = codec if codec is not None else LatentCodec()
-        self.sampler = BenchSampler(
+        self.sampler = MixtureSampler(
             split="train", batch_size=recipe.batch_size, tiers=TIERS, weights=recipe.tier_weights, seed=recipe.seed
         )
 
     def __getitem__(self, index: int) -> TrainingBatch:
         r = self.recipe
         self.sampler.position = index * r.batch_size
-        bench = next(self.sampler)
+        drawn = next(self.sampler)
         B = r.batch_size
-        latents = self.codec.encode(torch.cat([bench.mixture, bench.target, bench.residual]))
+        latents = self.codec.encode(torch.cat([drawn.mixture, drawn.target, drawn.residual]))
         mixture, target, residual = latents.split(B)
         rng = np.random.default_rng([r.seed, _DRAW_STREAM, index])
         with_span = rng.random(B) < r.span_probability
         n_frames = latents.shape[1]
         spans: list[tuple[float, float] | None] = [
-            (float(bench.spans[i, 0]), float(bench.spans[i, 1])) if with_span[i] else None for i in range(B)
+            (float(drawn.spans[i, 0]), float(drawn.spans[i, 1])) if with_span[i] else None for i in range(B)
         ]
         anchor_ids, alignment = span_anchors(spans, n_frames)
         start = int(rng.integers(n_frames - r.clip_frames + 1))
         window = slice(start, start + r.clip_frames)
-        text, text_mask = self.prompts.lookup(bench.prompts)
+        text, text_mask = self.prompts.lookup(drawn.prompts)
         cond = Conditioning(
             mixture=mixture_features(mixture[:, window]).contiguous(),
             text=text,
@@ -93,7 +93,7 @@ class TrainingBatches:
             anchor_alignment=alignment[:, window].contiguous(),
         )
         x1 = torch.cat([target[:, window], residual[:, window]], dim=-1).contiguous()
-        return TrainingBatch(x1=x1, cond=cond, tiers=bench.tiers, with_span=torch.from_numpy(with_span))
+        return TrainingBatch(x1=x1, cond=cond, tiers=drawn.tiers, with_span=torch.from_numpy(with_span))
 
 
 __all__ = ["PromptTable", "TrainingBatch", "TrainingBatches"]

@@ -22,7 +22,7 @@ PRECISIONS = ("fp32", "bf16")
 class TrainingRecipe:
     """Flow-matching training of the fixture (defaults are the committed model's recipe).
 
-    Data: a stream of fresh training-split bench examples (``BenchSampler``, tiers drawn with
+    Data: a stream of fresh training-split tier examples (``MixtureSampler``, tiers drawn with
     ``tier_weights``), encoded by the latent codec; ``clip_frames`` latent frames are kept
     (a random window, drawn from the seeded generator, when shorter than the example).
     Prompts: text always; with probability ``span_probability`` per example the true target
@@ -68,7 +68,7 @@ class TrainingRecipe:
             if not isinstance(getattr(self, name), int) or getattr(self, name) < 1:
                 fail(name, "a positive integer")
         if not isinstance(self.clip_frames, int) or not 4 <= self.clip_frames <= 100:
-            fail("clip_frames", "an integer in [4, 100] (bench clips are 100 frames)")
+            fail("clip_frames", "an integer in [4, 100] (tier clips are 100 frames)")
         if len(self.tier_weights) != len(TIERS) or min(self.tier_weights) < 0 or sum(self.tier_weights) <= 0:
             fail("tier_weights", f"{len(TIERS)} non-negative weights for {TIERS}, not all zero")
         if not 0.0 <= self.span_probability <= 1.0:

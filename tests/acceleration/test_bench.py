@@ -134,7 +134,7 @@ def test_command_line_errors(argv, message, capsys):
 def test_audio_workload_scores_decoded_audio_against_the_true_target(tmp_path):
     """The bench on real bench clips, through the separator's codec and text encoder (random
     fixture-sized weights saved as a checkpoint: the plumbing, not the separation, is tested)."""
-    from latentflow.audio import make_bench
+    from latentflow.audio import make_examples
     from latentflow.metrics.separation import si_snr
     from latentflow.model import build_model, preset, sample, save_model
     from latentflow.pipeline import Separator
@@ -146,7 +146,7 @@ def test_audio_workload_scores_decoded_audio_against_the_true_target(tmp_path):
     full = result.method("full")
     assert full.degradation == (0.0, 0.0)
     separator = Separator.load(path)
-    example = make_bench("env", "test", 1, 0)[0]
+    example = make_examples("env", "test", 1, 0)[0]
     cond = separator.conditioning([example], prompt_kind="text")
     state = sample(separator.model, cond, steps=4, method="euler", seeds=[0]).final
     target, _ = separator.decode(state, example.mixture[None])

@@ -82,9 +82,9 @@ def test_t5_runs_as_the_official_code(separator):
 
 
 def test_separation_at_48k_comes_back_at_the_bench_rate_and_is_repeatable(separator):
-    from latentflow.audio.bench import make_bench
+    from latentflow.audio.tiers import make_examples
 
-    examples = make_bench("clean", "test", 2)
+    examples = make_examples("clean", "test", 2)
     before = torch.random.get_rng_state()
     first = separator.separate(examples, steps=2, seeds=[5, 6])
     again = separator.decode(first.state, torch.stack([e.mixture for e in examples]), seeds=[5, 6])
@@ -245,9 +245,9 @@ def test_pytest_runs_a_spec_on_the_folder(folder, tmp_path):
 def test_separate_and_evaluate_cli_on_the_folder(folder, tmp_path):
     import soundfile
 
-    from latentflow.audio.bench import make_bench
+    from latentflow.audio.tiers import make_examples
 
-    example = make_bench("clean", "test", 1)[0]
+    example = make_examples("clean", "test", 1)[0]
     mix = tmp_path / "mix.wav"
     soundfile.write(mix, example.mixture.numpy(), 16_000)
     out = tmp_path / "out.wav"

@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 from scipy.stats import binomtest
 
-from latentflow.audio.bench import make_bench
+from latentflow.audio.tiers import make_examples
 from latentflow.metrics import si_snr
 from latentflow.pipeline import Separator
 from latentflow.stats import correct, evaluate
@@ -32,7 +32,7 @@ ALPHA = 0.05
 def scores() -> np.ndarray:
     """SI-SNR (dB) of each example (rows) under each noise seed (columns)."""
     separator = Separator.load("fixture")
-    examples = make_bench("noisy", "test", N_EXAMPLES, seed=11)
+    examples = make_examples("noisy", "test", N_EXAMPLES, seed=11)
     targets = np.stack([e.target.numpy() for e in examples])
     columns = []
     for s in range(N_SEEDS):

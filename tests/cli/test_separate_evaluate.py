@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import soundfile
 
-from latentflow.audio.bench import make_example
+from latentflow.audio.tiers import make_example
 from latentflow.cli.evaluate import MeanInterval, Proportion
 from latentflow.cli.evaluate import main as evaluate_main
 from latentflow.cli.separate import UsageError, parse_span, residual_path

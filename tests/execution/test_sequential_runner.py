@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 import latentflow.execution.sampling as sampling_module
-from latentflow.audio.bench import make_bench
+from latentflow.audio.tiers import make_examples
 from latentflow.execution.runner import Runner, example_seeds
 from latentflow.metrics.registry import available_metrics, register_metric, unregister_metric
 from latentflow.metrics.result import MetricResult
@@ -58,7 +58,7 @@ def _rms_unless_loud(*, estimate, reference, loud=1.0):
 @pytest.fixture(scope="module")
 def ran():
     """Every verdict of SPEC on one runner with batches of 4, counting the sampler's calls."""
-    first = _rms(np.stack([ex.target.numpy() for ex in make_bench("clean", "test", 4, 0)]))
+    first = _rms(np.stack([ex.target.numpy() for ex in make_examples("clean", "test", 4, 0)]))
     loud = float(first.max())  # only the loudest of the first chunk is undefined
     if "rms_unless_loud" not in available_metrics():
         register_metric("rms_unless_loud", _rms_unless_loud, higher_is_better=True, unit="",

@@ -89,7 +89,7 @@ def test_an_intervention_at_a_site_the_data_never_runs_is_refused_at_load_time(t
     assert found == {(10, "hypotheses[0].interventions[0].site"), (17, "hypotheses[1].interventions[0].site")}
     text = str(info.value)
     assert "never runs for the declared data: hook_text_proj runs only with a text prompt, and data.prompt is 'span'" in text
-    assert "hook_video_gate runs only with video frames, and the bench examples have no video" in text
+    assert "hook_video_gate runs only with video frames, and the tier examples have no video" in text
 
 
 def test_a_run_whose_intervention_never_fired_is_an_error_not_a_result(tmp_path):

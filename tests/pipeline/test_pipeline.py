@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from latentflow.audio.bench import make_bench, make_example
+from latentflow.audio.tiers import make_example, make_examples
 from latentflow.metrics import si_snr
 from latentflow.pipeline import (
     ALIGN_INSIDE,
@@ -40,7 +40,7 @@ def test_span_anchors_mark_frames_by_their_centre():
 
 
 def test_span_anchors_agree_with_the_bench_span_mask():
-    from latentflow.audio.bench import stack_examples
+    from latentflow.audio.tiers import stack_examples
 
     examples = [make_example("env", "train", i) for i in range(6)]
     mask = stack_examples(examples).span_mask(100)
@@ -59,7 +59,7 @@ def test_bad_spans_are_named(span, message):
 
 
 def test_conditioning_for_each_prompt_kind(random_separator, minilm):
-    examples = make_bench("env", "test", 3)
+    examples = make_examples("env", "test", 3)
     cond = random_separator.conditioning(examples, prompt_kind="text")
     C2 = random_separator.model.cfg.state_channels
     assert cond.mixture.shape == (3, 100, C2)
@@ -81,7 +81,7 @@ def test_conditioning_for_each_prompt_kind(random_separator, minilm):
 
 
 def test_conditioning_overrides_prompts_and_checks_counts(random_separator, minilm):
-    examples = make_bench("clean", "test", 2)
+    examples = make_examples("clean", "test", 2)
     alt = [e.alt_prompt for e in examples]
     cond = random_separator.conditioning(examples, prompts=alt)
     assert torch.equal(cond.text, minilm.encode(alt).features)
@@ -97,7 +97,7 @@ def test_conditioning_overrides_prompts_and_checks_counts(random_separator, mini
 
 
 def test_decode_splits_the_mixture(random_separator):
-    examples = make_bench("noisy", "test", 2)
+    examples = make_examples("noisy", "test", 2)
     out = random_separator.separate(examples, steps=2)
     mixtures = torch.stack([e.mixture for e in examples])
     assert out.target.shape == out.residual.shape == mixtures.shape
@@ -108,7 +108,7 @@ def test_decode_splits_the_mixture(random_separator):
 
 
 def test_an_examples_output_does_not_depend_on_its_batch(random_separator):
-    examples = make_bench("clean", "test", 3)
+    examples = make_examples("clean", "test", 3)
     together = random_separator.separate(examples, steps=3, seeds=[4, 5, 6])
     alone = random_separator.separate(examples[1:2], steps=3, seeds=[5])
     torch.testing.assert_close(alone.state[0], together.state[1], atol=1e-4, rtol=1e-4)
@@ -131,7 +131,7 @@ def test_separator_refuses_mismatched_parts(minilm):
 
 
 def test_bundled_model_separates_held_out_clean_mixtures(fixture_separator):
-    examples = make_bench("clean", "test", 4)
+    examples = make_examples("clean", "test", 4)
     out = fixture_separator.separate(examples, steps=16, method="euler")
     target = torch.stack([e.target for e in examples])
     mixture = torch.stack([e.mixture for e in examples])
@@ -141,7 +141,7 @@ def test_bundled_model_separates_held_out_clean_mixtures(fixture_separator):
 
 
 def test_bundled_model_follows_the_prompt(fixture_separator):
-    examples = make_bench("clean", "test", 4)
+    examples = make_examples("clean", "test", 4)
     target = torch.stack([e.target for e in examples])
     other = torch.stack([e.residual for e in examples])
     alt = fixture_separator.separate(examples, prompts=[e.alt_prompt for e in examples])
@@ -149,7 +149,7 @@ def test_bundled_model_follows_the_prompt(fixture_separator):
 
 
 def test_bundled_model_separates_env_sounds(fixture_separator):
-    examples = make_bench("env", "test", 4)
+    examples = make_examples("env", "test", 4)
     out = fixture_separator.separate(examples)
     target = torch.stack([e.target for e in examples])
     mixture = torch.stack([e.mixture for e in examples])

@@ -10,16 +10,16 @@ import numpy as np
 import pytest
 import torch
 
-from latentflow.audio import bench, environmental, speech
-from latentflow.audio.bench import BenchConfig, BenchSampler, make_bench, make_example
+from latentflow.audio import environmental, speech, tiers
+from latentflow.audio.tiers import MixtureSampler, TierConfig, make_example, make_examples
 
-CFG = BenchConfig()
+CFG = TierConfig()
 N = 24
 
 
 @pytest.fixture(scope="module")
-def examples() -> dict[tuple[str, str], list[bench.BenchExample]]:
-    return {(tier, split): make_bench(tier, split, N, seed=3) for tier in bench.TIERS for split in bench.SPLITS}
+def examples() -> dict[tuple[str, str], list[tiers.MixtureExample]]:
+    return {(tier, split): make_examples(tier, split, N, seed=3) for tier in tiers.TIERS for split in tiers.SPLITS}
 
 
 def _db(power_ratio: float) -> float:
@@ -40,7 +40,7 @@ def test_every_example_is_an_exact_float32_sum(examples):
 
 
 def test_noisy_is_clean_plus_white_noise_at_5_db(examples):
-    for split in bench.SPLITS:
+    for split in tiers.SPLITS:
         for clean, noisy in zip(examples["clean", split], examples["noisy", split], strict=True):
             assert torch.equal(noisy.target, clean.target)
             noise = (noisy.mixture.double() - clean.mixture.double())
@@ -57,28 +57,28 @@ def test_noisy_is_clean_plus_white_noise_at_5_db(examples):
 
 
 def test_noisy_snr_follows_config():
-    config = BenchConfig(noisy_snr_db=-3.0)
+    config = TierConfig(noisy_snr_db=-3.0)
     clean = make_example("clean", "test", 5, 0, config)
     noisy = make_example("noisy", "test", 5, 0, config)
     noise = noisy.mixture.double() - clean.mixture.double()
     assert abs(_db(float(clean.mixture.double().pow(2).sum() / noise.pow(2).sum())) + 3.0) < 0.1
 
 
-def _active(e: bench.BenchExample, wave: torch.Tensor) -> np.ndarray:
+def _active(e: tiers.MixtureExample, wave: torch.Tensor) -> np.ndarray:
     start, end = (int(round(s * e.sample_rate)) for s in e.span)
     return wave[start:end].numpy()
 
 
 def test_clean_pairs_a_male_and_a_female_voice(examples):
     genders = {v.id: v.gender for v in speech.VOICES}
-    for split in bench.SPLITS:
+    for split in tiers.SPLITS:
         targets = set()
         for e in examples["clean", split]:
             t, r = e.target_info, e.residual_info
             assert {t.category, r.category} == {"male", "female"}
             assert genders[t.voice] == t.category and genders[r.voice] == r.category
-            assert e.prompt in bench.SPEECH_PROMPTS[t.category]
-            assert e.alt_prompt in bench.SPEECH_PROMPTS[r.category]
+            assert e.prompt in tiers.SPEECH_PROMPTS[t.category]
+            assert e.alt_prompt in tiers.SPEECH_PROMPTS[r.category]
             assert not set(t.sentence_ids) & set(r.sentence_ids)
             targets.add(t.category)
             # The audio agrees with the labels: the male source has the lower pitch.
@@ -99,10 +99,10 @@ def test_pool_voices_have_the_pitch_of_their_gender():
 
 
 def test_same_seed_is_bitwise_identical_and_other_seeds_differ():
-    for tier in bench.TIERS:
-        a = make_bench(tier, "train", 4, seed=11)
-        b = make_bench(tier, "train", 4, seed=11)
-        c = make_bench(tier, "train", 4, seed=12)
+    for tier in tiers.TIERS:
+        a = make_examples(tier, "train", 4, seed=11)
+        b = make_examples(tier, "train", 4, seed=11)
+        c = make_examples(tier, "train", 4, seed=12)
         for x, y, z in zip(a, b, c, strict=True):
             assert torch.equal(x.mixture, y.mixture) and torch.equal(x.target, y.target)
             assert (x.prompt, x.span, x.target_info, x.residual_info) == (
@@ -110,7 +110,7 @@ def test_same_seed_is_bitwise_identical_and_other_seeds_differ():
             )
             assert not torch.equal(x.mixture, z.mixture)
         # A longer bench extends a shorter one.
-        longer = make_bench(tier, "train", 6, seed=11)
+        longer = make_examples(tier, "train", 6, seed=11)
         assert all(torch.equal(x.mixture, y.mixture) for x, y in zip(a, longer, strict=False))
 
 
@@ -141,7 +141,7 @@ def test_examples_only_use_their_own_split(examples):
 
 
 def test_spans_lie_in_the_clip_on_the_frame_grid_with_no_target_outside():
-    exs = [e for tier in bench.TIERS for e in make_bench(tier, "test", 40, seed=5)]
+    exs = [e for tier in tiers.TIERS for e in make_examples(tier, "test", 40, seed=5)]
     n_sub = 0
     for e in exs:
         start, end = e.span
@@ -172,13 +172,13 @@ def test_spans_lie_in_the_clip_on_the_frame_grid_with_no_target_outside():
 
 
 def test_span_fraction_zero_and_one():
-    assert not any(e.sub_span for e in make_bench("clean", "test", 6, 0, BenchConfig(span_fraction=0.0)))
-    assert all(e.sub_span for e in make_bench("env", "test", 6, 0, BenchConfig(span_fraction=1.0)))
+    assert not any(e.sub_span for e in make_examples("clean", "test", 6, 0, TierConfig(span_fraction=0.0)))
+    assert all(e.sub_span for e in make_examples("env", "test", 6, 0, TierConfig(span_fraction=1.0)))
 
 
 def test_sources_are_loudness_normalised_to_their_gain():
     for tier in ("clean", "env"):
-        for e in make_bench(tier, "test", 8, seed=2):
+        for e in make_examples(tier, "test", 8, seed=2):
             for wave, info in ((_active(e, e.target), e.target_info), (e.residual.numpy(), e.residual_info)):
                 level = 20 * np.log10(speech.gated_rms(wave.astype(np.float64), e.sample_rate))
                 assert abs(level - (CFG.level_dbfs + info.gain_db)) < 0.05
@@ -186,12 +186,12 @@ def test_sources_are_loudness_normalised_to_their_gain():
 
 
 def test_env_prompts_name_the_target_class_and_backgrounds_vary():
-    exs = make_bench("env", "train", 60, seed=1)
+    exs = make_examples("env", "train", 60, seed=1)
     backgrounds = set()
     for e in exs:
         assert e.target_info.kind == "env"
         assert e.prompt in environmental.ENV_CLASSES[e.target_info.category].labels
-        assert e.alt_prompt in bench.prompts_for(e.residual_info.category)
+        assert e.alt_prompt in tiers.prompts_for(e.residual_info.category)
         assert e.residual_info.category != e.target_info.category
         backgrounds.add(e.residual_info.kind)
     assert backgrounds == {"speech", "env"}
@@ -257,53 +257,53 @@ def test_env_generation_is_seeded_and_checks_its_arguments():
 
 def test_bad_arguments_get_errors_listing_what_is_allowed():
     with pytest.raises(ValueError, match=r"unknown tier 'quiet'; allowed: clean, noisy, env"):
-        make_bench("quiet", "test", 2)
+        make_examples("quiet", "test", 2)
     with pytest.raises(ValueError, match=r"unknown split 'dev'; allowed: train, test"):
-        make_bench("clean", "dev", 2)
+        make_examples("clean", "dev", 2)
     with pytest.raises(ValueError, match="count must be a positive integer; got 0"):
-        make_bench("clean", "test", 0)
+        make_examples("clean", "test", 0)
     with pytest.raises(ValueError, match="seed must be a non-negative integer; got -1"):
-        make_bench("clean", "test", 1, seed=-1)
-    with pytest.raises(ValueError, match=r"BenchConfig.duration=4.01 .* whole number"):
-        BenchConfig(duration=4.01)
-    with pytest.raises(ValueError, match=r"BenchConfig.span_fraction=1.5"):
-        BenchConfig(span_fraction=1.5)
-    with pytest.raises(ValueError, match=r"BenchConfig.sample_rate=8000 .* 16000"):
-        BenchConfig(sample_rate=8000)
+        make_examples("clean", "test", 1, seed=-1)
+    with pytest.raises(ValueError, match=r"TierConfig.duration=4.01 .* whole number"):
+        TierConfig(duration=4.01)
+    with pytest.raises(ValueError, match=r"TierConfig.span_fraction=1.5"):
+        TierConfig(span_fraction=1.5)
+    with pytest.raises(ValueError, match=r"TierConfig.sample_rate=8000 .* 16000"):
+        TierConfig(sample_rate=8000)
     with pytest.raises(ValueError, match="unknown source category 'cat'"):
-        bench.prompts_for("cat")
+        tiers.prompts_for("cat")
 
 
 def test_clip_length_is_a_parameter():
-    config = BenchConfig(duration=2.0)
-    for tier in bench.TIERS:
-        for e in make_bench(tier, "train", 6, seed=0, config=config):
+    config = TierConfig(duration=2.0)
+    for tier in tiers.TIERS:
+        for e in make_examples(tier, "train", 6, seed=0, config=config):
             assert e.mixture.shape == (32000,) and e.span[1] <= 2.0
             assert torch.equal(e.mixture, e.target + e.residual)
 
 
 def test_sampler_is_reproducible_resumable_and_weighted():
-    a = BenchSampler("train", batch_size=4, seed=7)
-    b = BenchSampler("train", batch_size=2, seed=7)
+    a = MixtureSampler("train", batch_size=4, seed=7)
+    b = MixtureSampler("train", batch_size=2, seed=7)
     first = next(a)
     halves = [next(b), next(b)]
     assert torch.equal(first.mixture, torch.cat([h.mixture for h in halves]))
     assert first.prompts == halves[0].prompts + halves[1].prompts
-    resumed = BenchSampler("train", batch_size=2, seed=7, start=2)
+    resumed = MixtureSampler("train", batch_size=2, seed=7, start=2)
     assert torch.equal(next(resumed).target, first.target[2:])
     assert first.mixture.shape == (4, CFG.n_samples) and first.spans.shape == (4, 2)
     assert torch.equal(first.mixture, first.target + first.residual)
-    only_env = next(BenchSampler("train", batch_size=8, tiers=("clean", "env"), weights=(0, 1), seed=0))
+    only_env = next(MixtureSampler("train", batch_size=8, tiers=("clean", "env"), weights=(0, 1), seed=0))
     assert set(only_env.tiers) == {"env"}
-    mixed = BenchSampler("train", batch_size=60, seed=0)
-    tiers = [mixed.tier_of(k) for k in range(300)]
-    assert all(70 < tiers.count(t) < 130 for t in bench.TIERS)
+    mixed = MixtureSampler("train", batch_size=60, seed=0)
+    drawn = [mixed.tier_of(k) for k in range(300)]
+    assert all(70 < drawn.count(t) < 130 for t in tiers.TIERS)
     with pytest.raises(ValueError, match="weights must be 2 non-negative numbers"):
-        BenchSampler("train", tiers=("clean", "env"), weights=(1, -1))
+        MixtureSampler("train", tiers=("clean", "env"), weights=(1, -1))
 
 
 def test_batch_span_mask_marks_the_span_frames():
-    batch = next(BenchSampler("test", batch_size=12, seed=4))
+    batch = next(MixtureSampler("test", batch_size=12, seed=4))
     mask = batch.span_mask(CFG.n_frames, CFG.frame_rate)
     for row, span, sub in zip(mask, batch.spans, batch.sub_span, strict=True):
         start, end = (int(round(float(s) * CFG.frame_rate)) for s in span)
@@ -341,17 +341,17 @@ def test_committed_pool_matches_a_fresh_synthesis():
 
 
 def test_all_prompts_lists_every_text_the_bench_emits():
-    prompts = bench.all_prompts()
+    prompts = tiers.all_prompts()
     assert len(prompts) == len(set(prompts)) == 8 + 4 * len(environmental.ENV_CLASS_NAMES)
-    emitted = {e.prompt for tier in bench.TIERS for e in make_bench(tier, "train", 12, seed=9)}
-    emitted |= {e.alt_prompt for tier in bench.TIERS for e in make_bench(tier, "train", 12, seed=9)}
+    emitted = {e.prompt for tier in tiers.TIERS for e in make_examples(tier, "train", 12, seed=9)}
+    emitted |= {e.alt_prompt for tier in tiers.TIERS for e in make_examples(tier, "train", 12, seed=9)}
     assert emitted <= set(prompts)
 
 
 def test_partial_span_selection_takes_the_first_sub_span_examples_in_order():
-    from latentflow.audio.bench import make_example
+    from latentflow.audio.tiers import make_example
 
-    chosen = make_bench("env", "test", 5, seed=0, spans="partial")
+    chosen = make_examples("env", "test", 5, seed=0, spans="partial")
     assert len(chosen) == 5 and all(e.sub_span for e in chosen)
     # the same examples as scanning the index order by hand
     expected, index = [], 0
@@ -366,7 +366,7 @@ def test_partial_span_selection_takes_the_first_sub_span_examples_in_order():
 
 def test_an_unknown_span_selection_is_refused():
     with pytest.raises(ValueError, match="spans"):
-        make_bench("env", "test", 2, spans="some")
+        make_examples("env", "test", 2, spans="some")
 
 
 def test_every_drawn_env_example_has_a_defined_stoi_on_seeds_0_to_4():
@@ -376,7 +376,7 @@ def test_every_drawn_env_example_has_a_defined_stoi_on_seeds_0_to_4():
     from latentflow.metrics.perceptual import stoi_result
 
     for seed in range(5):
-        drawn = make_bench("env", "test", 24, seed=seed)
+        drawn = make_examples("env", "test", 24, seed=seed)
         mixtures = np.stack([e.mixture.numpy() for e in drawn]).astype(np.float64)
         targets = np.stack([e.target.numpy() for e in drawn]).astype(np.float64)
         scored = stoi_result(mixtures, targets)
@@ -386,7 +386,7 @@ def test_every_drawn_env_example_has_a_defined_stoi_on_seeds_0_to_4():
 def test_the_draw_skips_exactly_the_examples_stoi_is_undefined_on():
     from latentflow.metrics.perceptual import stoi_result
 
-    drawn = [e.index for e in make_bench("env", "test", 24, seed=0)]
+    drawn = [e.index for e in make_examples("env", "test", 24, seed=0)]
     skipped = sorted(set(range(drawn[-1] + 1)) - set(drawn))
     assert skipped == [13, 18, 25]  # a dog, birds and a clock with too little sound
     assert drawn[:12] == list(range(12))  # the bundled specs' seed-0 Env draw of 12 is unchanged

@@ -1,4 +1,4 @@
-"""The three-tier separation bench: Clean, Noisy and Env mixtures with prompts and spans.
+"""The three separation tiers: Clean, Noisy and Env mixtures with prompts and spans.
 
 Tiers (after the paper's protocol, ../shared/PAPER.md):
 
@@ -16,11 +16,11 @@ In every example ``mixture == target + residual`` exactly (float32). A share
 starts and ends on the latent frame grid (25 frames/s), zero outside; ``span`` records the
 active interval in seconds (``(0, duration)`` for the others).
 
-Examples are pure functions of (tier, split, index, seed, config): ``make_bench`` returns
+Examples are pure functions of (tier, split, index, seed, config): ``make_examples`` returns
 the first n indices on which every metric is defined (``latentflow.audio.validity``: STOI
 needs about 0.4 s of non-silent target; sparse Env sounds sometimes lack it), so a longer
-bench extends a shorter one. Training draws fresh mixtures from
-the same committed utterance pool with :class:`BenchSampler`.
+draw extends a shorter one. Training draws fresh mixtures from
+the same committed utterance pool with :class:`MixtureSampler`.
 """
 
 from __future__ import annotations
@@ -49,8 +49,8 @@ _SAMPLER_STREAM = 2
 
 
 @dataclass(frozen=True)
-class BenchConfig:
-    """How bench examples are built; every default is documented, none is hidden."""
+class TierConfig:
+    """How tier examples are built; every default is documented, none is hidden."""
 
     sample_rate: int = speech.SAMPLE_RATE
     duration: float = 4.0  # seconds: 100 latent frames at 25 frames/s
@@ -68,7 +68,7 @@ class BenchConfig:
 
     def __post_init__(self) -> None:
         def fail(name: str, value: object, allowed: str) -> None:
-            raise ValueError(f"BenchConfig.{name}={value!r} is invalid; allowed: {allowed}")
+            raise ValueError(f"TierConfig.{name}={value!r} is invalid; allowed: {allowed}")
 
         if not isinstance(self.sample_rate, int) or self.sample_rate <= 0:
             fail("sample_rate", self.sample_rate, "a positive integer (Hz)")
@@ -120,12 +120,12 @@ class SourceInfo:
     voice: str | None = None
     sentence_ids: tuple[int, ...] = ()
     utterance_ids: tuple[str, ...] = ()
-    gain_db: float = 0.0  # level relative to BenchConfig.level_dbfs
+    gain_db: float = 0.0  # level relative to TierConfig.level_dbfs
 
 
 @dataclass(frozen=True, eq=False)
-class BenchExample:
-    """One bench mixture. Waveforms are float32 (n_samples,); mixture == target + residual."""
+class MixtureExample:
+    """One tier mixture. Waveforms are float32 (n_samples,); mixture == target + residual."""
 
     mixture: torch.Tensor
     target: torch.Tensor
@@ -149,7 +149,7 @@ class BenchExample:
 
 
 @dataclass(frozen=True, eq=False)
-class BenchBatch:
+class MixtureBatch:
     """Examples stacked for training: waveforms (B, n_samples) float32, spans (B, 2) seconds."""
 
     mixture: torch.Tensor
@@ -180,7 +180,7 @@ def prompts_for(category: str) -> tuple[str, ...]:
 
 
 def all_prompts() -> tuple[str, ...]:
-    """Every prompt text the bench can emit (speech descriptions and env labels), e.g. to
+    """Every prompt text the tiers can emit (speech descriptions and env labels), e.g. to
     encode them once with a frozen text encoder and look the features up during training."""
     texts = [p for ps in SPEECH_PROMPTS.values() for p in ps]
     texts += [label for c in environmental.ENV_CLASSES.values() for label in c.labels]
@@ -188,22 +188,22 @@ def all_prompts() -> tuple[str, ...]:
 
 
 
-def make_bench(
-    tier: str, split: str, n: int, seed: int = 0, config: BenchConfig | None = None, spans: str = "any"
-) -> list[BenchExample]:
+def make_examples(
+    tier: str, split: str, n: int, seed: int = 0, config: TierConfig | None = None, spans: str = "any"
+) -> list[MixtureExample]:
     """The first n examples of ``tier`` on ``split`` (in index order) on which every metric is
     defined (``latentflow.audio.validity``: the target is long enough for STOI), a pure
-    function of the arguments; a longer bench extends a shorter one.
+    function of the arguments; a longer draw extends a shorter one.
 
     ``spans="partial"`` takes only examples whose target is active in part of the clip:
     segmentation measures need audio inside and outside.
     """
     _check_count(n)
     speech.check_choice(spans, SPAN_SELECTIONS, "spans")
-    fraction = (BenchConfig() if config is None else config).span_fraction
+    fraction = (TierConfig() if config is None else config).span_fraction
     if spans == "partial" and fraction == 0.0:
-        raise ValueError("spans='partial' needs span_fraction > 0 in the bench config; it is 0")
-    chosen: list[BenchExample] = []
+        raise ValueError("spans='partial' needs span_fraction > 0 in the tier config; it is 0")
+    chosen: list[MixtureExample] = []
     index = 0
     while len(chosen) < n:
         example = make_example(tier, split, index, seed, config)
@@ -213,9 +213,9 @@ def make_bench(
     return chosen
 
 
-def make_example(tier: str, split: str, index: int, seed: int = 0, config: BenchConfig | None = None) -> BenchExample:
+def make_example(tier: str, split: str, index: int, seed: int = 0, config: TierConfig | None = None) -> MixtureExample:
     """Example ``index`` of ``tier`` on ``split``; its random draws come only from (seed, index)."""
-    config = BenchConfig() if config is None else config
+    config = TierConfig() if config is None else config
     speech.check_choice(tier, TIERS, "tier")
     speech.check_choice(split, SPLITS, "split")
     _check_seed(seed, "seed")
@@ -227,7 +227,7 @@ def make_example(tier: str, split: str, index: int, seed: int = 0, config: Bench
     return builder.speech_pair(tier, index, seed)
 
 
-class BenchSampler:
+class MixtureSampler:
     """An endless, reproducible stream of training batches drawn from the utterance pool.
 
     Example k of the stream is ``make_example(tier_k, split, k, seed)``, with ``tier_k`` drawn
@@ -242,7 +242,7 @@ class BenchSampler:
         tiers: Sequence[str] = TIERS,
         weights: Sequence[float] | None = None,
         seed: int = 0,
-        config: BenchConfig | None = None,
+        config: TierConfig | None = None,
         start: int = 0,
     ):
         speech.check_choice(split, SPLITS, "split")
@@ -258,7 +258,7 @@ class BenchSampler:
         if weights.shape != (len(tiers),) or (weights < 0).any() or weights.sum() <= 0:
             raise ValueError(f"weights must be {len(tiers)} non-negative numbers, not all zero; got {weights.tolist()}")
         self.split, self.batch_size, self.tiers, self.seed = split, batch_size, tiers, seed
-        self.config = BenchConfig() if config is None else config
+        self.config = TierConfig() if config is None else config
         self.position = start
         self._cumulative = np.cumsum(weights / weights.sum())
         speech.load_pool(split)  # fail now, not at the first batch, if the pool is missing
@@ -267,26 +267,26 @@ class BenchSampler:
         u = np.random.default_rng([self.seed, _SAMPLER_STREAM, _SPLIT_CODE[self.split], k]).random()
         return self.tiers[min(int(np.searchsorted(self._cumulative, u, side="right")), len(self.tiers) - 1)]
 
-    def example(self, k: int) -> BenchExample:
+    def example(self, k: int) -> MixtureExample:
         return make_example(self.tier_of(k), self.split, k, self.seed, self.config)
 
-    def __iter__(self) -> Iterator[BenchBatch]:
+    def __iter__(self) -> Iterator[MixtureBatch]:
         return self
 
-    def __next__(self) -> BenchBatch:
+    def __next__(self) -> MixtureBatch:
         ks = range(self.position, self.position + self.batch_size)
         self.position += self.batch_size
         return stack_examples([self.example(k) for k in ks])
 
 
-def stack_examples(examples: Sequence[BenchExample]) -> BenchBatch:
-    """Stack examples of equal length into a :class:`BenchBatch`."""
+def stack_examples(examples: Sequence[MixtureExample]) -> MixtureBatch:
+    """Stack examples of equal length into a :class:`MixtureBatch`."""
     if not examples:
         raise ValueError("stack_examples needs at least one example")
     lengths = {len(e.mixture) for e in examples}
     if len(lengths) != 1:
-        raise ValueError(f"examples differ in length ({sorted(lengths)} samples); use one BenchConfig")
-    return BenchBatch(
+        raise ValueError(f"examples differ in length ({sorted(lengths)} samples); use one TierConfig")
+    return MixtureBatch(
         mixture=torch.stack([e.mixture for e in examples]),
         target=torch.stack([e.target for e in examples]),
         residual=torch.stack([e.residual for e in examples]),
@@ -312,14 +312,14 @@ class _Track:
 
 
 class _MixtureBuilder:
-    def __init__(self, split: str, config: BenchConfig, rng: np.random.Generator):
+    def __init__(self, split: str, config: TierConfig, rng: np.random.Generator):
         self.split, self.config, self.rng = split, config, rng
         self.n = config.n_samples
 
-    # The order of random draws below is part of the bench's definition: changing it changes
+    # The order of random draws below is part of the tiers' definition: changing it changes
     # every example, so add new draws only at the end of a method.
 
-    def speech_pair(self, tier: str, index: int, seed: int) -> BenchExample:
+    def speech_pair(self, tier: str, index: int, seed: int) -> MixtureExample:
         rng, cfg = self.rng, self.config
         target_gender = "female" if rng.random() < 0.5 else "male"
         other_gender = "male" if target_gender == "female" else "female"
@@ -339,7 +339,7 @@ class _MixtureBuilder:
             snr = cfg.noisy_snr_db
         return self._example(tier, index, seed, prompt, alt_prompt, target, residual, t_wave, r_wave, sir, snr)
 
-    def env(self, tier: str, index: int, seed: int) -> BenchExample:
+    def env(self, tier: str, index: int, seed: int) -> MixtureExample:
         rng, cfg = self.rng, self.config
         names = environmental.ENV_CLASS_NAMES
         target_class = str(names[rng.integers(len(names))])
@@ -440,7 +440,7 @@ class _MixtureBuilder:
             out.append(track.wave * gain)
         return out[0], out[1]
 
-    def _example(self, tier, index, seed, prompt, alt_prompt, target, residual, t_wave, r_wave, sir, snr) -> BenchExample:
+    def _example(self, tier, index, seed, prompt, alt_prompt, target, residual, t_wave, r_wave, sir, snr) -> MixtureExample:
         cfg = self.config
         peak = max(np.abs(t_wave).max(), np.abs(r_wave).max(), np.abs(t_wave + r_wave).max())
         if peak > cfg.peak_limit:
@@ -450,7 +450,7 @@ class _MixtureBuilder:
         span = (target.span[0] / cfg.sample_rate, target.span[1] / cfg.sample_rate)
         t_info = dataclasses.replace(target.info, gain_db=float(sir / 2.0))
         r_info = dataclasses.replace(residual.info, gain_db=float(-sir / 2.0))
-        return BenchExample(
+        return MixtureExample(
             mixture=torch.from_numpy(mix32),
             target=torch.from_numpy(t32),
             residual=torch.from_numpy(r32),
