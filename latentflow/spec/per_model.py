@@ -5,10 +5,10 @@ facts that belong to one model: on the bundled model layers 0 and 3 of the stabl
 are recorded as not holding, and layer 6 needs more examples to be shown. ``per_model`` records
 them by model name and by case, e.g. ``per_model: {fixture: [{cases: [{layer: 0}, {layer: 3}],
 outcome: fails, reason: ...}, {cases: [{layer: 6}], sequential: {max_n: 48}}]}``
-(docs/spec-language.md). An entry sets ``outcome`` (with its ``reason``) and/or ``sequential`` (over the hypothesis's
-own design) for the cases it names by their parameters (every case of the hypothesis when it
-names none). It applies only when the spec runs on that model; on any other model the
-hypothesis's own keys apply, as a hypothesis's ``outcome:`` applies on every model.
+(docs/spec-language.md). An entry sets ``outcome`` (with its ``reason``) and/or ``sequential``
+(over the hypothesis's own design) for the cases it names by their parameters (every case of
+the hypothesis when it names none). It applies only when the spec runs on that model; on any
+other model the hypothesis's own keys apply, as a hypothesis's ``outcome:`` applies on every model.
 
 Checked when the file is read: the entry's keys and values on every model (so a typo under a
 model that is not running is still found), the model name (a name latentflow knows or an
@@ -21,7 +21,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 from latentflow.spec import schema as s
@@ -50,10 +49,11 @@ class Entry:
 
 
 def model_in_use(override: str | None, file_model: str, file: str) -> str:
-    """The model a spec runs on, resolved as compile_plan resolves it (Overrides.model_for)."""
-    from latentflow.spec.plan import Overrides
+    """The model a spec runs on, resolved as compile_plan resolves it (Overrides.model_for: an
+    override relative to the working folder, the file's own relative to the file)."""
+    from latentflow.spec.plan import resolve_model
 
-    return Overrides(model=override).model_for(SimpleNamespace(model=file_model, file=file))
+    return resolve_model(override, Path.cwd()) if override is not None else resolve_model(file_model, Path(file).parent)
 
 
 def read_per_model(node: LineDict, field: str, r: Reader, in_use: str) -> list[Entry]:
@@ -93,7 +93,8 @@ def _check_once(seen: dict[Any, int | None], rows: tuple[dict, ...] | None, row_
     """No case is named by two entries of one model (``seen``: its cases so far, ``*`` for an
     entry that names every case)."""
     named = [("*", entry.line, "every case")] if rows is None else [
-        (tuple(sorted(row.items())), line, f"case {variant_label(row)}") for row, line in zip(rows, row_lines, strict=True)]
+        (tuple(sorted(row.items())), line, f"case {variant_label(row)}")
+        for row, line in zip(rows, row_lines, strict=True)]
     for key, line, what in named:
         clash = [earlier for named_before, earlier in seen.items() if named_before == key or "*" in (named_before, key)]
         if clash:
@@ -212,7 +213,8 @@ def _merged(body: LineDict, entry: LineDict) -> LineDict:
         if key == "sequential" and isinstance(body.get(key), LineDict) and isinstance(value, LineDict):
             value = LineDict({**body[key], **value}, line=value.line, lines={**body[key].lines, **value.lines})
         out[key] = value
-        out.lines[key] = entry.line_of(key)
+        if (line := entry.line_of(key)) is not None:
+            out.lines[key] = line
     return out
 
 

@@ -66,7 +66,8 @@ def test_the_running_model_s_entries_set_the_cases_they_name(registries):
     assert (six.outcome, six.reason, six.sequential.max_n, six.data.n) == ("holds", None, 48, 48)
     assert six.sequential.chunk == 4 and six.sequential.method == "t_mixture"  # the rest is the file's
     assert [c.id for c in six.controls] == ["no_text"]
-    assert dict(spec.hypotheses[0].per_model) == {"fixture": {"outcome": "fails", "reason": "measured on the bundled model"}}
+    assert dict(spec.hypotheses[0].per_model) == {
+        "fixture": {"outcome": "fails", "reason": "measured on the bundled model"}}
     assert spec.hypotheses[2].per_model == {"fixture": {"sequential": {"max_n": 48}}}
 
 
@@ -92,7 +93,8 @@ def test_cases_recorded_for_another_model_need_not_exist_on_the_running_one(regi
 
 
 def test_an_entry_without_cases_sets_every_case(registries):
-    text = SPEC.split("    per_model:\n")[0] + "    per_model:\n      fixture:\n        - {outcome: fails, reason: measured}\n"
+    text = (SPEC.split("    per_model:\n", maxsplit=1)[0]
+            + "    per_model:\n      fixture:\n        - {outcome: fails, reason: measured}\n")
     plan = compile_plan(_load(text, registries))
     assert {(c.outcome, c.reason) for c in plan.cases} == {("fails", "measured")}
     text += "        - {cases: [{layer: 3}], sequential: {max_n: 48}}\n"
@@ -102,8 +104,8 @@ def test_an_entry_without_cases_sets_every_case(registries):
 
 
 def test_an_entry_s_outcome_holds_replaces_the_hypothesis_s_failure_and_its_reason(registries):
-    text = SPEC.replace("    per_model:\n", "    outcome: fails\n    reason: recorded everywhere\n    per_model:\n").replace(
-        "          sequential: {max_n: 48}", "          outcome: holds")
+    text = SPEC.replace("    per_model:\n", "    outcome: fails\n    reason: recorded everywhere\n    per_model:\n")
+    text = text.replace("          sequential: {max_n: 48}", "          outcome: holds")
     cases = {c.case_id: c for c in compile_plan(_load(text, registries)).cases}
     assert (cases["demo::zero_layer[6]"].outcome, cases["demo::zero_layer[6]"].reason) == ("holds", None)
     assert cases["demo::zero_layer[0]"].reason == "measured on the bundled model"
@@ -148,11 +150,11 @@ def test_a_hypothesis_without_parametrize_names_no_cases(registries):
 
 
 def test_the_section_is_a_mapping_of_lists(registries):
-    text = SPEC.split("    per_model:\n")[0] + "    per_model: [fixture]\n"
+    text = SPEC.split("    per_model:\n", maxsplit=1)[0] + "    per_model: [fixture]\n"
     (issue,) = _issues(text, registries)
     assert issue.startswith(f"demo.yaml:{_line(text, 'per_model:')}: hypotheses[0].per_model: expected a mapping "
                             "model name -> list of entries")
-    text = SPEC.split("    per_model:\n")[0] + "    per_model:\n      fixture: {outcome: fails}\n"
+    text = SPEC.split("    per_model:\n", maxsplit=1)[0] + "    per_model:\n      fixture: {outcome: fails}\n"
     (issue,) = _issues(text, registries)
     assert "hypotheses[0].per_model.fixture: expected a non-empty list of entries" in issue
 
