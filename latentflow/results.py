@@ -28,6 +28,9 @@ used and its ``"examples"`` hold those n_used examples.
 latentflow.derivation): the method, its TRAIN-split settings, the values, what was measured and
 the ``file:line`` of every ``derive:`` entry that used it ([] when none; per model under
 ``models``; at the top only when one model derived any: controls add counter-models, which derive nothing).
+A verdict whose case used derived constants names them and their values, ``"derived":
+{"convergence.threshold": 0.0076, ...}`` (absent when it used none; how each was derived is in the
+file's ``derived``).
 
 Older formats, still read (a committed gate baseline may be one): format 2 wrote the three
 fields above as display text (``"si_snr (target)"``); format 1 also lacked what ran and the
@@ -191,6 +194,8 @@ def _check_verdict(verdict: Any, where: str, *, text_fields: bool) -> dict:
             raise ResultsError(f"{where}.interventions[{k}]: {iv!r} is not allowed; expected an object with "
                                f"'op' and 'site' (Intervention.to_yaml())")
     _field(verdict, "expectation", where, dict, "an object (Expect.to_yaml())")
+    if "derived" in verdict:  # added to format 3 without a new version: older files lack it
+        _field(verdict, "derived", where, dict, "an object NAME.QUANTITY -> value")
     return verdict
 
 

@@ -28,9 +28,14 @@ from .lsac_plans import derive_lsac_plans
 __all__ = ["SPLIT", "SessionDerivations", "derive", "derived_records"]
 
 def read_architecture(separator: Any, model: Any, device: str, settings: Mapping[str, Any]) -> dict:
-    """The model's sizes: nothing measured, no examples (so no split)."""
+    """The model's sizes: nothing measured, no examples (so no split). ``layers`` spans the depth
+    at a fixed spacing and always ends at the last layer, so a claim probed through the stack
+    reaches its output on any depth (8 layers, every 2: 0, 2, 4, 6, 7)."""
     n_layers = int(model.cfg.n_layers)
-    return {"split": None, "values": {"n_layers": n_layers, "last_layer": n_layers - 1}, "measured": {}}
+    spaced = list(range(0, n_layers, int(settings["every"])))
+    layers = spaced if spaced[-1] == n_layers - 1 else [*spaced, n_layers - 1]
+    return {"split": None, "values": {"n_layers": n_layers, "last_layer": n_layers - 1, "layers": layers},
+            "measured": {}}
 
 
 COMPUTE = {"convergence": derive_convergence, "lsac_calibration": derive_lsac_plans, "architecture": read_architecture}

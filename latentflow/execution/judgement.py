@@ -132,7 +132,7 @@ class Judge:
             nan_reasons=measured.nan_reasons, paper=plain(case.paper), params=plain(dict(case.params)),
             extra=self.measurer.baseline_profile(case, None if raw.sequential is None else raw.sequential.n_used),
             examples=examples_record(case, raw), claim_paper=plain(case.claim.paper), order=case.index,
-            sequential=decided,
+            sequential=decided, derived=plain(case.derived),
         )
 
 

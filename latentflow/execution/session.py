@@ -63,7 +63,7 @@ class SpecSession:
         """Load and validate ``path`` against the model the spec runs on, then compile it."""
         registries = dict(operations=OPERATIONS, metrics=metric_catalog(), invariants=INVARIANTS)
         # syntax, schema and registered names first: a typo must not need a model
-        spec = load_spec(path, sites_when_broken=self._sites_if_loadable,
+        spec = load_spec(path, sites_when_broken=self._sites_if_loadable, model=self.overrides.model,
                          derived=SessionDerivations(self.runner, self.overrides), **registries)
         if isinstance(spec, ProbeSpec):  # reference models and stimuli, checked at load time
             return compile_probe_plan(spec, self.overrides)

@@ -68,6 +68,8 @@ class Verdict:
     # the case's declared controls, run and judged (latentflow.execution.controls.ControlResult)
     controls: tuple = field(default=(), compare=False)
     controls_skipped: bool = False  # declared but not run (--latentflow-controls off)
+    # the constants derived per model that the case used, NAME.QUANTITY -> value (JSON-plain)
+    derived: dict = field(default_factory=dict, compare=False)
 
     @property
     def misbehaved(self) -> tuple:
@@ -172,6 +174,7 @@ class Verdict:
             **({"sequential": self.sequential.to_dict()} if self.sequential is not None else {}),
             **({"controls": [c.to_dict() for c in self.controls]} if self.controls else {}),
             **({"controls_skipped": True} if self.controls_skipped else {}),
+            **({"derived": self.derived} if self.derived else {}),
             **({"extra": self.extra} if self.extra else {}),
             **({"examples": self.examples} if self.examples else {}),
         }

@@ -28,6 +28,7 @@ from latentflow.spec.yaml_loader import LineDict, LineList
 
 SECTION = "derive"
 _BLOCK = re.compile(r"blocks\.(\d+)\.")
+_HYPOTHESIS = re.compile(r"hypotheses\[\d+\]")  # the field path of a hypothesis
 REFERENCE_KEY = "derived"
 # References may stand in hypotheses and fuzz checks (everything else of a file is model-free).
 REFERENCE_SECTIONS = ("hypotheses", "fuzz")
@@ -92,9 +93,11 @@ METHODS: dict[str, Method] = {
     ),
     "architecture": Method(
         "the model's own sizes, read from it (nothing is measured)",
-        {},
-        {"n_layers": "the number of DiT blocks", "last_layer": "the last block's index (n_layers - 1)"},
-        {"n_layers": 1, "last_layer": 0},
+        {"every": Setting("int", 1, "the spacing of `layers`: every layer (1), every second one (2), ...",
+                          1, 10_000)},
+        {"n_layers": "the number of DiT blocks", "last_layer": "the last block's index (n_layers - 1)",
+         "layers": "layers 0, every, 2 x every, ... and the last layer, whatever the depth"},
+        {"n_layers": 1, "last_layer": 0, "layers": [0]},
     ),
 }
 
@@ -129,11 +132,13 @@ class ModelUnavailable(Exception):
     reported here, since the caller reports the model itself (SpecSession: one ModelLoadError)."""
 
 
-def resolve_derived(raw: Any, reader: Reader, provider: Provider | None) -> Any:
-    """``raw`` (the file's YAML tree) with every ``{derived: NAME.QUANTITY}`` replaced by its value;
-    problems go to ``reader.issues``. A file without ``derive:`` and references is returned as is."""
+def resolve_derived(raw: Any, reader: Reader, provider: Provider | None) -> tuple[Any, dict[str, dict[str, Any]]]:
+    """``raw`` (the file's YAML tree) with every ``{derived: NAME.QUANTITY}`` replaced by its value,
+    and the values each hypothesis used (``hypotheses[i]`` -> NAME.QUANTITY -> value, for
+    :func:`with_derived_values`); problems go to ``reader.issues``. A file without ``derive:`` and
+    references is returned as is."""
     if not isinstance(raw, LineDict):
-        return raw
+        return raw, {}
     requests = _read_section(raw, reader)
     references = [ref for section in REFERENCE_SECTIONS if section in raw
                   for ref in _find(raw[section], raw, section, section)]
@@ -143,7 +148,7 @@ def resolve_derived(raw: Any, reader: Reader, provider: Provider | None) -> Any:
         reader.report(container, key, field, "a derived value stands only in hypotheses and fuzz checks",
                       value=container[key], allowed="a literal value here")
     if not requests and not references:
-        return raw
+        return raw, {}
     used = {ref[3].split(".", 1)[0] for ref in references}
     for request in requests.values():
         if request.name not in used:
@@ -152,7 +157,10 @@ def resolve_derived(raw: Any, reader: Reader, provider: Provider | None) -> Any:
                           allowed=f"use it as {{derived: {request.name}.<quantity>}}, or remove it")
     values = _compute(raw, requests, references, reader, provider)
     replacements: dict[int, Any] = {}
+    uses: dict[str, dict[str, Any]] = {}
     for container, key, field, name in references:
+        if name in values and (owner := _HYPOTHESIS.match(field)) is not None:
+            uses.setdefault(owner.group(0), {})[name] = values[name]
         request = requests.get(name.split(".", 1)[0])
         quantity = name.split(".", 1)[1] if "." in name else ""
         if request is None or quantity not in METHODS[request.method].quantities:
@@ -165,7 +173,21 @@ def resolve_derived(raw: Any, reader: Reader, provider: Provider | None) -> Any:
                           allowed="a derivation that selects something on this model (see its settings)")
             value = stand_in
         replacements[id(container[key])] = _with_line(value, line_of(container, key))
-    return _replaced(raw, replacements)
+    return _replaced(raw, replacements), uses
+
+
+def with_derived_values(spec: Any, uses: Mapping[str, Mapping[str, Any]]) -> Any:
+    """``spec`` whose hypotheses carry the derived values they used (``Hypothesis.derived``, which
+    their cases and verdicts record), from :func:`resolve_derived`'s second result."""
+    from dataclasses import replace
+
+    from latentflow.spec.schema import freeze
+
+    if not uses:
+        return spec
+    hypotheses = tuple(replace(h, derived=freeze(dict(sorted(uses[h.path].items())))) if h.path in uses else h
+                       for h in spec.hypotheses)
+    return replace(spec, hypotheses=hypotheses)
 
 
 def beyond_depth(site: str, site_names: Sequence[str]) -> str | None:

@@ -14,6 +14,7 @@ from latentflow.spec.expectations import read_expect
 from latentflow.spec.grammar import HYPOTHESIS_KEYS, ID_HELP, NAME, NAME_HELP
 from latentflow.spec.interventions import read_interventions, read_source
 from latentflow.spec.measures import read_measure
+from latentflow.spec.per_model import SECTION, apply, check_matches, read_per_model
 from latentflow.spec.reader import Reader
 from latentflow.spec.sections import (
     FileContext,
@@ -54,18 +55,24 @@ def parse_hypothesis_template(
             allowed="variant or parametrize, not both",
         )
         return []
+    entries = read_per_model(node, field, r, ctx.model) if SECTION in node else []
+    if SECTION in node:
+        ctx.per_model = True
+        node = without(node, SECTION)  # its text is no template: never a placeholder
     variants = expand(node, field, r, "parametrize")
     if variants is None:
         _check_unexpanded(node, field, r, ctx)
         return []
+    check_matches(entries, [params for params, _ in variants], ctx.model, r)
     out = []
-    for params, body in variants or ():
+    for params, template_body in variants or ():
         label = variant_label(params) if params else None
+        body, recorded = apply(template_body, params, entries)
         hypothesis = _hypothesis(
             body, field, r.within(f"variant {label}" if label else None), ctx, params
         )
         if hypothesis is not None:
-            out.append(hypothesis)
+            out.append(replace(hypothesis, per_model=recorded))
     return out
 
 

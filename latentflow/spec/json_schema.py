@@ -24,6 +24,7 @@ from typing import Any
 from latentflow.model_names import MODEL_NAME_FORMS
 from latentflow.spec import derived as d
 from latentflow.spec import parse as p
+from latentflow.spec import per_model
 from latentflow.spec import schema as s
 from latentflow.spec.controls import CONTROL_KEYS
 
@@ -217,6 +218,7 @@ def _hypothesis() -> dict:
         "marks": _marks(),
         "sequential": _sequential(templated=True),
         "controls": _controls(templated=True),
+        "per_model": per_model.json_schema(),
     }, ("id", "title", "measure", "expect"))
 
 

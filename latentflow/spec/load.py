@@ -6,7 +6,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from latentflow.spec.derived import Provider, resolve_derived
+from latentflow.spec.derived import Provider, resolve_derived, with_derived_values
 from latentflow.spec.errors import SpecError
 from latentflow.spec.parse import parse_spec
 from latentflow.spec.probe import is_probe_document, load_probe_spec
@@ -22,6 +22,7 @@ def loads_spec(
     *,
     sites_when_broken: Callable[[Spec], Sites] | None = None,
     derived: Provider | None = None,
+    model: str | None = None,
     **registries: Any,
 ) -> Spec:
     """Parse and validate spec text; ``registries`` as for :func:`latentflow.spec.validate`.
@@ -35,14 +36,18 @@ def loads_spec(
     too, so that an unknown site is reported with the other problems, not after they are fixed.
 
     ``derived``: computes the file's ``derive:`` constants on its model (latentflow.spec.derived).
+
+    ``model``: the model the spec will run on when not the file's own (an override, as
+    ``Overrides.model``): the hypotheses take its ``per_model:`` entries (latentflow.spec.per_model),
+    and the spec compiles for that model only.
     """
     raw = load_yaml_text(text, filename)
     if is_probe_document(raw):  # the probe hypothesis kind: its own reader (latentflow/spec/probe.py)
         return load_probe_spec(raw, filename)
     reader = Reader(filename)
-    raw = resolve_derived(raw, reader, derived)
+    raw, derived_uses = resolve_derived(raw, reader, derived)
     orphans: list = []
-    spec = parse_spec(raw, filename, reader, orphans)
+    spec = parse_spec(raw, filename, reader, orphans, model=model)
     issues = list(reader.issues)
     if spec is not None:
         named = list(find_issues(spec, **registries)) + list(find_orphan_issues(filename, orphans, **registries))
@@ -57,7 +62,7 @@ def loads_spec(
     if issues:
         raise SpecError(issues)
     assert spec is not None  # parse_spec reports a problem whenever it returns None
-    return spec
+    return with_derived_values(spec, derived_uses)
 
 
 def load_spec(path: str | Path, **options: Any) -> Spec:

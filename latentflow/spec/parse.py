@@ -29,6 +29,7 @@ from latentflow.spec.fuzz import corner_values, parse_fuzz_instance, parse_fuzz_
 from latentflow.spec.grammar import *  # noqa: F403 (the key lists and limits, read as parse.X_KEYS)
 from latentflow.spec.grammar import CLAIM_KEYS, DATA_KEYS, ID_HELP, SAMPLER_KEYS, SEQUENTIAL_KEYS, TOP_KEYS
 from latentflow.spec.hypotheses import parse_hypothesis_template
+from latentflow.spec.per_model import model_in_use
 from latentflow.spec.reader import Reader
 from latentflow.spec.sections import (
     FileContext,
@@ -49,7 +50,8 @@ __all__ = [
 
 
 def parse_spec(
-    raw: Any, file: str, reader: Reader | None = None, orphans: list[Any] | None = None
+    raw: Any, file: str, reader: Reader | None = None, orphans: list[Any] | None = None,
+    model: str | None = None,
 ) -> s.Spec | None:
     """The typed spec; problems go to ``reader.issues``.
 
@@ -58,7 +60,8 @@ def parse_spec(
     hypotheses left out), so that the name checks can run on the rest and every problem of
     a file is reported at once: a Spec is only valid if no problem was reported.
     ``orphans`` receives the interventions and measures of hypotheses that failed (see
-    :class:`FileContext`).
+    :class:`FileContext`). ``model``: the model the spec will run on when it is not the file's
+    own (an override, as Overrides.model), whose ``per_model:`` entries apply.
     """
     r = reader or Reader(file)
     if not isinstance(raw, LineDict) or VERSION_KEY not in raw:
@@ -86,7 +89,7 @@ def parse_spec(
     if "hypotheses" not in raw and "fuzz" not in raw:
         r.report(raw, None, "hypotheses", "a spec needs hypotheses, a fuzz section, or both")
     claim = read_claim(raw.get("claim"), raw, r)
-    model = r.text(raw, "model", "", s.FIXTURE_MODEL)
+    model_name = r.text(raw, "model", "", s.FIXTURE_MODEL)
     data_fields = section_fields(raw, "data", "data", DATA_KEYS, data_field, r)
     sampler_fields = section_fields(raw, "sampler", "sampler", SAMPLER_KEYS, sampler_field, r)
     sequential_fields = section_fields(
@@ -114,6 +117,7 @@ def parse_spec(
         sequential=sequential_fields or {},
         sequential_line=raw.lines.get("sequential"),
         controls=parse_file_controls(raw, r, steps_count=sampler_fields.get("steps", s.Sampler.steps)),
+        model=model_in_use(model, model_name or s.FIXTURE_MODEL, file),
     )
 
     hypotheses: list[s.Hypothesis] = []
@@ -135,7 +139,7 @@ def parse_spec(
         file=file,
         version=version or s.SPEC_VERSIONS[-1],
         claim=claim,
-        model=model or s.FIXTURE_MODEL,
+        model=model_name or s.FIXTURE_MODEL,
         data=s.Data(**data_fields),
         sampler=s.Sampler(**sampler_fields),
         family=family,
@@ -146,6 +150,7 @@ def parse_spec(
         marks=marks,
         controls=ctx.controls,
         model_line=raw.lines.get("model"),
+        per_model_for=ctx.model if ctx.per_model else None,
     )
 
 

@@ -131,6 +131,8 @@ class Case:
     # None: fixed n. Else run chunk by chunk up to data.n (= max_n, or less in a smoke run)
     sequential: s.Sequential | None = None
     controls: tuple[Any, ...] = ()  # latentflow.spec.controls.Control: run with the case
+    # the {derived: NAME.QUANTITY} values the case used (its verdict records them)
+    derived: s.FrozenDict = field(default_factory=s.FrozenDict, compare=False)
 
     @property
     def location(self) -> str:
@@ -329,6 +331,11 @@ def compile_plan(spec: s.Spec, overrides: Overrides | None = None) -> Plan:
     """The ordered cases of ``spec`` with overrides applied and families resolved."""
     overrides = overrides or Overrides()
     model = overrides.model_for(spec)
+    if spec.per_model_for is not None and spec.per_model_for != model:
+        raise ValueError(
+            f"{spec.file}: its per_model: entries were applied for model {spec.per_model_for!r} when it "
+            f"was loaded; load it for {model!r} (load_spec(..., model=...)) to compile it for that model"
+        )
     family_of = {h: _family_id(spec, h) for h in range(len(spec.hypotheses))}
     members: dict[str, list[str]] = {}
     ids = []
@@ -373,6 +380,7 @@ def compile_plan(spec: s.Spec, overrides: Overrides | None = None) -> Plan:
                 index=index,
                 sequential=_within(h.sequential, data.n),
                 controls=h.controls,
+                derived=h.derived,
             )
         )
     fuzz = tuple(

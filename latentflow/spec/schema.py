@@ -300,6 +300,12 @@ class Hypothesis:
     sequential: Sequential | None = None  # None: a fixed-n hypothesis (data.n examples)
     # latentflow.spec.controls.Control: the file's `controls:` first, then the hypothesis's own
     controls: tuple[Any, ...] = ()
+    # the `per_model:` entry that set this case's outcome/reason/sequential on the model the spec
+    # was loaded for ({model: {key: value}}, latentflow.spec.per_model); empty when none did
+    per_model: FrozenDict = field(default_factory=FrozenDict, compare=False, metadata=OMIT_EMPTY)
+    # the {derived: NAME.QUANTITY} values the hypothesis used, NAME.QUANTITY -> value
+    # (latentflow.spec.derived): what its verdict records
+    derived: FrozenDict = field(default_factory=FrozenDict, compare=False, metadata=NOT_A_KEY)
     line: int | None = provenance()
     lines: FrozenDict | None = provenance()
     path: str | None = provenance()
@@ -412,3 +418,6 @@ class Spec:
     # hold inherits before its own
     controls: tuple[Any, ...] = ()
     model_line: int | None = provenance()  # None: no model key
+    # the model (as Overrides.model_for resolves it) whose `per_model:` entries the hypotheses
+    # took; None when the file has none (compile_plan refuses to compile it for another model)
+    per_model_for: str | None = provenance()

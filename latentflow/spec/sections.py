@@ -33,6 +33,10 @@ class FileContext:
     sequential: dict[str, Any] = field(default_factory=dict)
     sequential_line: int | None = None
     controls: tuple[Any, ...] = ()  # the file's `controls:` (latentflow.spec.controls)
+    # the model the spec runs on (resolved), whose `per_model:` entries apply
+    # (latentflow.spec.per_model); per_model: whether any hypothesis has such a section
+    model: str = s.FIXTURE_MODEL
+    per_model: bool = False
     # Interventions and measures that parsed inside hypotheses that did not, with the
     # variant they came from: their names are still checked, so one run reports everything.
     orphans: list[tuple[Any, str | None]] = field(default_factory=list)

@@ -80,6 +80,17 @@ def test_the_results_record_how_each_constant_was_derived(fixture_session):
     assert lsac["values"]["balanced"] == {str(k): v for k, v in RECORDED["balanced"].items()}  # JSON keys
 
 
+def test_a_case_recorded_for_the_model_that_it_lacks_is_the_documented_error(fixture_session, tmp_path):
+    spec = tmp_path / "async_convergence.yaml"
+    spec.write_text((SPECS / spec.name).read_text().replace("cases: [{layer: 6}]", "cases: [{layer: 9}]"))
+    with pytest.raises(SpecError) as caught:
+        SpecSession().plan(spec)  # derived in this process already: the values are reused
+    (issue,) = [str(i) for i in caught.value.issues]
+    docs = (SPECS.parent / "docs" / "spec-language.md").read_text(encoding="utf-8").splitlines()
+    (shown,) = [line for line in docs if line.startswith("specs/async_convergence.yaml:") and "layer=9" in line]
+    assert issue == f"{spec}{shown.removeprefix('specs/async_convergence.yaml')}"
+
+
 def _shown(path: Path) -> str:
     return str(path.relative_to(Path.cwd())) if path.is_relative_to(Path.cwd()) else str(path)
 
@@ -153,7 +164,7 @@ def test_the_lsac_spec_on_a_model_of_another_depth_calibrates_on_it(small_model)
     session = SpecSession(model=str(small_model))
     plan = session.plan(SPECS / "lsac.yaml")
     records = {r["method"]: r for r in session.runner.describe_models()[str(small_model)]["derived"]}
-    assert records["architecture"]["values"] == {"n_layers": 5, "last_layer": 4}
+    assert records["architecture"]["values"] == {"n_layers": 5, "last_layer": 4, "layers": [0, 1, 2, 3, 4]}
     lsac = records["lsac_calibration"]
     assert len(lsac["measured"]["layer_rates"]) == 5
     for plan_steps in lsac["values"].values():  # inside its depth, before its last step (16 steps)
@@ -167,16 +178,27 @@ def test_the_lsac_spec_on_a_model_of_another_depth_calibrates_on_it(small_model)
     assert (layer.low, layer.high) == (0, 4)
 
 
-def test_the_convergence_spec_s_hand_written_layers_past_a_model_s_depth_are_errors(small_model):
-    with pytest.raises(SpecError) as caught:
-        SpecSession(model=str(small_model)).plan(SPECS / "async_convergence.yaml")
-    issues = [str(i) for i in caught.value.issues]
-    # layers 6 and 7 of the per-layer hypotheses, which list the bundled model's layers by hand
-    assert issues and all("the model has 5 blocks (layers 0-4)" in i for i in issues), issues
-    text = (SPECS / "async_convergence.yaml").read_text().splitlines()
-    site_line = 1 + next(i for i, line in enumerate(text) if 'site: "blocks.{layer}.attn.hook_pattern"' in line)
-    assert any(i.startswith(f"{SPECS / 'async_convergence.yaml'}:{site_line}: hypotheses[0].measure.site: unknown hook "
-                            "site; got 'blocks.6.attn.hook_pattern'") for i in issues), issues
+def test_the_per_layer_hypotheses_follow_a_model_of_another_depth_and_run(small_model):
+    # what the bundled model records under per_model: fixture (its layers 0, 3, 4 do not hold,
+    # layer 6 gets 48 examples) does not apply to another model: every case expects the claim
+    session = SpecSession(model=str(small_model), max_n=2, controls=False)
+    plan = session.plan(SPECS / "async_convergence.yaml")
+    (record,) = [r for r in session.runner.describe_models()[str(small_model)]["derived"]
+                 if r["method"] == "convergence"]
+    stable, fast = record["values"]["stable_layers"], record["values"]["fast_layers"]
+    per_layer = [c for c in plan.cases if c.measure.metric == "entropy_rate"]
+    assert [c.case_id for c in per_layer] == (
+        [f"async_convergence::stable_layer_entropy_rate[{layer}]" for layer in stable]
+        + [f"async_convergence::fast_layer_entropy_rate[{layer}]" for layer in fast])
+    assert sorted(stable + fast) == [0, 1, 2, 3, 4]
+    assert {(c.outcome, c.data.n) for c in per_layer} == {("holds", 2)}
+    for case in per_layer:
+        verdict = session.verdict(plan, case)
+        assert verdict.result.n == 2 and verdict.measure["site"] == f"blocks.{case.params['layer']}.attn.hook_pattern"
+        assert verdict.to_dict()["derived"]["convergence.threshold"] == record["values"]["threshold"]
+    segmentation = SpecSession(model=str(small_model), max_n=2, controls=False).plan(SPECS / "segmentation_cues.yaml")
+    assert [c.case_id for c in segmentation.cases if c.hypothesis_id == "span_boundary_probe"] == [
+        f"segmentation_cues::span_boundary_probe[{layer}]" for layer in (0, 2, 4)]
 
 
 def test_a_hand_written_layer_past_the_model_s_depth_names_the_spec_line(small_model, tmp_path):

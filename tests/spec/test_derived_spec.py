@@ -14,6 +14,7 @@ import pytest
 from latentflow.spec import SpecError, compile_plan, loads_spec
 from latentflow.spec.derived import DerivationError
 from latentflow.spec.json_schema import spec_json_schema
+from latentflow.spec.schema import thaw
 
 SPEC = """\
 latentflow: 1
@@ -95,6 +96,22 @@ def test_references_are_replaced_everywhere_a_value_goes(registries):
         "plans": ("lsac_calibration", {"tier": "env", "n": 4, "seed": 0, "steps": 8, "sampler": "euler",
                                        "threshold": 0.01}, 7),
     }
+
+
+def test_each_case_names_the_derived_values_it_used(registries):
+    plan = compile_plan(loads_spec(SPEC, "demo.yaml", derived=Provider(), **registries))
+    used = {c.case_id: thaw(c.derived) for c in plan.cases}
+    assert used == {
+        "demo::rate[2]": {"convergence.stable_layers": [2, 5], "convergence.threshold": 0.0123},
+        "demo::rate[5]": {"convergence.stable_layers": [2, 5], "convergence.threshold": 0.0123},
+        "demo::freeze": {"convergence.fast_layers": [0, 1, 3, 4]},
+        "demo::lsac": {"plans.balanced": {1: 4, 3: 9}},
+    }
+    # a hypothesis without references used none
+    text = SPEC + "  - {id: plain, title: Plain, interventions: [{site: hook_text_proj, op: zero}], " \
+                  "measure: {metric: si_snr}, expect: {direction: decrease}}\n"
+    plain = compile_plan(loads_spec(text, "demo.yaml", derived=Provider(), **registries)).cases[-1]
+    assert (plain.case_id, plain.derived) == ("demo::plain", {})
 
 
 def test_a_derived_value_out_of_range_is_reported_at_the_reference(registries):
