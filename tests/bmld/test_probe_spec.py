@@ -256,6 +256,10 @@ def test_the_json_schema_takes_probe_specs_and_catches_their_mistakes():
     assert "hypotheses/0/expect/direction" in problems(good.replace("direction: increase", "direction: up"))
     assert "hypotheses/0/probe" in problems(good.replace("{model: gcc_phat}", "{model: gcc_phat, sight: x}"))
     assert "probe/stimuli" in problems(good.replace("trials_per_class: 8", "trials: 8"))
+    controls = good + "    controls: [{id: one_ear, model: logmel, outcome: fails}, {id: sham, ablation: none}]\n"
+    assert problems(controls) == []
+    assert "hypotheses/0/controls/0" in problems(controls.replace("model: logmel, outcome: fails", "model: logmel"))
+    assert "hypotheses/0/controls/1" in problems(controls.replace("ablation: none", "abl: x"))
 
 
 def test_the_documented_probe_example_loads_and_compiles():
