@@ -272,6 +272,8 @@ def test_the_documented_probe_example_loads_and_compiles():
     assert [c.hypothesis_id for c in plan.cases] == ["ec_is_the_baseline", "sam_audio_stream_is_monaural",
                                                      "phase_blind_below_ec", "keeps_half_without_ipd", "envelopes"]
     assert dict(plan.cases[1].setup.params)["hook"] == "blocks.4.hook_resid_post"
+    assert [(c.id, c.kind, c.outcome) for c in plan.cases[0].controls] == [("one_ear", "model", "fails"),
+                                                                           ("scrambled", "ablation", "fails")]
 
 
 def test_spec_session_verifies_a_probe_spec_without_pytest(tmp_path):
