@@ -47,7 +47,7 @@ def run_probe_controls(case: Any) -> tuple[ProbeControlResult, ...]:
     out = []
     for control in case.controls:
         setup, versus = control_setups(case.setup, case.expect, control)
-        stats, record, outcome = judge_probe(setup, dataclasses.replace(case.expect, versus=versus))
+        stats, record, _ = judge_probe(setup, dataclasses.replace(case.expect, versus=versus))
         described = setup.describe() + ("" if versus is None else f" versus {versus.describe()}")
         out.append(ProbeControlResult(
             id=control.id, kind=control.kind, title=control.title, model=f"bmld:{setup.model}", interventions=(),

@@ -30,7 +30,7 @@ Running them is :mod:`latentflow.execution.probe_controls`.
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from latentflow.spec import schema as s
@@ -146,7 +146,8 @@ def resolve_probe_controls(own: tuple[ProbeControl, ...], inherited: tuple[Probe
     if setup is None or expect is None:
         return controls
     resolved = []
-    for control in controls:
+    for declared in controls:
+        control = declared
         if control.model is not None:
             if control.params is not None:
                 params = dict(control.params)

@@ -19,7 +19,10 @@ from latentflow.spec.probe_plan import compile_probe_plan
 HEADER = """\
 latentflow: 1
 claim: {id: probe_controls_demo, title: Probe controls demo, source: tests}
-probe: {stimuli: {tnr_db: [-50.0, -40.0, -30.0, -20.0, -10.0, 0.0], trials_per_class: 8, duration_s: 0.25}, resamples: 40, folds: 2}
+probe:
+  stimuli: {tnr_db: [-50.0, -40.0, -30.0, -20.0, -10.0, 0.0], trials_per_class: 8, duration_s: 0.25}
+  resamples: 40
+  folds: 2
 hypotheses:
 """
 GCC_WITH_CONTROLS = """\
@@ -60,11 +63,11 @@ def test_controls_read_into_what_they_replace():
 
 @pytest.mark.parametrize(("control", "expected"), [
     ("{id: x, model: logmle, outcome: fails}",
-     ["probe.yaml:13", "controls[3].model", "not a registered reference model", "did you mean 'logmel'"]),
+     ["probe.yaml:16", "controls[3].model", "not a registered reference model", "did you mean 'logmel'"]),
     ("{id: x, model: logmel}", ["controls[3].outcome", "must say which outcome", "holds, fails"]),
     ("{id: x, title: nothing}", ["controls[3]", "a control names what it changes"]),
     ("{id: x, model: gcc_phat, outcome: holds}", ["controls[3]", "the hypothesis's own setup"]),
-    ("{id: one_ear, model: ec, outcome: holds}", ["share an id", "the other is at line 10"]),
+    ("{id: one_ear, model: ec, outcome: holds}", ["share an id", "the other is at line 13"]),
     ("{id: x, model: ec, params: {foo: 1}, outcome: holds}", ["controls[3].params", "centres_hz"]),
     ("{id: x, ablation: nope}", ["controls[3].ablation", "not a registered ablation", "target_ipd_scrambled"]),
     ("{id: x, model: logmel, site: blocks.1.hook_resid_post, outcome: fails}",
