@@ -168,8 +168,9 @@ def probe_record(setup: ProbeSetup, outcome: BmldResult) -> dict[str, Any]:
     }
 
 
-def run_probe_case(case: ProbeCase) -> Verdict:
-    setup, expect = case.setup, case.expect
+def judge_probe(setup: ProbeSetup, expect: ProbeExpect) -> tuple[TestResult, dict[str, Any], BmldResult]:
+    """The expectation judged on the setup's (paired) bootstrap: the test's result, what the
+    results file keeps of the run (``extra.probe``), and the BMLD result."""
     outcome = result(setup)
     value, replicates = _quantity(outcome, expect.quantity)
     record = probe_record(setup, outcome)
@@ -188,8 +189,6 @@ def run_probe_case(case: ProbeCase) -> Verdict:
     judged = not problems and all(math.isfinite(v) for v in (value, *interval))
     passed = judged and _judge(expect, value, interval)
     record.update(quantity=expect.quantity, value=_finite(value), value_interval=[_finite(v) for v in interval])
-    if case.model_override is not None:
-        record["model_override_ignored"] = case.model_override
     spread = float(np.std(finite, ddof=1)) if len(finite) > 1 else math.nan
     reason = _reason(expect, value, interval, passed, problems)
     stats = TestResult(
@@ -205,7 +204,19 @@ def run_probe_case(case: ProbeCase) -> Verdict:
         n_resamples=setup.resamples, seed=setup.seed,
         details=(("n_finite_replicates", int(len(finite))),),
     )
-    return Verdict(
+    return stats, record, outcome
+
+
+def run_probe_case(case: ProbeCase, *, controls: bool = True) -> Verdict:
+    """The case's verdict, with its declared controls run and judged (``controls=False``:
+    recorded as skipped, --latentflow-controls off)."""
+    from .probe_controls import judge_probe_controls
+
+    setup, expect = case.setup, case.expect
+    stats, record, outcome = judge_probe(setup, expect)
+    if case.model_override is not None:
+        record["model_override_ignored"] = case.model_override
+    verdict = Verdict(
         case_id=case.case_id, claim_id=case.claim.id, claim_title=case.claim.title,
         hypothesis_id=case.hypothesis_id, title=case.title, location=case.location,
         model=f"bmld:{setup.model}", interventions=(),  # a probe changes stimuli (measure.probe.ablation), not the model
@@ -216,6 +227,7 @@ def run_probe_case(case: ProbeCase) -> Verdict:
         paper=case.paper, params=dict(case.params), extra={"probe": record}, claim_paper=case.claim.paper,
         order=case.index,
     )
+    return judge_probe_controls(verdict, case, enabled=controls)
 
 
 def _reason(expect: ProbeExpect, value: float, interval: tuple[float, float], passed: bool,
@@ -237,4 +249,4 @@ def _finite(value: float) -> float | None:
     return float(value) if value is not None and math.isfinite(value) else None
 
 
-__all__ = ["MEASURE", "curves", "probe_record", "result", "run_probe_case"]
+__all__ = ["MEASURE", "curves", "judge_probe", "probe_record", "result", "run_probe_case"]

@@ -106,7 +106,7 @@ class SpecSession:
 
     def verdict(self, plan: Plan, case: Case | ProbeCase) -> Verdict:
         if isinstance(case, ProbeCase):  # latentflow/execution/probe.py
-            return run_probe_case(case)
+            return run_probe_case(case, controls=self.controls)
         family = [c for c in plan.cases if case.family is not None and c.family == case.family]
         return judge(self.runner.verdict(case, family), self.runner, case, enabled=self.controls)
 

@@ -98,13 +98,7 @@ def parse_controls(
     if own is None:
         return None
     controls = (inherited if outcome == "holds" else ()) + own
-    seen: dict[str, Control] = {}
-    for control in controls:
-        if control.id in seen:
-            r.report(None, None, f"{field}.controls", "two controls of one hypothesis share an id",
-                     value=control.id, line=control.line,
-                     allowed=f"a unique id (the other is at line {seen[control.id].line})")
-        seen[control.id] = control
+    check_unique_ids(controls, field, r)
     if not has_interventions:
         for control in controls:
             if control.interventions is not None:
@@ -139,16 +133,11 @@ def _read_list(node: LineDict, field: str, r: Reader, steps_count: int | None, o
 
 def _control(node: Any, parent: Any, index: int, field: str, r: Reader, steps_count: int | None,
              outcome: str | None, parsed: list[Any] | None) -> Control | None:
-    if not isinstance(node, LineDict):
-        r.report(parent, index, field, "expected a mapping (a control)", value=node,
-                 allowed=f"keys {listing(CONTROL_KEYS)}")
-        return None
     start = r.mark()
-    if not r.check_keys(node, field, CONTROL_KEYS, ("id",)):
+    head = read_control_head(node, parent, index, field, r, CONTROL_KEYS)
+    if head is None:
         return None
-    control_id = r.text(node, "id", field, pattern=s.ID_PATTERN, pattern_help=ID_HELP)
-    title = r.text(node, "title", field)
-    notes = r.text(node, "notes", field)
+    control_id, title, notes = head
     model = r.text(node, "model", field)
     if model is not None:
         _check_model(model, node, field, r)
@@ -167,6 +156,30 @@ def _control(node: Any, parent: Any, index: int, field: str, r: Reader, steps_co
     if declared is None:  # an intervention control: a sham or a contrast
         declared = INTERVENTION_DEFAULT_OUTCOME
     return Control(control_id, declared, model, interventions, title, notes, line=node.line, path=field)
+
+
+def check_unique_ids(controls: tuple[Control, ...], field: str, r: Reader) -> None:
+    """One hypothesis's controls (the file's included) have distinct ids."""
+    seen: dict[str, Control] = {}
+    for control in controls:
+        if control.id in seen:
+            r.report(None, None, f"{field}.controls", "two controls of one hypothesis share an id",
+                     value=control.id, line=control.line,
+                     allowed=f"a unique id (the other is at line {seen[control.id].line})")
+        seen[control.id] = control
+
+
+def read_control_head(node: Any, parent: Any, index: int, field: str, r: Reader,
+                      keys: tuple[str, ...]) -> tuple[str, str | None, str | None] | None:
+    """A control's mapping checked against ``keys``, and its id, title and notes (also for probe
+    specs' controls, latentflow.spec.probe_controls); None when it is no mapping."""
+    if not isinstance(node, LineDict):
+        r.report(parent, index, field, "expected a mapping (a control)", value=node, allowed=f"keys {listing(keys)}")
+        return None
+    if not r.check_keys(node, field, keys, ("id",)):
+        return None
+    control_id = r.text(node, "id", field, pattern=s.ID_PATTERN, pattern_help=ID_HELP)
+    return control_id, r.text(node, "title", field), r.text(node, "notes", field)
 
 
 def _check_model(model: str, node: LineDict, field: str, r: Reader) -> None:

@@ -13,6 +13,7 @@ import dataclasses
 from latentflow.bmld.stimuli import StimulusConfig
 from latentflow.spec import parse as p
 from latentflow.spec import probe as pr
+from latentflow.spec import probe_controls as pc
 from latentflow.spec import schema as s
 from latentflow.spec.json_schema import (
     PLACEHOLDER,
@@ -68,6 +69,23 @@ def _expect() -> dict:
     }, ("direction",), "judged on the paired bootstrap interval of the quantity (minus scale x versus's)")
 
 
+def _controls() -> dict:
+    control = _section(pc.PROBE_CONTROL_KEYS, {
+        "id": {"type": "string", "pattern": _pattern(s.ID_PATTERN)},
+        "title": _text(),
+        "notes": _text(),
+        "model": _name("the control's reference model (default: the hypothesis's)"),
+        "params": {"type": "object", "description": "the control model's parameters (default: its own)"},
+        "site": {"type": "string", "pattern": _pattern(pr.HOOK_SITE)},
+        "ablation": {"anyOf": [{"type": "null"}, {"type": "string", "pattern": _pattern(p.NAME)}],
+                     "description": "another ablation, or none (default: the hypothesis's)"},
+        "outcome": _enum(s.OUTCOMES, "the outcome the control must give (fails: a negative control)"),
+    }, ("id",))
+    control["anyOf"] = [{"required": ["model", "outcome"]}, {"required": ["ablation"], "not": {"required": ["model"]}}]
+    return {"type": "array", "items": control, "minItems": 1,
+            "description": "controls run with the case; it is trusted only when each gives its outcome"}
+
+
 def probe_spec_schema() -> dict:
     """The schema of a probe spec document (without ``$schema``/``$id``)."""
     hypothesis = _section(pr.PROBE_HYPOTHESIS_KEYS, {
@@ -79,6 +97,7 @@ def probe_spec_schema() -> dict:
         "notes": _text(),
         "probe": _probe(()),
         "expect": _expect(),
+        "controls": _controls(),
         "outcome": {"enum": list(s.OUTCOMES)},
         "reason": _text("why the claim fails (with outcome: fails)"),
         "marks": _marks(),
@@ -90,6 +109,7 @@ def probe_spec_schema() -> dict:
             "title": _text(), "source": _text(), "paper": _paper(), "notes": _text(),
         }, ("id", "title", "source")),
         "probe": _probe(()),
+        "controls": _controls(),
         "hypotheses": {"type": "array", "items": hypothesis, "minItems": 1},
         "marks": _marks(),
     }, (p.VERSION_KEY, "claim", "probe", "hypotheses"), "A latentflow probe spec: BMLD claims about frozen models")

@@ -42,15 +42,16 @@ from latentflow.spec.fields import yaml_value
 from latentflow.spec.grammar import MAX_SEED
 from latentflow.spec.hypotheses import read_hypothesis_head
 from latentflow.spec.parse import read_claim
+from latentflow.spec.probe_controls import read_probe_controls, resolve_probe_controls
 from latentflow.spec.reader import Reader
 from latentflow.spec.sections import read_marks, read_outcome
 from latentflow.spec.yaml_loader import VERSION_KEY, LineDict, LineList
 
-PROBE_TOP_KEYS = (VERSION_KEY, "claim", "probe", "hypotheses", "marks")
+PROBE_TOP_KEYS = (VERSION_KEY, "claim", "probe", "controls", "hypotheses", "marks")
 PROBE_KEYS = ("model", "site", "params", "stimuli", "ablation", "ablation_params", "seed", "resamples",
               "confidence", "folds", "regularisation")
-PROBE_HYPOTHESIS_KEYS = ("id", "title", "variant", "parametrize", "paper", "notes", "probe", "expect", "outcome",
-                         "reason", "marks")
+PROBE_HYPOTHESIS_KEYS = ("id", "title", "variant", "parametrize", "paper", "notes", "probe", "expect", "controls",
+                         "outcome", "reason", "marks")
 PROBE_EXPECT_KEYS = ("direction", "null_value", "margin", "quantity", "versus")
 VERSUS_KEYS = ("model", "ablation", "params", "scale")
 PROBE_DIRECTIONS = ("increase", "decrease", "equivalent")
@@ -162,6 +163,8 @@ class ProbeHypothesis:
     reason: str | None = None
     params: s.FrozenDict = field(default_factory=s.FrozenDict, compare=False)
     marks: tuple[str, ...] = ()
+    # latentflow.spec.probe_controls.ProbeControl: the file's `controls:` first, then its own
+    controls: tuple[Any, ...] = ()
     line: int | None = field(default=None, compare=False, repr=False)
     path: str | None = field(default=None, compare=False, repr=False)
 
@@ -202,15 +205,17 @@ def parse_probe_spec(raw: LineDict, file: str, r: Reader) -> ProbeSpec:
     if not r.check_keys(defaults, "probe", PROBE_KEYS, parent=raw, key="probe"):
         defaults = LineDict(line=raw.line)
     marks = read_marks(raw, "", r)
+    file_controls = read_probe_controls(raw, "", r) or ()
     hypotheses: list[ProbeHypothesis] = []
     node = r.sequence(raw, "hypotheses", "", non_empty=True)
     for index, item in enumerate(node or ()):
-        hypotheses.extend(_template(item, node, index, defaults, r))
+        hypotheses.extend(_template(item, node, index, defaults, file_controls, r))
     _check_unique(hypotheses, raw, r)
     return ProbeSpec(file, version or s.SPEC_VERSIONS[-1], claim, tuple(hypotheses), marks)
 
 
-def _template(node: Any, parent: LineList, index: int, defaults: LineDict, r: Reader) -> list[ProbeHypothesis]:
+def _template(node: Any, parent: LineList, index: int, defaults: LineDict, file_controls: tuple,
+              r: Reader) -> list[ProbeHypothesis]:
     field = f"hypotheses[{index}]"
     if not isinstance(node, LineDict):
         r.report(parent, index, field, "expected a mapping (a probe hypothesis)", value=node,
@@ -226,23 +231,27 @@ def _template(node: Any, parent: LineList, index: int, defaults: LineDict, r: Re
     out = []
     for params, body in variants or ():
         label = variant_label(params) if params else None
-        hypothesis = _hypothesis(body, field, r.within(f"variant {label}" if label else None), defaults, params)
+        hypothesis = _hypothesis(body, field, r.within(f"variant {label}" if label else None), defaults,
+                                 file_controls, params)
         if hypothesis is not None:
             out.append(hypothesis)
     return out
 
 
-def _hypothesis(node: LineDict, field: str, r: Reader, defaults: LineDict, params: dict) -> ProbeHypothesis | None:
+def _hypothesis(node: LineDict, field: str, r: Reader, defaults: LineDict, file_controls: tuple,
+                params: dict) -> ProbeHypothesis | None:
     start = r.mark()
     hyp_id, title, variant, notes, paper = read_hypothesis_head(node, field, r, params)
     setup = _setup(node.get("probe"), node, f"{field}.probe", defaults, r)
     expect = _expect(node.get("expect"), node, f"{field}.expect", setup, r)
     outcome, reason = read_outcome(node, field, r)
     marks = read_marks(node, field, r)
+    own = read_probe_controls(node, field, r)
+    controls = resolve_probe_controls(own or (), file_controls, setup, expect, outcome, field, r)
     if r.failed_since(start) or setup is None or expect is None:
         return None
     return ProbeHypothesis(hyp_id, title, variant, setup, expect, paper, notes, outcome, reason,
-                           s.freeze(params), marks, node.line, field)
+                           s.freeze(params), marks, controls, node.line, field)
 
 
 # -- the probe section ------------------------------------------------------------------------

@@ -42,6 +42,8 @@ class ProbeCase:
     marks: tuple[str, ...] = field(default=(), compare=False)
     index: int = field(default=0, compare=False)
     model_override: str | None = None  # --latentflow-model, which probe cases do not use
+    # latentflow.spec.probe_controls.ProbeControl, run with the case (latentflow.execution.probe_controls)
+    controls: tuple[Any, ...] = ()
 
     @property
     def location(self) -> str:
@@ -84,6 +86,7 @@ def compile_probe_plan(spec: ProbeSpec, overrides: Overrides | None = None) -> P
             variant=h.variant, title=h.title, setup=_overridden(h.probe, overrides), expect=expect, paper=h.paper,
             notes=h.notes, outcome=h.outcome, reason=h.reason, params=h.params, source_file=spec.file, line=h.line,
             marks=tuple(dict.fromkeys((*spec.marks, *h.marks))), index=index, model_override=overrides.model,
+            controls=h.controls,
         ))
     return ProbePlan(spec.file, spec.claim, tuple(cases))
 

@@ -256,6 +256,10 @@ def test_the_json_schema_takes_probe_specs_and_catches_their_mistakes():
     assert "hypotheses/0/expect/direction" in problems(good.replace("direction: increase", "direction: up"))
     assert "hypotheses/0/probe" in problems(good.replace("{model: gcc_phat}", "{model: gcc_phat, sight: x}"))
     assert "probe/stimuli" in problems(good.replace("trials_per_class: 8", "trials: 8"))
+    controls = good + "    controls: [{id: one_ear, model: logmel, outcome: fails}, {id: sham, ablation: none}]\n"
+    assert problems(controls) == []
+    assert "hypotheses/0/controls/0" in problems(controls.replace("model: logmel, outcome: fails", "model: logmel"))
+    assert "hypotheses/0/controls/1" in problems(controls.replace("ablation: none", "abl: x"))
 
 
 def test_the_documented_probe_example_loads_and_compiles():
@@ -268,6 +272,8 @@ def test_the_documented_probe_example_loads_and_compiles():
     assert [c.hypothesis_id for c in plan.cases] == ["ec_is_the_baseline", "sam_audio_stream_is_monaural",
                                                      "phase_blind_below_ec", "keeps_half_without_ipd", "envelopes"]
     assert dict(plan.cases[1].setup.params)["hook"] == "blocks.4.hook_resid_post"
+    assert [(c.id, c.kind, c.outcome) for c in plan.cases[0].controls] == [("one_ear", "model", "fails"),
+                                                                           ("scrambled", "ablation", "fails")]
 
 
 def test_spec_session_verifies_a_probe_spec_without_pytest(tmp_path):
