@@ -14,7 +14,7 @@ layer: ``extra.baseline_rates`` (the ``entropy_rate`` measure on the baseline ru
 and head the mean |step-to-step change|, averaged) against the spec's threshold
 (``extra.stable_threshold``, its ``null_value``), so the plot agrees with the verdicts. Other
 layers fall back to the rate of the averaged trajectory (``entropy_rate`` of the heatmap row,
-the measure LSAC calibrates with) against ``DEFAULT_STABLE_THRESHOLD``; averaging first gives
+the measure LSAC tunes with) against ``DEFAULT_STABLE_THRESHOLD``; averaging first gives
 lower rates, so the caption says which was used.
 """
 

@@ -23,8 +23,8 @@ from typing import Any
 
 from latentflow.spec.errors import listing
 from latentflow.spec.reader import Reader
-from latentflow.spec.schema import SAMPLER_METHODS, TIERS
 from latentflow.spec.yaml_loader import LineDict, LineList
+from latentflow.vocabulary import RENAMED, SAMPLER_METHODS, TIERS
 
 SECTION = "derive"
 _BLOCK = re.compile(r"blocks\.(\d+)\.")
@@ -79,12 +79,12 @@ METHODS: dict[str, Method] = {
          "rates": "every layer's rate, layer 0 first"},
         {"threshold": 0.0, "stable_layers": [0], "fast_layers": [0], "rates": [0.0]},
     ),
-    "lsac_calibration": Method(
-        "LSAC's calibration as `latentflow bench lsac` makes it (latentflow.acceleration.calibration): "
+    "lsac_tuning": Method(
+        "LSAC's tuning as `latentflow bench lsac` makes it (latentflow.acceleration.tuning): "
         "per-layer entropy trajectories on TRAIN-split examples give each preset's freeze steps; "
         "entries at or past the last step (which cache nothing) are left out",
         {**_COMMON, "n": Setting("int", 4, _COMMON["n"].doc, 1, 100_000),
-         "threshold": Setting("number", 0.01, "stable-layer entropy-rate threshold of the calibration", 0.0, None)},
+         "threshold": Setting("number", 0.01, "stable-layer entropy-rate threshold of the tuning", 0.0, None)},
         {"safe": "the Safe preset's plan {layer: freeze_step}",
          "balanced": "the Balanced preset's plan {layer: freeze_step}",
          "aggressive": "the Aggressive preset's plan {layer: freeze_step}"},
@@ -205,6 +205,15 @@ def _read_section(raw: LineDict, r: Reader) -> dict[str, DerivationRequest]:
                      allowed="{} (the defaults) or settings such as {tier: noisy, n: 16}")
             continue
         method = entry.get("from", name)
+        if method in RENAMED:
+            new = RENAMED[method]
+            r.report(entry if "from" in entry else section, "from" if "from" in entry else name,
+                     f"{field}.from" if "from" in entry else field,
+                     f"the derivation method {method!r} was renamed {new!r}", value=method,
+                     allowed=listing(tuple(METHODS)),
+                     hint=None if "from" in entry else f"rename the entry and its {{derived: {name}.QUANTITY}} "
+                                                       f"values to {new}, or keep the name and add from: {new}")
+            continue
         if method not in METHODS:
             r.report(entry if "from" in entry else section, "from" if "from" in entry else name,
                      f"{field}.from" if "from" in entry else field, "unknown derivation method", value=method,

@@ -38,6 +38,7 @@ from latentflow.spec.expand import variant_label
 from latentflow.spec.fuzz import corner_values, parse_fuzz_instance
 from latentflow.spec.reader import Reader
 from latentflow.spec.sections import FileContext, lines_with_args
+from latentflow.vocabulary import RENAMED
 
 Sites = Iterable[str] | Callable[[str], bool] | None
 
@@ -477,7 +478,10 @@ class _Checker:
         for problem in arg_problems(params, args):
             key, param = problem.key, problem.param
             where = lines.get(f"args.{key}", lines.get("args", line))
-            if problem.problem == "unknown":
+            if problem.problem == "unknown" and RENAMED.get(key) in params:
+                r.report(None, None, f"{path}.args.{key}", f"argument {key!r} of {kind} {name!r} was renamed "
+                         f"{RENAMED[key]!r}", value=key, allowed=described, line=where)
+            elif problem.problem == "unknown":
                 r.report(
                     None,
                     None,
