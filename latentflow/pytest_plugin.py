@@ -255,7 +255,7 @@ def pytest_configure(config: pytest.Config) -> None:
 def builtin_marks() -> list[tuple[str, str]]:
     """The marks every spec case can be selected by (``-m``); per-claim ones (``claim_<id>``)
     and those a spec declares (``marks:``) are registered as their files are collected."""
-    from latentflow.spec.schema import TIERS
+    from latentflow.vocabulary import TIERS
 
     return [("latentflow", "a case compiled from a latentflow spec file"),
             ("fuzz", "a latentflow fuzz check (property-based)"),

@@ -12,7 +12,6 @@ from latentflow.audio.io import AudioFileError, fixtures_root, read_audio, resam
 from latentflow.audio.speech import SAMPLE_RATE, SENTENCES, VOICES, SpeechPool, Utterance, Voice, load_pool
 from latentflow.audio.tiers import (
     SPEECH_PROMPTS,
-    TIERS,
     MixtureBatch,
     MixtureExample,
     MixtureSampler,
@@ -31,7 +30,6 @@ __all__ = [
     "SAMPLE_RATE",
     "SENTENCES",
     "SPEECH_PROMPTS",
-    "TIERS",
     "VOICES",
     "AudioFileError",
     "MixtureBatch",

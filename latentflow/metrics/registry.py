@@ -43,7 +43,6 @@ from latentflow.metrics.separation import (
 from latentflow.registry import Registry, UnknownNameError
 from latentflow.vocabulary import COMPARES
 
-COMPARE_KINDS = COMPARES  # the name latentflow.metrics has always exported
 _NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 
 
@@ -134,10 +133,10 @@ def register_metric(name: str, function: Callable[..., object], *, higher_is_bet
         raise ValueError(
             f"metric {name!r}: {repeated} declared more than once across requires, accepts and params"
         )
-    unknown_kinds = [k for k in compare if k not in COMPARE_KINDS]
+    unknown_kinds = [k for k in compare if k not in COMPARES]
     if unknown_kinds or not compare:
         raise ValueError(
-            f"metric {name!r}: compare must list some of {COMPARE_KINDS}; got {tuple(compare)!r}"
+            f"metric {name!r}: compare must list some of {COMPARES}; got {tuple(compare)!r}"
         )
     low, high = (float(b) for b in bounds)
     if not low < high:

@@ -9,6 +9,7 @@ from latentflow.spec.grammar import FAMILY_KEYS, NAME, NAME_HELP
 from latentflow.spec.reader import Reader
 from latentflow.spec.sections import key_line
 from latentflow.spec.yaml_loader import LineDict
+from latentflow.vocabulary import CORRECTIONS
 
 
 def read_family(
@@ -17,7 +18,7 @@ def read_family(
     section = node[key]
     if not r.check_keys(section, field, FAMILY_KEYS, FAMILY_KEYS, parent=node, key=key):
         return None
-    correction = r.choice(section, "correction", field, s.CORRECTIONS)
+    correction = r.choice(section, "correction", field, CORRECTIONS)
     return None if correction is None else s.FamilySpec(name=name, correction=correction, line=section.line)
 
 

@@ -41,6 +41,7 @@ from latentflow.spec.sections import (
 )
 from latentflow.spec.sequential import sequential_design_problem, sequential_field, stats_design
 from latentflow.spec.yaml_loader import VERSION_KEY, LineDict
+from latentflow.vocabulary import TIERS
 
 __all__ = [
     "FileContext", "corner_values", "parse_fuzz_instance", "parse_fuzz_template",
@@ -98,7 +99,7 @@ def parse_spec(
     # rejected anyway because the broken section was reported. A sequential file's
     # examples are its max_n (fuzz checks run on them too).
     data_fields = {
-        "tier": s.TIERS[0],
+        "tier": TIERS[0],
         "n": (sequential_fields or {}).get("max_n", 1),
         **(data_fields or {}),
     }
@@ -193,7 +194,7 @@ def _complete_data(node: LineDict, field: str, r: Reader, sequential: bool = Fal
                 None,
                 f"{field}.{key}",
                 f"data needs {key!r}",
-                allowed="tier: " + "|".join(s.TIERS)
+                allowed="tier: " + "|".join(TIERS)
                 if key == "tier"
                 else "n: the number of examples",
             )
