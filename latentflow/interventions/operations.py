@@ -93,7 +93,7 @@ class Operation:
             raise ValueError(f"operation {self.name!r} got unknown argument(s) {unknown}; allowed: {sorted(params)}")
         if problems:  # the first in the order the operation declares its parameters
             first = min(problems, key=lambda p: list(params).index(p.key))
-            name, param = first.key, first.param
+            name, param = first.key, params[first.key]  # unknown ones were refused above
             if first.problem == "missing":
                 raise ValueError(f"operation {self.name!r} needs argument {name!r} ({param.type_name()}): {param.doc}")
             allowed = f" one of {list(param.choices)}" if param.choices else f" a {param.type_name()}"

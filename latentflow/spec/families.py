@@ -24,8 +24,10 @@ def read_family(
 
 def read_families(raw: LineDict, r: Reader) -> tuple[s.FamilySpec, ...]:
     node = r.mapping(raw, "families", "")
+    if node is None:
+        return ()
     out = []
-    for name in node or ():
+    for name in node:
         if not isinstance(name, str) or not NAME.match(name):
             r.report(
                 node, name, f"families.{name}", "not a family name", value=name, allowed=NAME_HELP
@@ -113,6 +115,7 @@ def check_family_designs(
                 line=f.line,
             )
             continue
+        designs: set[tuple[str | None, str | None]]  # (method, alternative); (None, None): no sequential member
         designs = {(h.sequential.method, "equivalence" if h.expect.direction == "equivalent" else h.expect.direction)
                    for h in members if h.sequential is not None and h.expect is not None} or {(None, None)}
         for method, alternative in sorted(designs, key=str):  # e_bh holds for some designs only

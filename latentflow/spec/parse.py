@@ -40,7 +40,7 @@ from latentflow.spec.sections import (
     section_fields,
 )
 from latentflow.spec.sequential import sequential_design_problem, sequential_field, stats_design
-from latentflow.spec.yaml_loader import VERSION_KEY, LineDict
+from latentflow.spec.yaml_loader import VERSION_KEY, LineDict, LineList
 from latentflow.vocabulary import TIERS
 
 __all__ = [
@@ -118,12 +118,12 @@ def parse_spec(
     )
 
     hypotheses: list[s.Hypothesis] = []
-    node = r.sequence(raw, "hypotheses", "", non_empty=True)
-    for index, item in enumerate(node or ()):
+    node = r.sequence(raw, "hypotheses", "", non_empty=True) or LineList()
+    for index, item in enumerate(node):
         hypotheses.extend(parse_hypothesis_template(item, node, index, r, ctx))
     fuzz: list[s.FuzzSpec] = []
-    node = r.sequence(raw, "fuzz", "", non_empty=True)
-    for index, item in enumerate(node or ()):
+    node = r.sequence(raw, "fuzz", "", non_empty=True) or LineList()
+    for index, item in enumerate(node):
         check = parse_fuzz_template(item, node, index, r, ctx)
         if check is not None:
             fuzz.append(check)
@@ -202,7 +202,8 @@ def _complete_data(node: LineDict, field: str, r: Reader, sequential: bool = Fal
 
 def _check_unique_ids(hypotheses: list[s.Hypothesis], fuzz: list[s.FuzzSpec], r: Reader) -> None:
     seen: dict[tuple[str, str | None], int | None] = {}
-    for item in [*hypotheses, *fuzz]:
+    items: list[s.Hypothesis | s.FuzzSpec] = [*hypotheses, *fuzz]
+    for item in items:
         key = (item.id, getattr(item, "variant", None))
         shown = item.id + (f"[{key[1]}]" if key[1] else "")
         line = key_line(item, "id")

@@ -31,7 +31,7 @@ def fixture_session():
 
 
 def test_the_bundled_model_derives_the_constants_its_specs_recorded(fixture_session):
-    session, plans = fixture_session
+    _session, plans = fixture_session
     cases = {c.case_id: c for plan in plans.values() for c in plan.cases}
     rates = [c for c in cases.values() if c.measure.metric == "entropy_rate"]
     assert len(rates) == 8 and {c.expect.null_value for c in rates} == {RECORDED["threshold"]}
