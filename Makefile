@@ -3,7 +3,7 @@
 # pyproject.toml, constraints/ or the set-up scripts change.
 #   make verify   the claims in specs/ (plus the official parity check)
 #   make test     the whole test suite
-#   make lint     ruff and mypy with the configuration in pyproject.toml (not yet in CI: see README)
+#   make lint     ruff and mypy with the configuration in pyproject.toml (CI runs it before make test)
 # Extra pytest arguments: make test PYTEST_ARGS="-k parity -x"
 
 export LATENTFLOW_VENV := $(abspath $(or $(LATENTFLOW_VENV),.venv))

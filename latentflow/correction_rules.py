@@ -48,8 +48,7 @@ def check_correction(correction: str, *, sequential: bool, method: str | None = 
         raise ValueError(f"correction {name!r} is not valid with {design}: {rule['why']}. "
                          f"Allowed with {design}: {', '.join(allowed)}")
     designs = rule.get("sequential_designs")
-    if sequential and designs is not None and method is not None:
-        if alternative not in designs.get(method, ()):
-            raise ValueError(f"correction {name!r} is not valid with method {method!r} and "
-                             f"alternative {alternative!r}: {rule['why_design']}")
+    if sequential and isinstance(designs, dict) and method is not None and alternative not in designs.get(method, ()):
+        raise ValueError(f"correction {name!r} is not valid with method {method!r} and "
+                         f"alternative {alternative!r}: {rule['why_design']}")
     return name

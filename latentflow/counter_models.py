@@ -42,8 +42,8 @@ def _no_text_injection(model: SamAudioModel) -> None:
 def _no_cross_attention(model: SamAudioModel) -> None:
     # Every cross-attention writes nothing to the stream.
     with torch.no_grad():
-        for block in model.blocks:
-            block.cross_attention.wo.weight.zero_()
+        for attention in model.attention_modules("cross"):
+            attention.wo.weight.zero_()
 
 
 def _no_anchor_path(model: SamAudioModel) -> None:
@@ -97,13 +97,15 @@ def _drifting_attention(model: SamAudioModel) -> None:
 
 
 for _counter in (
-    CounterModel("no_text_injection", "the additive text injection memory_proj(text) carries nothing", _no_text_injection),
+    CounterModel("no_text_injection", "the additive text injection memory_proj(text) carries nothing",
+                 _no_text_injection),
     CounterModel("no_cross_attention", "cross-attention outputs are zero in every block", _no_cross_attention),
     CounterModel("no_anchor_path", "span anchors never reach the stream", _no_anchor_path),
     CounterModel("uniform_self_attention", "self-attention is uniform in every block", _uniform_self_attention),
     CounterModel("oscillating_attention", "self-attention sharpness alternates every step; nothing converges",
                  _oscillating_attention),
-    CounterModel("drifting_attention", "self-attention patterns shift in time every step; no cached pattern stays valid",
+    CounterModel("drifting_attention",
+                 "self-attention patterns shift in time every step; no cached pattern stays valid",
                  _drifting_attention),
 ):
     COUNTER_MODELS.register(_counter.name, _counter)

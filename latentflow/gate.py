@@ -29,9 +29,9 @@ import argparse
 import math
 import sys
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Union
+from typing import Any
 
 # the format has one home: latentflow/results.py (ResultsError is re-exported for callers of the gate)
 from .results import ResultsError, model_label, read_results, results_verdicts
@@ -45,7 +45,7 @@ DEFAULT_TOLERANCE = 0.5
 
 EXIT_OK, EXIT_REGRESSION, EXIT_INVALID = 0, 1, 2
 
-MeanTolerance = Union[float, Mapping[str, float], None]
+MeanTolerance = float | Mapping[str, float] | None
 
 # Row statuses, in the order the summary lists them.
 BROKE = "claim broke"
@@ -212,14 +212,18 @@ def compare(baseline: Mapping[str, Any], candidate: Mapping[str, Any], tolerance
 def _compare_case(a: CaseNumbers | None, b: CaseNumbers | None, tolerance: float,
                   mean_limits: dict[str, float] | None) -> GateRow:
     shown = b if b is not None else a
-    row = dict(case_id=shown.case_id, effect_size_name=shown.effect_size_name,
-               held_before=None if a is None else a.holds, held_after=None if b is None else b.holds,
-               effect_before=None if a is None else a.effect_size, effect_after=None if b is None else b.effect_size,
-               mean_before=None if a is None else a.mean_difference, mean_after=None if b is None else b.mean_difference)
+    if shown is None:
+        raise ValueError("a compared case needs a baseline or a candidate verdict")
+    row = GateRow(case_id=shown.case_id, status=OK, effect_size_name=shown.effect_size_name,
+                  held_before=None if a is None else a.holds, held_after=None if b is None else b.holds,
+                  effect_before=None if a is None else a.effect_size,
+                  effect_after=None if b is None else b.effect_size,
+                  mean_before=None if a is None else a.mean_difference,
+                  mean_after=None if b is None else b.mean_difference)
     if a is None:
-        return GateRow(status=NEW, reasons=("only in the candidate: not gated until it is in the baseline",), **row)
+        return replace(row, status=NEW, reasons=("only in the candidate: not gated until it is in the baseline",))
     if b is None:
-        return GateRow(status=MISSING, reasons=("in the baseline but not in the candidate",), **row)
+        return replace(row, status=MISSING, reasons=("in the baseline but not in the candidate",))
     problems: list[tuple[str, str]] = []
     if a.holds and not b.holds:
         problems.append((BROKE, f"held in the baseline, does not hold in the candidate: {b.reason}"))
@@ -229,7 +233,7 @@ def _compare_case(a: CaseNumbers | None, b: CaseNumbers | None, tolerance: float
     elif a.effect_size is not None and b.effect_size is None:
         problems.append((EFFECT_LOST, f"effect size {_num(a.effect_size)} in the baseline, none in the "
                                       f"candidate: {b.reason}"))
-    elif a.effect_size is not None and abs(b.effect_size - a.effect_size) > tolerance:
+    elif a.effect_size is not None and b.effect_size is not None and abs(b.effect_size - a.effect_size) > tolerance:
         problems.append((EFFECT_MOVED, f"{a.effect_size_name} moved by {_signed(b.effect_size - a.effect_size)}, "
                                        f"more than the tolerance {_num(tolerance)}"))
     limit = _mean_limit(mean_limits, b.metric)
@@ -242,10 +246,10 @@ def _compare_case(a: CaseNumbers | None, b: CaseNumbers | None, tolerance: float
                                          f"{_signed(b.mean_difference - a.mean_difference)}, more than the "
                                          f"tolerance {_num(limit)}"))
     if problems:
-        return GateRow(status=problems[0][0], reasons=tuple(text for _, text in problems), **row)
+        return replace(row, status=problems[0][0], reasons=tuple(text for _, text in problems))
     if b.holds and not a.holds:
-        return GateRow(status=NOW_HOLDS, reasons=("did not hold in the baseline, holds in the candidate",), **row)
-    return GateRow(status=OK, **row)
+        return replace(row, status=NOW_HOLDS, reasons=("did not hold in the baseline, holds in the candidate",))
+    return row
 
 
 def _check_tolerance(value: Any, name: str) -> float:
@@ -293,7 +297,8 @@ def render_markdown(report: GateReport) -> str:
         "## latentflow gate",
         "",
         f"- baseline: `{report.baseline}`" + (f" (model `{report.baseline_model}`)" if report.baseline_model else ""),
-        f"- candidate: `{report.candidate}`" + (f" (model `{report.candidate_model}`)" if report.candidate_model else ""),
+        f"- candidate: `{report.candidate}`"
+        + (f" (model `{report.candidate_model}`)" if report.candidate_model else ""),
         f"- tolerance: |change of effect size| <= {_num(report.tolerance)}"
         + ("" if report.tolerance_mean is None else "; |change of mean difference| <= "
            + ", ".join(f"{_num(v)} ({'any metric' if k == '*' else k})" for k, v in report.tolerance_mean)),

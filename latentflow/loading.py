@@ -113,8 +113,8 @@ def _load_file(path: Path, text_encoder: Any) -> SeparatorParts:
     has_dacvae = any(k.startswith(CODEC_PREFIX) for k in tensors)
     if has_dacvae:
         if META_CODEC in metadata:
-            raise CheckpointError(f"{path}: metadata {META_CODEC!r} names the mel codec {metadata[META_CODEC]}, but the "
-                                  f"file also holds DAC-VAE weights ({CODEC_PREFIX}*); it cannot need both")
+            raise CheckpointError(f"{path}: metadata {META_CODEC!r} names the mel codec {metadata[META_CODEC]}, "
+                                  f"but the file also holds DAC-VAE weights ({CODEC_PREFIX}*); it cannot need both")
         codec = _dacvae_from_file(tensors, metadata, str(path))
         # a SAM Audio checkpoint's text encoder is T5 (t5-base unless the metadata names another)
         spec = TextEncoderSpec(name=metadata.get(META_TEXT_ENCODER, "t5-base"), dim=cfg.text_dim)
@@ -123,7 +123,8 @@ def _load_file(path: Path, text_encoder: Any) -> SeparatorParts:
         check_codec_metadata(metadata, str(path))
         codec = MelCodec()
         # LATENTFLOW_TEXT_ENCODER is for the T5 of SAM Audio checkpoints, not for the bundled model's MiniLM
-        encoder = _plain_encoder(text_encoder if text_encoder is not None else metadata.get(META_TEXT_ENCODER, "minilm"))
+        encoder = _plain_encoder(
+            text_encoder if text_encoder is not None else metadata.get(META_TEXT_ENCODER, "minilm"))
     return SeparatorParts(model.eval(), codec, encoder, report, str(path))
 
 
@@ -175,7 +176,8 @@ def _load_codec(codec, tensors: Mapping[str, torch.Tensor], source: str) -> None
     problems = state_dict_problems(expected, {CODEC_PREFIX + k: v for k, v in own.items()})
     if problems:
         listing = " ".join(line.strip() for problem in problems for line in problem.splitlines())
-        raise CheckpointError(f"{source}: {CODEC_PREFIX}* weights do not fit the DAC-VAE config {codec.config}: {listing}")
+        raise CheckpointError(
+            f"{source}: {CODEC_PREFIX}* weights do not fit the DAC-VAE config {codec.config}: {listing}")
     codec.load_state_dict(own, strict=True, assign=True)
 
 

@@ -400,7 +400,6 @@ __all__ = [
     "ANCHOR_NULL",
     "ANCHOR_POSITIVE",
     "ANCHOR_TOKENS",
-    "PROMPT_KINDS",
     "Separation",
     "Separator",
     "check_span",

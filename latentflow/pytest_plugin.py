@@ -255,7 +255,7 @@ def pytest_configure(config: pytest.Config) -> None:
 def builtin_marks() -> list[tuple[str, str]]:
     """The marks every spec case can be selected by (``-m``); per-claim ones (``claim_<id>``)
     and those a spec declares (``marks:``) are registered as their files are collected."""
-    from latentflow.spec.schema import TIERS
+    from latentflow.vocabulary import TIERS
 
     return [("latentflow", "a case compiled from a latentflow spec file"),
             ("fuzz", "a latentflow fuzz check (property-based)"),
@@ -303,7 +303,7 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
     lines = [CONTROLS_OFF] if config.getoption("latentflow_controls") == "off" else []
     if n is None:
         return lines
-    return lines + [f"latentflow: smoke run, every case with at most {n} examples (--latentflow-n): "
+    return [*lines, f"latentflow: smoke run, every case with at most {n} examples (--latentflow-n): "
             "verdicts are not the claims' verdicts"]
 
 
@@ -471,10 +471,10 @@ class ResultsCollector:
             return
         for key, value in report.user_properties:
             if key == VERDICT_PROPERTY:
-                data = json.loads(value)
+                data = json.loads(str(value))  # written by this plugin as JSON text
                 self.verdicts[data["case_id"]] = data
             elif key == SETUP_PROPERTY:
-                self.setups.update(json.loads(value))
+                self.setups.update(json.loads(str(value)))
 
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
         from latentflow.results import write_results

@@ -10,6 +10,7 @@ features, curves and BMLDs are computed once. Verdicts travel exactly as separat
 from __future__ import annotations
 
 import json
+from typing import TYPE_CHECKING
 
 import pytest
 
@@ -21,6 +22,9 @@ from latentflow.pytest_plugin import (
     mark_spec_item,
 )
 from latentflow.xdist_scheduling import PROBE_GROUP_PREFIX
+
+if TYPE_CHECKING:
+    from latentflow.execution.verdict import Verdict
 
 
 def is_probe_plan(plan) -> bool:
@@ -53,7 +57,7 @@ class ProbeItem(pytest.Item):
         super().__init__(**kwargs)
         self.plan = plan
         self.case = case
-        self.verdict = None
+        self.verdict: Verdict | None = None
         mark_spec_item(self, "probe", case, ClaimDoesNotHold)
 
     def runtest(self) -> None:

@@ -9,6 +9,7 @@ imports the code behind an entry.
 
 from __future__ import annotations
 
+import builtins
 import difflib
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
@@ -58,7 +59,7 @@ class Param:
         return self.default is REQUIRED
 
     @property
-    def types(self) -> tuple[type, ...]:
+    def types(self) -> tuple[builtins.type, ...]:  # builtins: the field `type` shadows the name here
         return self.type if isinstance(self.type, tuple) else (self.type,)
 
     def type_name(self) -> str:
@@ -76,7 +77,7 @@ class Param:
         return self.choices is None or value in self.choices
 
     @classmethod
-    def coerce(cls, declared: Param | tuple[Any, ...] | type) -> Param:
+    def coerce(cls, declared: Param | tuple[Any, ...] | builtins.type) -> Param:
         """Accept the short forms ``float`` and ``(float, 1.0, "doc")`` as well as a Param."""
         if isinstance(declared, Param):
             return declared

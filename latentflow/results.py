@@ -68,7 +68,7 @@ def results_payload(verdicts: Iterable[Mapping[str, Any]], *, model: str | None 
     that nobody mistakes its verdicts for the claims'.
     """
     ordered = sorted((dict(v) for v in verdicts), key=lambda v: v["case_id"])
-    setups = {name: dict(setups[name]) for name in sorted(setups or {})}
+    setups = {name: dict(setup) for name, setup in sorted((setups or {}).items())}
     only = next(iter(setups.values())) if len(setups) == 1 else {}
     # the constants derived per model: a run's controls add counter-models, which derive nothing
     derived = [setup["derived"] for setup in setups.values() if setup.get("derived")]

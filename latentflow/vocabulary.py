@@ -44,3 +44,12 @@ CORRECTIONS = (*FIXED_N_CORRECTIONS, "none", "e_bh")
 SEQUENTIAL_METHODS = ("t_mixture", "betting")
 # the fixed-n test whose numbers a sequential case shows next to its own (expect.test)
 SEQUENTIAL_FIXED_N_TESTS = ("paired_t", "tost")
+
+# -- words the spec language renamed ------------------------------------------------------------
+# old word -> the word now. A file that still writes an old word is refused with an error that
+# names the new one at the old word's line (never accepted silently, never a bare "unknown").
+# "calibration" means statistical calibration only; LSAC's per-model freeze steps are tuning.
+RENAMED = {
+    "lsac_calibration": "lsac_tuning",  # the derive: method (and so the default entry name)
+    "calibrated_on": "tuned_on",  # the lsac operation's argument
+}

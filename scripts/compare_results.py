@@ -39,7 +39,7 @@ def differences(a: Any, b: Any, where: str, rel_tol: float) -> Iterator[str]:
     elif isinstance(a, list) and isinstance(b, list):
         if len(a) != len(b):
             yield f"{where}: {len(a)} items before, {len(b)} after"
-        for index, (x, y) in enumerate(zip(a, b)):
+        for index, (x, y) in enumerate(zip(a, b, strict=False)):  # a length difference is reported above
             yield from differences(x, y, f"{where}[{index}]", rel_tol)
     elif _number(a) and _number(b):
         if not (a == b or (math.isfinite(a) and math.isfinite(b) and math.isclose(a, b, rel_tol=rel_tol))):

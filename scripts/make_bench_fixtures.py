@@ -30,6 +30,7 @@ if str(REPO) not in sys.path:  # runnable from a checkout without installing the
     sys.path.insert(0, str(REPO))
 
 from latentflow.audio import speech  # noqa: E402
+from latentflow.vocabulary import SPLITS  # noqa: E402
 
 
 def dpkg_version(package: str) -> str | None:
@@ -87,7 +88,7 @@ def build_split(split: str, out: Path) -> dict:
 def measure_voice_f0(out: Path, manifest: dict) -> dict[str, float]:
     """Median F0 of each voice over its pooled utterances (read back from the FLAC)."""
     f0 = {}
-    for split in speech.SPLITS:
+    for split in SPLITS:
         entry = manifest["splits"][split]
         data, _ = soundfile.read(str(out / entry["file"]), dtype="float32")
         per_voice: dict[str, list[float]] = {}
@@ -171,7 +172,7 @@ def main(argv: list[str] | None = None) -> int:
             {"id": i, "text": t, "split": "train" if i in speech.TRAIN_SENTENCES else "test"}
             for i, t in enumerate(speech.SENTENCES)
         ],
-        "splits": {split: build_split(split, out) for split in speech.SPLITS},
+        "splits": {split: build_split(split, out) for split in SPLITS},
     }
     f0 = measure_voice_f0(out, manifest)
     for v in manifest["voices"]:

@@ -328,14 +328,14 @@ def test_readme_starts_with_exactly_two_commands():
     assert _readme_commands() == ["make verify", "make test"]
 
 
-def test_ci_runs_exactly_the_readme_test_command():
+def test_ci_runs_the_linters_then_exactly_the_readme_test_command():
     ci_run = ROOT / ".ci" / "run"
     assert os.access(ci_run, os.X_OK)
     lines = ci_run.read_text().splitlines()
     assert lines[0] == "#!/usr/bin/env bash"
     assert "set -euo pipefail" in lines
     commands = [line for line in lines[1:] if line.strip() and not line.startswith(("#", "set ", "cd "))]
-    assert commands == [_readme_commands()[1]]
+    assert commands == ["make lint", _readme_commands()[1]]
 
 
 def test_makefile_targets_run_the_documented_jobs():

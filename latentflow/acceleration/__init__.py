@@ -2,9 +2,9 @@
 the baselines it is compared with (step truncation, DeepCache-style Skip-2), with analytic FLOP
 counts and a benchmark (``latentflow bench lsac``). See docs/lsac.md.
 
-    from latentflow.acceleration import calibrate_lsac, measure_entropy_profile, sample_lsac
-    profile = measure_entropy_profile(model, calibration_conds, steps=16, method="euler")
-    plan = calibrate_lsac(profile).plan("balanced")
+    from latentflow.acceleration import measure_entropy_profile, sample_lsac, tune_lsac
+    profile = measure_entropy_profile(model, tuning_conds, steps=16, method="euler")
+    plan = tune_lsac(profile).plan("balanced")
     result = sample_lsac(model, cond, plan, steps=16, method="euler", seeds=[0])
     result.final, result.record
 """
@@ -13,16 +13,6 @@ from __future__ import annotations
 
 from .adaptive import DEFAULT_DRIFT_THRESHOLD, AdaptiveConfig, AdaptiveController, relative_drift, sample_adaptive
 from .baselines import DeepCacheConfig, DeepCacheController, sample_deepcache, sample_truncated
-from .calibration import (
-    PRESET_NAMES,
-    EntropyProfile,
-    LSACCalibration,
-    ThresholdTuning,
-    calibrate_lsac,
-    measure_entropy_profile,
-    preset_plans,
-    tune_drift_threshold,
-)
 from .flops import (
     RunFlops,
     attention_flops,
@@ -36,6 +26,16 @@ from .flops import (
 from .frozen import FrozenPattern, FrozenPatternConfig
 from .lsac import AcceleratedSample, LSACController, LSACPlan, lsac_caching, sample_controlled, sample_lsac
 from .record import ComputeRecord, EvaluationRecord
+from .tuning import (
+    PRESET_NAMES,
+    EntropyProfile,
+    LSACTuning,
+    ThresholdTuning,
+    measure_entropy_profile,
+    preset_plans,
+    tune_drift_threshold,
+    tune_lsac,
+)
 
 __all__ = [
     "DEFAULT_DRIFT_THRESHOLD",
@@ -50,14 +50,13 @@ __all__ = [
     "EvaluationRecord",
     "FrozenPattern",
     "FrozenPatternConfig",
-    "LSACCalibration",
     "LSACController",
     "LSACPlan",
+    "LSACTuning",
     "RunFlops",
     "ThresholdTuning",
     "attention_flops",
     "block_flops",
-    "calibrate_lsac",
     "count_for",
     "count_run",
     "evaluation_flops",
@@ -73,4 +72,5 @@ __all__ = [
     "sample_truncated",
     "self_attention_saving",
     "tune_drift_threshold",
+    "tune_lsac",
 ]

@@ -1,6 +1,6 @@
 """Adaptive refresh: LSAC whose cached patterns are recomputed when the layer's input drifts.
 
-The paper's LSAC freezes a layer's pattern at a fixed step chosen from calibration data (the
+The paper's LSAC freezes a layer's pattern at a fixed step chosen from tuning data (the
 notes list the static thresholds as a limitation). Here every candidate layer caches its
 pattern from a start step on, and at each later evaluation measures a cheap drift signal: the
 relative change of the layer's self-attention input (``blocks.{i}.attn.hook_in``, the

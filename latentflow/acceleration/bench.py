@@ -29,7 +29,7 @@ Quality is pluggable (:class:`QualityMeasure`). Two references exist:
 Workloads: by default the bundled model (``--model fixture``, or any name ``latentflow.model_names``
 accepts: a checkpoint path, ``random:<preset>[:<seed>]``, ``counter:<name>``) on
 ``n`` held-out examples of the audio bench's ``--tier``, prompted with text, scored with
-:class:`DecodedTargetSISNR`; calibration uses examples of the training split. ``--model
+:class:`DecodedTargetSISNR`; tuning uses examples of the training split. ``--model
 random`` benchmarks the fixture-sized architecture with seeded random weights on seeded random
 conditioning (the machinery and the compute numbers are real; the quality numbers say how far
 a method moves a random network's output, nothing about separation).
@@ -68,9 +68,9 @@ from latentflow.vocabulary import SAMPLER_METHODS, TIERS
 
 from .adaptive import AdaptiveConfig, sample_adaptive
 from .baselines import DeepCacheConfig, sample_deepcache, sample_truncated
-from .calibration import LSACCalibration, calibrate_lsac, measure_entropy_profile, tune_drift_threshold
 from .flops import RunFlops, count_for
 from .lsac import AcceleratedSample, LSACPlan, sample_lsac
+from .tuning import LSACTuning, measure_entropy_profile, tune_drift_threshold, tune_lsac
 
 
 @dataclass(frozen=True, eq=False)
@@ -145,16 +145,16 @@ class DecodedTargetSISNR:
 class Workload:
     name: str
     cases: tuple[BenchCase, ...]
-    calibration: tuple[Conditioning, ...]
+    tuning: tuple[Conditioning, ...]
     n_frames: int
     quality: QualityMeasure
 
 
 def random_workload(
-    model: SamAudioModel, *, n: int, n_frames: int = 100, n_text: int = 8, n_calibration: int = 4, seed: int = 0
+    model: SamAudioModel, *, n: int, n_frames: int = 100, n_text: int = 8, n_tuning: int = 4, seed: int = 0
 ) -> Workload:
     """Seeded random conditioning (``latentflow.model.random_inputs``: a random mixture latent
-    concatenated twice, random text features); calibration examples come from a separate stream."""
+    concatenated twice, random text features); tuning examples come from a separate stream."""
     cfg = model.cfg
     parameter = next(model.parameters())
 
@@ -165,20 +165,20 @@ def random_workload(
         )
 
     cases = tuple(BenchCase(cond=make(0, i), seed=100_000 * seed + i) for i in range(n))
-    calibration = tuple(make(1, i) for i in range(n_calibration))
+    tuning = tuple(make(1, i) for i in range(n_tuning))
     return Workload(
         name="random",
         cases=cases,
-        calibration=calibration,
+        tuning=tuning,
         n_frames=n_frames,
         quality=LatentFidelity(cfg.latent_channels),
     )
 
 
 def audio_workload(
-    tier: str, n: int, model: str = "fixture", *, n_calibration: int = 4, seed: int = 0, prompt_kind: str = "text"
+    tier: str, n: int, model: str = "fixture", *, n_tuning: int = 4, seed: int = 0, prompt_kind: str = "text"
 ) -> tuple[SamAudioModel, Workload]:
-    """The bundled bench: ``n`` held-out ("test") examples of ``tier``, calibration on the
+    """The bundled bench: ``n`` held-out ("test") examples of ``tier``, tuning on the
     training split (never the evaluated examples), conditioning and decoding through
     :class:`latentflow.pipeline.Separator` (codec + the checkpoint's text encoder)."""
     from latentflow.audio import make_examples
@@ -194,27 +194,27 @@ def audio_workload(
         )
         for index, example in enumerate(make_examples(tier, "test", n, seed))
     )
-    calibration = calibration_conditioning(separator, tier, n_calibration, seed, prompt_kind=prompt_kind)
+    tuning = tuning_conditioning(separator, tier, n_tuning, seed, prompt_kind=prompt_kind)
     workload = Workload(
         name=f"bench:{tier}",
         cases=cases,
-        calibration=calibration,
+        tuning=tuning,
         n_frames=cases[0].cond.n_frames,
         quality=DecodedTargetSISNR(separator),
     )
     return separator.model, workload
 
 
-def calibration_conditioning(
-    separator, tier: str, n_calibration: int, seed: int = 0, *, prompt_kind: str = "text"
+def tuning_conditioning(
+    separator, tier: str, n_tuning: int, seed: int = 0, *, prompt_kind: str = "text"
 ) -> tuple[Conditioning, ...]:
-    """The LSAC calibration examples of an audio workload: examples 0..n-1 of the tier's
+    """The LSAC tuning examples of an audio workload: examples 0..n-1 of the tier's
     training split (never evaluated), one batch-1 conditioning each."""
     from latentflow.audio import make_examples
 
     return tuple(
         separator.conditioning([example], prompt_kind=prompt_kind)
-        for example in make_examples(tier, "train", n_calibration, seed)
+        for example in make_examples(tier, "train", n_tuning, seed)
     )
 
 
@@ -233,7 +233,7 @@ class MethodSpec:
 
 
 def bench_methods(
-    model: SamAudioModel, calibration: LSACCalibration, adaptive: AdaptiveConfig, steps: int, method: str
+    model: SamAudioModel, tuning: LSACTuning, adaptive: AdaptiveConfig, steps: int, method: str
 ) -> list[MethodSpec]:
     """Full, full with materialised patterns, LSAC Safe/Balanced/Aggressive, adaptive,
     truncation (3/4 and 5/8 of N), Skip-2."""
@@ -262,7 +262,7 @@ def bench_methods(
         return lambda m, cond, noise: sample_lsac(m, cond, plan, noise=noise, steps=steps, method=method)
 
     for name in ("safe", "balanced", "aggressive"):
-        plan = calibration.plan(name)
+        plan = tuning.plan(name)
         specs.append(MethodSpec(f"lsac-{name}", lsac(plan), settings=plan.to_dict()))
     specs.append(
         MethodSpec(
@@ -333,7 +333,7 @@ class MethodResult:
 @dataclass(frozen=True)
 class LsacBenchResult:
     settings: dict
-    calibration: dict
+    tuning: dict
     quality_name: str
     reference: str
     methods: tuple[MethodResult, ...]
@@ -349,7 +349,7 @@ class LsacBenchResult:
         return {
             "benchmark": "lsac",
             "settings": self.settings,
-            "calibration": self.calibration,
+            "tuning": self.tuning,
             "quality": {"name": self.quality_name, "reference": self.reference},
             "methods": [m.to_dict() for m in self.methods],
             "auxiliary_truncations": [m.to_dict() for m in self.auxiliary],
@@ -440,7 +440,7 @@ def run_lsac_bench(
     repeats: int = 3,
     n_frames: int = 100,
     n_text: int = 8,
-    n_calibration: int = 4,
+    n_tuning: int = 4,
     seed: int = 0,
     stable_threshold: float = DEFAULT_STABLE_THRESHOLD,
     drift_threshold: float | None = None,
@@ -467,33 +467,33 @@ def run_lsac_bench(
             raise ValueError(
                 "audio workloads run on the CPU in float32; use --model random for other devices and dtypes"
             )
-        model, workload = audio_workload(tier, n, model_path or "fixture", n_calibration=n_calibration, seed=seed)
+        model, workload = audio_workload(tier, n, model_path or "fixture", n_tuning=n_tuning, seed=seed)
     if model is None:
         model = build_model(preset("fixture"), seed=0, device=device, dtype=dtype)
     if workload is None:
-        workload = random_workload(model, n=n, n_frames=n_frames, n_text=n_text, n_calibration=n_calibration, seed=seed)
+        workload = random_workload(model, n=n, n_frames=n_frames, n_text=n_text, n_tuning=n_tuning, seed=seed)
 
-    log(f"calibrating on {len(workload.calibration)} examples ({steps} {method} steps)")
-    profile = measure_entropy_profile(model, list(workload.calibration), steps=steps, method=method)
-    calibration = calibrate_lsac(profile, stable_threshold)
+    log(f"tuning on {len(workload.tuning)} examples ({steps} {method} steps)")
+    profile = measure_entropy_profile(model, list(workload.tuning), steps=steps, method=method)
+    tuning = tune_lsac(profile, stable_threshold)
     if drift_threshold is None:
         log(f"tuning the adaptive drift threshold to save {adaptive_target:.0%} of self-attention")
-        tuning = tune_drift_threshold(
-            model, list(workload.calibration), calibration.adaptive,
+        drift = tune_drift_threshold(
+            model, list(workload.tuning), tuning.adaptive,
             target_saving=adaptive_target, steps=steps, method=method,
         )
-        adaptive = tuning.config
+        adaptive = drift.config
         adaptive_info = {
             "tuned": True,
             "target_saving": adaptive_target,
-            "calibration_saving": tuning.achieved_saving,
-            "reached": tuning.reached,
+            "tuning_saving": drift.achieved_saving,
+            "reached": drift.reached,
             "threshold": adaptive.threshold,
         }
     else:
-        adaptive = AdaptiveConfig(calibration.adaptive.start_steps, drift_threshold, n_steps=steps)
+        adaptive = AdaptiveConfig(tuning.adaptive.start_steps, drift_threshold, n_steps=steps)
         adaptive_info = {"tuned": False, "threshold": drift_threshold}
-    specs = bench_methods(model, calibration, adaptive, steps, method)
+    specs = bench_methods(model, tuning, adaptive, steps, method)
     cfg = model.cfg
     noises = [
         initial_noise(
@@ -612,7 +612,7 @@ def run_lsac_bench(
         "method": method,
         "repeats": repeats,
         "n_frames": workload.n_frames,
-        "n_calibration": len(workload.calibration),
+        "n_tuning": len(workload.tuning),
         "seed": seed,
         "stable_threshold": stable_threshold,
         "adaptive": adaptive_info,
@@ -623,7 +623,7 @@ def run_lsac_bench(
     }
     result = LsacBenchResult(
         settings=settings,
-        calibration=calibration.to_dict(),
+        tuning=tuning.to_dict(),
         quality_name=quality_fn.name,
         reference=quality_fn.reference,
         methods=tuple(result_for(spec, True) for spec in specs),
@@ -650,13 +650,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--repeats", type=int, default=3,
                         help="timed passes per method; the median is reported (default 3)")
     parser.add_argument("--frames", type=int, default=100, help="latent frames per random example (default 100 = 4 s)")
-    parser.add_argument("--calibration", type=int, default=4, help="calibration examples (default 4)")
+    parser.add_argument("--tuning", type=int, default=4, help="tuning examples (default 4)")
+    # the flag's old name, refused with its new one (not argparse's bare "unrecognized arguments")
+    parser.add_argument("--calibration", type=int, default=None, help=argparse.SUPPRESS)
     parser.add_argument("--seed", type=int, default=0, help="seed of examples and noise (default 0)")
     parser.add_argument("--stable-threshold", type=float, default=DEFAULT_STABLE_THRESHOLD,
                         help=f"entropy rate at or below which a layer is stable (default {DEFAULT_STABLE_THRESHOLD})")
     parser.add_argument("--drift-threshold", type=float, default=None,
                         help="adaptive refresh: relative input change that triggers a refresh "
-                        "(default: tuned on the calibration examples to --adaptive-target)")
+                        "(default: tuned on the tuning examples to --adaptive-target)")
     parser.add_argument("--adaptive-target", type=float, default=0.35,
                         help="self-attention saving the adaptive threshold is tuned to (default 0.35)")
     parser.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N (default cpu)")
@@ -671,6 +673,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     add_arguments(parser)
     args = parser.parse_args(argv)
+    if args.calibration is not None:
+        parser.error("--calibration was renamed --tuning (the number of tuning examples)")
     threads = torch.get_num_threads()
     torch.set_num_threads(args.threads)
     try:
@@ -683,7 +687,7 @@ def main(argv: list[str] | None = None) -> int:
             method=args.method,
             repeats=args.repeats,
             n_frames=args.frames,
-            n_calibration=args.calibration,
+            n_tuning=args.tuning,
             seed=args.seed,
             stable_threshold=args.stable_threshold,
             drift_threshold=args.drift_threshold,
@@ -697,12 +701,12 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     finally:
         torch.set_num_threads(threads)
-    summary = result.calibration["convergence"]
+    summary = result.tuning["convergence"]
     print(f"quality: {result.quality_name}; model {result.settings['model']}; {result.settings['n']} examples; "
           f"{result.settings['steps']} {result.settings['method']} steps")
     print(f"stable layers {summary['stable_layers']}, fast layers {summary['fast_layers']} "
           f"(entropy-rate threshold {summary['threshold']})")
-    for name, plan in result.calibration["presets"].items():
+    for name, plan in result.tuning["presets"].items():
         print(f"  {name:<11} freeze steps {plan['freeze_steps']}")
     print(result.table())
     if args.json_out:

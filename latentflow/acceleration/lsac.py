@@ -45,7 +45,7 @@ from .record import ComputeRecord
 class LSACPlan:
     """Which self-attention layers are cached, from which step: ``{layer: freeze_step}``.
 
-    ``n_steps``, when set, is the step count the plan was made for (a calibrated plan); using
+    ``n_steps``, when set, is the step count the plan was made for (a tuned plan); using
     it with another step count is an error, since freeze steps are step indices.
     """
 
@@ -90,7 +90,7 @@ class LSACPlan:
         if self.n_steps is not None and n_steps != self.n_steps:
             raise ValueError(
                 f"LSAC plan {self.name!r} was made for {self.n_steps} sampling steps but the sampler "
-                f"runs {n_steps}; freeze steps are step indices, so recalibrate for {n_steps} steps"
+                f"runs {n_steps}; freeze steps are step indices, so re-tune for {n_steps} steps"
             )
 
     def check_model(self, n_layers: int) -> None:

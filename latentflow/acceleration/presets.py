@@ -1,20 +1,20 @@
-"""LSAC presets outside the benchmark: the calibrations the bench makes, stored so that specs
+"""LSAC presets outside the benchmark: the tunings the bench makes, stored so that specs
 (the ``lsac`` operation with ``preset:``) run exactly its plans.
 
-A preset is a rule (:func:`latentflow.acceleration.calibration.preset_plans`, the one
-definition) applied to a calibration: a model's per-layer entropy trajectory on the training
+A preset is a rule (:func:`latentflow.acceleration.tuning.preset_plans`, the one
+definition) applied to a tuning: a model's per-layer entropy trajectory on the training
 examples of a bench tier. ``latentflow bench lsac --tier T`` measures that trajectory on every
-run. Re-measuring it inside every spec run would cost a calibration pass per case, so the
-bundled model's calibrations are stored here (``calibrations/fixture.json``, written by
-:func:`write_calibrations`: the same measurement the LSAC benchmark makes with its defaults, 4
+run. Re-measuring it inside every spec run would cost a tuning pass per case, so the
+bundled model's tunings are stored here (``tunings/fixture.json``, written by
+:func:`write_tunings`: the same measurement the LSAC benchmark makes with its defaults, 4
 examples, seed 0, 16 Euler steps, threshold 0.01), with the SHA-256 of the weights they were
 measured on. tests/acceleration/test_presets.py re-measures them and fails when they are stale.
 
-A stored calibration is named by the model it was measured on (``calibrated_on``, the file's
+A stored tuning is named by the model it was measured on (``tuned_on``, the file's
 stem): the spec says whose plan it runs. Running the fixture's preset on another model (a
 counter-model of the fixture) applies that same plan to it, as an explicit ``plan:`` would. A
 spec that wants the plan of the model it runs on derives it instead (``derive:
-lsac_calibration``, latentflow.derivation.lsac_plans: the same measurement, made per model);
+lsac_tuning``, latentflow.derivation.lsac_plans: the same measurement, made per model);
 specs/lsac.yaml does.
 """
 
@@ -35,12 +35,12 @@ from latentflow.metrics.attention import DEFAULT_STABLE_THRESHOLD, ConvergenceSu
 from latentflow.model import SamAudioModel
 from latentflow.vocabulary import TIERS
 
-from .calibration import PRESET_NAMES, measure_entropy_profile, preset_plans
 from .lsac import LSACPlan
+from .tuning import PRESET_NAMES, measure_entropy_profile, preset_plans
 
-CALIBRATION_FOLDER = Path(__file__).with_name("calibrations")
-CALIBRATIONS = CALIBRATION_FOLDER / "fixture.json"
-FORMAT = 1
+TUNING_FOLDER = Path(__file__).with_name("tunings")
+TUNINGS = TUNING_FOLDER / "fixture.json"
+FORMAT = 2  # 2: the keys say "tuning" (format 1 said "calibration", issue 11)
 
 _FINGERPRINTS: weakref.WeakKeyDictionary[SamAudioModel, str] = weakref.WeakKeyDictionary()
 
@@ -59,15 +59,15 @@ def weights_fingerprint(model: SamAudioModel) -> str:
 
 
 @dataclass(frozen=True)
-class StoredCalibration:
-    """One model's calibration on one tier: the per-layer entropy trajectory (steps x layers,
-    mean over the calibration examples and heads) and how it was measured."""
+class StoredTuning:
+    """One model's tuning on one tier: the per-layer entropy trajectory (steps x layers,
+    mean over the tuning examples and heads) and how it was measured."""
 
     model_sha256: str
     tier: str
     steps: int
     method: str
-    n_calibration: int
+    n_tuning: int
     seed: int
     stable_threshold: float
     trajectory: tuple[tuple[float, ...], ...]
@@ -83,77 +83,77 @@ class StoredCalibration:
     def to_dict(self) -> dict[str, Any]:
         return {
             "model_sha256": self.model_sha256, "tier": self.tier, "steps": self.steps, "method": self.method,
-            "n_calibration": self.n_calibration, "seed": self.seed, "stable_threshold": self.stable_threshold,
+            "n_tuning": self.n_tuning, "seed": self.seed, "stable_threshold": self.stable_threshold,
             "trajectory": [list(row) for row in self.trajectory],
         }
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any], where: str) -> StoredCalibration:
-        fields = ("model_sha256", "tier", "steps", "method", "n_calibration", "seed", "stable_threshold", "trajectory")
+    def from_dict(cls, data: Mapping[str, Any], where: str) -> StoredTuning:
+        fields = ("model_sha256", "tier", "steps", "method", "n_tuning", "seed", "stable_threshold", "trajectory")
         missing = [f for f in fields if f not in data]
         if missing:
-            raise ValueError(f"{where}: a stored calibration lacks {missing}")
+            raise ValueError(f"{where}: a stored tuning lacks {missing}")
         trajectory = tuple(tuple(float(v) for v in row) for row in data["trajectory"])
         return cls(**{f: data[f] for f in fields[:-1]}, trajectory=trajectory)
 
 
-def load_calibrations(path: Path = CALIBRATIONS) -> list[StoredCalibration]:
+def load_tunings(path: Path = TUNINGS) -> list[StoredTuning]:
     data = json.loads(path.read_text())
-    if not isinstance(data, dict) or data.get("format") != FORMAT or not isinstance(data.get("calibrations"), list):
-        raise ValueError(f"{path}: not a stored-calibration file of format {FORMAT}")
+    if not isinstance(data, dict) or data.get("format") != FORMAT or not isinstance(data.get("tunings"), list):
+        raise ValueError(f"{path}: not a stored-tuning file of format {FORMAT}")
     return [
-        StoredCalibration.from_dict(entry, f"{path} calibrations[{i}]") for i, entry in enumerate(data["calibrations"])
+        StoredTuning.from_dict(entry, f"{path} tunings[{i}]") for i, entry in enumerate(data["tunings"])
     ]
 
 
-def stored_calibration(calibrated_on: str, tier: str, folder: Path = CALIBRATION_FOLDER) -> StoredCalibration:
-    """The stored calibration of model ``calibrated_on`` on ``tier``; a clear error if none."""
+def stored_tuning(tuned_on: str, tier: str, folder: Path = TUNING_FOLDER) -> StoredTuning:
+    """The stored tuning of model ``tuned_on`` on ``tier``; a clear error if none."""
     names = sorted(p.stem for p in folder.glob("*.json"))
-    if calibrated_on not in names:
+    if tuned_on not in names:
         raise ValueError(
-            f"no stored LSAC calibration for model {calibrated_on!r}; stored: {names}. LSAC presets are "
-            "calibrated per model: give the operation an explicit plan: {layer: freeze_step} "
-            "(`latentflow bench lsac --model PATH` prints the calibrated plans)"
+            f"no stored LSAC tuning for model {tuned_on!r}; stored: {names}. LSAC presets are "
+            "tuned per model: give the operation an explicit plan: {layer: freeze_step} "
+            "(`latentflow bench lsac --model PATH` prints the tuned plans)"
         )
-    stored = load_calibrations(folder / f"{calibrated_on}.json")
+    stored = load_tunings(folder / f"{tuned_on}.json")
     for entry in stored:
         if entry.tier == tier:
             return entry
-    raise ValueError(f"no stored LSAC calibration of {calibrated_on!r} on tier {tier!r}; "
+    raise ValueError(f"no stored LSAC tuning of {tuned_on!r} on tier {tier!r}; "
                      f"stored tiers: {sorted(e.tier for e in stored)}")
 
 
-def measure_calibration(
+def measure_tuning(
     model: SamAudioModel, conds: Sequence, tier: str, *, steps: int = 16, method: str = "euler",
     seed: int = 0, stable_threshold: float = DEFAULT_STABLE_THRESHOLD,
-) -> StoredCalibration:
-    """The calibration ``latentflow bench lsac`` makes, as a storable record."""
+) -> StoredTuning:
+    """The tuning ``latentflow bench lsac`` makes, as a storable record."""
     summary = measure_entropy_profile(model, list(conds), steps=steps, method=method).summary(stable_threshold)
-    return StoredCalibration(
-        model_sha256=weights_fingerprint(model), tier=tier, steps=steps, method=method, n_calibration=len(conds),
+    return StoredTuning(
+        model_sha256=weights_fingerprint(model), tier=tier, steps=steps, method=method, n_tuning=len(conds),
         seed=seed, stable_threshold=float(stable_threshold),
         trajectory=tuple(tuple(float(v) for v in row) for row in summary.trajectory),
     )
 
 
-def measure_fixture_calibration(tier: str, n_calibration: int = 4, seed: int = 0) -> StoredCalibration:
-    """The bundled model's calibration on ``tier`` with the LSAC benchmark's defaults."""
+def measure_fixture_tuning(tier: str, n_tuning: int = 4, seed: int = 0) -> StoredTuning:
+    """The bundled model's tuning on ``tier`` with the LSAC benchmark's defaults."""
     from latentflow.pipeline import Separator
 
-    from .bench import calibration_conditioning
+    from .bench import tuning_conditioning
 
     separator = Separator.load("fixture")
-    conds = calibration_conditioning(separator, tier, n_calibration, seed)
-    return measure_calibration(separator.model, conds, tier, seed=seed)
+    conds = tuning_conditioning(separator, tier, n_tuning, seed)
+    return measure_tuning(separator.model, conds, tier, seed=seed)
 
 
-def write_calibrations(path: Path = CALIBRATIONS, tiers: Sequence[str] = TIERS) -> None:
-    """Re-measure and store the bundled model's calibrations (after the fixture is retrained)."""
-    entries = [measure_fixture_calibration(tier).to_dict() for tier in tiers]
+def write_tunings(path: Path = TUNINGS, tiers: Sequence[str] = TIERS) -> None:
+    """Re-measure and store the bundled model's tunings (after the fixture is retrained)."""
+    entries = [measure_fixture_tuning(tier).to_dict() for tier in tiers]
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps({"format": FORMAT, "calibrations": entries}, indent=1) + "\n")
+    path.write_text(json.dumps({"format": FORMAT, "tunings": entries}, indent=1) + "\n")
 
 
 if __name__ == "__main__":  # python -m latentflow.acceleration.presets
-    write_calibrations()
-    print(f"wrote {CALIBRATIONS}")
+    write_tunings()
+    print(f"wrote {TUNINGS}")

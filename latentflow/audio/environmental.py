@@ -237,7 +237,8 @@ ENV_CLASSES: dict[str, EnvClass] = {
         EnvClass("rain", ("rain falling", "the sound of rain", "rain on a roof", "a rain shower"), rain),
         EnvClass("birds", ("birds chirping", "a bird singing", "birdsong", "chirping birds"), birds),
         EnvClass("alarm", ("an alarm beeping", "a beeping alarm", "an alarm clock beeping", "electronic beeps"), alarm),
-        EnvClass("knocking", ("knocking on a door", "someone knocking", "a knock at the door", "wooden knocks"), knocking),
+        EnvClass("knocking", ("knocking on a door", "someone knocking", "a knock at the door", "wooden knocks"),
+                 knocking),
         EnvClass("dog", ("a dog barking", "a barking dog", "dog barks", "a dog bark"), dog),
         EnvClass("clock", ("a clock ticking", "a ticking clock", "the tick of a clock", "clock ticks"), clock),
     )

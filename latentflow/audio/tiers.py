@@ -254,13 +254,13 @@ class MixtureSampler:
             raise ValueError(f"tiers must name at least one of: {', '.join(TIERS)}")
         for tier in tiers:
             speech.check_choice(tier, TIERS, "tier")
-        weights = np.ones(len(tiers)) if weights is None else np.asarray(weights, dtype=np.float64)
-        if weights.shape != (len(tiers),) or (weights < 0).any() or weights.sum() <= 0:
-            raise ValueError(f"weights must be {len(tiers)} non-negative numbers, not all zero; got {weights.tolist()}")
+        chances = np.ones(len(tiers)) if weights is None else np.asarray(weights, dtype=np.float64)
+        if chances.shape != (len(tiers),) or (chances < 0).any() or chances.sum() <= 0:
+            raise ValueError(f"weights must be {len(tiers)} non-negative numbers, not all zero; got {chances.tolist()}")
         self.split, self.batch_size, self.tiers, self.seed = split, batch_size, tiers, seed
         self.config = TierConfig() if config is None else config
         self.position = start
-        self._cumulative = np.cumsum(weights / weights.sum())
+        self._cumulative = np.cumsum(chances / chances.sum())
         speech.load_pool(split)  # fail now, not at the first batch, if the pool is missing
 
     def tier_of(self, k: int) -> str:
@@ -440,7 +440,9 @@ class _MixtureBuilder:
             out.append(track.wave * gain)
         return out[0], out[1]
 
-    def _example(self, tier, index, seed, prompt, alt_prompt, target, residual, t_wave, r_wave, sir, snr) -> MixtureExample:
+    def _example(
+        self, tier, index, seed, prompt, alt_prompt, target, residual, t_wave, r_wave, sir, snr
+    ) -> MixtureExample:
         cfg = self.config
         peak = max(np.abs(t_wave).max(), np.abs(r_wave).max(), np.abs(t_wave + r_wave).max())
         if peak > cfg.peak_limit:

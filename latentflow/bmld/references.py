@@ -294,7 +294,8 @@ def _crepe_network():
     try:
         import torchcrepe
     except ImportError:
-        raise ImportError("reference model 'crepe' needs the torchcrepe package: pip install 'latentflow[bmld]'") from None
+        raise ImportError(
+            "reference model 'crepe' needs the torchcrepe package: pip install 'latentflow[bmld]'") from None
     from pathlib import Path
 
     # The weights shipped inside the package (MIT), read as a plain state dict: no download, no

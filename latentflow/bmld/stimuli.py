@@ -47,7 +47,6 @@ from latentflow.vocabulary import SPLITS
 CONDITIONS = ("N0S0", "N0Spi")
 TARGETS = ("tone", "speech")
 STAGES = ("source", "target", "mixture")
-SPEECH_SPLITS = SPLITS  # the speech pools of latentflow.audio.speech
 
 # Stream ids inside one trial's SeedSequence: each random draw of a trial has its own stream,
 # so adding a draw never shifts another.
@@ -83,7 +82,7 @@ class StimulusConfig:
 
     def __post_init__(self) -> None:
         _check_choice("target", self.target, TARGETS)
-        _check_choice("speech_split", self.speech_split, SPEECH_SPLITS)
+        _check_choice("speech_split", self.speech_split, SPLITS)  # the speech pools of latentflow.audio.speech
         _check_positive("sample_rate", self.sample_rate)
         _check_positive("duration_s", self.duration_s)
         _check_positive("noise_rms", self.noise_rms)

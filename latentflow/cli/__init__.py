@@ -41,11 +41,13 @@ SUBCOMMANDS: tuple[Subcommand, ...] = (
     Subcommand("version", "latentflow.cli:version_main", "print the latentflow version"),
     Subcommand("check-parity", "latentflow.model.parity:main", "compare the model with an official parity vector"),
     Subcommand("bench", "latentflow.cli.bench:main", "run a benchmark (forward, lsac, specs, load): table + JSON"),
-    Subcommand("train-fixture", "latentflow.cli.train_fixture:main", "retrain the bundled fixture model from its recipe"),
+    Subcommand("train-fixture", "latentflow.cli.train_fixture:main",
+               "retrain the bundled fixture model from its recipe"),
     Subcommand("separate", "latentflow.cli.separate:main", "separate a prompted sound from a mixture file"),
     Subcommand("evaluate", "latentflow.cli.evaluate:main", "measure separation quality on a tier"),
     Subcommand("gate", "latentflow.gate:main", "compare two results files and fail on regressions"),
-    Subcommand("make-test-model", "latentflow.cli.make_test_model:main", "write a random-weight SAM Audio folder (tests)"),
+    Subcommand("make-test-model", "latentflow.cli.make_test_model:main",
+               "write a random-weight SAM Audio folder (tests)"),
 )
 
 _BY_NAME = {command.name: command for command in SUBCOMMANDS}

@@ -9,9 +9,11 @@ BENCHMARKS = {
     "forward": ("latentflow.model.benchmark:main", "one velocity evaluation: hook and pattern overheads"),
     "lsac": ("latentflow.acceleration.bench:main", "LSAC and its baselines: FLOPs, speed, quality"),
     "specs": ("latentflow.execution.benchmark:main", "wall-clock time of pytest specs/ -n 2"),
-    "seeds": ("latentflow.execution.seed_agreement:main", "verdicts of pytest specs/ on several data seeds, and their agreement"),
+    "seeds": ("latentflow.execution.seed_agreement:main",
+              "verdicts of pytest specs/ on several data seeds, and their agreement"),
     "load": ("latentflow.model.load_benchmark:main", "peak RSS while loading a random SAM Audio folder on CPU"),
-    "bmld-spec": ("latentflow.execution.probe_benchmark:main", "wall-clock and CPU time of pytest specs/bmld.yaml -n 2"),
+    "bmld-spec": ("latentflow.execution.probe_benchmark:main",
+                  "wall-clock and CPU time of pytest specs/bmld.yaml -n 2"),
 }
 
 

@@ -34,7 +34,6 @@ from numpy.typing import ArrayLike
 from latentflow.model_names import MODEL_NAME_FORMS
 from latentflow.vocabulary import PROMPT_KINDS, REPORT_METRICS, SAMPLER_METHODS, TIERS
 
-METRIC_ORDER = REPORT_METRICS
 METRIC_LABELS = {
     "si_snr": ("SI-SNR", "dB"),
     "si_snr_improvement": ("SI-SNR improvement", "dB"),
@@ -128,7 +127,7 @@ class Evaluation:
     method: str
     prompt_kind: str
     seed: int
-    metrics: dict  # name -> MeanInterval (METRIC_ORDER, then REFERENCE_ORDER)
+    metrics: dict  # name -> MeanInterval (REPORT_METRICS, then REFERENCE_ORDER)
     values: dict  # name -> tuple of per-example values (NaN kept)
     prompt_following: PromptFollowing | None
     nan_reasons: dict = field(default_factory=dict)  # metric -> {reason: count} for NaN values
@@ -202,8 +201,8 @@ def evaluate_separator(
         raise ValueError(f"unknown tier {tier!r}; allowed: {', '.join(TIERS)}")
     if n < 1 or batch_size < 1:
         raise ValueError(f"n={n} and batch_size={batch_size} must be positive")
-    columns: dict[str, list[float]] = {name: [] for name in (*METRIC_ORDER, *REFERENCE_ORDER)}
-    nan_reasons: dict[str, list[str]] = {name: [] for name in METRIC_ORDER}
+    columns: dict[str, list[float]] = {name: [] for name in (*REPORT_METRICS, *REFERENCE_ORDER)}
+    nan_reasons: dict[str, list[str]] = {name: [] for name in REPORT_METRICS}
     followed_target: list[bool] = []
     followed_other: list[bool] = []
     for first in range(0, n, batch_size):
@@ -214,13 +213,13 @@ def evaluate_separator(
         run = dict(prompt_kind=prompt_kind, steps=steps, method=method)
         out = separator.separate(examples, **run)
         report = separation_report(out.target, target, mixture, interference=residual, workers=workers)
-        for name in METRIC_ORDER:
+        for name in REPORT_METRICS:
             columns[name].extend(float(v) for v in getattr(report, name))
         mixture_score = si_snr(mixture, target)
         columns["mixture_si_snr"].extend(float(v) for v in mixture_score)
         oracle = separator.oracle(mixture, target, residual)
         columns["oracle_si_snr_improvement"].extend(float(v) for v in si_snr(oracle, target) - mixture_score)
-        for name in METRIC_ORDER:
+        for name in REPORT_METRICS:
             nan_reasons[name].extend(r for r in report.reasons[name] if r is not None)
         if tier == "clean":
             # The other speaker of a Clean mixture fills the whole clip: that is its span.

@@ -38,7 +38,7 @@ def read_architecture(separator: Any, model: Any, device: str, settings: Mapping
             "measured": {}}
 
 
-COMPUTE = {"convergence": derive_convergence, "lsac_calibration": derive_lsac_plans, "architecture": read_architecture}
+COMPUTE = {"convergence": derive_convergence, "lsac_tuning": derive_lsac_plans, "architecture": read_architecture}
 
 # (model identity, request key) -> record; per process, shared by every session in it
 _CACHE: dict[tuple[str, str], dict] = {}

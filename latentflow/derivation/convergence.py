@@ -7,7 +7,7 @@ training examples. The threshold is the median of the layer rates (the paper doe
 own), rounded to ``digits`` significant digits, or a given number; a layer is *stable* when its
 rate is below the threshold and *fast* otherwise. Examples 0..n-1 of the tier's TRAIN split
 (drawn with ``seed``) run in one batch with noise seeds 0..n-1, as
-``scripts/calibrate_convergence.py`` always did, so the bundled model's derived values are the
+``scripts/derive_convergence.py`` always did, so the bundled model's derived values are the
 ones its specs recorded by hand (tests/derivation/test_derived_values.py).
 """
 
@@ -23,7 +23,7 @@ SPLIT = "train"
 
 def derive_convergence(separator: Any, model: Any, device: str, settings: Mapping[str, Any]) -> dict:
     """``{"values": {threshold, stable_layers, fast_layers, rates}, "measured": {...}}``."""
-    from latentflow.acceleration.calibration import measure_entropy_profile
+    from latentflow.acceleration.tuning import measure_entropy_profile
     from latentflow.audio.tiers import make_examples
     from latentflow.metrics.attention import entropy_rate
 

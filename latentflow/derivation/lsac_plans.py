@@ -1,9 +1,9 @@
-"""LSAC's freeze steps for one model: the calibration ``latentflow bench lsac`` makes.
+"""LSAC's freeze steps for one model: the tuning ``latentflow bench lsac`` makes.
 
-The same measurement as :func:`latentflow.acceleration.presets.measure_calibration` (which stores
-the bundled model's calibrations): examples 0..n-1 of the tier's TRAIN split, one at a time, the
-LSAC benchmark's calibration noise seeds, the per-layer entropy trajectory and the preset rules of
-:mod:`latentflow.acceleration.calibration`. A plan entry at or past the last step caches nothing
+The same measurement as :func:`latentflow.acceleration.presets.measure_tuning` (which stores
+the bundled model's tunings): examples 0..n-1 of the tier's TRAIN split, one at a time, the
+LSAC benchmark's tuning noise seeds, the per-layer entropy trajectory and the preset rules of
+:mod:`latentflow.acceleration.tuning`. A plan entry at or past the last step caches nothing
 (latentflow.acceleration.lsac), so it is left out: the derived plan is what the preset caches.
 """
 
@@ -15,19 +15,19 @@ from typing import Any
 
 def derive_lsac_plans(separator: Any, model: Any, device: str, settings: Mapping[str, Any]) -> dict:
     """``{"values": {preset: {layer: freeze_step}}, "measured": {...}}`` (TRAIN split)."""
-    from latentflow.acceleration.bench import calibration_conditioning
-    from latentflow.acceleration.calibration import PRESET_NAMES
-    from latentflow.acceleration.presets import measure_calibration
+    from latentflow.acceleration.bench import tuning_conditioning
+    from latentflow.acceleration.presets import measure_tuning
+    from latentflow.acceleration.tuning import PRESET_NAMES
 
     steps = int(settings["steps"])
     conds = [cond.to(device) for cond in
-             calibration_conditioning(separator, settings["tier"], int(settings["n"]), int(settings["seed"]))]
-    calibration = measure_calibration(model, conds, settings["tier"], steps=steps, method=settings["sampler"],
+             tuning_conditioning(separator, settings["tier"], int(settings["n"]), int(settings["seed"]))]
+    tuning = measure_tuning(model, conds, settings["tier"], steps=steps, method=settings["sampler"],
                                       seed=int(settings["seed"]), stable_threshold=float(settings["threshold"]))
-    summary = calibration.summary()
+    summary = tuning.summary()
     plans = {}
     for preset in PRESET_NAMES:
-        full = calibration.plan(preset).freeze_steps
+        full = tuning.plan(preset).freeze_steps
         plans[preset] = {int(layer): int(step) for layer, step in sorted(full.items()) if step < steps - 1}
     return {
         "values": plans,

@@ -12,6 +12,7 @@ through to stderr as it arrives, under a ``repeat i/N`` line (``--no-progress`` 
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import os
 import platform
@@ -47,6 +48,7 @@ def time_pytest(
     output = bytearray()
     start = time.perf_counter()
     with subprocess.Popen(command, stdout=subprocess.PIPE) as process:
+        assert isinstance(process.stdout, io.BufferedReader)  # stdout=PIPE, buffered: read1 returns what is there
         while chunk := process.stdout.read1(4096):
             output += chunk
             if echo is not None:

@@ -44,7 +44,8 @@ def _equals_baseline(runner, example, check) -> str | None:
     out = runner.run(example.model, example.data, example.sampler, example.interventions)
     if torch.equal(base.final, out.final):
         return None
-    return f"the output differs from the baseline by up to {_max_diff(base.final, out.final):.3g} (expected bitwise equal)"
+    return (f"the output differs from the baseline by up to {_max_diff(base.final, out.final):.3g} "
+            "(expected bitwise equal)")
 
 
 def _removal_restores(runner, example, check) -> str | None:
@@ -53,7 +54,8 @@ def _removal_restores(runner, example, check) -> str | None:
     again = runner.run(example.model, example.data, example.sampler, memo=False)
     if torch.equal(base.final, again.final):
         return None
-    return f"after the intervention was removed, a run differs from the baseline by {_max_diff(base.final, again.final):.3g}"
+    return ("after the intervention was removed, a run differs from the baseline by "
+            f"{_max_diff(base.final, again.final):.3g}")
 
 
 def effect_size_of(runner, example) -> float:

@@ -80,7 +80,8 @@ def _boundary_contrast(activation: Tensor, site: str, rc: RecordContext) -> Tens
     """How far the stream's frames inside the target span sit from those outside, per example:
     the distance of the two temporal means over the mean per-frame spread (a Fisher-like ratio)."""
     if rc.span_frames is None:
-        raise ValueError("boundary_contrast needs each example's span (data with span prompts or targets in a sub-span)")
+        raise ValueError("boundary_contrast needs each example's span "
+                         "(data with span prompts or targets in a sub-span)")
     B, T = activation.shape[:2]
     frames = torch.arange(T, device=activation.device)[None, :]
     inside = (frames >= rc.span_frames[:, :1]) & (frames < rc.span_frames[:, 1:])

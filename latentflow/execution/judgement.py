@@ -105,7 +105,8 @@ class Judge:
             raise ValueError(f"{case.case_id}: the sequential design has no look")
         if decided.status == "untestable" and measured.nan_reasons:  # say which measurement failed, and why
             decided = dataclasses.replace(
-                decided, reason=f"{decided.reason}; the measure gave NaN: {'; '.join(sorted(set(measured.nan_reasons)))}")
+                decided,
+                reason=f"{decided.reason}; the measure gave NaN: {'; '.join(sorted(set(measured.nan_reasons)))}")
         return CaseResult(fixed_n_test(case.expect, measured, case.data.seed), measured, decided)
 
     def verdict(self, case: Case, family: Iterable[Case] = ()) -> Verdict:
@@ -117,8 +118,12 @@ class Judge:
             position = [m.case_id for m in members].index(case.case_id)
             if decided is not None:  # the spec refuses families that mix the two designs
                 # each stopped at alpha / m; the correction judges the family at the spec's alpha
-                decided = correct_sequential([self.case_result(m).sequential for m in members],
-                                             case.correction)[position]
+                sequentials = []
+                for member in members:
+                    if (found := self.case_result(member).sequential) is None:
+                        raise ValueError(f"{case.case_id}: its family mixes sequential and fixed-n cases")
+                    sequentials.append(found)
+                decided = correct_sequential(sequentials, case.correction)[position]
             else:
                 result = correct([self.case_result(m).result for m in members], method=case.correction)[position]
         measured = raw.measurements

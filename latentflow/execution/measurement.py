@@ -65,8 +65,8 @@ class Measurer:
             if case.measure.compare == "internal":
                 sites = self._own_sites(case.model, case.measure)
                 groups.setdefault(_record_group(case.model, case.measure), set()).update(sites)
-        for group, sites in groups.items():
-            self._record_union[group] = self._record_union.get(group, frozenset()) | frozenset(sites)
+        for group, wanted in groups.items():
+            self._record_union[group] = self._record_union.get(group, frozenset()) | frozenset(wanted)
 
     def recording(self, model_name: str, measure: Measure | None) -> Recording | None:
         """What the runs of a case with ``measure`` record: None for an audio metric; for an
@@ -88,7 +88,8 @@ class Measurer:
         names = tuple(resolve_sites(measure.site or DEFAULT_INTERNAL_SITE, model.hook_dict, layers))
         bad = [n for n in names if not n.endswith(info.site_suffixes)]
         if bad:
-            raise ValueError(f"internal measure {measure.metric!r} reads sites ending in {list(info.site_suffixes)}; got {bad}")
+            raise ValueError(f"internal measure {measure.metric!r} reads sites ending in "
+                             f"{list(info.site_suffixes)}; got {bad}")
         return names
 
     # -- runs of a case ------------------------------------------------------------------------
@@ -188,7 +189,8 @@ class Measurer:
         if case.measure.metric == "entropy_rate":
             aggregate = INTERNAL_MEASURES.get("entropy_rate").aggregate
             extra["baseline_rates"] = {
-                site: float(np.mean(aggregate({k: v for k, v in records.items() if k[0] == site}, dict(case.measure.args))))
+                site: float(np.mean(aggregate({k: v for k, v in records.items() if k[0] == site},
+                                              dict(case.measure.args))))
                 for site in sorted(profile)
             }
             if case.expect.null_value is not None:

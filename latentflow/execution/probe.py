@@ -104,13 +104,20 @@ def _quantity(outcome: BmldResult, quantity: str) -> tuple[float, np.ndarray]:
     return outcome.threshold_n0spi_db, spi
 
 
+def _margin(expect: ProbeExpect) -> float:
+    """An equivalence claim's margin (the spec reader refuses one without)."""
+    if expect.margin is None:
+        raise ValueError("an equivalence probe claim needs a margin")
+    return expect.margin
+
+
 def _judge(expect: ProbeExpect, value: float, interval: tuple[float, float]) -> bool:
     low, high = interval
     if expect.direction == "increase":
         return low > expect.null_value
     if expect.direction == "decrease":
         return high < expect.null_value
-    return expect.null_value - expect.margin <= low and high <= expect.null_value + expect.margin
+    return expect.null_value - _margin(expect) <= low and high <= expect.null_value + _margin(expect)
 
 
 def _bootstrap_pvalue(expect: ProbeExpect, replicates: np.ndarray) -> float:
@@ -123,7 +130,7 @@ def _bootstrap_pvalue(expect: ProbeExpect, replicates: np.ndarray) -> float:
         return float(np.mean(replicates <= null))
     if expect.direction == "decrease":
         return float(np.mean(replicates >= null))
-    return float(max(np.mean(replicates <= null - expect.margin), np.mean(replicates >= null + expect.margin)))
+    return float(max(np.mean(replicates <= null - _margin(expect)), np.mean(replicates >= null + _margin(expect))))
 
 
 def _not_judgeable(name: str, outcome: BmldResult) -> str | None:
@@ -200,7 +207,8 @@ def judge_probe(setup: ProbeSetup, expect: ProbeExpect) -> tuple[TestResult, dic
         effect_size=value / spread if spread > 0 else math.nan, effect_size_name="z_boot",
         effect_size_interval=(math.nan, math.nan), effect_size_method="point value / bootstrap SD",
         passed=passed, reason=reason,
-        margin=None if expect.margin is None else (expect.null_value - expect.margin, expect.null_value + expect.margin),
+        margin=(None if expect.margin is None
+                else (expect.null_value - expect.margin, expect.null_value + expect.margin)),
         n_resamples=setup.resamples, seed=setup.seed,
         details=(("n_finite_replicates", int(len(finite))),),
     )
@@ -219,7 +227,8 @@ def run_probe_case(case: ProbeCase, *, controls: bool = True) -> Verdict:
     verdict = Verdict(
         case_id=case.case_id, claim_id=case.claim.id, claim_title=case.claim.title,
         hypothesis_id=case.hypothesis_id, title=case.title, location=case.location,
-        model=f"bmld:{setup.model}", interventions=(),  # a probe changes stimuli (measure.probe.ablation), not the model
+        # a probe changes stimuli (measure.probe.ablation), not the model
+        model=f"bmld:{setup.model}", interventions=(),
         measure={"metric": MEASURE, "quantity": expect.quantity, "unit": "dB", "probe": setup.to_yaml()},
         expectation=expect.to_yaml(),
         result=stats, expected=case.outcome, expected_reason=case.reason,
@@ -240,7 +249,7 @@ def _reason(expect: ProbeExpect, value: float, interval: tuple[float, float], pa
     null = expect.null_value
     if expect.direction == "equivalent":
         where = "inside" if passed else "not inside"
-        return f"{measured}: interval {where} [{null - expect.margin:g}, {null + expect.margin:g}] dB"
+        return f"{measured}: interval {where} [{null - _margin(expect):g}, {null + _margin(expect):g}] dB"
     side = "above" if expect.direction == "increase" else "below"
     return f"{measured}: interval {'' if passed else 'not '}wholly {side} {null:g} dB"
 

@@ -59,7 +59,8 @@ def main(argv: list[str] | None = None) -> int:
                 os.environ.pop("LATENTFLOW_CACHE_DIR", None)
             else:
                 os.environ["LATENTFLOW_CACHE_DIR"] = previous
-    print(f"{'run':<6} {'wall s':>7} {'CPU s':>7} {'CPU s/core':>10} {'load before/after':>18} {'target s':>8}  outcome")
+    print(f"{'run':<6} {'wall s':>7} {'CPU s':>7} {'CPU s/core':>10} {'load before/after':>18} {'target s':>8}  "
+          "outcome")
     for name, run in runs.items():
         load = f"{run['load_average_before']:.1f} / {run['load_average_after']:.1f}"
         print(f"{name:<6} {run['wall_seconds']:>7.1f} {run['cpu_seconds']:>7.1f} {run['cpu_seconds_per_core']:>10.1f} "

@@ -26,6 +26,7 @@ import dataclasses
 import math
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import torch
 from torch import Tensor
@@ -94,7 +95,7 @@ def _next_block(start: int, block: int | None) -> float:
 def _batch_starts(first: int, stop: int, block: int, batch_size: int) -> list[int]:
     """Batch starts covering first..stop-1: each block [j*block, (j+1)*block) split into
     batch_size pieces, so an example's batch depends on the block grid alone."""
-    starts = []
+    starts: list[int] = []
     for block_start in range(first - first % block, stop, block):
         starts.extend(range(max(block_start, first), min(block_start + block, stop), batch_size))
     return starts
@@ -195,7 +196,7 @@ class RunCache:
         numbers do not depend on which case asked first or how far. Memoised per ``block``."""
         world = self.world(model_name)
         inputs = self.inputs(model_name, data)
-        key = run_key(model_name, data, sampler, interventions, source, recording) + (("block", block),)
+        key = (*run_key(model_name, data, sampler, interventions, source, recording), ("block", block))
         grown = self._runs.get(key)
         done = 0 if grown is None else grown.final.shape[0]
         if upto > done:
@@ -210,9 +211,11 @@ class RunCache:
             grown = RunOutput(final=final, estimate=estimate, records=records, key=key)
             self._runs[key] = grown
             self.prefix_log.append((key, done, upto))
+        if grown is None:
+            raise ValueError(f"a run prefix needs at least one example; got upto={upto}")
         return RunOutput(final=grown.final[:upto], estimate=grown.estimate[:upto],
                          records={name: value[:upto] for name, value in grown.records.items()},
-                         key=key + (("upto", upto),))
+                         key=(*key, ("upto", upto)))
 
     def _sample_chunks(self, model_name: str, data: Data, sampler: Sampler, variants: Sequence[Interventions], *,
                        source: PatchSource | None = None, recording: Recording | None = None,
@@ -247,7 +250,7 @@ class RunCache:
             if needs_source:
                 ctx.source = self._source_activations(world, inputs, data, sampler, source, index, patch_sites)
             chunk_records: RunRecords = {}
-            hooks = []
+            hooks: list[tuple[str | Callable[..., Any], Callable[..., Any]]] = []
             if recording is not None:
                 rc = RecordContext(cond.audio_mask, cond.text_mask,
                                    None if inputs.span_frames is None else inputs.span_frames[index])
@@ -264,7 +267,7 @@ class RunCache:
                 records.setdefault(name, []).append(value.cpu())
         # an intervention whose site never ran left the run equal to the baseline: an error, not
         # a result (with outcome: fails it would otherwise pass without testing anything)
-        for variant, seen in zip(variants, fired):
+        for variant, seen in zip(variants, fired, strict=True):
             check_fired(model, variant, seen, why=lambda name: world.why_silent(name, data))
         joined = {name: torch.cat(values) for name, values in records.items()}
         return [(torch.cat(parts), joined) for parts in finals]
@@ -295,7 +298,7 @@ class RunCache:
                     self._variants[key] = [v for v in self._variants[key] if v not in batch]
                 continue
             self.batch_log.append((group, len(batch), "batched"))
-            for interventions, (final, _) in zip(batch, outputs):
+            for interventions, (final, _) in zip(batch, outputs, strict=True):
                 key = run_key(model_name, data, sampler, interventions)
                 self._runs[key] = RunOutput(final=final, estimate=world.decode(final, inputs), records={}, key=key)
 
@@ -306,7 +309,8 @@ class RunCache:
         seed = data.seed if (source is None or source.seed is None) else source.seed
         seeds = [example_seeds(seed, data.n)[i] for i in index]
         out = sample(world.model, cond, steps=sampler.steps, method=sampler.method, seeds=seeds, cache=sites)
-        return {(site, e.step, e.evaluation): c[site] for e, c in zip(out.evaluations, out.caches) for site in sites}
+        return {(site, e.step, e.evaluation): c[site]
+                for e, c in zip(out.evaluations, out.caches, strict=True) for site in sites}
 
 
 def _recorder(model: SamAudioModel, name: str, recording: Recording, rc: RecordContext, store: RunRecords):

@@ -32,7 +32,7 @@ def seed_outcomes(results: dict[int, dict[str, Any]]) -> list[dict[str, Any]]:
     case_ids = list(dict.fromkeys(cid for seed in seeds for cid in by_seed[seed]))
     rows = []
     for case_id in case_ids:
-        runs = {}
+        runs: dict[int, dict[str, Any] | None] = {}
         expected = None
         for seed in seeds:
             verdict = by_seed[seed].get(case_id)
@@ -94,7 +94,8 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--reuse needs --keep DIR (the folder holding results-seed<S>.json)")
     keep = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="latentflow-seeds-"))
     keep.mkdir(parents=True, exist_ok=True)
-    results, timings = {}, {}
+    results: dict[int, Any] = {}
+    timings: dict[int, dict[str, Any]] = {}
     for seed in args.seeds:
         out = keep / f"results-seed{seed}.json"
         if args.reuse and out.is_file():

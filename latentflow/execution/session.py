@@ -17,7 +17,7 @@ from ..interventions import OPERATIONS
 from ..metrics import available_metrics, get_metric
 from ..spec import Case, Overrides, Plan, Spec, compile_plan, load_spec, validate
 from ..spec.probe import ProbeSpec
-from ..spec.probe_plan import ProbeCase, compile_probe_plan
+from ..spec.probe_plan import ProbeCase, ProbePlan, compile_probe_plan
 from .controls import control_cases, judge
 from .fuzz import INVARIANTS, run_fuzz_check
 from .internal import INTERNAL_MEASURES
@@ -59,7 +59,7 @@ class SpecSession:
         self.runner = Runner(device=device, batch_size=batch_size, batch_variants=batch_variants,
                              text_encoder=text_encoder)
 
-    def plan(self, path: str | Path) -> Plan:
+    def plan(self, path: str | Path) -> Plan | ProbePlan:
         """Load and validate ``path`` against the model the spec runs on, then compile it."""
         registries = dict(operations=OPERATIONS, metrics=metric_catalog(), invariants=INVARIANTS)
         # syntax, schema and registered names first: a typo must not need a model
@@ -104,10 +104,10 @@ class SpecSession:
         except Exception:  # noqa: BLE001 - any model problem: report the spec's problems alone
             return None
 
-    def verdict(self, plan: Plan, case: Case | ProbeCase) -> Verdict:
+    def verdict(self, plan: Plan | ProbePlan, case: Case | ProbeCase) -> Verdict:
         if isinstance(case, ProbeCase):  # latentflow/execution/probe.py
             return run_probe_case(case, controls=self.controls)
-        family = [c for c in plan.cases if case.family is not None and c.family == case.family]
+        family = [c for c in plan.cases if isinstance(c, Case) and case.family is not None and c.family == case.family]
         return judge(self.runner.verdict(case, family), self.runner, case, enabled=self.controls)
 
     def verify(self, path: str | Path) -> Iterator[Verdict]:

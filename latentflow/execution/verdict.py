@@ -134,7 +134,8 @@ class Verdict:
             f"means       intervened/x={_fmt(self.x_mean)}  baseline/y={_fmt(self.y_mean)}",
             f"effect      mean difference {_fmt(r.mean_difference)} "
             f"[{_fmt(ci[0] if ci else None)}, {_fmt(ci[1] if ci else None)}]  "
-            f"{r.effect_size_name}={_fmt(r.effect_size)} [{_fmt(es_ci[0] if es_ci else None)}, {_fmt(es_ci[1] if es_ci else None)}]",
+            f"{r.effect_size_name}={_fmt(r.effect_size)} "
+            f"[{_fmt(es_ci[0] if es_ci else None)}, {_fmt(es_ci[1] if es_ci else None)}]",
             f"test        {r.test} ({r.alternative}), {r.statistic_name}={_fmt(r.statistic)}, {p_line}, alpha={r.alpha}"
             + (f", min |effect|={r.min_effect_size}" if r.min_effect_size is not None else "")
             + (f", margin={r.margin}" if r.margin is not None else ""),

@@ -37,7 +37,7 @@ class CaseInputs:
     sample_rate: int
     cond: Conditioning  # prompted
     noise_seeds: tuple[int, ...] = ()  # one per example: the sampler's noise and the decode's watermark
-    _alternative: Callable[[], Conditioning] = field(repr=False, default=None)
+    _alternative: Callable[[], Conditioning] | None = field(repr=False, default=None)
     _alt_cache: Conditioning | None = field(default=None, repr=False)
 
     def conditioning(self, which: str = "prompted") -> Conditioning:
@@ -46,6 +46,8 @@ class CaseInputs:
             return self.cond
         if which == "alternative":
             if self._alt_cache is None:
+                if self._alternative is None:
+                    raise ValueError("these inputs were made without an alternative prompt")
                 self._alt_cache = self._alternative()
             return self._alt_cache
         raise ValueError(f"unknown prompt {which!r}; allowed: 'prompted' (or 'original'), 'alternative'")
@@ -145,21 +147,34 @@ class World:
 
 
 def _same_text_length(a: Conditioning, b: Conditioning) -> tuple[Conditioning, Conditioning]:
-    length = max(a.text.shape[1], b.text.shape[1])
+    def text_of(c: Conditioning) -> Tensor:
+        if c.text is None:
+            raise ValueError("both prompts need text features to be padded to one length")
+        return c.text
+
+    length = max(text_of(a).shape[1], text_of(b).shape[1])
 
     def pad(c: Conditioning) -> Conditioning:
-        extra = length - c.text.shape[1]
+        text = text_of(c)
+        extra = length - text.shape[1]
         if not extra:
             return c
-        text = torch.nn.functional.pad(c.text, (0, 0, 0, extra))
-        return c.replace(text=text, text_mask=torch.nn.functional.pad(c.text_mask, (0, extra), value=False))
+        # no mask means every token is real
+        mask = c.text_mask if c.text_mask is not None else torch.ones(text.shape[:2], dtype=torch.bool,
+                                                                       device=text.device)
+        return c.replace(text=torch.nn.functional.pad(text, (0, 0, 0, extra)),
+                         text_mask=torch.nn.functional.pad(mask, (0, extra), value=False))
 
     return pad(a), pad(b)
 
 
 def sha256_of(path: Path) -> str:
+    # read in blocks by hand: hashlib.file_digest is Python 3.11+, and the package supports 3.10
+    digest = hashlib.sha256()
     with open(path, "rb") as handle:
-        return hashlib.file_digest(handle, "sha256").hexdigest()
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def model_identity(name: str) -> dict:

@@ -6,7 +6,7 @@ All three use the one frozen-pattern primitive (:mod:`latentflow.acceleration.fr
   :class:`~latentflow.acceleration.frozen.FrozenPattern` per site;
 * ``lsac`` (a controller operation): the :class:`~latentflow.acceleration.lsac.LSACController`
   that ``sample_lsac`` and ``latentflow bench lsac`` run, with a preset (the bench's
-  calibration of the model ``calibrated_on``, :mod:`latentflow.acceleration.presets`), an
+  tuning of the model ``tuned_on``, :mod:`latentflow.acceleration.presets`), an
   explicit ``plan: {layer: step}``, or ``from_step`` for every selected layer;
 * ``lsac_adaptive``: the :class:`~latentflow.acceleration.adaptive.AdaptiveController`.
 
@@ -53,19 +53,19 @@ def lsac(args: Mapping[str, Any]) -> ControllerFactory:
     given = [name for name in ("preset", "plan", "from_step") if args.get(name) is not None]
     if len(given) != 1:
         raise ValueError(f"operation 'lsac' takes exactly one of preset, plan, from_step; got {given or 'none'}")
-    if (args.get("tier") is not None or args.get("calibrated_on") != "fixture") and given != ["preset"]:
-        raise ValueError("operation 'lsac': tier and calibrated_on name the calibration of a preset; "
+    if (args.get("tier") is not None or args.get("tuned_on") != "fixture") and given != ["preset"]:
+        raise ValueError("operation 'lsac': tier and tuned_on name the tuning of a preset; "
                          "they go with preset only")
     if given == ["preset"] and args.get("tier") is None:
-        raise ValueError("operation 'lsac' with a preset needs tier: the tier it was calibrated on (clean, "
+        raise ValueError("operation 'lsac' with a preset needs tier: the tier it was tuned on (clean, "
                          "noisy, env)")
 
     def build(model, layers: Sequence[int]):
         from latentflow.acceleration.lsac import LSACController, LSACPlan
-        from latentflow.acceleration.presets import stored_calibration
+        from latentflow.acceleration.presets import stored_tuning
 
         if args.get("preset") is not None:
-            plan = stored_calibration(args["calibrated_on"], args["tier"]).plan(args["preset"])
+            plan = stored_tuning(args["tuned_on"], args["tier"]).plan(args["preset"])
         elif args.get("plan") is not None:
             plan = LSACPlan(_plan_layers(args["plan"]), name="plan")
         else:

@@ -27,7 +27,7 @@ import torch
 from torch import Tensor
 
 from ..registry import REQUIRED, Param, Registry, arg_problems, declared_params
-from ..vocabulary import TIERS
+from ..vocabulary import RENAMED, TIERS
 from . import caching
 from .sites import PATTERN_SITES, SCALAR_SITES, SELF_PATTERN_SITES, SiteKind
 
@@ -86,11 +86,14 @@ class Operation:
         params = declared_params(self)
         problems = arg_problems(params, args)
         unknown = sorted(p.key for p in problems if p.problem == "unknown")
+        renamed = [f"{key!r} is now {RENAMED[key]!r}" for key in unknown if RENAMED.get(key) in params]
+        if renamed:
+            raise ValueError(f"operation {self.name!r}: renamed argument: {'; '.join(renamed)}")
         if unknown:
             raise ValueError(f"operation {self.name!r} got unknown argument(s) {unknown}; allowed: {sorted(params)}")
         if problems:  # the first in the order the operation declares its parameters
             first = min(problems, key=lambda p: list(params).index(p.key))
-            name, param = first.key, first.param
+            name, param = first.key, params[first.key]  # unknown ones were refused above
             if first.problem == "missing":
                 raise ValueError(f"operation {self.name!r} needs argument {name!r} ({param.type_name()}): {param.doc}")
             allowed = f" one of {list(param.choices)}" if param.choices else f" a {param.type_name()}"
@@ -214,11 +217,11 @@ for _op in (
     Operation(
         "lsac", "controller", caching.lsac,
         params={
-            "preset": Param(str, None, "a calibrated LSAC preset, as `latentflow bench lsac` runs it",
+            "preset": Param(str, None, "a tuned LSAC preset, as `latentflow bench lsac` runs it",
                             ("safe", "balanced", "aggressive")),
-            "tier": Param(str, None, "with preset: the tier it was calibrated on", TIERS),
-            "calibrated_on": Param(str, "fixture", "with preset: the model whose stored calibration gives the plan "
-                                   "(the bundled 'fixture'; latentflow/acceleration/calibrations/)"),
+            "tier": Param(str, None, "with preset: the tier it was tuned on", TIERS),
+            "tuned_on": Param(str, "fixture", "with preset: the model whose stored tuning gives the plan "
+                              "(the bundled 'fixture'; latentflow/acceleration/tunings/)"),
             "plan": Param(collections.abc.Mapping, None, "explicit LSAC plan {layer: freeze_step}"),
             "from_step": Param(int, None, "every selected layer freezes from this step", low=0),
         },

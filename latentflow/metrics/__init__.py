@@ -13,7 +13,6 @@ from latentflow.metrics._inputs import SILENCE_RMS
 from latentflow.metrics.bss import DEFAULT_FILTER_LENGTH, BssEvalResult, bss_eval
 from latentflow.metrics.perceptual import pesq, pesq_result, stoi, stoi_result
 from latentflow.metrics.registry import (
-    COMPARE_KINDS,
     MetricInfo,
     UnknownMetricError,
     available_metrics,
@@ -25,7 +24,6 @@ from latentflow.metrics.registry import (
 from latentflow.metrics.result import MetricResult
 from latentflow.metrics.segmentation import block_ratio, block_ratio_db
 from latentflow.metrics.separation import (
-    REPORT_METRICS,
     SeparationReport,
     sar,
     sar_result,
@@ -37,9 +35,7 @@ from latentflow.metrics.separation import (
 )
 
 __all__ = [
-    "COMPARE_KINDS",
     "DEFAULT_FILTER_LENGTH",
-    "REPORT_METRICS",
     "SILENCE_RMS",
     "BssEvalResult",
     "MetricInfo",

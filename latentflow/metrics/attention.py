@@ -18,7 +18,7 @@ Definitions (every function below follows them):
   two levels, with two names (docs/lsac.md says when each is used):
 
   - :func:`layer_entropy_rate`: the rate of the *layer's* trajectory, averaged over examples
-    and heads first (LSAC calibration, the stable/fast classification, the report's fallback);
+    and heads first (LSAC tuning, the stable/fast classification, the report's fallback);
   - :func:`example_entropy_rate`: per example, the rate of each head's trajectory, then the
     mean over heads (the spec measure ``entropy_rate``: one value per example, for paired
     tests). Head-to-head wiggles do not cancel here, so it is larger than the layer rate.
@@ -159,7 +159,7 @@ def entropy_rate(trajectory: np.ndarray | Tensor, *, axis: int = 0) -> np.ndarra
 
 def layer_entropy_rate(entropy: np.ndarray | Tensor) -> np.ndarray:
     """Per-layer rate of the mean trajectory: (steps, examples, layers, heads) -> (layers,),
-    averaged over examples and heads before differencing (what LSAC calibration classifies)."""
+    averaged over examples and heads before differencing (what LSAC tuning classifies)."""
     values = _as_float_array(entropy, "entropy")
     if values.ndim != 4:
         raise ValueError(f"entropy must be (steps, examples, layers, heads); got shape {values.shape}")

@@ -30,6 +30,7 @@ from types import MappingProxyType
 from typing import Any
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from latentflow.metrics._inputs import as_batch, check_same_shape
 from latentflow.metrics.bss import DEFAULT_FILTER_LENGTH
@@ -43,7 +44,6 @@ from latentflow.metrics.separation import (
 from latentflow.registry import Registry, UnknownNameError
 from latentflow.vocabulary import COMPARES
 
-COMPARE_KINDS = COMPARES  # the name latentflow.metrics has always exported
 _NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 
 
@@ -134,10 +134,10 @@ def register_metric(name: str, function: Callable[..., object], *, higher_is_bet
         raise ValueError(
             f"metric {name!r}: {repeated} declared more than once across requires, accepts and params"
         )
-    unknown_kinds = [k for k in compare if k not in COMPARE_KINDS]
+    unknown_kinds = [k for k in compare if k not in COMPARES]
     if unknown_kinds or not compare:
         raise ValueError(
-            f"metric {name!r}: compare must list some of {COMPARE_KINDS}; got {tuple(compare)!r}"
+            f"metric {name!r}: compare must list some of {COMPARES}; got {tuple(compare)!r}"
         )
     low, high = (float(b) for b in bounds)
     if not low < high:
@@ -209,7 +209,7 @@ def _compute(info: MetricInfo, inputs: dict) -> MetricResult:
     return _as_result(info, info.function(**used), used.get("estimate"))
 
 
-def _as_result(info: MetricInfo, output: object, estimate: object) -> MetricResult:
+def _as_result(info: MetricInfo, output: object, estimate: ArrayLike | None) -> MetricResult:
     if isinstance(output, MetricResult):
         result = MetricResult(info.name, output.values, output.reasons)
     else:
@@ -225,7 +225,7 @@ def _as_result(info: MetricInfo, output: object, estimate: object) -> MetricResu
                 f"metric {info.name!r} returned shape {values.shape}; expected one value per example (1-D)"
             )
         result = MetricResult(info.name, values, (None,) * values.shape[0])
-    shape = np.shape(estimate) if estimate is not None else ()
+    shape: tuple[int, ...] = np.shape(estimate) if estimate is not None else ()
     if len(shape) in (1, 2):
         expected = shape[0] if len(shape) == 2 else 1
         if len(result) != expected:

@@ -118,6 +118,8 @@ class SamAudioModel(HookedRootModule):
     ``model(x_t, t, cond)``: x_t (B, T, 2C) = [target | residual], t a float or (B,) in [0, 1].
     """
 
+    counter_model: str | None = None  # the counter-model a copy was made into (latentflow.counter_models)
+
     def __init__(self, cfg: SamAudioConfig) -> None:
         super().__init__()
         self.cfg = cfg

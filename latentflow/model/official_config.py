@@ -99,7 +99,8 @@ def parse_official_config(data: Mapping[str, Any], *, source: str) -> OfficialCo
     _known(text, TEXT_FIELDS, source, "text_encoder.")
     for key, allowed in FIXED_CHOICES.items():
         if key in tc and tc[key] != allowed:
-            raise ConfigError(f"{source}: transformer.{key}={tc[key]!r} is not supported; latentflow implements {allowed!r}")
+            raise ConfigError(
+                f"{source}: transformer.{key}={tc[key]!r} is not supported; latentflow implements {allowed!r}")
     for key in ("dim", "n_heads", "n_layers"):
         if not isinstance(tc.get(key), int) or isinstance(tc.get(key), bool) or tc[key] <= 0:
             raise ConfigError(f"{source}: transformer.{key}={tc.get(key)!r} must be a positive integer")
@@ -115,7 +116,8 @@ def parse_official_config(data: Mapping[str, Any], *, source: str) -> OfficialCo
         raise ConfigError(f"{source}: audio_codec.hop_length={cc['hop_length']!r} must be {codec.hop}, the product of "
                           f"audio_codec.encoder_rates {list(codec.encoder_rates)}")
     C = codec.codebook_dim
-    checks = (("in_channels", data.get("in_channels"), 6 * C), ("transformer.out_channels", tc.get("out_channels"), 2 * C),
+    checks = (("in_channels", data.get("in_channels"), 6 * C),
+              ("transformer.out_channels", tc.get("out_channels"), 2 * C),
               ("transformer.context_dim", tc.get("context_dim"), tc["dim"]))
     for field, value, expected in checks:
         if value is not None and value != expected:
@@ -126,17 +128,20 @@ def parse_official_config(data: Mapping[str, Any], *, source: str) -> OfficialCo
         raise ConfigError(f"{source}: text_encoder.dim={spec.dim!r} must be a positive integer")
     if spec.pad_mode != "longest":
         raise ConfigError(f"{source}: text_encoder.pad_mode={spec.pad_mode!r} is not supported; only 'longest'")
-    vision = data.get("vision_encoder") if isinstance(data.get("vision_encoder"), Mapping) else {}
+    written_vision = data.get("vision_encoder")
+    vision = written_vision if isinstance(written_vision, Mapping) else {}
     try:
         model = SamAudioConfig(
             dim=tc["dim"], n_heads=tc["n_heads"], n_layers=tc["n_layers"], latent_channels=C, text_dim=spec.dim,
             vision_dim=int(vision.get("dim", DEFAULT_VISION_DIM)),
-            num_anchors=int(data.get("num_anchors", 3)), anchor_embedding_dim=int(data.get("anchor_embedding_dim", 128)),
+            num_anchors=int(data.get("num_anchors", 3)),
+            anchor_embedding_dim=int(data.get("anchor_embedding_dim", 128)),
             qk_norm=bool(tc.get("qk_norm", True)), use_rope=bool(tc.get("use_rope", True)),
             max_positions=int(tc.get("max_positions", 10000)), ffn_exp=int(tc.get("ffn_exp", 4)),
             ffn_dim_multiplier=float(tc.get("ffn_dim_multiplier") or 1.0), multiple_of=int(tc.get("multiple_of", 64)),
             norm_eps=float(tc.get("norm_eps", 1e-5)),
-            frequency_embedding_dim=int(tc.get("frequency_embedding_dim", 256)), name=Path(source).parent.name or "sam-audio",
+            frequency_embedding_dim=int(tc.get("frequency_embedding_dim", 256)),
+            name=Path(source).parent.name or "sam-audio",
         )
     except ValueError as err:
         raise ConfigError(f"{source}: transformer: {err}") from None

@@ -18,7 +18,6 @@ from .conditioning import Conditioning
 from .dit import SamAudioModel, SamplingState
 from .hook_names import NamesSpec, names_filter
 
-METHODS = SAMPLER_METHODS  # the name this module has always exported
 EVALUATIONS_PER_STEP = {"euler": 1, "midpoint": 2}
 
 
@@ -93,8 +92,8 @@ def sample(
     error listing the nearest real ones); caching only what is asked keeps memory bounded on
     long trajectories.
     """
-    if method not in METHODS:
-        raise ValueError(f"unknown sampler method {method!r}; allowed: {list(METHODS)}")
+    if method not in SAMPLER_METHODS:
+        raise ValueError(f"unknown sampler method {method!r}; allowed: {list(SAMPLER_METHODS)}")
     times = time_grid(steps)
     dtype = next(model.parameters()).dtype
     device = cond.mixture.device

@@ -12,11 +12,11 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Optional
+from typing import Any
 
 from latentflow.results import results_verdicts
 
-Interval = Optional[tuple[float, float]]
+Interval = tuple[float, float] | None
 
 
 @dataclass(frozen=True)

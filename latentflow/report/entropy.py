@@ -14,7 +14,7 @@ layer: ``extra.baseline_rates`` (the ``entropy_rate`` measure on the baseline ru
 and head the mean |step-to-step change|, averaged) against the spec's threshold
 (``extra.stable_threshold``, its ``null_value``), so the plot agrees with the verdicts. Other
 layers fall back to the rate of the averaged trajectory (``entropy_rate`` of the heatmap row,
-the measure LSAC calibrates with) against ``DEFAULT_STABLE_THRESHOLD``; averaging first gives
+the measure LSAC tunes with) against ``DEFAULT_STABLE_THRESHOLD``; averaging first gives
 lower rates, so the caption says which was used.
 """
 
@@ -59,11 +59,11 @@ class EntropyGrid:
 
     @property
     def stable_layers(self) -> tuple[int, ...]:
-        return tuple(layer for layer, s in zip(self.layers, self.stable) if s is True)
+        return tuple(layer for layer, s in zip(self.layers, self.stable, strict=True) if s is True)
 
     @property
     def fast_layers(self) -> tuple[int, ...]:
-        return tuple(layer for layer, s in zip(self.layers, self.stable) if s is False)
+        return tuple(layer for layer, s in zip(self.layers, self.stable, strict=True) if s is False)
 
 
 def entropy_grids(cases: Sequence[ReportCase], threshold: float = DEFAULT_STABLE_THRESHOLD,
@@ -119,7 +119,7 @@ def _grid(kind: str, cells: dict[tuple[int, int], list[float]], sources: list[st
         values[layers.index(layer), steps.index(step)] = float(np.mean(measured))
         disagreement = max(disagreement, max(measured) - min(measured))
     rates: list[float | None] = []
-    for layer, row in zip(layers, values):
+    for layer, row in zip(layers, values, strict=True):
         recorded = row[np.isfinite(row)]
         if layer in spec_rates:
             rates.append(spec_rates[layer])
@@ -159,7 +159,7 @@ def entropy_section(cases: Sequence[ReportCase], threshold: float = DEFAULT_STAB
         if grid.disagreement:
             notes += (f"{_KIND_NAMES[grid.kind]}: cases measured some cells on different data; the mean is "
                       f"drawn (largest disagreement {format_number(grid.disagreement)})",)
-        unclassified = [layer for layer, s in zip(grid.layers, grid.stable) if s is None]
+        unclassified = [layer for layer, s in zip(grid.layers, grid.stable, strict=True) if s is None]
         if unclassified:
             notes += (f"{_KIND_NAMES[grid.kind]}: layers {unclassified} have fewer than 2 recorded steps and "
                       f"are not classified",)
@@ -183,8 +183,9 @@ def _draw_grid(figure, spec, index: int, grid: EntropyGrid) -> None:
     heat.set_xticks(range(len(grid.steps)))
     heat.set_xticklabels([str(s) for s in grid.steps], fontsize=8)
     heat.set_yticks(range(len(grid.layers)))
-    heat.set_yticklabels([f"{layer} · {_class_word(s)}" for layer, s in zip(grid.layers, grid.stable)], fontsize=8)
-    for tick, s in zip(heat.get_yticklabels(), grid.stable):
+    heat.set_yticklabels([f"{layer} · {_class_word(s)}" for layer, s in zip(grid.layers, grid.stable, strict=True)],
+                         fontsize=8)
+    for tick, s in zip(heat.get_yticklabels(), grid.stable, strict=True):
         tick.set_color(STABLE_COLOR if s else FAST_COLOR if s is False else "#555555")
     heat.set_xlabel("sampler step")
     heat.set_ylabel("layer")
@@ -210,7 +211,7 @@ def _class_word(stable: bool | None) -> str:
 def _summary(grids: Sequence[EntropyGrid]) -> tuple[str, ...]:
     lines = []
     for g in grids:
-        rates = ", ".join(f"{layer}: {format_number(r)}" for layer, r in zip(g.layers, g.rates))
+        rates = ", ".join(f"{layer}: {format_number(r)}" for layer, r in zip(g.layers, g.rates, strict=True))
         lines.append(f"- {_KIND_NAMES[g.kind]}: {len(g.layers)} layers x {len(g.steps)} steps; threshold "
                      f"{format_number(g.threshold)}; stable layers {list(g.stable_layers)}, fast layers "
                      f"{list(g.fast_layers)}; rates {{{rates}}}")

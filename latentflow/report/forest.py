@@ -30,7 +30,8 @@ def effect_size_section(cases: Sequence[ReportCase]) -> PlotSection:
         return omitted(KEY, TITLE, why, skipped)
     figure, names = _draw(drawn)
     caption = (f"Cohen's {'/'.join(names)} of x − y (intervened − baseline) with its "
-               f"confidence interval, {len(drawn)} cases, one panel (and axis) per metric. Filled: the claim held; hollow: it did not. "
+               f"confidence interval, {len(drawn)} cases, one panel (and axis) per metric. "
+               "Filled: the claim held; hollow: it did not. "
                f"Green: verdict as the spec expects; red: not. Grey diamonds: the required |effect|.")
     summary = tuple(
         f"- `{c.case_id}`: {c.effect_size_name} = {format_number(c.effect_size)} "
@@ -107,7 +108,7 @@ def _draw_panel(ax, metric: str, cases: Sequence[ReportCase]) -> set[str]:
     ax.axvline(0.0, color="#444444", linewidth=0.8)
     ax.set_yticks([y_of(row) for row in range(n_rows)])
     ax.set_yticklabels([text for text, _ in labels])
-    for tick, (_, header) in zip(ax.get_yticklabels(), labels):
+    for tick, (_, header) in zip(ax.get_yticklabels(), labels, strict=True):
         if header:
             tick.set_fontweight("bold")
     ax.set_ylim(-0.7, n_rows - 0.3)

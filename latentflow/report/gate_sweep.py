@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TypeGuard
 
 from .cases import ReportCase, count_text, format_number
 from .figures import PlotSection, new_figure, omitted, png_bytes
@@ -50,7 +51,7 @@ def gate_value(case: ReportCase) -> float | None:
     return None
 
 
-def _is_number(value: object) -> bool:
+def _is_number(value: object) -> TypeGuard[float]:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
@@ -88,10 +89,10 @@ def gate_sweep_section(cases: Sequence[ReportCase]) -> PlotSection:
     single = [p for p in points if len(gates[(p.series, p.metric)]) == 1]
     summary = tuple(f"- `{p.case_id}`: gate {format_number(p.gate)} -> {p.metric} {format_number(p.value)} "
                     f"(learned gate: {format_number(p.baseline)})" for p in points)
-    table = (("case", "gate", "measure", "overridden gate", "learned gate", "interval"),) + tuple(
+    table = (("case", "gate", "measure", "overridden gate", "learned gate", "interval"), *(
         (p.case_id, format_number(p.gate), p.metric, format_number(p.value), format_number(p.baseline),
          "n/a" if p.low is None else f"[{format_number(p.low)}, {format_number(p.high)}]") for p in single
-    ) if single else ()
+    )) if single else ()
     what = ("Block ratio: output power per second inside the anchored span over that outside, or that ratio "
             "in dB (latentflow.metrics.segmentation).")
     if not swept:

@@ -57,7 +57,7 @@ def render_markdown(cases: Sequence[ReportCase], sections: Sequence[PlotSection]
                 lines += ["", "| " + " | ".join(map(_cell, header)) + " |", "|" + " --- |" * len(header)]
                 lines += ["| " + " | ".join(map(_cell, row)) + " |" for row in body]
             if section.summary:
-                lines += [""] + list(section.summary)
+                lines += ["", *section.summary]
         if section.notes:
             lines += ["", "Notes:"] + [f"- {_cell(n)}" for n in section.notes]
     return "\n".join(lines) + "\n"

@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Union
+from typing import Any
 
 from latentflow.metrics.attention import DEFAULT_STABLE_THRESHOLD
+from latentflow.results import results_verdicts
 
 from .bmld import bmld_sections
 from .cases import ReportCase, read_cases, report_order
@@ -39,13 +40,19 @@ class ReportFiles:
         return {s.key: s.caption for s in self.sections if s.omitted}
 
 
-Verdicts = Union[Sequence[Mapping[str, Any]], Mapping[str, Any]]  # verdict dicts, or a results object
+Verdicts = Sequence[Mapping[str, Any]] | Mapping[str, Any]  # verdict dicts, or a results object
 
 
 def build_sections(verdicts: Verdicts, *,
                    stable_threshold: float = DEFAULT_STABLE_THRESHOLD) -> tuple[PlotSection, ...]:
     """The plot sections of a report (drawn or omitted), without writing anything."""
-    return _sections(report_order(read_cases(verdicts)), stable_threshold, verdicts)
+    return _sections(report_order(read_cases(verdicts)), stable_threshold, _verdict_dicts(verdicts))
+
+
+def _verdict_dicts(verdicts: Verdicts) -> Sequence[Mapping[str, Any]]:
+    """The verdict dicts: a results object's verdicts (``read_cases`` refused any other mapping), so
+    that the sections reading verdicts directly (confidence sequences) see them too."""
+    return results_verdicts(verdicts, source="results") if isinstance(verdicts, Mapping) else verdicts
 
 
 def _sections(cases: Sequence[ReportCase], stable_threshold: float,
@@ -68,7 +75,7 @@ def write_report(verdicts: Verdicts, html_path: str | Path, *,
     if html_path.suffix.lower() not in (".html", ".htm"):
         raise ValueError(f"report path {str(html_path)!r} must end in .html or .htm")
     cases = report_order(read_cases(verdicts))  # spec order, failures first
-    sections = _sections(cases, stable_threshold, verdicts)
+    sections = _sections(cases, stable_threshold, _verdict_dicts(verdicts))
     markdown_path = html_path.with_suffix(".md")
     html_path.parent.mkdir(parents=True, exist_ok=True)
     html_path.write_text(render_html(cases, sections, title), encoding="utf-8")

@@ -23,8 +23,8 @@ from typing import Any
 
 from latentflow.spec.errors import listing
 from latentflow.spec.reader import Reader
-from latentflow.spec.schema import SAMPLER_METHODS, TIERS
 from latentflow.spec.yaml_loader import LineDict, LineList
+from latentflow.vocabulary import RENAMED, SAMPLER_METHODS, TIERS
 
 SECTION = "derive"
 _BLOCK = re.compile(r"blocks\.(\d+)\.")
@@ -80,12 +80,12 @@ METHODS: dict[str, Method] = {
          "rates": "every layer's rate, layer 0 first"},
         {"threshold": 0.0, "stable_layers": [0], "fast_layers": [0], "rates": [0.0]},
     ),
-    "lsac_calibration": Method(
-        "LSAC's calibration as `latentflow bench lsac` makes it (latentflow.acceleration.calibration): "
+    "lsac_tuning": Method(
+        "LSAC's tuning as `latentflow bench lsac` makes it (latentflow.acceleration.tuning): "
         "per-layer entropy trajectories on TRAIN-split examples give each preset's freeze steps; "
         "entries at or past the last step (which cache nothing) are left out",
         {**_COMMON, "n": Setting("int", 4, _COMMON["n"].doc, 1, 100_000),
-         "threshold": Setting("number", 0.01, "stable-layer entropy-rate threshold of the calibration", 0.0, None)},
+         "threshold": Setting("number", 0.01, "stable-layer entropy-rate threshold of the tuning", 0.0, None)},
         {"safe": "the Safe preset's plan {layer: freeze_step}",
          "balanced": "the Balanced preset's plan {layer: freeze_step}",
          "aggressive": "the Aggressive preset's plan {layer: freeze_step}"},
@@ -142,7 +142,7 @@ def resolve_derived(raw: Any, reader: Reader, provider: Provider | None) -> tupl
     requests = _read_section(raw, reader)
     references = [ref for section in REFERENCE_SECTIONS if section in raw
                   for ref in _find(raw[section], raw, section, section)]
-    misplaced = [ref for key in raw if key not in REFERENCE_SECTIONS + (SECTION,)
+    misplaced = [ref for key in raw if key not in (*REFERENCE_SECTIONS, SECTION)
                  for ref in _find(raw[key], raw, key, key)]
     for container, key, field, _ in misplaced:
         reader.report(container, key, field, "a derived value stands only in hypotheses and fuzz checks",
@@ -161,12 +161,12 @@ def resolve_derived(raw: Any, reader: Reader, provider: Provider | None) -> tupl
     for container, key, field, name in references:
         if name in values and (owner := _HYPOTHESIS.match(field)) is not None:
             uses.setdefault(owner.group(0), {})[name] = values[name]
-        request = requests.get(name.split(".", 1)[0])
+        found = requests.get(name.split(".", 1)[0])
         quantity = name.split(".", 1)[1] if "." in name else ""
-        if request is None or quantity not in METHODS[request.method].quantities:
+        if found is None or quantity not in METHODS[found.method].quantities:
             stand_in = None
         else:
-            stand_in = METHODS[request.method].stand_ins[quantity]
+            stand_in = METHODS[found.method].stand_ins[quantity]
         value = values.get(name, stand_in)
         if isinstance(value, (list, dict)) and not value and name in values:
             reader.report(container, key, field, f"the derived {name} is empty on this model", value=value,
@@ -213,27 +213,34 @@ def _read_section(raw: LineDict, r: Reader) -> dict[str, DerivationRequest]:
         r.report(raw, SECTION, SECTION, "expected a mapping name -> derivation", value=section,
                  allowed=f"e.g. {SECTION}: {{convergence: {{tier: noisy, n: 16}}}}")
         return {}
-    data = raw.get("data") if isinstance(raw.get("data"), LineDict) else {}
-    sampler = raw.get("sampler") if isinstance(raw.get("sampler"), LineDict) else {}
+    data, sampler = ({} if not isinstance(raw.get(key), LineDict) else raw[key] for key in ("data", "sampler"))
     file_defaults = {"tier": data.get("tier"), "steps": sampler.get("steps", 16),
                      "sampler": sampler.get("method", "euler")}
     requests = {}
-    for name, entry in section.items():
+    for name, written in section.items():
         field = f"{SECTION}.{name}"
-        if entry is None:
-            entry = LineDict(line=section.line_of(name))
+        entry = LineDict(line=section.line_of(name)) if written is None else written
         if not isinstance(entry, LineDict):
             r.report(section, name, field, "expected a mapping of settings", value=entry,
                      allowed="{} (the defaults) or settings such as {tier: noisy, n: 16}")
             continue
         method = entry.get("from", name)
+        if method in RENAMED:
+            new = RENAMED[method]
+            r.report(entry if "from" in entry else section, "from" if "from" in entry else name,
+                     f"{field}.from" if "from" in entry else field,
+                     f"the derivation method {method!r} was renamed {new!r}", value=method,
+                     allowed=listing(tuple(METHODS)),
+                     hint=None if "from" in entry else f"rename the entry and its {{derived: {name}.QUANTITY}} "
+                                                       f"values to {new}, or keep the name and add from: {new}")
+            continue
         if method not in METHODS:
             r.report(entry if "from" in entry else section, "from" if "from" in entry else name,
                      f"{field}.from" if "from" in entry else field, "unknown derivation method", value=method,
                      allowed=f"{listing(tuple(METHODS))} (an entry named after a method needs no from:)")
             continue
         spec = METHODS[method]
-        r.check_keys(entry, field, ("from",) + tuple(spec.settings))
+        r.check_keys(entry, field, ("from", *spec.settings))
         settings = {key: _setting(entry, key, setting, file_defaults, field, r)
                     for key, setting in spec.settings.items()}
         if "tier" in settings and settings["tier"] is None:
@@ -310,7 +317,8 @@ def _compute(raw: LineDict, requests: dict[str, DerivationRequest], references: 
         first = next(iter(wanted.values()))
         r.report(raw[SECTION], first.name, f"{SECTION}.{first.name}", f"cannot derive: {error}")
         return {}
-    return {f"{name}.{quantity}": value for name, quantities in computed.items() for quantity, value in quantities.items()}
+    return {f"{name}.{quantity}": value
+            for name, quantities in computed.items() for quantity, value in quantities.items()}
 
 
 def _quantities(requests: Mapping[str, DerivationRequest]) -> str:
@@ -340,6 +348,7 @@ def _replaced(node: Any, replacements: dict[int, Any]) -> Any:
 
 def json_schema() -> dict:
     """The ``derive:`` section and the reference form, for latentflow.spec.json_schema."""
+    kinds: dict[str, dict[str, Any]]  # a setting's kind -> its JSON schema
     kinds = {"int": {"type": "integer"}, "number": {"type": "number"}, "tier": {"enum": list(TIERS)},
              "sampler_method": {"enum": list(SAMPLER_METHODS)},
              "threshold": {"anyOf": [{"type": "number", "exclusiveMinimum": 0}, {"const": "median"}]}}

@@ -8,6 +8,7 @@ from latentflow.spec.errors import listing
 from latentflow.spec.grammar import EXPECT_KEYS
 from latentflow.spec.reader import Reader
 from latentflow.spec.yaml_loader import LineDict, LineList
+from latentflow.vocabulary import DIFFERENCE_TESTS, EQUIVALENCE_TESTS, RESAMPLING_TESTS, TESTS
 
 
 def read_expect(node: LineDict, field: str, r: Reader) -> s.Expect | None:
@@ -19,9 +20,9 @@ def read_expect(node: LineDict, field: str, r: Reader) -> s.Expect | None:
     direction = r.choice(section, "direction", path, s.DIRECTIONS)
     equivalence = direction == "equivalent"
     default_test = "tost" if equivalence else "paired_t"
-    test = r.choice(section, "test", path, s.TESTS, default_test)
+    test = r.choice(section, "test", path, TESTS, default_test)
     if direction is not None and test is not None:
-        fitting = s.EQUIVALENCE_TESTS if equivalence else s.DIFFERENCE_TESTS
+        fitting = EQUIVALENCE_TESTS if equivalence else DIFFERENCE_TESTS
         if test not in fitting:
             r.report(
                 section,
@@ -64,14 +65,14 @@ def read_expect(node: LineDict, field: str, r: Reader) -> s.Expect | None:
         )
     null_value = r.number(section, "null_value", path, 0.0)
     resamples = r.integer(section, "resamples", path, low=100, high=10_000_000)
-    if "resamples" in section and test is not None and test not in s.RESAMPLING_TESTS:
+    if "resamples" in section and test is not None and test not in RESAMPLING_TESTS:
         r.report(
             section,
             "resamples",
             f"{path}.resamples",
             f"resamples only applies to resampling tests, not {test}",
             value=section["resamples"],
-            allowed=f"test: {listing(s.RESAMPLING_TESTS)}",
+            allowed=f"test: {listing(RESAMPLING_TESTS)}",
         )
     if r.failed_since(start):
         return None

@@ -9,6 +9,7 @@ from latentflow.spec.grammar import FAMILY_KEYS, NAME, NAME_HELP
 from latentflow.spec.reader import Reader
 from latentflow.spec.sections import key_line
 from latentflow.spec.yaml_loader import LineDict
+from latentflow.vocabulary import CORRECTIONS
 
 
 def read_family(
@@ -17,14 +18,16 @@ def read_family(
     section = node[key]
     if not r.check_keys(section, field, FAMILY_KEYS, FAMILY_KEYS, parent=node, key=key):
         return None
-    correction = r.choice(section, "correction", field, s.CORRECTIONS)
+    correction = r.choice(section, "correction", field, CORRECTIONS)
     return None if correction is None else s.FamilySpec(name=name, correction=correction, line=section.line)
 
 
 def read_families(raw: LineDict, r: Reader) -> tuple[s.FamilySpec, ...]:
     node = r.mapping(raw, "families", "")
+    if node is None:
+        return ()
     out = []
-    for name in node or ():
+    for name in node:
         if not isinstance(name, str) or not NAME.match(name):
             r.report(
                 node, name, f"families.{name}", "not a family name", value=name, allowed=NAME_HELP
@@ -112,6 +115,7 @@ def check_family_designs(
                 line=f.line,
             )
             continue
+        designs: set[tuple[str | None, str | None]]  # (method, alternative); (None, None): no sequential member
         designs = {(h.sequential.method, "equivalence" if h.expect.direction == "equivalent" else h.expect.direction)
                    for h in members if h.sequential is not None and h.expect is not None} or {(None, None)}
         for method, alternative in sorted(designs, key=str):  # e_bh holds for some designs only

@@ -198,7 +198,7 @@ def parse_fuzz_instance(
     interventions = read_interventions(node, field, rr, steps_count, required=True)
     measure = read_measure(node, field, rr, steps_count) if "measure" in node else None
     args = read_args(node, field, rr)
-    if rr.failed_since(start) or None in (data, sampler, interventions):
+    if rr.failed_since(start) or data is None or sampler is None or interventions is None:
         return None
     return s.FuzzInstance(
         id=spec.id,

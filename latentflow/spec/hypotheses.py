@@ -136,7 +136,8 @@ def _hypothesis(
             "a source run only feeds interventions (patching); there are none",
             value=node["source"],
         )
-    if r.failed_since(start) or None in (data, sampler, interventions, measure, expect, controls):
+    if (r.failed_since(start) or data is None or sampler is None or interventions is None or measure is None
+            or expect is None or controls is None):
         ctx.orphans.extend((piece, r.context) for piece in pieces)
         return None
     return s.Hypothesis(

@@ -40,7 +40,7 @@ def read_interventions(
     if parsed is not None:
         parsed.extend(item for item in out if item is not None)
         parsed.extend(partial)
-    return None if r.failed_since(start) else tuple(out)
+    return None if r.failed_since(start) else tuple(item for item in out if item is not None)
 
 
 def _intervention(
@@ -74,7 +74,7 @@ def _intervention(
     args_failed = r.failed_since(args_start)
     layers = read_layers(node, field, r, site)
     steps = read_selection(node, "steps", field, r, "step", steps_count) if "steps" in node else s.ALL
-    if r.failed_since(start):
+    if r.failed_since(start) or site is None or op is None or steps is None:
         if partial is not None and site is not None and op is not None and not args_failed:
             # layers/steps dropped: the site is then checked as written (`hook_cross_out` with
             # layers is reported as an unknown site too, with the blocks.* suggestion)

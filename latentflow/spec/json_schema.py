@@ -27,6 +27,17 @@ from latentflow.spec import parse as p
 from latentflow.spec import per_model
 from latentflow.spec import schema as s
 from latentflow.spec.controls import CONTROL_KEYS
+from latentflow.vocabulary import (
+    COMPARES,
+    CORRECTIONS,
+    PROMPT_KINDS,
+    SAMPLER_METHODS,
+    SEQUENTIAL_METHODS,
+    SPAN_SELECTIONS,
+    SPLITS,
+    TESTS,
+    TIERS,
+)
 
 SCHEMA_PATH = Path(__file__).with_name("spec.schema.json")
 SCHEMA_ID = "https://latentflow.invalid/spec-language/v1/spec.schema.json"
@@ -84,17 +95,17 @@ class _Builder:
     def data(self, required: tuple[str, ...]) -> dict:
         v = self.value
         return _section(p.DATA_KEYS, {
-            "tier": v(_enum(s.TIERS, "the tier")),
+            "tier": v(_enum(TIERS, "the tier")),
             "n": v(_integer(1, p.MAX_N)),
             "seed": v(_integer(0, p.MAX_SEED)),
-            "split": v(_enum(s.SPLITS)),
-            "prompt": v(_enum(s.PROMPT_KINDS)),
-            "spans": v(_enum(s.SPAN_SELECTIONS)),
+            "split": v(_enum(SPLITS)),
+            "prompt": v(_enum(PROMPT_KINDS)),
+            "spans": v(_enum(SPAN_SELECTIONS)),
         }, required, "which examples")
 
     def sampler(self) -> dict:
         return _section(p.SAMPLER_KEYS, {
-            "method": self.value(_enum(s.SAMPLER_METHODS)),
+            "method": self.value(_enum(SAMPLER_METHODS)),
             "steps": self.value(_integer(1, p.MAX_STEPS)),
         }, (), "the flow-matching sampler")
 
@@ -125,7 +136,7 @@ class _Builder:
     def measure(self) -> dict:
         return _section(p.MEASURE_KEYS, {
             "metric": self.value({"type": "string", "pattern": _pattern(p.NAME)}),
-            "compare": self.value(_enum(s.COMPARES)),
+            "compare": self.value(_enum(COMPARES)),
             "reference": self.value(_enum(s.REFERENCES)),
             "args": {"type": "object", "description": "the metric's arguments"},
             "site": _text("where an internal statistic reads activations"),
@@ -138,7 +149,7 @@ class _Builder:
         number = {"type": "number"}
         return _section(p.EXPECT_KEYS, {
             "direction": v(_enum(s.DIRECTIONS)),
-            "test": v(_enum(s.TESTS)),
+            "test": v(_enum(TESTS)),
             "alpha": v({"type": "number", "exclusiveMinimum": 0, "exclusiveMaximum": 0.5}),
             "min_effect_size": v({"type": "number", "minimum": 0}),
             "margin": v({"anyOf": [{"type": "number", "exclusiveMinimum": 0},
@@ -153,7 +164,7 @@ def _sequential(templated: bool) -> dict:
     return _section(p.SEQUENTIAL_KEYS, {
         "max_n": v(_integer(1, p.MAX_N)),
         "chunk": v(_integer(1, p.MAX_N)),
-        "method": v(_enum(s.SEQUENTIAL_METHODS)),
+        "method": v(_enum(SEQUENTIAL_METHODS)),
         "bounds": {"type": "array", "items": v({"type": "number"}), "minItems": 2, "maxItems": 2,
                    "description": "betting only: [low, high] with low < 0 < high"},
         "prior_scale": v({"type": "number", "exclusiveMinimum": 0}),
@@ -175,7 +186,7 @@ def _marks() -> dict:
 
 
 def _family() -> dict:
-    return _section(p.FAMILY_KEYS, {"correction": _enum(s.CORRECTIONS)}, p.FAMILY_KEYS)
+    return _section(p.FAMILY_KEYS, {"correction": _enum(CORRECTIONS)}, p.FAMILY_KEYS)
 
 
 def _parametrize() -> dict:

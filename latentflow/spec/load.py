@@ -9,7 +9,7 @@ from typing import Any
 from latentflow.spec.derived import Provider, resolve_derived, with_derived_values
 from latentflow.spec.errors import SpecError
 from latentflow.spec.parse import parse_spec
-from latentflow.spec.probe import is_probe_document, load_probe_spec
+from latentflow.spec.probe import ProbeSpec, is_probe_document, load_probe_spec
 from latentflow.spec.reader import Reader
 from latentflow.spec.schema import Spec
 from latentflow.spec.validate import Sites, find_issues, find_orphan_issues
@@ -24,7 +24,7 @@ def loads_spec(
     derived: Provider | None = None,
     model: str | None = None,
     **registries: Any,
-) -> Spec:
+) -> Spec | ProbeSpec:
     """Parse and validate spec text; ``registries`` as for :func:`latentflow.spec.validate`.
 
     Raises SpecError listing every problem found (syntax errors stop at the first, since
@@ -65,6 +65,6 @@ def loads_spec(
     return with_derived_values(spec, derived_uses)
 
 
-def load_spec(path: str | Path, **options: Any) -> Spec:
+def load_spec(path: str | Path, **options: Any) -> Spec | ProbeSpec:
     """Load the spec file at ``path`` (see :func:`loads_spec`)."""
     return loads_spec(read_text(path), str(path), **options)

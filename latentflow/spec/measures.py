@@ -11,6 +11,7 @@ from latentflow.spec.reader import Reader
 from latentflow.spec.sections import lines_with_args, read_args
 from latentflow.spec.selections import read_layers, read_selection, read_site
 from latentflow.spec.yaml_loader import LineDict
+from latentflow.vocabulary import COMPARES
 
 
 def read_measure(
@@ -24,7 +25,7 @@ def read_measure(
     if not r.check_keys(section, path, MEASURE_KEYS, ("metric",), parent=node, key="measure"):
         return None
     metric = r.text(section, "metric", path, pattern=NAME, pattern_help=NAME_HELP)
-    compare = r.choice(section, "compare", path, s.COMPARES, "target")
+    compare = r.choice(section, "compare", path, COMPARES, "target")
     reference = r.choice(section, "reference", path, s.REFERENCES, "prompted")
     if compare != "target":
         if "reference" in section:

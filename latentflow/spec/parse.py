@@ -41,7 +41,8 @@ from latentflow.spec.sections import (
     section_fields,
 )
 from latentflow.spec.sequential import sequential_design_problem, sequential_field, stats_design
-from latentflow.spec.yaml_loader import VERSION_KEY, LineDict
+from latentflow.spec.yaml_loader import VERSION_KEY, LineDict, LineList
+from latentflow.vocabulary import TIERS
 
 __all__ = [
     "FileContext", "corner_values", "parse_fuzz_instance", "parse_fuzz_template",
@@ -101,7 +102,7 @@ def parse_spec(
     # rejected anyway because the broken section was reported. A sequential file's
     # examples are its max_n (fuzz checks run on them too).
     data_fields = {
-        "tier": s.TIERS[0],
+        "tier": TIERS[0],
         "n": (sequential_fields or {}).get("max_n", 1),
         **(data_fields or {}),
     }
@@ -121,12 +122,12 @@ def parse_spec(
     )
 
     hypotheses: list[s.Hypothesis] = []
-    node = r.sequence(raw, "hypotheses", "", non_empty=True)
-    for index, item in enumerate(node or ()):
+    node = r.sequence(raw, "hypotheses", "", non_empty=True) or LineList()
+    for index, item in enumerate(node):
         hypotheses.extend(parse_hypothesis_template(item, node, index, r, ctx))
     fuzz: list[s.FuzzSpec] = []
-    node = r.sequence(raw, "fuzz", "", non_empty=True)
-    for index, item in enumerate(node or ()):
+    node = r.sequence(raw, "fuzz", "", non_empty=True) or LineList()
+    for index, item in enumerate(node):
         check = parse_fuzz_template(item, node, index, r, ctx)
         if check is not None:
             fuzz.append(check)
@@ -198,7 +199,7 @@ def _complete_data(node: LineDict, field: str, r: Reader, sequential: bool = Fal
                 None,
                 f"{field}.{key}",
                 f"data needs {key!r}",
-                allowed="tier: " + "|".join(s.TIERS)
+                allowed="tier: " + "|".join(TIERS)
                 if key == "tier"
                 else "n: the number of examples",
             )
@@ -206,7 +207,8 @@ def _complete_data(node: LineDict, field: str, r: Reader, sequential: bool = Fal
 
 def _check_unique_ids(hypotheses: list[s.Hypothesis], fuzz: list[s.FuzzSpec], r: Reader) -> None:
     seen: dict[tuple[str, str | None], int | None] = {}
-    for item in [*hypotheses, *fuzz]:
+    items: list[s.Hypothesis | s.FuzzSpec] = [*hypotheses, *fuzz]
+    for item in items:
         key = (item.id, getattr(item, "variant", None))
         shown = item.id + (f"[{key[1]}]" if key[1] else "")
         line = key_line(item, "id")

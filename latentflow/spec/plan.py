@@ -79,7 +79,7 @@ class Overrides:
                 )
 
     def apply(self, data: s.Data) -> s.Data:
-        changes = {k: v for k, v in (("seed", self.seed), ("n", self.n)) if v is not None}
+        changes: dict[str, Any] = {k: v for k, v in (("seed", self.seed), ("n", self.n)) if v is not None}
         n = changes.get("n", data.n)
         if self.max_n is not None and n > self.max_n:
             changes["n"] = self.max_n
@@ -342,8 +342,8 @@ def compile_plan(spec: s.Spec, overrides: Overrides | None = None) -> Plan:
     for index, h in enumerate(spec.hypotheses):
         cid = case_id(spec.claim.id, h.id, h.variant)
         ids.append(cid)
-        if family_of[index] is not None:
-            members.setdefault(family_of[index], []).append(cid)
+        if (family := family_of[index]) is not None:
+            members.setdefault(family, []).append(cid)
     corrections = {_named_id(spec, f.name): f.correction for f in spec.families}
     if spec.family is not None:
         corrections[spec.claim.id] = spec.family.correction

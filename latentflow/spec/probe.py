@@ -202,13 +202,13 @@ def parse_probe_spec(raw: LineDict, file: str, r: Reader) -> ProbeSpec:
                  allowed=listing(s.SPEC_VERSIONS))
     claim = read_claim(raw.get("claim"), raw, r) or s.Claim("claim", "", "")
     defaults = raw.get("probe")
-    if not r.check_keys(defaults, "probe", PROBE_KEYS, parent=raw, key="probe"):
+    if not r.check_keys(defaults, "probe", PROBE_KEYS, parent=raw, key="probe") or not isinstance(defaults, LineDict):
         defaults = LineDict(line=raw.line)
     marks = read_marks(raw, "", r)
     file_controls = read_probe_controls(raw, "", r) or ()
     hypotheses: list[ProbeHypothesis] = []
-    node = r.sequence(raw, "hypotheses", "", non_empty=True)
-    for index, item in enumerate(node or ()):
+    node = r.sequence(raw, "hypotheses", "", non_empty=True) or LineList()
+    for index, item in enumerate(node):
         hypotheses.extend(_template(item, node, index, defaults, file_controls, r))
     _check_unique(hypotheses, raw, r)
     return ProbeSpec(file, version or s.SPEC_VERSIONS[-1], claim, tuple(hypotheses), marks)
@@ -224,7 +224,8 @@ def _template(node: Any, parent: LineList, index: int, defaults: LineDict, file_
     if not r.check_keys(node, field, PROBE_HYPOTHESIS_KEYS, ("id", "title", "probe", "expect")):
         return []
     if "parametrize" in node and "variant" in node:
-        r.report(node, "variant", f"{field}.variant", "a parametrised hypothesis gets its variant labels from parametrize",
+        r.report(node, "variant", f"{field}.variant",
+                 "a parametrised hypothesis gets its variant labels from parametrize",
                  value=node["variant"], allowed="variant or parametrize, not both")
         return []
     variants = expand(node, field, r, "parametrize")
@@ -283,24 +284,24 @@ def _setup(node: Any, parent: LineDict, field: str, defaults: LineDict, r: Reade
     folds = r.integer(merged, "folds", field, DEFAULT_FOLDS, low=2, high=MAX_FOLDS)
     regularisation = r.number(merged, "regularisation", field, DEFAULT_REGULARISATION, low=0.0, open_low=True)
     site = r.text(merged, "site", field)
-    if r.failed_since(start) or model is None:
+    if r.failed_since(start) or model is None or params is None or stimuli is None or ablation_params is None:
         return None
-    params = _model_params(model, params, site, merged, field, r)
-    stimuli = _stimuli(stimuli, merged, field, r)
+    model_params = _model_params(model, params, site, merged, field, r)
+    stimulus_fields = _stimuli(stimuli, merged, field, r)
     if ablation is not None:
         _check_ablation_params(ablation, ablation_params, merged, field, r)
     elif ablation_params:
         r.report(merged, "ablation_params", f"{field}.ablation_params", "ablation_params without an ablation",
                  value=dict(ablation_params), allowed="ablation: <name> with its parameters")
-    if r.failed_since(start) or params is None or stimuli is None:
+    if r.failed_since(start) or model_params is None or stimulus_fields is None:
         return None
-    if stimuli.get("trials_per_class", 20) < folds:
+    if stimulus_fields.get("trials_per_class", 20) < folds:
         r.report(merged, "folds", f"{field}.folds", f"{folds}-fold cross-validation needs at least {folds} trials "
                  "per class on every rung", value=folds,
-                 allowed=f"folds <= stimuli.trials_per_class ({stimuli.get('trials_per_class', 20)})")
+                 allowed=f"folds <= stimuli.trials_per_class ({stimulus_fields.get('trials_per_class', 20)})")
         return None
-    return ProbeSetup(model, params, site, stimuli, ablation, s.freeze(ablation_params), seed, resamples, confidence,
-                      folds, regularisation)
+    return ProbeSetup(model, model_params, site, stimulus_fields, ablation, s.freeze(ablation_params), seed, resamples,
+                      confidence, folds, regularisation)
 
 
 def _model_names() -> str:
@@ -398,7 +399,8 @@ def _ablation(merged: LineDict, field: str, r: Reader) -> str | None:
     names = ABLATIONS.names()
     if not isinstance(value, str) or value not in names:
         r.report(merged, "ablation", f"{field}.ablation", "not a registered ablation", value=value,
-                 allowed=listing((NO_ABLATION, *names)), hint=did_you_mean(value, names) if isinstance(value, str) else None)
+                 allowed=listing((NO_ABLATION, *names)),
+                 hint=did_you_mean(value, names) if isinstance(value, str) else None)
         return None
     return value
 

@@ -114,7 +114,7 @@ def _control(node: Any, parent: Any, index: int, field: str, r: Reader) -> Probe
     model = _model(node, field, r) if "model" in node else None
     site = r.text(node, "site", field)
     params = r.mapping(node, "params", field)
-    ablation = _INHERIT
+    ablation: str | None = _INHERIT
     if "ablation" in node:
         ablation = None if node["ablation"] in (None, NO_ABLATION) else _ablation(node, field, r)
     declared = r.choice(node, "outcome", field, s.OUTCOMES)

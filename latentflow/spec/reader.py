@@ -86,29 +86,29 @@ class Reader:
         ``parent``/``key`` say where ``node`` sits, to locate the error if it is no mapping.
         """
         if not isinstance(node, LineDict):
-            where = (parent, key) if parent is not None else (node, None)
+            container, at = (parent, key) if parent is not None else (node, None)
             self.report(
-                *where, field, f"expected {what}", value=node, allowed=f"keys {listing(allowed)}"
+                container, at, field, f"expected {what}", value=node, allowed=f"keys {listing(allowed)}"
             )
             return False
-        for key in node:
-            if key not in allowed:
+        for name in node:
+            if name not in allowed:
                 self.report(
                     node,
-                    key,
-                    _join(field, key),
+                    name,
+                    _join(field, name),
                     "unknown key",
-                    value=key,
+                    value=name,
                     allowed=listing(allowed),
-                    hint=did_you_mean(key, allowed),
+                    hint=did_you_mean(name, allowed),
                 )
         missing = [k for k in required if k not in node]
-        for key in missing:
+        for name in missing:
             self.report(
                 node,
                 None,
-                _join(field, key),
-                f"missing required key {key!r}",
+                _join(field, name),
+                f"missing required key {name!r}",
                 allowed=f"{field or 'this mapping'} needs {listing(required)}",
             )
         return True

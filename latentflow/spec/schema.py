@@ -14,33 +14,16 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from latentflow.model_names import FIXTURE_NAME
-from latentflow.site_patterns import SEGMENT as SITE_SEGMENT  # noqa: F401 (spec-layer name)
-from latentflow.site_patterns import has_layer_wildcard, site_for_layer  # noqa: F401
+from latentflow.site_patterns import site_for_layer
 from latentflow.spec.fields import NOT_A_KEY, provenance, to_yaml, yaml_value
 from latentflow.spec.yaml_loader import VERSION_KEY
-from latentflow.vocabulary import (  # noqa: F401 (the spec layer reads them as schema.X)
-    COMPARES,
-    CORRECTIONS,
-    DIFFERENCE_TESTS,
-    EQUIVALENCE_TESTS,
-    PROMPT_KINDS,
-    RESAMPLING_TESTS,
-    SAMPLER_METHODS,
-    SEQUENTIAL_FIXED_N_TESTS,
-    SEQUENTIAL_METHODS,
-    SPAN_SELECTIONS,
-    SPLITS,
-    TESTS,
-    TIERS,
-)
 
 SPEC_VERSIONS = (1,)
 
 # pytest's own marks that take arguments or change how a test runs: a spec cannot declare them
 # as plain marks (outcome: fails is the spec's xfail).
 RESERVED_MARKS = ("skip", "skipif", "xfail", "parametrize", "usefixtures", "filterwarnings")
-# Values the runtime shares live in latentflow.vocabulary (imported above); these are the
-# spec language's own words.
+# Values the runtime shares live in latentflow.vocabulary; these are the spec language's own words.
 REFERENCES = ("prompted", "alternative")
 DIRECTIONS = ("decrease", "increase", "equivalent", "two-sided")
 OUTCOMES = ("holds", "fails")

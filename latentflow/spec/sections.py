@@ -20,6 +20,7 @@ from latentflow.spec.grammar import (
 )
 from latentflow.spec.reader import Reader
 from latentflow.spec.yaml_loader import LineDict
+from latentflow.vocabulary import PROMPT_KINDS, SAMPLER_METHODS, SPAN_SELECTIONS, SPLITS, TIERS
 
 
 @dataclass
@@ -94,21 +95,21 @@ def section_fields(
 
 def data_field(node: LineDict, name: str, field: str, r: Reader) -> Any:
     if name == "tier":
-        return r.choice(node, name, field, s.TIERS)
+        return r.choice(node, name, field, TIERS)
     if name == "n":
         return r.integer(node, name, field, low=1, high=MAX_N)
     if name == "seed":
         return r.integer(node, name, field, low=0, high=MAX_SEED)
     if name == "split":
-        return r.choice(node, name, field, s.SPLITS)
+        return r.choice(node, name, field, SPLITS)
     if name == "spans":
-        return r.choice(node, name, field, s.SPAN_SELECTIONS)
-    return r.choice(node, name, field, s.PROMPT_KINDS)
+        return r.choice(node, name, field, SPAN_SELECTIONS)
+    return r.choice(node, name, field, PROMPT_KINDS)
 
 
 def sampler_field(node: LineDict, name: str, field: str, r: Reader) -> Any:
     if name == "method":
-        return r.choice(node, name, field, s.SAMPLER_METHODS)
+        return r.choice(node, name, field, SAMPLER_METHODS)
     return r.integer(node, name, field, low=1, high=MAX_STEPS)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from latentflow.site_patterns import is_well_formed
+from latentflow.site_patterns import has_layer_wildcard, is_well_formed
 from latentflow.spec import schema as s
 from latentflow.spec.reader import Reader
 from latentflow.spec.yaml_loader import LineDict, LineList
@@ -29,7 +29,7 @@ def read_site(node: LineDict, key: str, field: str, r: Reader) -> str | None:
 
 
 def read_layers(node: LineDict, field: str, r: Reader, site: str | None) -> s.IndexSelection | None:
-    wildcard = site is not None and s.has_layer_wildcard(site)
+    wildcard = site is not None and has_layer_wildcard(site)
     if "layers" not in node:
         return s.ALL if wildcard else None
     if site is not None and not wildcard:

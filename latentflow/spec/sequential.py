@@ -11,13 +11,14 @@ from latentflow.spec.grammar import MAX_N, SEQUENTIAL_KEYS
 from latentflow.spec.reader import Reader
 from latentflow.spec.sections import FileContext, section_fields
 from latentflow.spec.yaml_loader import LineDict, LineList
+from latentflow.vocabulary import SEQUENTIAL_FIXED_N_TESTS, SEQUENTIAL_METHODS
 
 
 def sequential_field(node: LineDict, name: str, field: str, r: Reader) -> Any:
     if name in ("max_n", "chunk"):
         return r.integer(node, name, field, low=1, high=MAX_N)
     if name == "method":
-        return r.choice(node, name, field, s.SEQUENTIAL_METHODS)
+        return r.choice(node, name, field, SEQUENTIAL_METHODS)
     if name == "prior_scale":
         return r.number(node, name, field, low=0.0, open_low=True)
     if name == "symmetric":
@@ -92,7 +93,7 @@ def read_sequential(
                 r.report(section, key, f"{field}.expect.{key}",
                          f"{key} cannot be used with sequential: {why}", value=section[key],
                          allowed=f"leave {key} out, or drop sequential:")
-        if expect is not None and "test" in section and expect.test not in s.SEQUENTIAL_FIXED_N_TESTS:
+        if expect is not None and "test" in section and expect.test not in SEQUENTIAL_FIXED_N_TESTS:
             r.report(
                 section,
                 "test",
@@ -101,7 +102,7 @@ def read_sequential(
                 "decides, and test only names the fixed-n test shown next to it, which must "
                 "test the same mean difference",
                 value=expect.test,
-                allowed=f"{listing(s.SEQUENTIAL_FIXED_N_TESTS)}, or leave test out",
+                allowed=f"{listing(SEQUENTIAL_FIXED_N_TESTS)}, or leave test out",
             )
     if r.failed_since(start) or expect is None:
         return None

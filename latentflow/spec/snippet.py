@@ -6,6 +6,7 @@ blocks, so a failing case reads like something a person would have written.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import yaml
@@ -38,7 +39,7 @@ _SnippetDumper.add_representer(dict, _represent_dict)
 _SnippetDumper.add_representer(list, _represent_list)
 
 
-def dump(document: dict[str, Any], comments: list[str] = ()) -> str:
+def dump(document: dict[str, Any], comments: Sequence[str] = ()) -> str:
     """YAML text of ``document`` (plain dicts/lists/scalars), with leading ``# comments``."""
     body = yaml.dump(
         document, Dumper=_SnippetDumper, sort_keys=False, allow_unicode=True, width=100

@@ -38,6 +38,7 @@ from latentflow.spec.expand import variant_label
 from latentflow.spec.fuzz import corner_values, parse_fuzz_instance
 from latentflow.spec.reader import Reader
 from latentflow.spec.sections import FileContext, lines_with_args
+from latentflow.vocabulary import RENAMED
 
 Sites = Iterable[str] | Callable[[str], bool] | None
 
@@ -182,7 +183,7 @@ class _Checker:
             )
             if why is None:
                 continue
-            lines = item.lines or {}
+            lines: Mapping[str, int | None] = item.lines or {}
             what = "intervention" if isinstance(item, s.Intervention) else "measure"
             r.report(
                 None,
@@ -239,7 +240,7 @@ class _Checker:
         self, interventions: tuple[s.Intervention, ...], r: Reader, has_source: bool
     ) -> None:
         for item in interventions:
-            lines = item.lines or {}
+            lines: Mapping[str, int | None] = item.lines or {}
             self.site(item.site, item.layers, f"{item.path}.site", lines.get("site", item.line), r)
             entry = self._entry(
                 self.operations,
@@ -271,7 +272,7 @@ class _Checker:
             regex = pattern_regex(item.site)
             names = [n for n in self.sites.names if regex.fullmatch(n)]
             if item.layers is not None and not item.layers.is_all:
-                names = [n for n in names if layer_of(n) is None or item.layers.contains(layer_of(n))]
+                names = [n for n in names if (layer := layer_of(n)) is None or item.layers.contains(layer)]
             return names
         if item.layers is not None and not item.layers.is_all and item.layers.only is not None:
             return [site_for_layer(item.site, layer) for layer in item.layers.only]
@@ -285,7 +286,7 @@ class _Checker:
             return
         wrong = [name for name in self._concrete(item) if "*" not in name and not kind.accepts(name)]
         if wrong:
-            lines = item.lines or {}
+            lines: Mapping[str, int | None] = item.lines or {}
             r.report(
                 None,
                 None,
@@ -311,13 +312,13 @@ class _Checker:
                 if first is None:
                     taken[name] = item
                     continue
-                lines = item.lines or {}
+                lines: Mapping[str, int | None] = item.lines or {}
                 r.report(
                     None,
                     None,
                     f"{item.path}.site",
                     f"two pattern operations on {name} ({first.op!r} at line "
-                    f"{(first.lines or {}).get('site', first.line)} and {item.op!r})",
+                    f"{_line_of(first, 'site')} and {item.op!r})",
                     value=item.site,
                     allowed="one pattern operation per attention site in one intervention list",
                     line=lines.get("site", item.line),
@@ -350,7 +351,7 @@ class _Checker:
     # -- metrics ----------------------------------------------------------------------------
 
     def measure(self, measure: s.Measure, r: Reader) -> None:
-        lines = measure.lines or {}
+        lines: Mapping[str, int | None] = measure.lines or {}
         if measure.site is not None:
             self.site(
                 measure.site,
@@ -467,17 +468,20 @@ class _Checker:
         kind: str,
         name: str,
         args: Mapping[str, Any],
-        path: str,
-        lines: Mapping[str, int],
+        path: str | None,
+        lines: Mapping[str, int | None],
         line: int | None,
         r: Reader,
     ) -> None:
         params = declared_params(entry)
         described = listing(f"{key} ({_describe(p)})" for key, p in params.items()) or "none"
         for problem in arg_problems(params, args):
-            key, param = problem.key, problem.param
+            key = problem.key
             where = lines.get(f"args.{key}", lines.get("args", line))
-            if problem.problem == "unknown":
+            if problem.problem == "unknown" and RENAMED.get(key) in params:
+                r.report(None, None, f"{path}.args.{key}", f"argument {key!r} of {kind} {name!r} was renamed "
+                         f"{RENAMED[key]!r}", value=key, allowed=described, line=where)
+            elif problem.problem == "unknown":
                 r.report(
                     None,
                     None,
@@ -495,7 +499,7 @@ class _Checker:
                     f"{path}.args.{key}",
                     f"wrong value for argument {key!r} of {kind} {name!r}",
                     value=args[key],
-                    allowed=_describe(param),
+                    allowed=_describe(params[key]),
                     line=where,
                 )
             else:
@@ -513,6 +517,12 @@ def _names(registry: Any) -> list[str]:
     if hasattr(registry, "names"):
         return list(registry.names())
     return sorted(registry)
+
+
+def _line_of(item: s.Intervention, key: str) -> int | None:
+    """The line of one of an intervention's keys, else of the intervention."""
+    lines: Mapping[str, int | None] = item.lines or {}
+    return lines.get(key, item.line)
 
 
 def _describe(param: Param) -> str:

@@ -27,10 +27,11 @@ _SPEC_MARKER = re.compile(r"""^(?:latentflow|"latentflow"|'latentflow')[ \t]*:""
 class LineDict(dict):
     """A dict with ``line`` (where the mapping starts) and ``lines`` (key -> line of the key)."""
 
-    def __init__(self, *args: Any, line: int | None = None, lines: dict[Any, int] | None = None):
+    def __init__(self, *args: Any, line: int | None = None, lines: dict[Any, int | None] | None = None):
         super().__init__(*args)
         self.line = line
-        self.lines: dict[Any, int] = dict(lines or {})
+        # None: a node built in code, not read from a file (it has no line to report)
+        self.lines: dict[Any, int | None] = dict(lines or {})
 
     def line_of(self, key: Any) -> int | None:
         return self.lines.get(key, self.line)
@@ -39,10 +40,10 @@ class LineDict(dict):
 class LineList(list):
     """A list with ``line`` (where the sequence starts) and ``lines`` (line of each item)."""
 
-    def __init__(self, *args: Any, line: int | None = None, lines: list[int] | None = None):
+    def __init__(self, *args: Any, line: int | None = None, lines: list[int | None] | None = None):
         super().__init__(*args)
         self.line = line
-        self.lines: list[int] = list(lines or [])
+        self.lines: list[int | None] = list(lines or [])
 
     def line_of(self, index: int) -> int | None:
         return self.lines[index] if 0 <= index < len(self.lines) else self.line

@@ -30,15 +30,14 @@ Sequential, anytime-valid verdicts (decided chunk by chunk, docs/sequential.md):
 from __future__ import annotations
 
 from latentflow.stats.bootstrap import BcaBootstrap, bca_bootstrap
-from latentflow.stats.corrections import CORRECTIONS, adjust_pvalues, correct
+from latentflow.stats.corrections import adjust_pvalues, correct
 from latentflow.stats.data import ALTERNATIVES, mirror_alternative, normalize_alternative
 from latentflow.stats.effect_size import EFFECT_SIZES, cohens_d_pooled, cohens_dz, dz_interval
 from latentflow.stats.equivalence import tost_paired
-from latentflow.stats.evaluate import DEFAULT_N_RESAMPLES, DEFAULT_SEED, TESTS, evaluate
+from latentflow.stats.evaluate import DEFAULT_N_RESAMPLES, DEFAULT_SEED, evaluate
 from latentflow.stats.paired import EXACT_PERMUTATION_MAX_N, paired_t, sign_flip_permutation, wilcoxon_signed_rank
 from latentflow.stats.result import TestResult
 from latentflow.stats.sequential import (
-    SEQUENTIAL_METHODS,
     SequentialDesign,
     SequentialResult,
     sequential_test,
@@ -48,14 +47,11 @@ from latentflow.stats.sequential_corrections import CORRECTION_VALIDITY, check_c
 
 __all__ = [
                                           "ALTERNATIVES",
-                                          "CORRECTIONS",
                                           "CORRECTION_VALIDITY",
                                           "DEFAULT_N_RESAMPLES",
                                           "DEFAULT_SEED",
                                           "EFFECT_SIZES",
                                           "EXACT_PERMUTATION_MAX_N",
-                                          "SEQUENTIAL_METHODS",
-                                          "TESTS",
                                           "BcaBootstrap",
                                           "SequentialDesign",
                                           "SequentialResult",

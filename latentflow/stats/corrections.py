@@ -24,14 +24,13 @@ from latentflow.stats.decision import decide
 from latentflow.stats.result import TestResult
 from latentflow.vocabulary import FIXED_N_CORRECTIONS
 
-CORRECTIONS = FIXED_N_CORRECTIONS  # the name latentflow.stats has always exported
 _ALIASES = {"benjamini-hochberg": "bh", "fdr_bh": "bh", "holm-bonferroni": "holm"}
 
 
 def correction_name(method: str) -> str:
     name = _ALIASES.get(str(method).lower(), str(method).lower())
-    if name not in CORRECTIONS:
-        allowed = ", ".join(CORRECTIONS + tuple(_ALIASES))
+    if name not in FIXED_N_CORRECTIONS:
+        allowed = ", ".join(FIXED_N_CORRECTIONS + tuple(_ALIASES))
         raise ValueError(f"correction {method!r} is not known; allowed: {allowed}")
     return name
 

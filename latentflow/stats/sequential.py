@@ -41,6 +41,7 @@ decisions are taken only at the looks.
 
 from __future__ import annotations
 
+import itertools
 import math
 import numbers
 from collections.abc import Mapping, Sequence
@@ -104,11 +105,18 @@ class SequentialDesign:
     symmetric: bool = False
     family_size: int = 1
 
+    @property
+    def betting_bounds(self) -> Interval:
+        """The (low, high) a betting design declares (``__post_init__`` requires them)."""
+        if self.bounds is None:
+            raise ValueError(f"method {self.method!r} has no bounds; only betting declares them")
+        return self.bounds
+
     def __post_init__(self) -> None:
         for name in ("max_n", "chunk", "family_size"):
             value = getattr(self, name)
             if not (isinstance(value, numbers.Integral) and not isinstance(value, bool)
-                    and value >= 1):
+                    and int(value) >= 1):
                 raise ValueError(f"sequential {name} must be a positive integer; got {value!r}")
         if self.chunk > self.max_n:
             raise ValueError(f"sequential chunk {self.chunk} is larger than max_n {self.max_n}")
@@ -235,7 +243,7 @@ class SequentialResult(ComparedByJson):
     def confidence_sequence(self) -> tuple[tuple[int, float, float], ...]:
         """(n, lower, upper) for every n up to n_used, for plots."""
         return tuple((n, low, high) for n, low, high
-                     in zip(range(1, self.n_used + 1), self.cs_lower, self.cs_upper))
+                     in zip(range(1, self.n_used + 1), self.cs_lower, self.cs_upper, strict=True))
 
     def to_dict(self) -> dict[str, Any]:
         return {field.name: _json_safe(getattr(self, field.name)) for field in fields(self)}
@@ -309,7 +317,7 @@ def sequential_test(differences: Any, design: SequentialDesign,
             f"normal model carries no evidence (identical values come from a measure that did "
             f"not change or is quantised); use method 'betting' with bounds"))
     if design.method == "betting":
-        _check_inside_bounds(d, design.bounds)
+        _check_inside_bounds(d, design.betting_bounds)
     evidence = _evidence(d, design)
     for index, look in enumerate(looks, start=1):
         if look > d.shape[0]:
@@ -327,7 +335,7 @@ def sequential_test_chunks(chunks: Sequence[Any], design: SequentialDesign) -> S
     arrays = [np.atleast_1d(np.asarray(chunk, dtype=np.float64)) for chunk in chunks]
     looks = tuple(int(n) for n in np.cumsum([a.shape[0] for a in arrays]))
     if looks and looks[-1] < design.max_n:
-        looks = looks + (design.max_n,)
+        looks = (*looks, design.max_n)
     data = np.concatenate(arrays) if arrays else np.empty(0)
     return sequential_test(data, design, looks)
 
@@ -336,7 +344,7 @@ def _checked_looks(design: SequentialDesign, looks: Sequence[int] | None) -> tup
     if looks is None:
         return design.default_looks
     looks = tuple(int(n) for n in looks)
-    if not looks or any(b <= a for a, b in zip(looks, looks[1:])) or looks[0] < 1:
+    if not looks or any(b <= a for a, b in itertools.pairwise(looks)) or looks[0] < 1:
         raise ValueError(f"looks must be increasing positive sample sizes; got {looks}")
     if looks[-1] != design.max_n:
         raise ValueError(f"the last look must be at max_n {design.max_n}; got looks {looks}")
@@ -355,7 +363,7 @@ def _null_points(design: SequentialDesign) -> tuple[float, float]:
     """The null means at the edge of each side's null region: (for the lower bound, for the
     upper bound). A claim of increase rejects mean <= 0; decrease rejects mean >= 0;
     equivalence rejects mean <= low and mean >= high."""
-    if design.alternative == "equivalence":
+    if design.alternative == "equivalence" and design.margin is not None:  # __post_init__ requires it
         return design.margin
     return (0.0, 0.0)
 
@@ -382,7 +390,7 @@ def _evidence(d: np.ndarray, design: SequentialDesign) -> _Evidence:
 
 def _betting_evidence(d: np.ndarray, design: SequentialDesign, above_null: float,
                       below_null: float) -> _Evidence:
-    low, high = design.bounds
+    low, high = design.betting_bounds
     width = high - low
     y = (d - low) / width
     grid = eprocess.betting_grid(low, high, (above_null, below_null))
@@ -480,7 +488,7 @@ def _best_log_e(d: np.ndarray, design: SequentialDesign, null: float, side: int,
     value after the data so far (the betting bound grows from it)."""
     if design.method == "t_mixture":
         return eprocess.t_mixture_best_log_e(d, null, side, future_n, design.prior_scale)
-    low, high = design.bounds
+    low, high = design.betting_bounds
     unit = (null - low) / (high - low)
     return now + (future_n - d.shape[0]) * eprocess.betting_best_log_growth(unit, side)
 

@@ -77,7 +77,7 @@ def correct_sequential(results: Sequence[SequentialResult], method: str) -> list
     else:
         adjusted = adjust_pvalues([r.pvalue for r in results], name).tolist()
     corrected = []
-    for result, level in zip(results, adjusted):
+    for result, level in zip(results, adjusted, strict=True):
         passed = bool(result.status == "holds" and level <= alpha)
         updated = dataclasses.replace(result, pvalue_corrected=float(level), correction=name,
                                       family_size=m, family_alpha=alpha, passed=passed)
@@ -130,6 +130,8 @@ def _e_bh_levels(e_values: np.ndarray) -> list[float]:
 
 
 def _corrected_reason(result: SequentialResult) -> str:
+    if result.correction is None:
+        raise ValueError("only a corrected result has a corrected reason")
     label = _LABELS[result.correction]
     if result.correction == "e_bh":
         rule = (f"e-BH over a family of {result.family_size} at alpha "

@@ -194,7 +194,9 @@ SCENARIOS = (
              symmetric_clipped_normal(BETTING_MARGIN, 0.5, 1.0 - BETTING_MARGIN),
              _design(64, alternative="equivalence", margin=BETTING_MARGIN, **BOUNDED),
              "equivalence_null"),
-) + SKEWED_T + SKEWED_BETTING
+    *SKEWED_T,
+    *SKEWED_BETTING,
+)
 
 
 def run_scenario(index: int) -> SimulationSummary:

@@ -28,7 +28,7 @@ EXPECTED_METHODS = [
 
 @pytest.fixture(scope="module")
 def bench(model, tmp_path_factory):
-    workload = random_workload(model, n=3, n_frames=12, n_text=4, n_calibration=2, seed=1)
+    workload = random_workload(model, n=3, n_frames=12, n_text=4, n_tuning=2, seed=1)
     out = tmp_path_factory.mktemp("bench") / "lsac.json"
     result = run_lsac_bench("noisy", 3, "random", str(out), steps=STEPS, repeats=2, model=model, workload=workload)
     return result, out
@@ -43,7 +43,7 @@ def test_methods_and_compute_savings(bench, model):
     assert result.method("truncation-5").total_saved == pytest.approx(3 / 8, abs=1e-12)
     share = pattern_share(model.cfg, 12)
     for name in ("safe", "balanced", "aggressive"):
-        plan = result.calibration["presets"][name]
+        plan = result.tuning["presets"][name]
         reused = sum(STEPS - 1 - s for s in plan["freeze_steps"].values() if s < STEPS - 1)
         expected = reused / (model.cfg.n_layers * STEPS) * share
         assert result.method(f"lsac-{name}").self_attention_saved == pytest.approx(expected, rel=1e-12)
@@ -111,7 +111,7 @@ def test_mean_interval():
 
 def test_command_line(tmp_path, capsys):
     out = tmp_path / "cli.json"
-    argv = ["--model", "random", "--n", "2", "--frames", "8", "--steps", "4", "--calibration", "1", "--repeats", "1",
+    argv = ["--model", "random", "--n", "2", "--frames", "8", "--steps", "4", "--tuning", "1", "--repeats", "1",
             "--json", str(out)]
     assert main(argv) == 0
     printed = capsys.readouterr().out
@@ -131,6 +131,13 @@ def test_command_line_errors(argv, message, capsys):
     assert message in capsys.readouterr().err
 
 
+def test_the_old_flag_name_is_refused_with_the_new_one(capsys):
+    with pytest.raises(SystemExit) as exited:
+        main(["--model", "random", "--calibration", "2"])
+    assert exited.value.code == 2
+    assert "--calibration was renamed --tuning (the number of tuning examples)" in capsys.readouterr().err
+
+
 def test_audio_workload_scores_decoded_audio_against_the_true_target(tmp_path):
     """The bench on real bench clips, through the separator's codec and text encoder (random
     fixture-sized weights saved as a checkpoint: the plumbing, not the separation, is tested)."""
@@ -141,7 +148,7 @@ def test_audio_workload_scores_decoded_audio_against_the_true_target(tmp_path):
 
     path = tmp_path / "random_fixture.safetensors"
     save_model(build_model(preset("fixture"), seed=0), path)
-    result = run_lsac_bench("env", 2, str(path), steps=4, repeats=1, n_calibration=1, drift_threshold=0.1)
+    result = run_lsac_bench("env", 2, str(path), steps=4, repeats=1, n_tuning=1, drift_threshold=0.1)
     assert result.reference == "target" and result.settings["workload"] == "bench:env"
     full = result.method("full")
     assert full.degradation == (0.0, 0.0)

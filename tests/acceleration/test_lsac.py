@@ -234,7 +234,7 @@ def test_layer_outside_the_model_is_rejected(model):
         LSACController(model, LSACPlan({9: 1}))
 
 
-def test_calibrated_plan_refuses_another_step_count(model, cond):
+def test_tuned_plan_refuses_another_step_count(model, cond):
     plan = LSACPlan({0: 2}, n_steps=16, name="balanced")
     with pytest.raises(ValueError, match="made for 16 sampling steps but the sampler runs 6"):
         sample_lsac(model, cond, plan, **kwargs("euler"))

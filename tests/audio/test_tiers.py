@@ -12,6 +12,7 @@ import torch
 
 from latentflow.audio import environmental, speech, tiers
 from latentflow.audio.tiers import MixtureSampler, TierConfig, make_example, make_examples
+from latentflow.vocabulary import SPLITS, TIERS
 
 CFG = TierConfig()
 N = 24
@@ -19,7 +20,7 @@ N = 24
 
 @pytest.fixture(scope="module")
 def examples() -> dict[tuple[str, str], list[tiers.MixtureExample]]:
-    return {(tier, split): make_examples(tier, split, N, seed=3) for tier in tiers.TIERS for split in tiers.SPLITS}
+    return {(tier, split): make_examples(tier, split, N, seed=3) for tier in TIERS for split in SPLITS}
 
 
 def _db(power_ratio: float) -> float:
@@ -40,7 +41,7 @@ def test_every_example_is_an_exact_float32_sum(examples):
 
 
 def test_noisy_is_clean_plus_white_noise_at_5_db(examples):
-    for split in tiers.SPLITS:
+    for split in SPLITS:
         for clean, noisy in zip(examples["clean", split], examples["noisy", split], strict=True):
             assert torch.equal(noisy.target, clean.target)
             noise = (noisy.mixture.double() - clean.mixture.double())
@@ -71,7 +72,7 @@ def _active(e: tiers.MixtureExample, wave: torch.Tensor) -> np.ndarray:
 
 def test_clean_pairs_a_male_and_a_female_voice(examples):
     genders = {v.id: v.gender for v in speech.VOICES}
-    for split in tiers.SPLITS:
+    for split in SPLITS:
         targets = set()
         for e in examples["clean", split]:
             t, r = e.target_info, e.residual_info
@@ -90,7 +91,7 @@ def test_clean_pairs_a_male_and_a_female_voice(examples):
 
 
 def test_pool_voices_have_the_pitch_of_their_gender():
-    for split in speech.SPLITS:
+    for split in SPLITS:
         pool = speech.load_pool(split)
         for voice_id, indices in pool.by_voice.items():
             f0 = np.median([speech.estimate_f0(pool.utterances[i].audio, pool.sample_rate) for i in indices])
@@ -99,7 +100,7 @@ def test_pool_voices_have_the_pitch_of_their_gender():
 
 
 def test_same_seed_is_bitwise_identical_and_other_seeds_differ():
-    for tier in tiers.TIERS:
+    for tier in TIERS:
         a = make_examples(tier, "train", 4, seed=11)
         b = make_examples(tier, "train", 4, seed=11)
         c = make_examples(tier, "train", 4, seed=12)
@@ -141,7 +142,7 @@ def test_examples_only_use_their_own_split(examples):
 
 
 def test_spans_lie_in_the_clip_on_the_frame_grid_with_no_target_outside():
-    exs = [e for tier in tiers.TIERS for e in make_examples(tier, "test", 40, seed=5)]
+    exs = [e for tier in TIERS for e in make_examples(tier, "test", 40, seed=5)]
     n_sub = 0
     for e in exs:
         start, end = e.span
@@ -276,7 +277,7 @@ def test_bad_arguments_get_errors_listing_what_is_allowed():
 
 def test_clip_length_is_a_parameter():
     config = TierConfig(duration=2.0)
-    for tier in tiers.TIERS:
+    for tier in TIERS:
         for e in make_examples(tier, "train", 6, seed=0, config=config):
             assert e.mixture.shape == (32000,) and e.span[1] <= 2.0
             assert torch.equal(e.mixture, e.target + e.residual)
@@ -297,7 +298,7 @@ def test_sampler_is_reproducible_resumable_and_weighted():
     assert set(only_env.tiers) == {"env"}
     mixed = MixtureSampler("train", batch_size=60, seed=0)
     drawn = [mixed.tier_of(k) for k in range(300)]
-    assert all(70 < drawn.count(t) < 130 for t in tiers.TIERS)
+    assert all(70 < drawn.count(t) < 130 for t in TIERS)
     with pytest.raises(ValueError, match="weights must be 2 non-negative numbers"):
         MixtureSampler("train", tiers=("clean", "env"), weights=(1, -1))
 
@@ -343,8 +344,8 @@ def test_committed_pool_matches_a_fresh_synthesis():
 def test_all_prompts_lists_every_text_the_bench_emits():
     prompts = tiers.all_prompts()
     assert len(prompts) == len(set(prompts)) == 8 + 4 * len(environmental.ENV_CLASS_NAMES)
-    emitted = {e.prompt for tier in tiers.TIERS for e in make_examples(tier, "train", 12, seed=9)}
-    emitted |= {e.alt_prompt for tier in tiers.TIERS for e in make_examples(tier, "train", 12, seed=9)}
+    emitted = {e.prompt for tier in TIERS for e in make_examples(tier, "train", 12, seed=9)}
+    emitted |= {e.alt_prompt for tier in TIERS for e in make_examples(tier, "train", 12, seed=9)}
     assert emitted <= set(prompts)
 
 

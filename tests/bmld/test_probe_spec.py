@@ -204,7 +204,7 @@ def test_features_persist_on_disk_and_come_back_identical(tmp_path):
     files = list((tmp_path / "cache" / "bmld-features").glob("*.npz"))
     assert len(files) == 1
     reloaded = run_probe._features(setup, "N0Spi")
-    for a, b in zip(computed, reloaded):
+    for a, b in zip(computed, reloaded, strict=True):
         np.testing.assert_array_equal(a, b)
     other = run_probe._features(setup, "N0S0")
     assert not np.array_equal(computed[0], other[0])  # the condition is part of the key

@@ -31,7 +31,7 @@ def fixture_session():
 
 
 def test_the_bundled_model_derives_the_constants_its_specs_recorded(fixture_session):
-    session, plans = fixture_session
+    _session, plans = fixture_session
     cases = {c.case_id: c for plan in plans.values() for c in plan.cases}
     rates = [c for c in cases.values() if c.measure.metric == "entropy_rate"]
     assert len(rates) == 8 and {c.expect.null_value for c in rates} == {RECORDED["threshold"]}
@@ -46,12 +46,12 @@ def test_the_bundled_model_derives_the_constants_its_specs_recorded(fixture_sess
     assert (layer.low, layer.high) == (0, 7)  # {derived: architecture.last_layer}
 
 
-def test_the_derived_lsac_plans_are_the_stored_calibration_s(fixture_session):
-    from latentflow.acceleration.presets import stored_calibration
+def test_the_derived_lsac_plans_are_the_stored_tuning_s(fixture_session):
+    from latentflow.acceleration.presets import stored_tuning
 
     session, _ = fixture_session
-    (record,) = [r for r in session.runner.world("fixture").describe()["derived"] if r["method"] == "lsac_calibration"]
-    stored = stored_calibration("fixture", "noisy")
+    (record,) = [r for r in session.runner.world("fixture").describe()["derived"] if r["method"] == "lsac_tuning"]
+    stored = stored_tuning("fixture", "noisy")
     for preset, plan in record["values"].items():
         caching = {str(layer): step for layer, step in stored.plan(preset).freeze_steps.items() if step < 15}
         assert plan == caching, preset
@@ -75,7 +75,7 @@ def test_the_results_record_how_each_constant_was_derived(fixture_session):
     from latentflow.results import results_payload
 
     assert results_payload([], setups=session.runner.describe_models())["derived"] == derived
-    lsac = by_method["lsac_calibration"]
+    lsac = by_method["lsac_tuning"]
     assert (lsac["split"], lsac["settings"]["n"], lsac["settings"]["threshold"]) == ("train", 4, 0.01)
     assert lsac["values"]["balanced"] == {str(k): v for k, v in RECORDED["balanced"].items()}  # JSON keys
 
@@ -160,12 +160,12 @@ def test_on_a_model_of_another_depth_the_derived_constants_differ_and_stay_insid
         values["threshold"]}
 
 
-def test_the_lsac_spec_on_a_model_of_another_depth_calibrates_on_it(small_model):
+def test_the_lsac_spec_on_a_model_of_another_depth_tunes_on_it(small_model):
     session = SpecSession(model=str(small_model))
     plan = session.plan(SPECS / "lsac.yaml")
     records = {r["method"]: r for r in session.runner.describe_models()[str(small_model)]["derived"]}
     assert records["architecture"]["values"] == {"n_layers": 5, "last_layer": 4, "layers": [0, 1, 2, 3, 4]}
-    lsac = records["lsac_calibration"]
+    lsac = records["lsac_tuning"]
     assert len(lsac["measured"]["layer_rates"]) == 5
     for plan_steps in lsac["values"].values():  # inside its depth, before its last step (16 steps)
         assert {int(layer) for layer in plan_steps} <= set(range(5))

@@ -100,7 +100,7 @@ def test_a_session_writes_the_results_file_the_plugin_writes(pytester, tmp_path)
     assert len(by_plugin["verdicts"]) == 3
     # the location may spell the spec's path differently (relative to where pytest ran): the same
     # file and line, and every other field equal
-    for a, b in zip(by_plugin["verdicts"], by_session["verdicts"]):
+    for a, b in zip(by_plugin["verdicts"], by_session["verdicts"], strict=True):
         file_a, _, line_a = a.pop("location").rpartition(":")
         file_b, _, line_b = b.pop("location").rpartition(":")
         assert (pytester.path / file_a).resolve() == Path(file_b).resolve() and line_a == line_b

@@ -49,7 +49,7 @@ def test_a_case_missing_on_a_seed_is_shown_and_not_counted():
 
 def test_the_table_shows_each_seed_verdict_and_n():
     table = format_table(seed_outcomes(_results()), [0, 1, 2])
-    line = next(l for l in table.splitlines() if l.startswith("c::flips"))
+    line = next(row for row in table.splitlines() if row.startswith("c::flips"))
     assert line.split()[1:] == ["holds", "12", "holds", "12", "FAILS", "12", "FAILS", "2/3", "1/3"]
 
 

@@ -91,7 +91,7 @@ def test_each_case_stops_where_its_evidence_decides(ran):
 
 
 def test_shared_baselines_grow_instead_of_being_resampled(ran):
-    plan, runner, _, calls, _ = ran
+    _plan, runner, _, calls, _ = ran
     # text_zero: baseline + treated for examples 0-3, 4-7; scale_tiny: its treated run 0-3, 4-7,
     # 8-11, and the baseline only 8-11 (0-7 reused); loud_nan: both runs reused (stops at 4)
     assert calls == [4] * 8

@@ -141,9 +141,9 @@ def test_only_activation_operations_without_a_source_are_batchable():
     assert not batchable([Intervention("hook_anchor_gate", "override_scalar", {"value": 5.0})])
     assert not batchable([Intervention("hook_text_proj", "patch")])
     model = build_model(preset("parity"), seed=1)
-    with pytest.raises(NotBatchable, match="uniform_attention"):
-        with applied(model, [Intervention("blocks.0.attn.hook_pattern", "uniform_attention")], rows=slice(0, 1)):
-            pass
+    with pytest.raises(NotBatchable, match="uniform_attention"), \
+            applied(model, [Intervention("blocks.0.attn.hook_pattern", "uniform_attention")], rows=slice(0, 1)):
+        pass
 
 
 def test_each_variant_is_sampled_once_and_only_selected_cases_are_batched(tmp_path, monkeypatch):
@@ -207,9 +207,9 @@ def test_a_failing_variant_fails_only_its_own_case(tmp_path):
 
 def test_rows_need_a_context_that_knows_the_batch():
     model = build_model(preset("parity"), seed=1)
-    with pytest.raises(ValueError, match="example_keys"):
-        with applied(model, [Intervention("hook_text_proj", "zero")], rows=slice(0, 1)):
-            pass
+    with pytest.raises(ValueError, match="example_keys"), \
+            applied(model, [Intervention("hook_text_proj", "zero")], rows=slice(0, 1)):
+        pass
 
 
 def test_two_spec_files_with_the_same_ids_keep_their_own_numbers(tmp_path):

@@ -24,7 +24,7 @@ def real_results(shift: float, seed: int) -> dict:
            for i in range(2)]
     family = correct(raw, method="bonferroni")
     verdicts = []
-    for index, (name, result) in enumerate(zip(("text_proj_zero", "ca_zero"), family)):
+    for index, (name, result) in enumerate(zip(("text_proj_zero", "ca_zero"), family, strict=True)):
         verdict = Verdict(
             case_id=f"dual_pathway::{name}", claim_id="dual_pathway", claim_title="Dual pathway",
             hypothesis_id=name, title=f"{name} lowers SI-SNR", location=f"specs/dual_pathway.yaml:{10 + index}",

@@ -8,7 +8,6 @@ import pytest
 import torch
 
 from latentflow.metrics import (
-    REPORT_METRICS,
     SeparationReport,
     pesq,
     sar,
@@ -17,6 +16,7 @@ from latentflow.metrics import (
     si_snr_improvement,
     stoi,
 )
+from latentflow.vocabulary import REPORT_METRICS
 
 
 @pytest.fixture(scope="module")

@@ -14,6 +14,7 @@ import pytest
 ENTROPY_SLOPES = (0.002, -0.03, 0.004, 0.05)
 ENTROPY_START = (0.80, 0.70, 0.60, 0.30)
 N_STEPS = 16
+ALL_LAYERS = range(len(ENTROPY_SLOPES))
 
 
 def measure_of(metric: str, compare: str = "target", site: str | None = None) -> dict:
@@ -78,7 +79,7 @@ def make_verdict(case_id: str, *, measure: dict | None = None, holds: bool = Tru
     return verdict
 
 
-def entropy_profile(layers=range(len(ENTROPY_SLOPES)), kind: str = "attn") -> dict:
+def entropy_profile(layers=ALL_LAYERS, kind: str = "attn") -> dict:
     return {
         f"blocks.{layer}.{kind}.hook_pattern": {
             str(step): ENTROPY_START[layer] + ENTROPY_SLOPES[layer] * step for step in range(N_STEPS)

@@ -242,7 +242,7 @@ def test_plots_omitted_when_their_cases_lack_the_numbers(r):
     assert sweep.omitted and sweep.caption == "1 block_ratio verdict, but none has a gate value and a finite mean"
     assert sweep.notes[0].startswith("seg::br: block ratio without a gate value")
     with pytest.raises(ValueError, match="plot 'gate_sweep' was omitted"):
-        sweep.data_uri
+        _ = sweep.data_uri
 
 
 def test_no_verdicts_gives_a_report_that_says_so(tmp_path):

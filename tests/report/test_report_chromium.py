@@ -42,14 +42,15 @@ def screenshot(html: Path, out: Path, profile: Path) -> np.ndarray:
         if arg == "--no-sandbox" and os.geteuid() != 0:
             continue  # only needed as root
         if arg.startswith("--user-data-dir="):
-            arg = f"--user-data-dir={profile}"
+            command.append(f"--user-data-dir={profile}")
         elif arg.startswith("--screenshot="):
-            arg = f"--screenshot={out}"
+            command.append(f"--screenshot={out}")
         elif arg.startswith("--window-size="):
-            arg = f"--window-size={WIDTH},{HEIGHT}"
-        command.append(arg)
+            command.append(f"--window-size={WIDTH},{HEIGHT}")
+        else:
+            command.append(arg)
     command.append(html.resolve().as_uri())
-    done = subprocess.run(command, capture_output=True, text=True, timeout=180)
+    done = subprocess.run(command, capture_output=True, text=True, timeout=180, check=False)
     assert done.returncode == 0 and out.exists(), done.stderr[-2000:]
     pixels = image.imread(out)
     return np.round(pixels[..., :3] * 255).astype(int)

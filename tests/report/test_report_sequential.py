@@ -47,3 +47,14 @@ def test_each_sequential_case_gets_a_panel_and_its_fixed_n_numbers(r, tmp_path):
 
 def test_a_fixed_n_run_has_no_confidence_sequence_section(r):
     assert "confidence_sequences" not in [s.key for s in build_sections([r.make_verdict("c::fixed")])]
+
+
+def test_a_whole_results_object_gets_the_same_sequence_section(r):
+    """build_sections and write_report also take a results object (read_results); its sequential
+    verdicts are drawn as from the verdict list, not skipped as the object's keys."""
+    from latentflow.results import results_payload
+
+    strong, _, _ = _sequential_verdict(r, "c::strong", np.random.default_rng(5).normal(-2.0, 1.0, 24))
+    listed = [s.key for s in build_sections([strong])]
+    assert "confidence_sequences" in listed
+    assert [s.key for s in build_sections(results_payload([strong]))] == listed

@@ -23,7 +23,7 @@ data: {tier: clean, n: 4}
 sampler: {steps: 8}
 derive:
   convergence: {n: 6, seed: 5}
-  plans: {from: lsac_calibration, tier: env}
+  plans: {from: lsac_tuning, tier: env}
 hypotheses:
   - id: rate
     title: "Layer {layer} is stable"
@@ -93,7 +93,7 @@ def test_references_are_replaced_everywhere_a_value_goes(registries):
     assert settings == {
         "convergence": ("convergence", {"tier": "clean", "n": 6, "seed": 5, "steps": 8, "sampler": "euler",
                                         "threshold": "median", "digits": 2}, 6),
-        "plans": ("lsac_calibration", {"tier": "env", "n": 4, "seed": 0, "steps": 8, "sampler": "euler",
+        "plans": ("lsac_tuning", {"tier": "env", "n": 4, "seed": 0, "steps": 8, "sampler": "euler",
                                        "threshold": 0.01}, 7),
     }
 
@@ -139,8 +139,19 @@ def test_without_a_provider_nothing_is_guessed(registries):
      "demo.yaml:14: hypotheses[0].expect.null_value: no derivation 'convergenc' in the file's derive: section"),
     (("convergence.threshold}}", "convergence.median}}"),
      "demo.yaml:14: hypotheses[0].expect.null_value: convergence provides no quantity 'median'"),
-    (("{from: lsac_calibration, tier: env}", "{from: lsac, tier: env}"),
-     "demo.yaml:7: derive.plans.from: unknown derivation method; got 'lsac'; allowed: convergence, lsac_calibration"),
+    (("{from: lsac_tuning, tier: env}", "{from: lsac, tier: env}"),
+     "demo.yaml:7: derive.plans.from: unknown derivation method; got 'lsac'; allowed: convergence, lsac_tuning"),
+    # names the language had before "calibration" came to mean statistical calibration only
+    (("{from: lsac_tuning, tier: env}", "{from: lsac_calibration, tier: env}"),
+     "demo.yaml:7: derive.plans.from: the derivation method 'lsac_calibration' was renamed 'lsac_tuning'; "
+     "got 'lsac_calibration'; allowed: convergence, lsac_tuning, architecture"),
+    (("plans: {from: lsac_tuning, tier: env}", "lsac_calibration: {tier: env}"),
+     "demo.yaml:7: derive.lsac_calibration: the derivation method 'lsac_calibration' was renamed 'lsac_tuning'; "
+     "got 'lsac_calibration'; allowed: convergence, lsac_tuning, architecture; rename the entry and its "
+     "{derived: lsac_calibration.QUANTITY} values to lsac_tuning, or keep the name and add from: lsac_tuning"),
+    (("{plan: {derived: plans.balanced}}", "{preset: balanced, tier: noisy, calibrated_on: fixture}"),
+     "demo.yaml:25: hypotheses[2].interventions[0].args.calibrated_on: argument 'calibrated_on' of operation "
+     "'lsac' was renamed 'tuned_on'"),
     (("{n: 6, seed: 5}", "{n: 6, seeds: 5}"), "demo.yaml:6: derive.convergence.seeds: unknown key"),
     (("{n: 6, seed: 5}", "{n: 0}"), "demo.yaml:6: derive.convergence.n: out of range"),
     (("data: {tier: clean, n: 4}", "data: {tier: clean, n: {derived: convergence.threshold}}"),
@@ -152,7 +163,7 @@ def test_mistakes_name_the_line_and_what_is_allowed(registries, edit, expected):
 
 
 def test_an_unused_derivation_is_an_error(registries):
-    text = SPEC.replace("  plans: {from: lsac_calibration, tier: env}\n", "  plans: {from: lsac_calibration}\n"
+    text = SPEC.replace("  plans: {from: lsac_tuning, tier: env}\n", "  plans: {from: lsac_tuning}\n"
                         "  spare: {from: convergence}\n")
     issues = _issues(text, derived=Provider({**VALUES, "spare": VALUES["convergence"]}), **registries)
     assert [i for i in issues if "spare" in i] == [

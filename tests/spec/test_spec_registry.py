@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from typing import ClassVar
+
 import pytest
 
 from latentflow.registry import REQUIRED, Param, Registry, UnknownNameError, arg_problems, declared_params
@@ -78,7 +80,7 @@ def test_param_type_rules():
 
 def test_declared_params_accepts_short_forms():
     class Op:
-        params = {
+        params: ClassVar[dict] = {
             "from_step": (int, REQUIRED, "first frozen step"),
             "tag": str,
             "factor": Param(float, 1.0),

@@ -51,7 +51,7 @@ def test_a_pattern_operation_on_an_activation_site_names_the_pattern_sites(write
 
 
 def test_a_wildcard_pattern_site_that_matches_activation_sites_is_refused(write, h, registries):
-    text, path, error = _rejected(write, h, registries,
+    text, _path, error = _rejected(write, h, registries,
                                   "      - site: blocks.*.hook_*\n        op: uniform_attention\n        layers: [2]\n")
     issue = h.find_issue(error, h.lineno(text, "blocks.*.hook_*"), f"{I0}.site")
     assert "blocks.2.hook_" in str(issue) and "attention-pattern sites" in str(issue)

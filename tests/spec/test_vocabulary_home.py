@@ -30,3 +30,31 @@ def test_the_spec_layer_loads_and_checks_a_spec_without_torch_or_numpy(tmp_path)
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.splitlines() == ["('blocks.1.hook_cross_out',) midpoint", "[]"]
+
+
+def test_no_module_re_exports_a_vocabulary_list_under_another_name_or_in_its_all():
+    """Every user imports an allowed-value list from latentflow.vocabulary itself: no alias
+    (``METHODS = SAMPLER_METHODS``) and no ``__all__`` that passes one on (read from the source,
+    so nothing is imported)."""
+    import ast
+    from pathlib import Path
+
+    import latentflow
+    from latentflow import vocabulary
+
+    package = Path(latentflow.__file__).parent
+    words = {name for name, value in vars(vocabulary).items() if name.isupper() and isinstance(value, (tuple, dict))}
+    found = []
+    for path in sorted(package.rglob("*.py")):
+        if path.name == "vocabulary.py":
+            continue
+        for node in ast.parse(path.read_text()).body:
+            if not isinstance(node, ast.Assign):
+                continue
+            targets = [t.id for t in node.targets if isinstance(t, ast.Name)]
+            if isinstance(node.value, ast.Name) and node.value.id in words:
+                found.append(f"{path.relative_to(package)}: {', '.join(targets)} = {node.value.id}")
+            if "__all__" in targets and isinstance(node.value, (ast.List, ast.Tuple)):
+                exported = {e.value for e in node.value.elts if isinstance(e, ast.Constant)} & words
+                found += [f"{path.relative_to(package)}: __all__ has {name}" for name in sorted(exported)]
+    assert found == []

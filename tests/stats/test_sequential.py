@@ -308,7 +308,7 @@ def test_a_planned_family_splits_alpha_and_bonferroni_and_holm_use_the_anytime_p
     assert all(r.family_size == 4 and r.correction == "bonferroni" for r in bonferroni)
     holm = correct_sequential(results, "holm")
     assert all(h.pvalue_corrected <= b.pvalue_corrected + 1e-15
-               for h, b in zip(holm, bonferroni))
+               for h, b in zip(holm, bonferroni, strict=True))
     assert results == _finished([-2.0, -1.0, -0.7, 0.0])  # inputs unchanged
 
 
@@ -370,4 +370,4 @@ def test_a_family_still_running_or_mixed_is_refused():
                             SequentialDesign(24, 4, alternative="less", alpha=0.01,
                                              symmetric=True, family_size=4))
     with pytest.raises(ValueError, match="a family must share one alpha"):
-        correct_sequential(_finished([-1.0, -1.0, -1.0]) + [other], "holm")
+        correct_sequential([*_finished([-1.0, -1.0, -1.0]), other], "holm")

@@ -85,7 +85,7 @@ def test_correct_returns_new_results_and_rejudges_them():
     corrected = correct(family, "bonferroni")
     assert [result.passed for result in family] == raw_passed  # inputs untouched
     assert all(result.pvalue_corrected is None for result in family)
-    for before, after in zip(family, corrected):
+    for before, after in zip(family, corrected, strict=True):
         assert after.pvalue == before.pvalue
         assert after.pvalue_corrected == pytest.approx(min(1.0, 4 * before.pvalue))
         assert after.correction == "bonferroni" and after.family_size == 4
@@ -94,7 +94,7 @@ def test_correct_returns_new_results_and_rejudges_them():
         assert "Bonferroni-corrected p" in after.reason
     # At least one hypothesis significant on its own loses significance once corrected.
     assert any(before.pvalue <= 0.05 < after.pvalue_corrected
-               for before, after in zip(family, corrected))
+               for before, after in zip(family, corrected, strict=True))
     assert any(after.passed for after in corrected)
 
 

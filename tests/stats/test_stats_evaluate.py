@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from latentflow.stats import TESTS, TestResult, evaluate
+from latentflow.stats import TestResult, evaluate
+from latentflow.vocabulary import TESTS
 
 pytestmark = pytest.mark.filterwarnings("error")
 

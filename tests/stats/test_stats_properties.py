@@ -10,7 +10,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import stats
 
-from latentflow.stats import TESTS, adjust_pvalues, correct, evaluate, mirror_alternative
+from latentflow.stats import adjust_pvalues, correct, evaluate, mirror_alternative
+from latentflow.vocabulary import TESTS
 
 pytestmark = pytest.mark.filterwarnings("error")
 
@@ -42,7 +43,7 @@ def test_pvalues_lie_in_unit_interval_and_untestable_data_never_pass(d, test, al
 @PROPERTY
 @given(samples, st.integers(0, 24), st.sampled_from(TESTS))
 def test_one_nan_anywhere_fails_every_test(d, position, test):
-    data = np.array(d + [1.0])
+    data = np.array([*d, 1.0])
     data[position % data.size] = math.nan
     result = evaluate(data, test=test, **({"margin": 1.0} if test == "tost" else {}), **QUICK)
     assert not result.passed and "NaN at index" in result.reason
@@ -110,7 +111,7 @@ def test_the_three_corrections_relate_as_theory_says(raw):
 @given(st.lists(samples, min_size=1, max_size=6), st.sampled_from(["bonferroni", "holm", "bh"]))
 def test_correct_never_turns_a_failure_into_a_pass(family, method):
     results = [evaluate(np.array(d), alternative="less") for d in family]
-    for before, after in zip(results, correct(results, method)):
+    for before, after in zip(results, correct(results, method), strict=True):
         assert not (after.passed and not before.passed)
         if not math.isnan(before.pvalue):
             assert after.pvalue_corrected >= before.pvalue

@@ -7,7 +7,7 @@ the split at the threshold: by default the median of the rates rounded to 2 sign
 so that about half the layers are "stable" (the paper does not give its threshold). This script
 prints the same derivation for reading; the spec is tested on held-out test mixtures.
 
-    .venv/bin/python scripts/calibrate_convergence.py [--model fixture] [--n 16] [--threshold T]
+    .venv/bin/python scripts/derive_convergence.py [--model fixture] [--n 16] [--threshold T]
 """
 
 from __future__ import annotations

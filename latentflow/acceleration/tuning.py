@@ -1,4 +1,4 @@
-"""Calibration: measure each layer's self-attention entropy over the sampling steps on a few
+"""Tuning: measure each layer's self-attention entropy over the sampling steps on a few
 examples, classify layers stable or fast, and derive the LSAC presets.
 
 Measure (the same as the convergence metrics, :mod:`latentflow.metrics.attention`): per
@@ -24,7 +24,7 @@ A freeze step at or past N - 1 caches nothing (see :mod:`latentflow.acceleration
 Adaptive refresh: the candidates are all layers from step ``N // 8``. Its drift threshold is
 either given, or tuned to a compute budget by :func:`tune_drift_threshold`: the smallest
 threshold (the most refreshing, so the most faithful) whose self-attention saving on the
-calibration examples reaches the target. A budget is the natural knob for a user ("save 35%"),
+tuning examples reaches the target. A budget is the natural knob for a user ("save 35%"),
 and it makes adaptive and static caching comparable at equal compute.
 """
 
@@ -76,19 +76,19 @@ def measure_entropy_profile(
     seeds: Sequence[int] | None = None,
     evaluation: int = 0,
 ) -> EntropyProfile:
-    """Run the sampler on calibration examples and record every layer's entropy per step.
+    """Run the sampler on tuning examples and record every layer's entropy per step.
 
     ``conds``: one batch or several; ``seeds``: one noise seed per example over all batches
-    (default 10_000, 10_001, ...: calibration noise apart from the seeds benchmarks use).
+    (default 10_000, 10_001, ...: tuning noise apart from the seeds benchmarks use).
     Entropies are computed inside the ``hook_pattern`` hooks, so no pattern is kept.
     """
     batches = [conds] if isinstance(conds, Conditioning) else list(conds)
     if not batches:
-        raise ValueError("calibration needs at least one example")
+        raise ValueError("tuning needs at least one example")
     total = sum(b.batch_size for b in batches)
     seeds = list(range(10_000, 10_000 + total)) if seeds is None else list(seeds)
     if len(seeds) != total:
-        raise ValueError(f"got {len(seeds)} seeds for {total} calibration examples")
+        raise ValueError(f"got {len(seeds)} seeds for {total} tuning examples")
     n_layers = model.cfg.n_layers
     per_batch = []
     offset = 0
@@ -116,8 +116,8 @@ def measure_entropy_profile(
 
 
 @dataclass(frozen=True)
-class LSACCalibration:
-    """The convergence summary of a calibration set and the plans derived from it."""
+class LSACTuning:
+    """The convergence summary of a tuning set and the plans derived from it."""
 
     summary: ConvergenceSummary
     n_steps: int
@@ -156,18 +156,18 @@ def preset_plans(summary: ConvergenceSummary) -> dict[str, LSACPlan]:
     return {name: LSACPlan(steps, n_steps=n, name=name) for name, steps in rules.items()}
 
 
-def calibrate_lsac(
+def tune_lsac(
     profile: EntropyProfile,
     threshold: float = DEFAULT_STABLE_THRESHOLD,
     *,
     drift_threshold: float = DEFAULT_DRIFT_THRESHOLD,
-) -> LSACCalibration:
+) -> LSACTuning:
     """Classify layers by entropy rate and derive the presets and the adaptive candidates."""
     summary = profile.summary(threshold)
     n = profile.n_steps
     n_layers = len(summary.rates)
     adaptive = AdaptiveConfig.all_layers(n_layers, n // 8, drift_threshold, n_steps=n)
-    return LSACCalibration(
+    return LSACTuning(
         summary=summary,
         n_steps=n,
         presets=MappingProxyType(preset_plans(summary)),
@@ -177,7 +177,7 @@ def calibrate_lsac(
 
 @dataclass(frozen=True)
 class ThresholdTuning:
-    """The tuned adaptive config and the saving it reached on the calibration examples."""
+    """The tuned adaptive config and the saving it reached on the tuning examples."""
 
     config: AdaptiveConfig
     target_saving: float
@@ -203,7 +203,7 @@ def tune_drift_threshold(
     iterations: int = 12,
 ) -> ThresholdTuning:
     """Bisect (in log space) for the smallest drift threshold whose self-attention saving on
-    the calibration examples reaches ``target_saving``.
+    the tuning examples reaches ``target_saving``.
 
     Each example runs alone (batch 1), as refresh decisions are per example. The saving is
     the FLOP-weighted saving over all examples. If even ``high`` does not reach the target
@@ -216,10 +216,10 @@ def tune_drift_threshold(
     batches = [conds] if isinstance(conds, Conditioning) else list(conds)
     examples = [b.select([i]) for b in batches for i in range(b.batch_size)]
     if not examples:
-        raise ValueError("threshold tuning needs at least one calibration example")
+        raise ValueError("threshold tuning needs at least one tuning example")
     seeds = list(range(10_000, 10_000 + len(examples))) if seeds is None else list(seeds)
     if len(seeds) != len(examples):
-        raise ValueError(f"got {len(seeds)} seeds for {len(examples)} calibration examples")
+        raise ValueError(f"got {len(seeds)} seeds for {len(examples)} tuning examples")
     cfg = model.cfg
     tried: list[tuple[float, float]] = []
 

@@ -1,4 +1,4 @@
-"""Calibration: the entropy profile measured in hooks equals the one computed from cached
+"""Tuning: the entropy profile measured in hooks equals the one computed from cached
 patterns, and the presets follow their documented rules."""
 
 from __future__ import annotations
@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 import torch
 
-from latentflow.acceleration import PRESET_NAMES, calibrate_lsac, measure_entropy_profile, preset_plans
-from latentflow.acceleration.calibration import EntropyProfile
+from latentflow.acceleration import PRESET_NAMES, measure_entropy_profile, preset_plans, tune_lsac
+from latentflow.acceleration.tuning import EntropyProfile
 from latentflow.metrics.attention import entropy_trajectory, summarize_convergence
 from latentflow.model import sample
 
@@ -32,7 +32,7 @@ def test_profile_is_deterministic_and_needs_matching_seeds(model, cond):
     a = measure_entropy_profile(model, cond, steps=3)
     b = measure_entropy_profile(model, cond, steps=3)
     np.testing.assert_array_equal(a.entropy, b.entropy)
-    with pytest.raises(ValueError, match="got 3 seeds for 2 calibration examples"):
+    with pytest.raises(ValueError, match="got 3 seeds for 2 tuning examples"):
         measure_entropy_profile(model, cond, steps=3, seeds=[1, 2, 3])
 
 
@@ -49,18 +49,18 @@ def synthetic_profile(rates, jump_at=None, steps=16):
 def test_presets_follow_the_documented_rules():
     # Layers 0-2 stable (rate <= 0.01), 3-4 fast; layer 0 jumps at step 6 (total rate still small).
     profile = synthetic_profile([0.0, 0.002, 0.01, 0.02, 0.05], jump_at=6)
-    calibration = calibrate_lsac(profile, threshold=0.03)
-    summary = calibration.summary
+    tuning = tune_lsac(profile, threshold=0.03)
+    summary = tuning.summary
     assert summary.stable_layers == (0, 1, 2, 3) and summary.fast_layers == (4,)
     assert summary.settling.tolist() == [6, 0, 0, 0, 15]
-    plans = {name: dict(calibration.plan(name).freeze_steps) for name in PRESET_NAMES}
+    plans = {name: dict(tuning.plan(name).freeze_steps) for name in PRESET_NAMES}
     assert plans["safe"] == {0: 8, 1: 8, 2: 8, 3: 8}
     assert plans["balanced"] == {0: 6, 1: 4, 2: 4, 3: 4}  # layer 0 waits until it has settled
     assert plans["aggressive"] == {0: 6, 1: 2, 2: 2, 3: 2, 4: 8}
-    assert all(calibration.plan(name).n_steps == 16 for name in PRESET_NAMES)
-    assert dict(calibration.adaptive.start_steps) == dict.fromkeys(range(5), 2)
+    assert all(tuning.plan(name).n_steps == 16 for name in PRESET_NAMES)
+    assert dict(tuning.adaptive.start_steps) == dict.fromkeys(range(5), 2)
     with pytest.raises(ValueError, match="unknown LSAC preset 'fast'; allowed: \\['safe', 'balanced', 'aggressive'\\]"):
-        calibration.plan("fast")
+        tuning.plan("fast")
 
 
 def test_default_threshold_classifies_by_rate():
@@ -71,9 +71,9 @@ def test_default_threshold_classifies_by_rate():
     assert dict(plans["aggressive"].freeze_steps) == {0: 2, 1: 8}
 
 
-def test_calibration_serialises(model, cond):
-    calibration = calibrate_lsac(measure_entropy_profile(model, cond, steps=4))
-    data = calibration.to_dict()
+def test_tuning_serialises(model, cond):
+    tuning = tune_lsac(measure_entropy_profile(model, cond, steps=4))
+    data = tuning.to_dict()
     assert set(data) == {"n_steps", "convergence", "presets", "adaptive"}
     assert set(data["presets"]) == set(PRESET_NAMES)
     assert len(data["convergence"]["rates"]) == 4
@@ -81,7 +81,7 @@ def test_calibration_serialises(model, cond):
 
 def test_drift_threshold_tuning_reaches_the_budget_with_the_smallest_threshold(model, cond):
     from latentflow.acceleration import AdaptiveConfig
-    from latentflow.acceleration.calibration import tune_drift_threshold
+    from latentflow.acceleration.tuning import tune_drift_threshold
 
     candidates = AdaptiveConfig.all_layers(4, 1)
     tuning = tune_drift_threshold(model, cond, candidates, target_saving=0.2, steps=6, iterations=6)
@@ -100,14 +100,14 @@ def test_drift_threshold_tuning_reaches_the_budget_with_the_smallest_threshold(m
 
 def test_drift_threshold_tuning_needs_an_example(model):
     from latentflow.acceleration import AdaptiveConfig
-    from latentflow.acceleration.calibration import tune_drift_threshold
+    from latentflow.acceleration.tuning import tune_drift_threshold
 
-    with pytest.raises(ValueError, match="threshold tuning needs at least one calibration example"):
+    with pytest.raises(ValueError, match="threshold tuning needs at least one tuning example"):
         tune_drift_threshold(model, [], AdaptiveConfig.all_layers(4, 1), target_saving=0.2)
 
 
 def test_the_two_entropy_rates_are_named_and_differ_as_documented():
-    """layer_entropy_rate (LSAC calibration) averages over examples and heads before
+    """layer_entropy_rate (LSAC tuning) averages over examples and heads before
     differencing; example_entropy_rate (the spec measure) differences each head per example."""
     from latentflow.metrics.attention import example_entropy_rate, layer_entropy_rate
 
