@@ -128,16 +128,9 @@ class AdaptiveController(SamplingController):
         return keep_input
 
     def begin_evaluation(self, stack: contextlib.ExitStack) -> None:
-        state = self.running_state
-        self.config.check_steps(state.n_steps)
+        self.config.check_steps(self.running_state.n_steps)
         self._inputs = {}
-        modules = self.model.attention_modules("self")
-        for layer, frozen in self.frozen.items():
-            # Nothing can be reused at or after the last step if caching starts there.
-            if frozen.config.active_at(state):
-                attention = modules[layer]
-                override = self._override(layer, frozen, attention.pattern_override)
-                stack.enter_context(attention.overriding_pattern(override))
+        self.override_frozen_layers(stack, self.frozen, self._override)
 
     def _override(self, layer: int, frozen: FrozenPattern, previous: PatternOverride | None) -> PatternOverride:
         state, cond = self.running_state, self.running_cond

@@ -16,13 +16,14 @@ from __future__ import annotations
 
 import abc
 import contextlib
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from types import MappingProxyType
 
 from torch import Tensor
 
-from latentflow.model import Conditioning, SamAudioModel, SamplingState
+from latentflow.model import Conditioning, PatternOverride, SamAudioModel, SamplingState
 
+from .frozen import FrozenPattern
 from .record import ComputeRecord, RecordBuilder
 
 
@@ -69,6 +70,24 @@ class SamplingController(abc.ABC):
         if self.cond is None:
             raise RuntimeError(f"{type(self).__name__}: no sampling evaluation is running")
         return self.cond
+
+    def override_frozen_layers(
+        self,
+        stack: contextlib.ExitStack,
+        frozen: Mapping[int, FrozenPattern],
+        override: Callable[[int, FrozenPattern, PatternOverride | None], PatternOverride],
+    ) -> None:
+        """For this evaluation, each self-attention layer of ``frozen`` whose freeze step has come
+        takes ``override(layer, its pattern, the override it had)``; before that step the layer
+        keeps the model's own (fused) path, and nothing is reused if caching starts at the last."""
+        state = self.running_state
+        modules = self.model.attention_modules("self")
+        for layer, pattern in frozen.items():
+            if pattern.config.active_at(state):
+                attention = modules[layer]
+                stack.enter_context(
+                    attention.overriding_pattern(override(layer, pattern, attention.pattern_override))
+                )
 
     # -- machinery ---------------------------------------------------------------------------
 

@@ -121,15 +121,8 @@ class LSACController(SamplingController):
             frozen.reset()
 
     def begin_evaluation(self, stack: contextlib.ExitStack) -> None:
-        state = self.running_state
-        self.plan.check_steps(state.n_steps)
-        modules = self.model.attention_modules("self")
-        for layer, frozen in self.frozen.items():
-            # Only from the freeze step on: before it the layer keeps the model's fused path.
-            if frozen.config.active_at(state):
-                attention = modules[layer]
-                override = self._override(layer, frozen, attention.pattern_override)
-                stack.enter_context(attention.overriding_pattern(override))
+        self.plan.check_steps(self.running_state.n_steps)
+        self.override_frozen_layers(stack, self.frozen, self._override)
 
     def cached_pattern(self, layer: int, evaluation: int = 0) -> Tensor | None:
         """The pattern kept for ``layer`` / evaluation index in the current call (None if none)."""

@@ -104,6 +104,23 @@ def fill(text: str, values: Mapping[str, Any]) -> Any:
     return _TOKEN.sub(replace, text)
 
 
+def text_pieces(text: str) -> list[tuple[bool, str]]:
+    """``text`` as its pieces in order: ``(False, literal)`` (``{{``/``}}`` unescaped) and
+    ``(True, name)`` per placeholder; joining them with the names filled is :func:`fill`.
+    Malformed braces are reported by :func:`scan` before anything compiles a text."""
+    pieces: list[tuple[bool, str]] = []
+    end = 0
+    for match in _TOKEN.finditer(text):
+        if match.start() > end:
+            pieces.append((False, text[end : match.start()]))
+        name = match.group(1)
+        pieces.append((True, name.strip()) if name is not None else (False, match.group(0)[0]))
+        end = match.end()
+    if end < len(text):
+        pieces.append((False, text[end:]))
+    return pieces
+
+
 @dataclass(frozen=True)
 class _Use:
     container: Any

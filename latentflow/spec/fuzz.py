@@ -1,8 +1,9 @@
-"""One ``fuzz:`` check: its ``given`` strategies, and the concrete examples a template gives
-for drawn values."""
+"""One ``fuzz:`` check: its ``given`` strategies, its template compiled into typed values
+(:mod:`latentflow.spec.fuzz_template`), and every draw a run may make read and checked at load."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from typing import Any
 
@@ -16,12 +17,14 @@ from latentflow.spec.expand import (
     substitute,
     variant_label,
 )
+from latentflow.spec.fuzz_template import checked_draws, compile_template, fill_example
 from latentflow.spec.grammar import FUZZ_KEYS, ID_HELP, NAME, NAME_HELP
 from latentflow.spec.interventions import read_interventions
 from latentflow.spec.measures import read_measure
 from latentflow.spec.reader import Reader
 from latentflow.spec.sections import (
     FileContext,
+    lines_with_args,
     merged_data_sampler,
     read_args,
     read_marks,
@@ -80,14 +83,63 @@ def parse_fuzz_template(
         notes=node.get("notes"),
         outcome=outcome,
         reason=reason,
-        template=node,
         line=node.line,
+        lines=lines_with_args(node),
         path=field,
         marks=marks,
     )
-    for values in corner_values(spec.given):
-        parse_fuzz_instance(spec, values, r, ctx)
+    corners = corner_values(spec.given)
+    examples = [parse_fuzz_instance(node, spec, values, r, ctx) for values in corners]
+    if r.failed_since(start) or examples[0] is None:
+        return None
+    template = compile_template(node, given, examples[0])
+    # the check's own title and notes are the template's: text, or typed Text with placeholders
+    spec = dataclasses.replace(spec, template=template, title=template.title, notes=template.notes)
+    _check_draws(node, spec, list(zip(corners, examples, strict=True)), r, ctx)
     return None if r.failed_since(start) else spec
+
+
+def _check_draws(
+    node: LineDict,
+    spec: s.FuzzSpec,
+    corners: list[tuple[dict[str, Any], s.FuzzInstance | None]],
+    r: Reader,
+    ctx: FileContext,
+) -> None:
+    """Read the draws a run may make (:func:`checked_draws`) besides the corners, reporting the
+    first that breaks a rule, and check that the compiled template fills to what was read."""
+    for values, example in corners:
+        if not _fills_as_read(node, spec, values, example, r):
+            return
+    done = [values for values, _ in corners]
+    for values in checked_draws(spec.given):
+        if values in done:
+            continue
+        example = parse_fuzz_instance(node, spec, values, r, ctx)
+        if example is None or not _fills_as_read(node, spec, values, example, r):
+            return  # one draw's problems say what to fix; the others would repeat them
+
+
+def _fills_as_read(
+    node: LineDict, spec: s.FuzzSpec, values: dict[str, Any], example: Any, r: Reader
+) -> bool:
+    assert spec.template is not None
+    filled = fill_example(spec.template, values)
+    if filled == example:
+        return True
+    key = next(
+        f.name for f in dataclasses.fields(example)
+        if f.compare and getattr(filled, f.name) != getattr(example, f.name)
+    )
+    r.report(
+        node,
+        key,
+        f"{spec.path}.{key}",
+        "a drawn value changes how this key is read, so the check cannot be compiled once",
+        value=variant_label(values),
+        allowed="placeholders where every drawn value is read the same way",
+    )
+    return False
 
 
 def _given(node: LineDict, field: str, r: Reader) -> dict[str, s.Strategy] | None:
@@ -182,14 +234,15 @@ def corner_values(given: Mapping[str, s.Strategy]) -> list[dict[str, Any]]:
 
 
 def parse_fuzz_instance(
-    spec: s.FuzzSpec, values: Mapping[str, Any], r: Reader, ctx: FileContext
+    template: LineDict, spec: s.FuzzSpec, values: Mapping[str, Any], r: Reader, ctx: FileContext
 ) -> s.FuzzInstance | None:
-    """Fill the template with ``values`` and parse the concrete example."""
+    """Fill the YAML ``template`` of ``spec`` with ``values`` and read the concrete example
+    (at load only: a run fills the compiled template, :func:`fill_example`)."""
     field = spec.path or "fuzz"
     label = variant_label(values) if values else None
     rr = r.within(f"example {label}" if label else None)
     start = rr.mark()
-    node = substitute(spec.template, values, skip="given")
+    node = substitute(template, values, skip="given")
     title = rr.text(node, "title", field)
     notes = rr.text(node, "notes", field)
     variant = case_label(values) if values else read_variant(node, field, rr)

@@ -20,12 +20,10 @@ from typing import Any
 
 from latentflow.registry import nearest_names
 from latentflow.spec import schema as s
-from latentflow.spec.errors import SpecError, listing, show
+from latentflow.spec.errors import listing, show
 from latentflow.spec.expand import format_value
-from latentflow.spec.fuzz import parse_fuzz_instance
+from latentflow.spec.fuzz_template import fill_example
 from latentflow.spec.grammar import MAX_N, MAX_SEED, NAME
-from latentflow.spec.reader import Reader
-from latentflow.spec.sections import FileContext
 from latentflow.spec.snippet import dump
 from latentflow.spec.yaml_loader import VERSION_KEY
 
@@ -268,13 +266,9 @@ class FuzzCheck:
                     f"value {show(value)} for {name!r} is outside its strategy {strategy.to_yaml()}"
                 )
         ordered = {name: values[name] for name in self.given}
-        reader = Reader(self.source_file or "<fuzz>")
-        ctx = FileContext(
-            reader.file, dataclasses.asdict(self.spec_data), dataclasses.asdict(self.spec_sampler)
-        )
-        instance = parse_fuzz_instance(self.spec, ordered, reader, ctx)
-        if instance is None:
-            raise SpecError(reader.issues)
+        # the template compiled at load, where every draw a run may make was read and checked
+        assert self.spec.template is not None
+        instance = fill_example(self.spec.template, ordered)
         return FuzzExample(
             example_id=case_id(self.claim.id, instance.id, instance.variant),
             check_id=instance.id,

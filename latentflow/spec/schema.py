@@ -337,9 +337,10 @@ class Strategy:
 class FuzzSpec:
     """A property-based check: an invariant over interventions drawn from ``given``.
 
-    ``template`` is the raw YAML of the check (placeholders unfilled); concrete examples
-    are built from it by :meth:`latentflow.spec.plan.FuzzCheck.example`. The keys of a
-    check are :class:`FuzzInstance`'s (``values`` stands for ``given``), then this class's.
+    ``template`` is the check compiled at load: a :class:`FuzzInstance` whose fields hold
+    typed placeholders where the YAML wrote ``{name}`` (:mod:`latentflow.spec.fuzz_template`);
+    :meth:`latentflow.spec.plan.FuzzCheck.example` substitutes drawn values into it. The keys
+    of a check are :class:`FuzzInstance`'s (``values`` stands for ``given``), then this class's.
     """
 
     id: str
@@ -351,8 +352,9 @@ class FuzzSpec:
     outcome: str = "holds"  # "fails": the invariant is known to be violated (reason says how)
     reason: str | None = None
     marks: tuple[str, ...] = ()  # pytest marks (names), besides the file's
-    template: Any = provenance()
+    template: FuzzInstance | None = provenance()
     line: int | None = provenance()
+    lines: FrozenDict | None = provenance()  # key lines, with args.NAME lines
     path: str | None = provenance()
 
 

@@ -222,5 +222,4 @@ def lines_with_args(node: LineDict) -> s.FrozenDict:
 
 def key_line(item: s.Hypothesis | s.FuzzSpec, key: str) -> int | None:
     """The line of ``key`` in a hypothesis or fuzz check, else the item's own line."""
-    lines = item.lines if isinstance(item, s.Hypothesis) else getattr(item.template, "lines", None)
-    return (lines or {}).get(key, item.line)
+    return item.lines.get(key, item.line) if item.lines else item.line

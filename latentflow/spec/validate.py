@@ -25,7 +25,6 @@ Any of them left as None is not checked.
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
@@ -35,9 +34,9 @@ from latentflow.spec import schema as s
 from latentflow.spec.derived import beyond_depth
 from latentflow.spec.errors import SpecError, SpecIssue, did_you_mean, listing, show
 from latentflow.spec.expand import variant_label
-from latentflow.spec.fuzz import corner_values, parse_fuzz_instance
+from latentflow.spec.fuzz import corner_values
+from latentflow.spec.fuzz_template import checked_draws, fill_example
 from latentflow.spec.reader import Reader
-from latentflow.spec.sections import FileContext, lines_with_args
 from latentflow.vocabulary import RENAMED
 
 Sites = Iterable[str] | Callable[[str], bool] | None
@@ -94,19 +93,9 @@ def find_issues(
             if control.interventions is not None:
                 checker.interventions(control.interventions, r, has_source=h.source is not None)
                 checker.fires(control.interventions, h.measure, h.data, r)
-    ctx = FileContext(spec.file, dataclasses.asdict(spec.data), dataclasses.asdict(spec.sampler))
     for check in spec.fuzz:
         checker.invariant(check)
-        for values in corner_values(check.given):
-            instance = parse_fuzz_instance(check, values, checker.reader, ctx)
-            if instance is None:
-                continue
-            r = checker.reader.within(f"example {variant_label(values)}" if values else None)
-            checker.interventions(instance.interventions, r, has_source=False)
-            checker.fires(instance.interventions, instance.measure, instance.data, r)
-            if instance.measure is not None:
-                checker.measure(instance.measure, r)
-            checker.invariant_measure(check, instance, r)
+        checker.fuzz_draws(check)
     return tuple(checker.reader.issues)
 
 
@@ -385,10 +374,38 @@ class _Checker:
                 line=lines.get("compare", lines.get("metric", measure.line)),
             )
 
+    # -- fuzz checks ------------------------------------------------------------------------
+
+    def fuzz_draws(self, check: s.FuzzSpec) -> None:
+        """The corners of the check's strategies, then (if they pass) the other draws a run may
+        make, up to the first that fails: the compiled template filled, no YAML read."""
+        assert check.template is not None
+        corners = corner_values(check.given)
+        start = self.reader.mark()
+        for values in corners:
+            self.fuzz_example(check, values)
+        if self.reader.failed_since(start):
+            return
+        for values in checked_draws(check.given):
+            if values not in corners:
+                self.fuzz_example(check, values)
+                if self.reader.failed_since(start):
+                    return
+
+    def fuzz_example(self, check: s.FuzzSpec, values: dict[str, Any]) -> None:
+        assert check.template is not None
+        instance = fill_example(check.template, values)
+        r = self.reader.within(f"example {variant_label(values)}" if values else None)
+        self.interventions(instance.interventions, r, has_source=False)
+        self.fires(instance.interventions, instance.measure, instance.data, r)
+        if instance.measure is not None:
+            self.measure(instance.measure, r)
+        self.invariant_measure(check, instance, r)
+
     # -- invariants -------------------------------------------------------------------------
 
     def invariant(self, check: s.FuzzSpec) -> None:
-        lines = check.template.lines if check.template is not None else {}
+        lines: Mapping[str, int] = check.lines or {}
         self._entry(
             self.invariants,
             "invariant",
@@ -408,7 +425,7 @@ class _Checker:
             check.invariant,
             instance.args,
             check.path,
-            lines_with_args(check.template),
+            check.lines or {},
             check.line,
             r,
         )
@@ -430,7 +447,7 @@ class _Checker:
                 f"invariant {check.invariant!r} uses no measure, so it would be ignored",
                 value=instance.measure.metric,
                 allowed="no measure key for this invariant",
-                line=check.template.lines.get("measure", check.line),
+                line=check.lines.get("measure", check.line) if check.lines else check.line,
             )
 
     # -- helpers ----------------------------------------------------------------------------
