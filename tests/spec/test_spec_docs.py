@@ -43,6 +43,7 @@ def test_the_page_has_an_example_per_feature():
         "sequential:",
         "derive:",
         "controls:",
+        "versus:",
     ):
         assert feature in bodies, f"no complete example uses {feature!r}"
 
