@@ -234,7 +234,8 @@ def _controls(templated: bool) -> dict:
         "id": b.value({"type": "string", "pattern": _pattern(s.ID_PATTERN)}),
         "title": _text(),
         "notes": _text(),
-        "model": _text("the control's model: counter:<name>, a checkpoint path, a model name"),
+        "model": _text("the control's model: counter:<name> (built from the case's model), counter:<name>@<model>, "
+                       "a checkpoint path, a model name"),
         "interventions": b.interventions(),
         "outcome": _enum(s.OUTCOMES, "the outcome the control must give (fails: a negative control)"),
     }, ("id",))
