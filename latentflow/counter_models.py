@@ -5,8 +5,12 @@ that a claim in ``specs/`` relies on; running the claim on it must give a failin
 (``tests/specs/test_specs_can_fail.py`` checks this for every hypothesis). They are models like
 any other: ``--latentflow-model counter:no_text_injection`` runs every spec on one.
 
-A counter-model is built from a fresh copy of the bundled fixture model (loaded anew from its
-file); the fixture's weights and files are never touched.
+A counter-model is built from a fresh copy of a model (loaded anew from its file): the bundled
+fixture for ``counter:<name>``, any other model for ``counter:<name>@<model>``
+(latentflow.model_names), which is how a declared control is built from the model its case runs
+on. Each counter-model is a transformation of weights or attention hooks and names the parts it
+edits (``needs``); a model that lacks one is refused with both names (CounterModelError), never
+replaced by the fixture's counter-model. The original model's weights and files are never touched.
 """
 
 from __future__ import annotations
@@ -21,11 +25,39 @@ from .model.blocks import AttentionCall
 from .registry import Registry
 
 
+class CounterModelError(ValueError):
+    """A counter-model cannot be built from a model (the model lacks a part it edits)."""
+
+
+SELF_ATTENTION = "self-attention modules (attention_modules('self')) and the sampler state (sampling)"
+
+
 @dataclass(frozen=True)
 class CounterModel:
     name: str
     breaks: str  # the mechanism that no longer works
     build: Callable[[SamAudioModel], None]  # edits the (copied) model in place
+    # dotted attribute paths the build edits (a tensor, or "blocks.*.<path>" in every block), or
+    # SELF_ATTENTION for a pattern override
+    needs: tuple[str, ...] = ()
+
+    def missing(self, model: object) -> list[str]:
+        """What of ``needs`` the model lacks (empty: the counter-model can be built from it)."""
+        return [need for need in self.needs if not _has(model, need)]
+
+
+def _has(model: object, need: str) -> bool:
+    if need == SELF_ATTENTION:
+        return callable(getattr(model, "attention_modules", None)) and hasattr(model, "sampling")
+    if need.startswith("blocks.*."):
+        blocks = getattr(model, "blocks", None)
+        return blocks is not None and len(blocks) > 0 and all(_has(b, need[len("blocks.*."):]) for b in blocks)
+    value: object = model
+    for part in need.split("."):
+        value = getattr(value, part, None)
+        if value is None:
+            return False
+    return isinstance(value, torch.Tensor)
 
 
 COUNTER_MODELS: Registry[CounterModel] = Registry("counter-model")
@@ -98,15 +130,18 @@ def _drifting_attention(model: SamAudioModel) -> None:
 
 for _counter in (
     CounterModel("no_text_injection", "the additive text injection memory_proj(text) carries nothing",
-                 _no_text_injection),
-    CounterModel("no_cross_attention", "cross-attention outputs are zero in every block", _no_cross_attention),
-    CounterModel("no_anchor_path", "span anchors never reach the stream", _no_anchor_path),
-    CounterModel("uniform_self_attention", "self-attention is uniform in every block", _uniform_self_attention),
+                 _no_text_injection, ("memory_proj.weight", "memory_proj.bias")),
+    CounterModel("no_cross_attention", "cross-attention outputs are zero in every block", _no_cross_attention,
+                 ("blocks.*.cross_attention.wo.weight",)),
+    CounterModel("no_anchor_path", "span anchors never reach the stream", _no_anchor_path,
+                 ("embed_anchors.proj.weight",)),
+    CounterModel("uniform_self_attention", "self-attention is uniform in every block", _uniform_self_attention,
+                 (SELF_ATTENTION,)),
     CounterModel("oscillating_attention", "self-attention sharpness alternates every step; nothing converges",
-                 _oscillating_attention),
+                 _oscillating_attention, (SELF_ATTENTION,)),
     CounterModel("drifting_attention",
                  "self-attention patterns shift in time every step; no cached pattern stays valid",
-                 _drifting_attention),
+                 _drifting_attention, (SELF_ATTENTION,)),
 ):
     COUNTER_MODELS.register(_counter.name, _counter)
 
@@ -118,11 +153,24 @@ def counter_name(name: str) -> str:
     return counter
 
 
-def apply_counter(model: SamAudioModel, counter: str) -> SamAudioModel:
-    """Break ``counter``'s mechanism in ``model`` (a copy the caller owns) and return it."""
+def counter_problem(model: object, counter: str, model_name: str = "fixture") -> str | None:
+    """Why ``counter`` cannot be built from ``model`` (named ``model_name``); None if it can."""
+    missing = COUNTER_MODELS.get(counter).missing(model)
+    if not missing:
+        return None
+    return (f"counter-model {counter!r} cannot be built from model {model_name!r}: it edits "
+            f"{', '.join(missing)}, which that model lacks")
+
+
+def apply_counter(model: SamAudioModel, counter: str, model_name: str = "fixture") -> SamAudioModel:
+    """Break ``counter``'s mechanism in ``model`` (a copy the caller owns, named ``model_name``
+    in messages) and return it; CounterModelError when the model lacks a part it edits."""
+    problem = counter_problem(model, counter, model_name)
+    if problem is not None:
+        raise CounterModelError(problem)
     COUNTER_MODELS.get(counter).build(model)
     model.counter_model = counter  # visible in reprs and reports
     return model
 
 
-__all__ = ["COUNTER_MODELS", "CounterModel", "apply_counter", "counter_name"]
+__all__ = ["COUNTER_MODELS", "CounterModel", "CounterModelError", "apply_counter", "counter_name", "counter_problem"]

@@ -8,7 +8,9 @@ spec's ``model:``), ``SpecSession``, and the ``separate`` / ``evaluate`` / ``ben
 * ``random:<preset>[:<seed>]``: a preset's architecture with deterministic random weights
   (seed 0 by default), with the MiniLM text encoder;
 * ``counter:<name>``: a fresh copy of the fixture with one mechanism broken
-  (``latentflow.counter_models``).
+  (``latentflow.counter_models``); ``counter:<name>@<model>``: the same mechanism broken in a
+  fresh copy of any other model name (a declared counter-model control is built this way from the
+  model its case runs on).
 """
 
 from __future__ import annotations
@@ -20,8 +22,9 @@ FIXTURE_NAME = "fixture"  # the bundled model's name: a spec's default `model:`
 MODEL_NAME_FORMS = (
     "'fixture' (the bundled trained model), a checkpoint path, a SAM Audio model folder "
     "(config.json + checkpoint.pt or model.safetensors), 'random:<preset>[:<seed>]' "
-    "(random weights) or 'counter:<name>' (the fixture with one mechanism broken)"
+    "(random weights) or 'counter:<name>[@<model>]' (the fixture, or that model, with one mechanism broken)"
 )
+COUNTER_BASE = "@"  # counter:<name>@<model>: the counter-model built from <model>
 
 
 @dataclass(frozen=True)
@@ -33,6 +36,7 @@ class ModelName:
     preset: str | None = None
     seed: int = 0
     counter: str | None = None
+    base: str | None = None  # with counter: the model it is built from (None: the fixture)
 
     @property
     def fixture(self) -> bool:
@@ -64,8 +68,13 @@ def parse_model_name(name: str | Path) -> ModelName:
         from latentflow.counter_models import counter_name
         from latentflow.registry import UnknownNameError
 
+        head, at, base = name.partition(COUNTER_BASE)
+        if at and not base.strip():
+            raise ValueError(f"model {name!r}: write counter:<name>@<model> with the model it is built from")
+        if at:
+            parse_model_name(base)  # the base's own form
         try:
-            return ModelName(name, counter=counter_name(name))
+            return ModelName(name, counter=counter_name(head), base=base or None)
         except UnknownNameError as error:
             raise ValueError(f"model {name!r}: {error}") from None
     return ModelName(name, path=name)
@@ -76,6 +85,8 @@ def load(name: str | Path = "fixture"):
     trained model (``build_model(preset("fixture"))`` has random weights). Every call gives a
     fresh copy, which the caller may hook or edit."""
     parsed = parse_model_name(name)
+    if parsed.base is not None:
+        return _broken(load(parsed.base), parsed.counter, parsed.base)
     if parsed.preset is not None:
         from latentflow.model import build_model, preset
 
@@ -95,6 +106,10 @@ def load_separator(name: str | Path = "fixture", text_encoder=None):
     from latentflow.pipeline import Separator
 
     parsed = parse_model_name(name)
+    if parsed.base is not None:
+        separator = load_separator(parsed.base, text_encoder=text_encoder)
+        _broken(separator.model, parsed.counter, parsed.base)
+        return separator
     if parsed.preset is not None:
         from latentflow.audio.codecs import MelCodec
         from latentflow.audio.text import encoder_from_name
@@ -115,12 +130,12 @@ def load_separator(name: str | Path = "fixture", text_encoder=None):
     return separator
 
 
-def _broken(model, counter: str | None):
+def _broken(model, counter: str | None, base: str = FIXTURE_NAME):
     if counter is None:
         return model
     from latentflow.counter_models import apply_counter
 
-    return apply_counter(model, counter)  # a fresh copy: the counter edits only this one
+    return apply_counter(model, counter, base)  # a fresh copy: the counter edits only this one
 
 
 __all__ = ["FIXTURE_NAME", "MODEL_NAME_FORMS", "ModelName", "is_fixture", "load", "load_separator", "parse_model_name"]

@@ -23,6 +23,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ..counter_models import counter_problem
+from ..model_names import COUNTER_BASE, is_fixture, parse_model_name
+from ..spec.errors import SpecIssue
 from ..spec.plan import resolve_model
 from ..stats import TestResult
 from .judgement import mean_of
@@ -103,10 +106,46 @@ class ControlResult:
         }
 
 
+def control_model(case: Any, control: Any) -> str:
+    """The model a control runs on. A counter-model (``counter:<name>``) breaks its mechanism in
+    the model the case runs on (``--latentflow-model`` or the spec's ``model:``), never silently
+    in the bundled fixture: on another model it is ``counter:<name>@<the case's model>``. A
+    counter-model that names its base (``counter:<name>@<model>``), a checkpoint or another name
+    runs as written (a relative path relative to the spec file)."""
+    if control.model is None:
+        return case.model
+    model = resolve_model(control.model, Path(case.source_file).parent if case.source_file else Path.cwd())
+    parsed = parse_model_name(model)
+    if parsed.counter is not None and parsed.base is None and not is_fixture(case.model):
+        return f"counter:{parsed.counter}{COUNTER_BASE}{case.model}"
+    return model
+
+
+def control_model_issues(cases: Iterable[Any], world: Any) -> list[SpecIssue]:
+    """A counter-model control that cannot be built from the model its cases run on (``world``,
+    already loaded), as a spec problem at the control's line naming the control and the model
+    (found when the spec is collected, not when the control would run)."""
+    issues = []
+    seen = set()
+    for case in cases:
+        for control in case.controls:
+            parsed = parse_model_name(control_model(case, control))
+            if parsed.counter is None or parsed.base != case.model or (case.source_file, control.line) in seen:
+                continue
+            problem = counter_problem(world.model, parsed.counter, case.model)
+            if problem is not None:
+                seen.add((case.source_file, control.line))
+                issues.append(SpecIssue(case.source_file or "<spec>", control.model_line or control.line,
+                                        f"{control.path}.model",
+                                        f"control {control.id} cannot run: {problem}", value=repr(control.model),
+                                        allowed="a counter-model whose parts the model has, or a checkpoint "
+                                                "with the mechanism removed"))
+    return issues
+
+
 def control_case(case: Any, control: Any) -> Any:
     """The case as the control runs it: its own id, model and/or interventions, judged alone."""
-    model = case.model if control.model is None else resolve_model(
-        control.model, Path(case.source_file).parent if case.source_file else Path.cwd())
+    model = control_model(case, control)
     expect = case.expect
     if control.outcome == "holds" and case.correction != "none" and case.family_size > 1:
         expect = dataclasses.replace(expect, alpha=expect.alpha / case.family_size)

@@ -21,6 +21,7 @@ from ..metrics import get_metric
 from ..spec import Case, Intervention, Measure, PatchSource
 from .internal import INTERNAL_MEASURES
 from .sampling import Recording, RunCache, RunOutput, RunRecords, rows
+from .versus import measure_versus
 from .world import CaseInputs
 
 DEFAULT_INTERNAL_SITE = "blocks.*.attn.hook_pattern"
@@ -116,6 +117,8 @@ class Measurer:
 
     def measure(self, case: Case, upto: int | None = None) -> Measurements:
         """Both arms' per-example values of the case's measure (on the first ``upto`` examples)."""
+        if case.measure.versus is not None:  # the second arm is another intervened run
+            return measure_versus(self, case, upto)
         base, treated = self.case_runs(case, upto)
         inputs = self.runs.inputs(case.model, case.data)
         if upto is not None:

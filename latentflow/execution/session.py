@@ -15,10 +15,10 @@ from typing import Any
 from ..derivation import SessionDerivations
 from ..interventions import OPERATIONS
 from ..metrics import available_metrics, get_metric
-from ..spec import Case, Overrides, Plan, Spec, compile_plan, load_spec, validate
+from ..spec import Case, Overrides, Plan, Spec, SpecError, compile_plan, load_spec, validate
 from ..spec.probe import ProbeSpec
 from ..spec.probe_plan import ProbeCase, ProbePlan, compile_probe_plan
-from .controls import control_cases, judge
+from .controls import control_cases, control_model_issues, judge
 from .fuzz import INVARIANTS, run_fuzz_check
 from .internal import INTERNAL_MEASURES
 from .probe import run_probe_case
@@ -74,6 +74,10 @@ class SpecSession:
         # them for the declared data (the text projection needs a text prompt)
         validate(spec, sites=world.model.hook_dict if world else None,
                  silent=world.why_silent if world else None, **registries)
+        if self.controls and world is not None:  # counter-model controls are built from this model
+            issues = control_model_issues(plan.cases, world)
+            if issues:
+                raise SpecError(issues)
         self.runner.prepare([*plan.cases, *(control_cases(plan.cases) if self.controls else ())])
         return plan
 

@@ -131,7 +131,8 @@ class Verdict:
             f"expect      {describe_expectation(self.expectation)}"
             + (f"  [paper: {self.paper}]" if self.paper is not None else ""),
             f"n           {r.n}" + (f"  (NaN: {'; '.join(sorted(set(self.nan_reasons)))})" if self.nan_reasons else ""),
-            f"means       intervened/x={_fmt(self.x_mean)}  baseline/y={_fmt(self.y_mean)}",
+            f"means       intervened/x={_fmt(self.x_mean)}  "
+            f"{'versus' if self.measure.get('versus') else 'baseline'}/y={_fmt(self.y_mean)}",
             f"effect      mean difference {_fmt(r.mean_difference)} "
             f"[{_fmt(ci[0] if ci else None)}, {_fmt(ci[1] if ci else None)}]  "
             f"{r.effect_size_name}={_fmt(r.effect_size)} "
@@ -223,6 +224,9 @@ def describe_measure(m: Mapping[str, Any]) -> str:
         text += f", against the {m['reference']} source"
     if m.get("site") is not None:
         text += f", at {m['site']}"
+    if m.get("versus"):
+        versus = m["versus"]
+        text += ", versus " + (versus.get("title") or "; ".join(map(describe_intervention, versus["interventions"])))
     return text + ")"
 
 

@@ -189,7 +189,7 @@ def model_identity(name: str) -> dict:
         return {"name": name, "kind": "random", "preset": parsed.preset, "weights_seed": parsed.seed}
     if parsed.counter is not None:
         return {"name": name, "kind": "counter-model", "counter": parsed.counter,
-                "base": model_identity(FIXTURE_NAME)}
+                "base": model_identity(parsed.base or FIXTURE_NAME)}
     if parsed.fixture:
         path = fixture_model_path()
         return {"name": name, "kind": "bundled fixture", "file": path.name, "sha256": sha256_of(path)}

@@ -12,6 +12,7 @@ from latentflow.results import results_verdicts
 
 from .bmld import bmld_sections
 from .cases import ReportCase, read_cases, report_order
+from .controls import controls_section
 from .entropy import entropy_section
 from .figures import PlotSection
 from .forest import effect_size_section
@@ -58,8 +59,10 @@ def _verdict_dicts(verdicts: Verdicts) -> Sequence[Mapping[str, Any]]:
 def _sections(cases: Sequence[ReportCase], stable_threshold: float,
               verdicts: Sequence[Mapping[str, Any]]) -> tuple[PlotSection, ...]:
     sequences = confidence_sequence_section(verdicts)  # None for a fixed-n run: nothing to show
+    controls = controls_section(verdicts)  # None when no case declares controls
     return (effect_size_section(cases), entropy_section(cases, stable_threshold), gate_sweep_section(cases),
-            *((sequences,) if sequences is not None else ()), *bmld_sections(cases))
+            *((sequences,) if sequences is not None else ()), *bmld_sections(cases),
+            *((controls,) if controls is not None else ()))
 
 
 def write_report(verdicts: Verdicts, html_path: str | Path, *,

@@ -15,7 +15,8 @@ Rules checked here (everything that needs neither the model nor the registries):
   about the claim (a claim recorded as failing because its contrast passes keeps that contrast
   a negative control);
 - a model control's name must be a model name latentflow knows (counter-model, preset) or an
-  existing path (relative to the spec file);
+  existing path (relative to the spec file); ``counter:<name>`` is built from the model the case
+  runs on (latentflow.execution.controls.control_model), ``counter:<name>@<model>`` from that model;
 - an intervention control needs a hypothesis with interventions (an internal measure without
   any reads the baseline's own value: replacing nothing changes nothing);
 - file-level controls apply to every hypothesis recorded ``outcome: holds`` (a claim recorded
@@ -56,6 +57,7 @@ class Control:
     notes: str | None = None
     line: int | None = field(default=None, compare=False, repr=False)
     path: str | None = field(default=None, compare=False, repr=False)
+    model_line: int | None = field(default=None, compare=False, repr=False)  # the `model:` key's line
 
     @property
     def kind(self) -> str:
@@ -155,7 +157,8 @@ def _control(node: Any, parent: Any, index: int, field: str, r: Reader, steps_co
         return None
     if declared is None:  # an intervention control: a sham or a contrast
         declared = INTERVENTION_DEFAULT_OUTCOME
-    return Control(control_id, declared, model, interventions, title, notes, line=node.line, path=field)
+    return Control(control_id, declared, model, interventions, title, notes, line=node.line, path=field,
+                   model_line=node.lines.get("model"))
 
 
 def check_unique_ids(controls: tuple[Control, ...], field: str, r: Reader) -> None:
@@ -189,9 +192,12 @@ def _check_model(model: str, node: LineDict, field: str, r: Reader) -> None:
     from latentflow.spec.plan import is_model_name, resolve_model
 
     try:
-        parse_model_name(model)
+        parsed = parse_model_name(model)
     except ValueError as error:
         r.report(node, "model", f"{field}.model", f"unknown model: {error}", value=model, allowed=MODEL_NAME_FORMS)
+        return
+    if parsed.base is not None:  # counter:<name>@<model>: the model it is built from must exist
+        _check_model(parsed.base, node, field, r)
         return
     if model.strip().lower() == s.FIXTURE_MODEL or ":" in model:
         return

@@ -25,6 +25,7 @@ from latentflow.spec.sections import (
     read_variant,
 )
 from latentflow.spec.sequential import read_sequential
+from latentflow.spec.versus import check_versus
 from latentflow.spec.yaml_loader import LineDict, LineList
 
 
@@ -108,7 +109,7 @@ def _hypothesis(
     pieces: list[Any] = []
     interventions = read_interventions(node, field, r, steps_count, required=False, parsed=pieces)
     source = read_source(node, field, r)
-    measure = read_measure(node, field, r, steps_count, pieces) if "measure" in node else None
+    measure = read_measure(node, field, r, steps_count, pieces, versus_allowed=True) if "measure" in node else None
     if measure is not None:
         pieces.append(measure)
     expect = read_expect(node, field, r) if "expect" in node else None
@@ -116,6 +117,7 @@ def _hypothesis(
     marks = read_marks(node, field, r)
     controls = parse_controls(node, field, r, steps_count=steps_count, outcome=outcome,
                               has_interventions=interventions != (), inherited=ctx.controls, parsed=pieces)
+    check_versus(node, field, r, interventions, measure, controls)
     sequential = read_sequential(node, field, r, ctx, expect)
     if sequential is not None and data is not None:
         data = replace(data, n=sequential.max_n)

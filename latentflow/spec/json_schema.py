@@ -27,6 +27,7 @@ from latentflow.spec import parse as p
 from latentflow.spec import per_model
 from latentflow.spec import schema as s
 from latentflow.spec.controls import CONTROL_KEYS
+from latentflow.spec.versus import VERSUS_KEYS
 from latentflow.vocabulary import (
     COMPARES,
     CORRECTIONS,
@@ -133,8 +134,10 @@ class _Builder:
     def interventions(self) -> dict:
         return {"type": "array", "items": self.intervention()}
 
-    def measure(self) -> dict:
-        return _section(p.MEASURE_KEYS, {
+    def measure(self, versus: bool = True) -> dict:
+        """``versus``: a hypothesis's measure may compare with a second intervened run (a fuzz
+        check's may not)."""
+        properties = {
             "metric": self.value({"type": "string", "pattern": _pattern(p.NAME)}),
             "compare": self.value(_enum(COMPARES)),
             "reference": self.value(_enum(s.REFERENCES)),
@@ -142,7 +145,12 @@ class _Builder:
             "site": _text("where an internal statistic reads activations"),
             "layers": self.selection("layer"),
             "steps": self.selection("sampler step"),
-        }, ("metric",))
+            "versus": _section(VERSUS_KEYS, {"title": _text(), "interventions": self.interventions()},
+                               ("interventions",),
+                               "a second intervened run of the same examples, compared in the baseline's place"),
+        }
+        keys = p.MEASURE_KEYS if versus else tuple(k for k in p.MEASURE_KEYS if k != "versus")
+        return _section(keys, {k: properties[k] for k in keys}, ("metric",))
 
     def expect(self) -> dict:
         v = self.value
@@ -239,7 +247,8 @@ def _controls(templated: bool) -> dict:
         "id": b.value({"type": "string", "pattern": _pattern(s.ID_PATTERN)}),
         "title": _text(),
         "notes": _text(),
-        "model": _text("the control's model: counter:<name>, a checkpoint path, a model name"),
+        "model": _text("the control's model: counter:<name> (built from the case's model), counter:<name>@<model>, "
+                       "a checkpoint path, a model name"),
         "interventions": b.interventions(),
         "outcome": _enum(s.OUTCOMES, "the outcome the control must give (fails: a negative control)"),
     }, ("id",))
@@ -277,7 +286,7 @@ def _fuzz() -> dict:
         "given": {"type": "object", "propertyNames": {"pattern": _pattern(p.NAME)},
                   "additionalProperties": _strategy()},
         "interventions": b.interventions(),
-        "measure": b.measure(),
+        "measure": b.measure(versus=False),
         "data": b.data(()),
         "sampler": b.sampler(),
         "max_examples": _integer(1, 100_000),

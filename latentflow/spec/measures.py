@@ -10,15 +10,19 @@ from latentflow.spec.grammar import MEASURE_KEYS, NAME, NAME_HELP
 from latentflow.spec.reader import Reader
 from latentflow.spec.sections import lines_with_args, read_args
 from latentflow.spec.selections import read_layers, read_selection, read_site
+from latentflow.spec.versus import read_versus
 from latentflow.spec.yaml_loader import LineDict
 from latentflow.vocabulary import COMPARES
 
 
 def read_measure(
-    node: LineDict, field: str, r: Reader, steps_count: int | None, partial: list[Any] | None = None
+    node: LineDict, field: str, r: Reader, steps_count: int | None, partial: list[Any] | None = None,
+    *, versus_allowed: bool = False,
 ) -> s.Measure | None:
     """The measure, or None if broken; then, if its metric and compare still read, a stand-in
-    goes to ``partial`` (as for interventions) so an unknown metric is reported too."""
+    goes to ``partial`` (as for interventions) so an unknown metric is reported too.
+    ``versus_allowed``: a hypothesis's measure may compare with a second intervened run
+    (latentflow.spec.versus); its interventions go to ``partial`` too."""
     section = node["measure"]
     path = f"{field}.measure"
     start = r.mark()
@@ -69,6 +73,7 @@ def read_measure(
                     value=section[key],
                     allowed=f"compare: internal, or no {key} key",
                 )
+    versus = read_versus(section, path, r, steps_count, allowed=versus_allowed, parsed=partial)
     if r.failed_since(start):
         if partial is not None and metric is not None and compare is not None and not args_failed:
             partial.append(
@@ -84,6 +89,7 @@ def read_measure(
         site,
         layers,
         steps,
+        versus,
         line=section.line,
         lines=lines_with_args(section),
         path=path,

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from latentflow.model_names import COUNTER_BASE
 from latentflow.registry import nearest_names
 from latentflow.spec import schema as s
 from latentflow.spec.errors import listing, show
@@ -39,7 +40,11 @@ def is_model_name(model: str) -> bool:
 def resolve_model(model: str, relative_to: str | Path) -> str:
     """Names stay names; a relative path is resolved against ``relative_to`` (a folder). A
     bare word that names a file or folder beside the spec (a SAM Audio model folder has no
-    suffix) is that path; otherwise it stays as written, so a typo is reported as typed."""
+    suffix) is that path; otherwise it stays as written, so a typo is reported as typed. In
+    ``counter:<name>@<model>`` the model after ``@`` is resolved so."""
+    head, at, base = model.partition(COUNTER_BASE)
+    if at and head.startswith("counter:"):
+        return f"{head}{at}{resolve_model(base, relative_to)}"
     if is_model_name(model):
         beside = Path(relative_to).resolve() / model
         if model.strip().lower() != "fixture" and MODEL_SCHEME.match(model) is None and beside.exists():

@@ -200,6 +200,19 @@ class PatchSource:
 
 
 @dataclass(frozen=True)
+class Versus:
+    """The run a measure compares the intervened run with instead of the clean baseline: the
+    same examples and noise seeds with other interventions (latentflow.spec.versus)."""
+
+    title: str | None = None
+    interventions: tuple[Intervention, ...] = ()
+    line: int | None = provenance()
+    path: str | None = provenance()
+
+    to_yaml = to_yaml
+
+
+@dataclass(frozen=True)
 class Measure:
     """What is measured per example, and against what.
 
@@ -207,6 +220,7 @@ class Measure:
     intervened minus baseline. compare=baseline: the metric of the intervened output
     against the baseline output. compare=internal: a statistic of cached activations at
     ``site`` (intervened minus baseline, or the baseline's own value with no interventions).
+    ``versus``: another intervened run takes the baseline's place in each of these.
     """
 
     metric: str
@@ -216,6 +230,7 @@ class Measure:
     site: str | None = None
     layers: IndexSelection | None = None
     steps: IndexSelection | None = None
+    versus: Versus | None = None  # None: the intervened run is compared with the baseline
     line: int | None = provenance()
     lines: FrozenDict | None = provenance()
     path: str | None = provenance()

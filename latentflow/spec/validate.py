@@ -89,6 +89,9 @@ def find_issues(
         checker.fires(h.interventions, h.measure, h.data, r)
         checker.source(h, r)
         checker.measure(h.measure, r)
+        if h.measure.versus is not None:  # the second intervened run's names, like the hypothesis's own
+            checker.interventions(h.measure.versus.interventions, r, has_source=h.source is not None)
+            checker.fires(h.measure.versus.interventions, None, h.data, r)
         for control in h.controls:  # an intervention control's names, like the hypothesis's own
             if control.interventions is not None:
                 checker.interventions(control.interventions, r, has_source=h.source is not None)
@@ -317,9 +320,10 @@ class _Checker:
     def source(self, h: s.Hypothesis, r: Reader) -> None:
         if h.source is None or self.operations is None:
             return
+        versus = h.measure.versus.interventions if h.measure.versus is not None else ()
         if any(
             declared_flag(self._get(self.operations, i.op), "requires_source", False)
-            for i in h.interventions
+            for i in h.interventions + versus
         ):
             return
         patching = [

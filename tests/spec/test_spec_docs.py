@@ -44,6 +44,7 @@ def test_the_page_has_an_example_per_feature():
         "derive:",
         "controls:",
         "per_model:",
+        "versus:",
     ):
         assert feature in bodies, f"no complete example uses {feature!r}"
 
