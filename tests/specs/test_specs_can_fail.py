@@ -1,6 +1,8 @@
 """Every claim in specs/ can fail: each hypothesis recorded to hold declares at least one
-negative control (``controls:`` with ``outcome: fails``), and every counter-model control in
-specs/ still fails on its counter-model, in which the claimed mechanism is broken.
+negative control (``controls:`` with ``outcome: fails``), and every counter-model control of a
+holding hypothesis still fails on its counter-model, in which the claimed mechanism is broken.
+A hypothesis recorded as "The test cannot tell" records a control that misbehaves: its strict
+xfail in the spec run checks that record.
 
 The controls themselves live in the specs and run with their cases under ``pytest specs/``
 (latentflow.execution.controls); this file checks that none is missing, and runs the
@@ -53,12 +55,14 @@ def test_counter_model_controls_fail_on_their_counter_models(claim):
     session = SpecSession(max_n=COUNTER_N)
     ran, held = 0, []
     for case in _cases(session, SPEC_FILES[claim]):
+        # A case recorded as "The test cannot tell" records that one of its controls misbehaves.
+        cannot_tell = case.outcome == "fails" and (case.reason or "").startswith("The test cannot tell")
         counters = tuple(c for c in case.controls if c.model is not None and c.model.startswith("counter:"))
         for result in run_controls(session.runner, dataclasses.replace(case, controls=counters)):
             ran += 1
             assert result.expected == "fails", f"{case.case_id}: {result.id} is not a negative control"
             assert result.result.n > 0, f"{case.case_id}: {result.id} measured nothing"
-            if not result.behaved:
+            if not result.behaved and not cannot_tell:
                 held.append(f"{case.case_id}: {result.reason}")
     assert ran > 0, f"{claim}: no counter-model control ran"
     assert not held, "\n".join(held)
