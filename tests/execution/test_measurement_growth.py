@@ -89,12 +89,13 @@ def test_grown_values_equal_a_from_scratch_computation_bit_for_bit(ran, hypothes
     plan, runner, verdicts, _ = ran
     (case,) = [c for c in plan.cases if c.hypothesis_id == hypothesis]
     n = verdicts[hypothesis].sequential.n_used
-    fresh = Runner(batch_size=4)  # same runs, sampled anew; the metric called once on all n
-    base = fresh.run_prefix(case.model, case.data, case.sampler, (), upto=n, block=4)
-    treated = fresh.run_prefix(case.model, case.data, case.sampler, case.interventions, upto=n, block=4)
-    targets = fresh.inputs(case.model, case.data).targets[:n].numpy()
+    assert n > 4, "the case must have grown past its first chunk"
+    # the same runs (memoised, not sampled again), the metric called once on all n examples
+    base = runner.run_prefix(case.model, case.data, case.sampler, (), upto=n, block=4)
+    treated = runner.run_prefix(case.model, case.data, case.sampler, case.interventions, upto=n, block=4)
+    targets = runner.inputs(case.model, case.data).targets[:n].numpy()
     if hypothesis == "sar":
-        mixtures = fresh.inputs(case.model, case.data).mixtures[:n].numpy()
+        mixtures = runner.inputs(case.model, case.data).mixtures[:n].numpy()
 
         def score(run):
             return sar_result(run.estimate.numpy(), targets, mixtures - targets).values
