@@ -179,14 +179,15 @@ class Measurer:
         reference = (reference_run.estimate[first:stop] if reference_run is not None
                      else part.reference(measure.reference or "prompted"))
         available = {
-            "estimate": lambda: run.estimate[first:stop].numpy(),
-            "reference": reference.numpy,
-            "mixture": part.mixtures.numpy,
-            "interference": lambda: (part.mixtures - reference).numpy(),
-            "sample_rate": lambda: part.sample_rate,
-            "span": lambda: part.spans,
+            "estimate": run.estimate[first:stop].numpy(),
+            "reference": reference.numpy(),
+            "mixture": part.mixtures.numpy(),
+            "sample_rate": part.sample_rate,
+            "span": part.spans,
         }
-        args = {k: value() for k, value in available.items() if k in info.inputs}
+        if "interference" in info.inputs:  # the only input that costs a computation
+            available["interference"] = (part.mixtures - reference).numpy()
+        args = {k: v for k, v in available.items() if k in info.inputs}
         args.update(dict(measure.args))
         result = info(**args)
         return np.asarray(result.values, dtype=np.float64), tuple(r or None for r in result.reasons)
