@@ -55,7 +55,10 @@ class Measurer:
         # (model, metric, steps) -> sites that internal measures of several cases read from the
         # same runs: recorded once
         self._record_union: dict[tuple, frozenset[str]] = {}
+        # (rows key of the run, metric, reference, args) -> values and NaN reasons of its first examples
         self._metrics: dict[tuple, tuple[np.ndarray, tuple[str | None, ...]]] = {}
+        # (that key, examples scored before, examples scored now): each evaluation of a metric
+        self.metric_log: list[tuple[tuple, int, int]] = []
 
     # -- what runs record ----------------------------------------------------------------------
 
@@ -147,33 +150,51 @@ class Measurer:
     def metric_values(self, measure: Measure, run: RunOutput, inputs: CaseInputs, *,
                       reference_run: RunOutput | None = None, reasons: list[str],
                       each: list[str | None] | None = None) -> np.ndarray:
-        """Per-example values of an audio metric on a run's output (memoised: baselines are shared).
+        """Per-example values of an audio metric on a run's output, ``inputs`` its examples.
 
+        Memoised per example: baselines are shared, and a sequential case's runs grow by a chunk
+        at each look, so the metric runs only on the examples no earlier call has scored (a
+        metric's value for an example depends on that example alone; see docs/metrics.md).
         ``reasons`` receives the NaN reasons; ``each`` (if given) one entry per example: its NaN
         reason, or None."""
         reference_name = measure.reference or "prompted"
-        key = (run.key, measure.metric, reference_run.key if reference_run is not None else reference_name,
+        key = (run.rows_key, measure.metric,
+               reference_run.rows_key if reference_run is not None else reference_name,
                tuple(sorted(dict(measure.args).items())))
-        if key not in self._metrics:
-            info = get_metric(measure.metric)
-            reference = reference_run.estimate if reference_run is not None else inputs.reference(reference_name)
-            available = {
-                "estimate": run.estimate.numpy(),
-                "reference": reference.numpy(),
-                "mixture": inputs.mixtures.numpy(),
-                "interference": (inputs.mixtures - reference).numpy(),
-                "sample_rate": inputs.sample_rate,
-                "span": inputs.spans,
-            }
-            args = {k: v for k, v in available.items() if k in info.inputs}
-            args.update(dict(measure.args))
-            result = info(**args)
-            self._metrics[key] = (np.asarray(result.values, dtype=np.float64), tuple(r or None for r in result.reasons))
-        values, found = self._metrics[key]
+        n = run.estimate.shape[0]
+        values, found = self._metrics.get(key, (np.empty(0, dtype=np.float64), ()))
+        if values.shape[0] < n:
+            first = values.shape[0]
+            new_values, new_found = self._evaluate(measure, run, inputs, reference_run, first, n)
+            values, found = np.concatenate([values, new_values]), found + new_found
+            self._metrics[key] = (values, found)
+            self.metric_log.append((key, first, n))
+        values, found = values[:n], found[:n]
         reasons.extend(r for r in found if r)
         if each is not None:
             each.extend(found)
         return values
+
+    def _evaluate(self, measure: Measure, run: RunOutput, inputs: CaseInputs, reference_run: RunOutput | None,
+                  first: int, stop: int) -> tuple[np.ndarray, tuple[str | None, ...]]:
+        """The metric's values and NaN reasons on examples first..stop-1 of ``run``."""
+        info = get_metric(measure.metric)
+        part = rows(inputs, first, stop)
+        reference = (reference_run.estimate[first:stop] if reference_run is not None
+                     else part.reference(measure.reference or "prompted"))
+        available = {
+            "estimate": run.estimate[first:stop].numpy(),
+            "reference": reference.numpy(),
+            "mixture": part.mixtures.numpy(),
+            "sample_rate": part.sample_rate,
+            "span": part.spans,
+        }
+        if "interference" in info.inputs:  # the only input that costs a computation
+            available["interference"] = (part.mixtures - reference).numpy()
+        args = {k: v for k, v in available.items() if k in info.inputs}
+        args.update(dict(measure.args))
+        result = info(**args)
+        return np.asarray(result.values, dtype=np.float64), tuple(r or None for r in result.reasons)
 
     def baseline_profile(self, case: Case, upto: int | None = None) -> dict[str, Any]:
         """Per-site, per-step means of an internal measure's baseline records (for reports:

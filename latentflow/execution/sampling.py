@@ -50,6 +50,15 @@ class RunOutput:
     estimate: Tensor  # (n, N) decoded target waveforms
     records: RunRecords = field(default_factory=dict)
     key: tuple = ()  # what determined the run (memo key)
+    # the first examples of a growing run (RunCache.run_prefix): that run's key; None for a whole run
+    prefix_of: tuple | None = None
+
+    @property
+    def rows_key(self) -> tuple:
+        """What determines each row of this output: its example i is example i of every output
+        with the same rows_key (a prefix shares it with the run it grows into), so per-example
+        values computed on one may be reused on the other."""
+        return self.key if self.prefix_of is None else self.prefix_of
 
 
 @dataclass(frozen=True)
@@ -215,7 +224,7 @@ class RunCache:
             raise ValueError(f"a run prefix needs at least one example; got upto={upto}")
         return RunOutput(final=grown.final[:upto], estimate=grown.estimate[:upto],
                          records={name: value[:upto] for name, value in grown.records.items()},
-                         key=(*key, ("upto", upto)))
+                         key=(*key, ("upto", upto)), prefix_of=key)
 
     def _sample_chunks(self, model_name: str, data: Data, sampler: Sampler, variants: Sequence[Interventions], *,
                        source: PatchSource | None = None, recording: Recording | None = None,
