@@ -293,6 +293,20 @@ CONTROLS_OFF = ("latentflow: declared controls skipped (--latentflow-controls of
                 "by its controls; CI runs with them on")
 
 
+def settle_verdict(verdict: Any) -> None:
+    """A spec item's outcome from its verdict (case and probe items alike): a recorded failure
+    that does not hold is the strict xfail's expected failure; one that holds now returns, and
+    the strict xfail reports XPASS(strict); any other verdict that did not pass fails the item."""
+    if verdict.expected == "fails":
+        if not verdict.holds:
+            raise ClaimDoesNotHold(verdict)
+        if verdict.controls_skipped:  # its recorded failure may be a control's: cannot judge
+            pytest.skip(f"{verdict.why}; the recorded failure may come from its skipped controls")
+        return
+    if not verdict.passed:
+        raise ClaimFailure(verdict)
+
+
 def _smoke_note(config: pytest.Config) -> str:
     n = config.getoption("latentflow_n")
     return "" if n is None else f"\n(smoke run: at most {n} examples per case, --latentflow-n; not the claim's verdict)"
@@ -396,14 +410,7 @@ class CaseItem(pytest.Item):
             (VERDICT_PROPERTY, json.dumps(verdict.to_dict(), sort_keys=True)),
             (SETUP_PROPERTY, json.dumps({self.case.model: session.runner.world(self.case.model).describe()})),
         ])
-        if verdict.expected == "fails":
-            if not verdict.holds:
-                raise ClaimDoesNotHold(verdict)  # the xfail's expected failure
-            if verdict.controls_skipped:  # its recorded failure may be a control's: cannot judge
-                pytest.skip(f"{verdict.why}; the recorded failure may come from its skipped controls")
-            return  # it holds now: the strict xfail reports XPASS(strict), explained below
-        if not verdict.passed:
-            raise ClaimFailure(verdict)
+        settle_verdict(verdict)
 
     def explain_unexpected_hold(self) -> str:
         return self.verdict.explain() + _smoke_note(self.config) if self.verdict is not None else ""

@@ -20,6 +20,7 @@ from latentflow.pytest_plugin import (
     ClaimFailure,
     _smoke_note,
     mark_spec_item,
+    settle_verdict,
 )
 from latentflow.xdist_scheduling import PROBE_GROUP_PREFIX
 
@@ -75,14 +76,7 @@ class ProbeItem(pytest.Item):
             ("ci_high", r.confidence_interval[1]),
             (VERDICT_PROPERTY, json.dumps(verdict.to_dict(), sort_keys=True)),
         ])
-        if verdict.expected == "fails":
-            if not verdict.holds:
-                raise ClaimDoesNotHold(verdict)
-            if verdict.controls_skipped:  # its recorded failure may be a control's: cannot judge
-                pytest.skip(f"{verdict.why}; the recorded failure may come from its skipped controls")
-            return
-        if not verdict.passed:
-            raise ClaimFailure(verdict)
+        settle_verdict(verdict)
 
     def explain_unexpected_hold(self) -> str:
         return self.verdict.explain() + _smoke_note(self.config) if self.verdict is not None else ""
