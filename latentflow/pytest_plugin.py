@@ -10,12 +10,15 @@ from __future__ import annotations
 import argparse
 import re
 import warnings
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from latentflow.model_names import MODEL_NAME_FORMS
 from latentflow.sequential_summary import junit_properties
+
+if TYPE_CHECKING:  # the plugin imports the execution layer lazily (pytest loads it early)
+    from latentflow.execution.verdict import Verdict
 
 DEVICE_CHOICES = "auto, cpu, cuda, cuda:N (N = GPU index)"
 _DEVICE_PATTERN = re.compile(r"auto|cpu|cuda(:\d+)?")
@@ -293,7 +296,7 @@ CONTROLS_OFF = ("latentflow: declared controls skipped (--latentflow-controls of
                 "by its controls; CI runs with them on")
 
 
-def settle_verdict(verdict: Any) -> None:
+def settle_verdict(verdict: Verdict) -> None:
     """A spec item's outcome from its verdict (case and probe items alike): a recorded failure
     that does not hold is the strict xfail's expected failure; one that holds now returns, and
     the strict xfail reports XPASS(strict); any other verdict that did not pass fails the item."""
